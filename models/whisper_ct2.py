@@ -1,0 +1,245 @@
+"""CTranslate2 Whisper backend: batched generation over 30-second feature windows.
+
+Windows from many files arrive together; each is decoded with Whisper's prompt, beam search,
+timestamp tokens and Whisper's temperature fallback, then split into segments (and optionally
+words, by cross-attention alignment). Times are relative to the window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+from pipelines.config import ModelConfig
+from pipelines.features import FRAMES_PER_SECOND, N_FRAMES
+
+# Whisper's defaults for attaching punctuation to words (word timestamps).
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+
+@dataclass
+class WindowResult:
+    """What the model heard in one window: segments with window-relative times."""
+
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "en"
+    language_probability: float = 1.0
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def pick_compute_type(compute_type: str, device: str) -> str:
+    if compute_type != "default":
+        return compute_type
+    return "float16" if device == "cuda" else "int8"
+
+
+class CT2Whisper:
+    def __init__(self, model_dir: Path, config: ModelConfig, threads: int = 0) -> None:
+        self.config = config
+        self.device = pick_device(config.device)
+        self.compute_type = pick_compute_type(config.compute_type, self.device)
+        self.model = WhisperModel(
+            str(model_dir),
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=threads,
+            num_workers=1,
+        )
+        self.multilingual = self.model.model.is_multilingual
+        self.n_mels = self.model.model.n_mels
+        self._tokenizers: dict[str, Tokenizer] = {}
+
+    def tokenizer(self, language: str) -> Tokenizer:
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(
+                self.model.hf_tokenizer, self.multilingual, task="transcribe", language=language
+            )
+        return self._tokenizers[language]
+
+    def transcribe_windows(self, features: np.ndarray, durations: list[float]) -> list[WindowResult]:
+        """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window."""
+        if len(durations) == 0:
+            return []
+        encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+        languages = self._languages(encoder_output, len(durations))
+        results: list[WindowResult | None] = [None] * len(durations)
+        for language in sorted({lang for lang, _ in languages}):
+            idx = [i for i, (lang, _) in enumerate(languages) if lang == language]
+            # Mixed-language batches are rare (multilingual models only): re-encode per language.
+            enc = encoder_output if len(idx) == len(durations) else self.model.encode(features[idx])
+            for i, result in zip(idx, self._decode(enc, [durations[i] for i in idx], language), strict=True):
+                result.language, result.language_probability = languages[i]
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _languages(self, encoder_output: ctranslate2.StorageView, n: int) -> list[tuple[str, float]]:
+        if self.config.language:
+            return [(self.config.language if self.multilingual else "en", 1.0)] * n
+        if not self.multilingual:
+            return [("en", 1.0)] * n
+        detected = self.model.model.detect_language(encoder_output)
+        return [(pairs[0][0][2:-2], float(pairs[0][1])) for pairs in detected]
+
+    def _decode(
+        self, encoder_output: ctranslate2.StorageView, durations: list[float], language: str
+    ) -> list[WindowResult]:
+        cfg = self.config
+        tokenizer = self.tokenizer(language)
+        prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=False)
+        suppress = get_suppressed_tokens(tokenizer, [-1])
+        best: list[dict[str, Any] | None] = [None] * len(durations)
+        candidates: list[list[dict[str, Any]]] = [[] for _ in durations]
+        pending = list(range(len(durations)))
+        for temperature in cfg.temperatures:
+            if not pending:
+                break
+            sampling: dict[str, Any] = (
+                {
+                    "beam_size": 1,
+                    "num_hypotheses": cfg.beam_size,
+                    "sampling_topk": 0,
+                    "sampling_temperature": temperature,
+                }
+                if temperature > 0
+                else {"beam_size": cfg.beam_size}
+            )
+            enc = encoder_output if len(pending) == len(durations) else _select(encoder_output, pending)
+            outputs = self.model.model.generate(
+                enc,
+                [list(prompt) for _ in pending],
+                length_penalty=1,
+                max_length=self.model.max_length,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=suppress,
+                max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),
+                **sampling,
+            )
+            still_pending = []
+            for i, out in zip(pending, outputs, strict=True):
+                tokens = out.sequences_ids[0]
+                decoded = {
+                    "tokens": tokens,
+                    "avg_logprob": out.scores[0] * len(tokens) / (len(tokens) + 1),
+                    "no_speech_prob": float(out.no_speech_prob),
+                    "temperature": float(temperature),
+                }
+                text = tokenizer.decode([t for t in tokens if t < tokenizer.eot])
+                decoded["compression_ratio"] = get_compression_ratio(text) if text.strip() else 0.0
+                candidates[i].append(decoded)
+                if _passes(decoded, cfg) or _is_silence(decoded, cfg):
+                    best[i] = decoded
+                else:
+                    still_pending.append(i)
+            pending = still_pending
+        for i in pending:
+            # Every temperature failed: keep the likeliest result that is not repetitive, flagged.
+            pool = [c for c in candidates[i] if c["compression_ratio"] <= cfg.compression_ratio_threshold]
+            best[i] = dict(max(pool or candidates[i], key=lambda c: c["avg_logprob"]), flagged=True)
+        return self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer)
+
+    def _segments(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        decoded: list[dict[str, Any]],
+        durations: list[float],
+        tokenizer: Tokenizer,
+    ) -> list[WindowResult]:
+        cfg = self.config
+        per_window: list[list[dict[str, Any]]] = []
+        sizes: list[int] = []
+        for result, duration in zip(decoded, durations, strict=True):
+            size = min(N_FRAMES, max(1, math.ceil(duration * FRAMES_PER_SECOND)))
+            sizes.append(size)
+            if _is_silence(result, cfg):
+                per_window.append([])
+                continue
+            subsegments, _, _ = self.model._split_segments_by_timestamps(
+                tokenizer=tokenizer,
+                tokens=result["tokens"],
+                time_offset=0.0,
+                segment_size=size,
+                segment_duration=duration,
+                seek=0,
+            )
+            segments = []
+            for sub in subsegments:
+                text = tokenizer.decode([t for t in sub["tokens"] if t < tokenizer.eot])
+                if not text.strip():
+                    continue
+                segments.append(
+                    {
+                        "start": float(sub["start"]),
+                        "end": float(min(sub["end"], duration)),
+                        "text": text,
+                        "tokens": sub["tokens"],
+                        "seek": 0,
+                        "avg_logprob": float(result["avg_logprob"]),
+                        "no_speech_prob": result["no_speech_prob"],
+                        "compression_ratio": float(get_compression_ratio(text)),
+                        "temperature": result["temperature"],
+                        "flagged": bool(result.get("flagged", False)),
+                    }
+                )
+            per_window.append(segments)
+        if cfg.word_timestamps and any(per_window):
+            self._add_words(encoder_output, per_window, sizes, tokenizer)
+        return [WindowResult(segments=s) for s in per_window]
+
+    def _add_words(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        per_window: list[list[dict[str, Any]]],
+        sizes: list[int],
+        tokenizer: Tokenizer,
+    ) -> None:
+        keep = [i for i, segs in enumerate(per_window) if segs]
+        enc = encoder_output if len(keep) == len(per_window) else _select(encoder_output, keep)
+        self.model.add_word_timestamps(
+            [per_window[i] for i in keep],
+            tokenizer,
+            enc,
+            [sizes[i] for i in keep],
+            PREPEND_PUNCTUATIONS,
+            APPEND_PUNCTUATIONS,
+            0.0,
+        )
+
+
+def _passes(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
+    return (
+        decoded["compression_ratio"] <= cfg.compression_ratio_threshold
+        and decoded["avg_logprob"] >= cfg.log_prob_threshold
+    )
+
+
+def _is_silence(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
+    return (
+        decoded["no_speech_prob"] > cfg.no_speech_threshold
+        and decoded["avg_logprob"] < cfg.log_prob_threshold
+    )
+
+
+def _select(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:
+    """Rows of an encoder output (a CPU copy when it lives on a GPU: rare fallback path only)."""
+    array = np.asarray(
+        encoder_output.to_device(ctranslate2.Device.cpu)
+        if hasattr(encoder_output, "to_device")
+        else encoder_output
+    )
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(array[rows]))

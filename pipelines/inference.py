@@ -1,0 +1,61 @@
+"""GPU (or CPU) stage: an actor pool running the model over batches of windows."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from models.registry import resolve_model
+from pipelines.assemble import PIECE_SCHEMA, split_window
+from pipelines.config import TranscribeConfig
+from pipelines.features import N_FRAMES
+
+
+def load_backend(config: TranscribeConfig, threads: int) -> Any:
+    model_dir = resolve_model(config.model.model, config.storage)
+    if config.model.backend == "torch":
+        from models.whisper_torch import TorchBackend
+
+        return TorchBackend(model_dir, config.model)
+    from models.whisper_ct2 import CT2Whisper
+
+    return CT2Whisper(model_dir, config.model, threads=threads)
+
+
+class TranscribeWindows:
+    """Ray Data callable class: `__init__` loads the model once per actor, `__call__` runs a batch."""
+
+    def __init__(self, config: TranscribeConfig, threads: int) -> None:
+        self.backend = load_backend(config, threads)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = batch.to_pylist()
+        with_audio = [r for r in rows if r["features"] is not None]
+        started = time.perf_counter()
+        results = []
+        if with_audio:
+            features = np.stack(
+                [
+                    np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES)
+                    for r in with_audio
+                ]
+            )
+            results = self.backend.transcribe_windows(features, [r["duration_s"] for r in with_audio])
+        per_window = (time.perf_counter() - started) / max(1, len(with_audio))
+        by_row = dict(zip((id(r) for r in with_audio), results, strict=True))
+        pieces = []
+        for row in rows:
+            result = by_row.get(id(row))
+            pieces.extend(
+                split_window(
+                    row["placements"],
+                    result.segments if result else [],
+                    result.language if result else None,
+                    result.language_probability if result else None,
+                    per_window if result else 0.0,
+                )
+            )
+        return pa.Table.from_pylist(pieces, schema=PIECE_SCHEMA)

@@ -1,0 +1,55 @@
+"""The one explicit output schema of voxray transcripts (documented in README.md)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+WORD_TYPE = pa.struct(
+    [
+        ("start", pa.float64()),
+        ("end", pa.float64()),
+        ("word", pa.string()),
+        ("probability", pa.float32()),
+    ]
+)
+
+SEGMENT_TYPE = pa.struct(
+    [
+        ("start", pa.float64()),
+        ("end", pa.float64()),
+        ("text", pa.string()),
+        ("avg_logprob", pa.float32()),
+        ("no_speech_prob", pa.float32()),
+        ("compression_ratio", pa.float32()),
+        ("temperature", pa.float32()),
+        # True when the segment failed Whisper's hallucination guards even after fallback.
+        ("flagged", pa.bool_()),
+        ("channel", pa.int32()),
+        ("words", pa.list_(WORD_TYPE)),
+    ]
+)
+
+TRANSCRIPT_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("channel", pa.int32()),  # null in --channels mix; the channel index in split mode
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("duration_s", pa.float64()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int32()),
+        ("language", pa.string()),
+        ("language_probability", pa.float32()),
+        ("text", pa.string()),
+        ("segments", pa.list_(SEGMENT_TYPE)),
+        ("model", pa.string()),
+        ("config_fingerprint", pa.string()),
+        ("run_id", pa.string()),
+        ("processing_s", pa.float64()),
+        ("transcribed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)

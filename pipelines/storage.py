@@ -1,0 +1,77 @@
+"""Filesystems for local paths and S3(-compatible) object storage, behind fsspec."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import fsspec
+import pyarrow.fs as pafs
+
+from pipelines.config import StorageConfig
+
+
+def is_s3(path: str) -> bool:
+    return path.startswith(("s3://", "s3a://"))
+
+
+def strip_scheme(path: str) -> str:
+    for scheme in ("s3://", "s3a://", "file://"):
+        if path.startswith(scheme):
+            return path[len(scheme) :]
+    return path
+
+
+def endpoint(storage: StorageConfig) -> str | None:
+    return storage.s3_endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def filesystem(path: str, storage: StorageConfig) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem that serves `path` (cached per process: S3 clients are costly to build)."""
+    if not is_s3(path):
+        return fsspec.filesystem("file")
+    return _s3fs(endpoint(storage), storage.s3_access_key, storage.s3_secret_key, storage.s3_region)
+
+
+@lru_cache(maxsize=8)
+def _s3fs(
+    url: str | None, key: str | None, secret: str | None, region: str | None
+) -> fsspec.AbstractFileSystem:
+    client_kwargs: dict[str, str] = {}
+    if url:
+        client_kwargs["endpoint_url"] = url
+    if region:
+        client_kwargs["region_name"] = region
+    return fsspec.filesystem(
+        "s3",
+        key=key,
+        secret=secret,
+        client_kwargs=client_kwargs,
+        # Listings must see objects written a moment ago by this very process.
+        use_listings_cache=False,
+        skip_instance_cache=True,
+    )
+
+
+def arrow_filesystem(path: str, storage: StorageConfig) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem plus the path inside it, for Parquet reads and writes."""
+    if not is_s3(path):
+        return pafs.LocalFileSystem(), os.path.abspath(path)
+    url = endpoint(storage)
+    kwargs: dict[str, object] = {}
+    if url:
+        scheme, _, host = url.partition("://")
+        kwargs["endpoint_override"] = host or scheme
+        kwargs["scheme"] = scheme if host else "https"
+    if storage.s3_access_key:
+        kwargs["access_key"] = storage.s3_access_key
+        kwargs["secret_key"] = storage.s3_secret_key
+    kwargs["region"] = storage.s3_region or os.environ.get("AWS_REGION") or "us-east-1"
+    return pafs.S3FileSystem(**kwargs), strip_scheme(path)
+
+
+def qualified(path: str, s3: bool) -> str:
+    """The user-facing name of a path: s3://bucket/key or an absolute local path."""
+    if s3:
+        return "s3://" + strip_scheme(path)
+    return os.path.abspath(path)

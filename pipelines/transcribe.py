@@ -1,0 +1,203 @@
+"""Assembly of the batch pipeline on Ray Data, and the driver loop that writes transcripts.
+
+list (driver) -> prepare: read, decode, VAD, features (CPU tasks) -> model (actor pool, GPU or CPU)
+-> assemble (driver, streaming: only unfinished files are held) -> Parquet.
+Transcript rows are small (text), so the driver gathering them costs little even for millions of
+files, and it lets a run commit its output in bounded units.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from models.registry import n_mels_of, resolve_model
+from pipelines.assemble import Assembler
+from pipelines.config import TranscribeConfig
+from pipelines.inference import TranscribeWindows
+from pipelines.listing import SourceFile, list_sources
+from pipelines.prepare import prepare_windows
+from pipelines.schema import STATUS_ERROR, STATUS_OK
+from pipelines.write import ParquetSink
+
+CPU_BATCH_SIZE = 8
+GPU_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    use_gpu: bool
+    num_actors: int
+    threads_per_actor: int
+    actor_cpus: float
+    batch_size: int
+
+
+def plan_cluster(config: TranscribeConfig, resources: dict[str, float]) -> ClusterPlan:
+    """Automatic pool and batch sizes from the cluster's resources, overridable by config."""
+    compute = config.compute
+    cpus = max(1, int(resources.get("CPU", 1)))
+    gpus = int(resources.get("GPU", 0))
+    use_gpu = config.model.device == "cuda" or (config.model.device == "auto" and gpus > 0)
+    if use_gpu and gpus == 0:
+        raise RuntimeError("--device cuda was asked for, but the Ray cluster has no GPUs")
+    if use_gpu:
+        threads = compute.threads_per_actor or 4
+        return ClusterPlan(
+            True, compute.num_actors or gpus, threads, 1.0, compute.batch_size or GPU_BATCH_SIZE
+        )
+    threads = compute.threads_per_actor or min(2, cpus)
+    # Keep about one core in eight (at least one) for reading, decoding and features;
+    # an actor pool that reserves every CPU starves the read tasks and the job hangs.
+    spare = max(1, cpus // 8)
+    actor_cpus = float(threads) if cpus - spare >= threads else float(max(1, cpus - spare))
+    actors = compute.num_actors or max(1, int((cpus - spare) // actor_cpus))
+    return ClusterPlan(False, actors, threads, actor_cpus, compute.batch_size or CPU_BATCH_SIZE)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    files: int = 0
+    rows: int = 0
+    ok: int = 0
+    failed: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def rtfx(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows += 1
+        if row["status"] == STATUS_OK:
+            self.ok += 1
+            self.audio_s += row["duration_s"] or 0.0
+        else:
+            self.failed += 1
+
+    def render(self) -> str:
+        return (
+            f"files: {self.files}  rows: {self.rows}  ok: {self.ok}  failed: {self.failed}\n"
+            f"audio: {self.audio_s / 3600:.3f} h ({self.audio_s:.1f} s)  wall: {self.wall_s:.1f} s  "
+            f"RTFx: {self.rtfx:.1f}"
+        )
+
+
+def ensure_ray() -> None:
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, logging_level="warning")
+
+
+def build_dataset(
+    files: list[SourceFile], config: TranscribeConfig, plan: ClusterPlan, n_mels: int
+) -> ray.data.Dataset:
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = sys.stderr.isatty()
+    items = [{"path": f.path, "size": f.size} for f in files]
+    per_task = max(1, config.compute.files_per_task)
+    ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
+    ds = ds.map_batches(
+        prepare_windows,
+        batch_size=per_task,
+        batch_format="pyarrow",
+        fn_kwargs={"config": config, "n_mels": n_mels},
+        num_cpus=config.compute.prepare_cpus,
+    )
+    resources: dict[str, Any] = {"num_gpus": 1} if plan.use_gpu else {}
+    return ds.map_batches(
+        TranscribeWindows,
+        fn_constructor_kwargs={"config": config, "threads": plan.threads_per_actor},
+        batch_size=plan.batch_size,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(
+            min_size=plan.num_actors, max_size=plan.num_actors, max_tasks_in_flight_per_actor=2
+        ),
+        num_cpus=plan.actor_cpus,
+        **resources,
+    )
+
+
+def iter_transcripts(
+    files: list[SourceFile], config: TranscribeConfig, run_id: str
+) -> Iterator[dict[str, Any]]:
+    """Transcript rows for `files`, each exactly once, as they complete (not in input order)."""
+    if not files:
+        return
+    ensure_ray()
+    model_dir = resolve_model(config.model.model, config.storage)
+    plan = plan_cluster(config, ray.cluster_resources())
+    assembler = Assembler(config.model.model, run_id, config.fingerprint())
+    ds = build_dataset(files, config, plan, n_mels_of(model_dir))
+    for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for piece in batch.to_pylist():
+            yield from assembler.add(piece)
+    for path, channel in assembler.incomplete:
+        # Should not happen; if it does, the file must still show up, and say why.
+        yield {
+            **assembler.row(
+                [
+                    {
+                        "path": path,
+                        "channel": channel,
+                        "error": None,
+                        "size_bytes": None,
+                        "file_duration_s": None,
+                        "sample_rate": None,
+                        "channels": None,
+                        "language": None,
+                        "language_probability": None,
+                        "segments": [],
+                        "processing_s": 0.0,
+                    }
+                ]
+            ),
+            "status": STATUS_ERROR,
+            "error": "internal error: some windows of this file were lost; rerun to retry",
+        }
+
+
+def run_transcription(
+    sources: list[str], dest: str, config: TranscribeConfig, *, mode: str = "error", run_id: str | None = None
+) -> RunSummary:
+    """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
+    started = time.perf_counter()
+    run_id = run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    files = list_sources(sources, config.storage)
+    sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
+    _prepare_dest(sink, mode)
+    summary = RunSummary(run_id=run_id, files=len(files))
+    for row in iter_transcripts(files, config, run_id):
+        summary.add(row)
+        sink.add(row)
+    if not files:
+        from pipelines.assemble import rows_to_table
+
+        sink.write_table(rows_to_table([]))
+    summary.written = sink.close()
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def _prepare_dest(sink: ParquetSink, mode: str) -> None:
+    from pyarrow.fs import FileSelector
+
+    existing = [i for i in sink.fs.get_file_info(FileSelector(sink.root, recursive=True)) if i.is_file]
+    if not existing or mode == "append":
+        return
+    if mode == "overwrite":
+        sink.fs.delete_dir_contents(sink.root)
+        return
+    raise FileExistsError(
+        f"output {sink.root} is not empty ({len(existing)} files); pass --overwrite or --append"
+    )

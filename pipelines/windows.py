@@ -1,0 +1,103 @@
+"""Window planning: cut recordings into (at most) 30-second model windows.
+
+Pure compute. A window is a list of placements, each a stretch of one file's channel copied to an
+offset inside the window. The same mechanism serves three cases:
+- a short clip: one placement covering the whole clip;
+- a long recording: Silero VAD speech spans packed back to back (silence dropped, as faster-whisper's
+  batched pipeline does), each window at most 30 s, so one file's windows spread over the pool;
+- packing: several short clips in one window, separated by `gap` of silence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from pipelines.config import ChunkingConfig
+from pipelines.decode import SAMPLE_RATE
+from pipelines.features import N_SAMPLES
+
+
+@dataclass(frozen=True)
+class Placement:
+    unit: int  # index of the (file, channel) unit in the preparing task
+    window_offset: int  # samples from the window start
+    source_start: int  # samples from the recording start
+    length: int  # samples
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One channel (or the mix) of one file, ready to be windowed."""
+
+    audio: np.ndarray  # mono float32 at 16 kHz
+
+
+def speech_spans(audio: np.ndarray, cfg: ChunkingConfig) -> list[tuple[int, int]]:
+    options = VadOptions(
+        threshold=cfg.vad_threshold,
+        max_speech_duration_s=N_SAMPLES / SAMPLE_RATE,
+        min_silence_duration_ms=cfg.vad_min_silence_ms,
+    )
+    return [(s["start"], s["end"]) for s in get_speech_timestamps(audio, options)]
+
+
+def plan_unit(audio: np.ndarray, unit: int, cfg: ChunkingConfig) -> list[list[Placement]]:
+    """Windows for one unit on its own. An empty list means: no speech at all."""
+    n = audio.shape[0]
+    if cfg.vad == "off" or (cfg.vad == "auto" and n <= N_SAMPLES):
+        if n > N_SAMPLES:
+            return [[Placement(unit, 0, s, min(N_SAMPLES, n - s))] for s in range(0, n, N_SAMPLES)]
+        if cfg.vad == "auto" and not speech_spans(audio, cfg):
+            # Whisper invents words on silence ("you", "thank you"); VAD is the cheap guard.
+            return []
+        return [[Placement(unit, 0, 0, n)]]
+    windows: list[list[Placement]] = []
+    current: list[Placement] = []
+    filled = 0
+    for start, end in speech_spans(audio, cfg):
+        length = min(end - start, N_SAMPLES)
+        if current and filled + length > N_SAMPLES:
+            windows.append(current)
+            current, filled = [], 0
+        current.append(Placement(unit, filled, start, length))
+        filled += length
+    if current:
+        windows.append(current)
+    return windows
+
+
+def pack_windows(windows: list[list[Placement]], cfg: ChunkingConfig) -> list[list[Placement]]:
+    """Merge single-placement windows of short clips into shared windows, first fit, in order."""
+    gap = int(cfg.pack_gap_s * SAMPLE_RATE)
+    limit = int(cfg.pack_max_clip_s * SAMPLE_RATE)
+    packed: list[list[Placement]] = []
+    open_window: list[Placement] = []
+    filled = 0
+    for window in windows:
+        if len(window) != 1 or window[0].length > limit or window[0].source_start != 0:
+            packed.append(window)
+            continue
+        clip = window[0]
+        offset = filled + gap if open_window else 0
+        if open_window and offset + clip.length > N_SAMPLES:
+            packed.append(open_window)
+            open_window, offset = [], 0
+        open_window.append(Placement(clip.unit, offset, 0, clip.length))
+        filled = offset + clip.length
+    if open_window:
+        packed.append(open_window)
+    return packed
+
+
+def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:
+    """The window's audio: placements copied to their offsets, silence elsewhere."""
+    end = max(p.window_offset + p.length for p in window)
+    audio = np.zeros(end, dtype=np.float32)
+    for p in window:
+        audio[p.window_offset : p.window_offset + p.length] = units[p.unit][
+            p.source_start : p.source_start + p.length
+        ]
+    return audio
