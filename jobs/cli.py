@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 # Subcommand modules, in the order `voxray --help` lists them. Heavy imports stay inside each
 # module's `run`, so `--help` is instant.
-SUBCOMMANDS = ("jobs.transcribe",)
+SUBCOMMANDS = (
+    "jobs.transcribe",
+    "jobs.export",
+    "jobs.nightly",
+    "jobs.read",
+    "jobs.status",
+    "jobs.eval",
+    "jobs.bench",
+    "jobs.models",
+    "jobs.finetune",
+    "jobs.serve",
+    "jobs.loadtest",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(name).register(sub)
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
     return parser
 
 

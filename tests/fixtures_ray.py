@@ -1,0 +1,22 @@
+"""Ray for tests: one local Ray instance shared by every test that asks for it.
+
+Import the fixture into a test module (`from tests.fixtures_ray import ray_local  # noqa: F401`).
+Tests that need their own cluster (ray.cluster_utils.Cluster) call `ray.shutdown()` first and
+leave Ray shut down; the next `ray_local` user starts it again.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import ray
+
+
+@pytest.fixture
+def ray_local():
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
