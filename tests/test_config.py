@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from pipelines.config import ChunkingConfig, ModelConfig, StorageConfig, TranscribeConfig
+
+
+def test_yaml_round_trip_keeps_every_field() -> None:
+    config = TranscribeConfig(
+        model=ModelConfig(model="large-v3", beam_size=2, temperatures=(0.0, 0.5), language="de"),
+        chunking=ChunkingConfig(pack_short_clips=True, vad="on"),
+        storage=StorageConfig(s3_endpoint="http://127.0.0.1:9000"),
+    )
+    assert TranscribeConfig.from_yaml(config.to_yaml()) == config
+
+
+def test_partial_yaml_uses_defaults() -> None:
+    config = TranscribeConfig.from_yaml("model:\n  beam_size: 1\n")
+    assert config.model.beam_size == 1
+    assert config.model.model == TranscribeConfig().model.model
+
+
+def test_unknown_keys_are_rejected() -> None:
+    with pytest.raises(ValueError, match="beam"):
+        TranscribeConfig.from_yaml("model:\n  beam: 1\n")
+
+
+def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
+    base = TranscribeConfig()
+    assert base.fingerprint() == TranscribeConfig.from_dict({"compute": {"batch_size": 64}}).fingerprint()
+    assert base.fingerprint() != TranscribeConfig(model=ModelConfig(beam_size=1)).fingerprint()

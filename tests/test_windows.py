@@ -1,0 +1,128 @@
+"""Window planning and the mapping of segments back to recordings (pure, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines.assemble import Assembler, split_window
+from pipelines.config import ChunkingConfig
+from pipelines.decode import SAMPLE_RATE
+from pipelines.features import N_SAMPLES
+from pipelines.windows import Placement, pack_windows, plan_unit, render
+
+SR = SAMPLE_RATE
+
+
+def placement_dict(path: str, offset: float, start: float, length: float, **extra) -> dict:
+    return {
+        "path": path,
+        "channel": None,
+        "window_index": 0,
+        "n_windows": 1,
+        "window_offset_s": offset,
+        "source_start_s": start,
+        "length_s": length,
+        "size_bytes": 1,
+        "file_duration_s": start + length,
+        "sample_rate": SR,
+        "channels": 1,
+        "error": None,
+        "prepare_s": 0.0,
+        **extra,
+    }
+
+
+def segment(start: float, end: float, text: str) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "text": text,
+        "avg_logprob": -0.1,
+        "no_speech_prob": 0.0,
+        "compression_ratio": 1.0,
+        "temperature": 0.0,
+        "flagged": False,
+    }
+
+
+def test_short_clip_without_vad_is_one_whole_window() -> None:
+    audio = np.zeros(5 * SR, dtype=np.float32)
+    assert plan_unit(audio, 0, ChunkingConfig(vad="off")) == [[Placement(0, 0, 0, 5 * SR)]]
+
+
+def test_silent_clip_gets_no_window_under_auto_vad() -> None:
+    # Whisper hallucinates on silence; the VAD guard must drop the window entirely.
+    assert plan_unit(np.zeros(4 * SR, dtype=np.float32), 0, ChunkingConfig(vad="auto")) == []
+
+
+def test_long_audio_without_vad_is_cut_into_full_windows() -> None:
+    audio = np.zeros(70 * SR, dtype=np.float32)
+    windows = plan_unit(audio, 3, ChunkingConfig(vad="off"))
+    assert [w[0].source_start for w in windows] == [0, N_SAMPLES, 2 * N_SAMPLES]
+    assert sum(w[0].length for w in windows) == audio.shape[0]
+
+
+def test_packing_fills_windows_with_gaps_and_keeps_order() -> None:
+    cfg = ChunkingConfig(pack_short_clips=True, pack_gap_s=1.0, pack_max_clip_s=12.0)
+    singles = [[Placement(i, 0, 0, 8 * SR)] for i in range(5)]
+    packed = pack_windows(singles, cfg)
+    # 8 s + 1 s gap + 8 s + 1 s gap + 8 s = 26 s fits; a fourth clip would need 35 s.
+    assert [[p.unit for p in w] for w in packed] == [[0, 1, 2], [3, 4]]
+    assert [p.window_offset for p in packed[0]] == [0, 9 * SR, 18 * SR]
+    assert all(p.window_offset + p.length <= N_SAMPLES for w in packed for p in w)
+
+
+def test_long_clips_are_never_packed() -> None:
+    cfg = ChunkingConfig(pack_short_clips=True, pack_max_clip_s=12.0)
+    windows = [[Placement(0, 0, 0, 20 * SR)], [Placement(1, 0, 0, 3 * SR)]]
+    assert pack_windows(windows, cfg) == windows
+
+
+def test_render_places_audio_at_offsets() -> None:
+    units = [np.ones(SR, dtype=np.float32), 2 * np.ones(SR, dtype=np.float32)]
+    audio = render([Placement(0, 0, 0, SR), Placement(1, 2 * SR, 0, SR)], units)
+    assert audio.shape[0] == 3 * SR
+    assert audio[:SR].min() == 1 and audio[SR : 2 * SR].max() == 0 and audio[2 * SR :].min() == 2
+
+
+def test_split_window_assigns_segments_to_packed_files_by_midpoint() -> None:
+    placements = [placement_dict("a.wav", 0.0, 0.0, 4.0), placement_dict("b.wav", 5.0, 0.0, 3.0)]
+    segments = [segment(0.2, 3.9, " first"), segment(5.1, 7.8, " second")]
+    pieces = {p["path"]: p for p in split_window(placements, segments, "en", 1.0, 0.5)}
+    assert [s["text"] for s in pieces["a.wav"]["segments"]] == [" first"]
+    b = pieces["b.wav"]["segments"][0]
+    # Window time 5.1 s is 0.1 s into b.wav.
+    assert (b["start"], b["end"]) == (0.1, 2.8)
+
+
+def test_split_window_maps_vad_spans_back_to_recording_time() -> None:
+    # Two speech spans of one long file, packed back to back: 10-20 s and 50-60 s of the recording.
+    placements = [placement_dict("long.wav", 0.0, 10.0, 10.0), placement_dict("long.wav", 10.0, 50.0, 10.0)]
+    pieces = split_window(placements, [segment(1.0, 4.0, " x"), segment(12.0, 15.5, " y")], "en", 1.0, 0.0)
+    assert len(pieces) == 1
+    assert [(s["start"], s["end"]) for s in pieces[0]["segments"]] == [(11.0, 14.0), (52.0, 55.5)]
+
+
+def test_assembler_emits_a_file_once_all_windows_arrived_in_any_order() -> None:
+    assembler = Assembler("tiny.en", "run", "fp")
+    base = placement_dict("f.wav", 0.0, 0.0, 30.0, n_windows=2)
+    first = split_window(
+        [dict(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0
+    )
+    second = split_window([base], [segment(0, 2, " early")], "en", 1, 0)
+    assert list(assembler.add(first[0])) == []
+    (row,) = assembler.add(second[0])
+    assert row["text"] == "early later"
+    assert row["status"] == "ok" and assembler.incomplete == []
+
+
+def test_flagged_segments_stay_in_segments_but_not_in_text() -> None:
+    pieces = split_window(
+        [placement_dict("f.wav", 0, 0, 10)],
+        [segment(0, 2, " real"), dict(segment(3, 4, " you"), flagged=True)],
+        "en",
+        1.0,
+        0.0,
+    )
+    row = Assembler("m", "r", "f").row(pieces)
+    assert row["text"] == "real" and len(row["segments"]) == 2
