@@ -21,6 +21,7 @@ PIECE_SCHEMA = pa.schema(
         ("channel", pa.int32()),
         ("window_index", pa.int32()),
         ("n_windows", pa.int32()),
+        ("last_window", pa.bool_()),
         ("size_bytes", pa.int64()),
         ("file_duration_s", pa.float64()),
         ("sample_rate", pa.int32()),
@@ -34,15 +35,9 @@ PIECE_SCHEMA = pa.schema(
 )
 
 _FILE_FIELDS = (
-    "path",
-    "channel",
-    "n_windows",
-    "size_bytes",
-    "file_duration_s",
-    "sample_rate",
-    "channels",
+    "path", "channel", "n_windows", "last_window", "size_bytes", "file_duration_s", "sample_rate", "channels",
     "error",
-)
+)  # fmt: skip
 
 
 def split_window(
@@ -119,7 +114,12 @@ class Assembler:
         key = (piece["path"], piece["channel"])
         got = self._pending.setdefault(key, {})
         got[piece["window_index"]] = piece
-        if len(got) >= piece["n_windows"]:
+        # Clips know their window count up front; streamed recordings mark their last window.
+        total = piece["n_windows"] if piece["n_windows"] > 0 else None
+        if total is None:
+            last = next((p for p in got.values() if p["last_window"]), None)
+            total = last["window_index"] + 1 if last else None
+        if total is not None and len(got) >= total:
             del self._pending[key]
             yield self.row([got[i] for i in sorted(got)])
 
@@ -128,7 +128,9 @@ class Assembler:
         return list(self._pending)
 
     def row(self, pieces: list[dict[str, Any]]) -> dict[str, Any]:
-        first = pieces[0]
+        # The last piece carries the final metadata (a streamed recording's duration is known last).
+        first = pieces[-1]
+        errors = [p["error"] for p in pieces if p["error"]]
         segments = sorted((s for p in pieces for s in p["segments"]), key=lambda s: (s["start"], s["end"]))
         languages = [p["language"] for p in pieces if p["language"] and p["segments"]]
         language = max(set(languages), key=languages.count) if languages else first["language"]
@@ -140,15 +142,17 @@ class Assembler:
         return {
             "path": first["path"],
             "channel": first["channel"],
-            "status": STATUS_ERROR if first["error"] else STATUS_OK,
-            "error": first["error"],
+            "status": STATUS_ERROR if errors else STATUS_OK,
+            "error": errors[0] if errors else None,
             "size_bytes": first["size_bytes"],
             "duration_s": first["file_duration_s"],
             "sample_rate": first["sample_rate"],
             "channels": first["channels"],
             "language": language,
             "language_probability": sum(probs) / len(probs) if probs else None,
-            "text": "".join(s["text"] for s in segments if not s["flagged"]).strip(),
+            # Like Whisper, flagged segments stay in the text: the flag is for users to filter on.
+            # Silence never gets this far (VAD and the no-speech rule drop it before).
+            "text": "".join(s["text"] for s in segments).strip(),
             "segments": segments,
             "model": self.model,
             "config_fingerprint": self.fingerprint,

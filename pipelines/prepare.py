@@ -1,31 +1,35 @@
 """CPU stage: read bytes, decode, plan windows, compute features. Runs as Ray tasks.
 
 One input row per file; output rows are model windows (features plus where each stretch of audio
-came from). A file that cannot be read or decoded becomes one window row without features and
-with its `error`, so it still reaches the output exactly once.
+came from). Clips (up to one block) are decoded whole and may be packed together; longer
+recordings stream block by block through VAD, so memory stays bounded and their windows flow to
+the actor pool while the rest is still being decoded. A file that cannot be read or decoded
+becomes one window row without features and with its `error`, so it reaches the output once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from pipelines.config import TranscribeConfig
-from pipelines.decode import SAMPLE_RATE, DecodedAudio, DecodeError, decode_audio
+from pipelines.decode import SAMPLE_RATE, AudioStream, DecodeError
 from pipelines.features import LogMel
 from pipelines.storage import filesystem, is_s3, strip_scheme
-from pipelines.windows import Placement, pack_windows, plan_unit, render
+from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 
 PLACEMENT_TYPE = pa.struct(
     [
         ("path", pa.string()),
         ("channel", pa.int32()),
         ("window_index", pa.int32()),
+        # -1 while a streamed recording's window count is not known yet; see `last_window`.
         ("n_windows", pa.int32()),
+        ("last_window", pa.bool_()),
         ("window_offset_s", pa.float64()),
         ("source_start_s", pa.float64()),
         ("length_s", pa.float64()),
@@ -47,65 +51,172 @@ WINDOW_SCHEMA = pa.schema(
     ]
 )
 
-# Windows are emitted in small tables so that one long recording's windows spread over the pool.
+# Windows leave in small tables so that one long recording's windows spread over the actor pool.
 WINDOWS_PER_OUTPUT = 8
 
 
 @dataclass
 class _Unit:
+    """One channel (or the mix) of one file."""
+
     path: str
     channel: int | None
-    audio: np.ndarray | None
     meta: dict
+    audio: np.ndarray | None = None
+    windows_done: int = 0
+    held: dict | None = field(default=None, repr=False)
 
 
 def prepare_windows(batch: pa.Table, *, config: TranscribeConfig, n_mels: int) -> Iterator[pa.Table]:
     """Ray Data UDF: a batch of file rows -> tables of window rows."""
-    logmel = LogMel(n_mels)
-    units: list[_Unit] = []
+    preparer = _Preparer(config, n_mels)
+    clips: list[_Unit] = []
     for row in batch.to_pylist():
-        units.extend(_load(row["path"], row.get("size"), config))
-    audio_units = [i for i, u in enumerate(units) if u.audio is not None]
-    windows: list[list[Placement]] = []
-    for i in audio_units:
-        started = time.perf_counter()
-        windows.extend(plan_unit(units[i].audio, i, config.chunking))
-        units[i].meta["prepare_s"] += time.perf_counter() - started
-    if config.chunking.pack_short_clips:
-        windows = pack_windows(windows, config.chunking)
-    counts = _count_windows(windows, len(units))
-    seen = [0] * len(units)
-    rows: list[dict] = []
-    for i, unit in enumerate(units):
-        if counts[i] == 0:
-            # An error, or a recording with no speech: still exactly one row downstream.
-            rows.append(_row(None, 0.0, n_mels, [_placement(unit, 0, 1, None)]))
-    for window in windows:
-        started = time.perf_counter()
-        audio = render(window, [u.audio if u.audio is not None else np.zeros(0, np.float32) for u in units])
-        features = logmel(audio)
-        share = (time.perf_counter() - started) / len(window)
-        index_in_unit = {p.unit: seen[p.unit] for p in window}
-        placements = []
-        for p in window:
-            units[p.unit].meta["prepare_s"] += share
-            placements.append(_placement(units[p.unit], index_in_unit[p.unit], counts[p.unit], p))
-        for unit in index_in_unit:
-            seen[unit] += 1
-        rows.append(_row(features, audio.shape[0] / SAMPLE_RATE, n_mels, placements))
-        if len(rows) >= WINDOWS_PER_OUTPUT:
-            yield pa.Table.from_pylist(rows, schema=WINDOW_SCHEMA)
-            rows = []
-    if rows:
-        yield pa.Table.from_pylist(rows, schema=WINDOW_SCHEMA)
+        for item in preparer.load(row["path"], row.get("size")):
+            if isinstance(item, _Unit):
+                clips.append(item)
+            else:
+                preparer.rows.append(item)
+            yield from preparer.drain()
+    preparer.windows_for_clips(clips)
+    yield from preparer.drain(everything=True)
 
 
-def _count_windows(windows: list[list[Placement]], n_units: int) -> list[int]:
-    counts = [0] * n_units
-    for window in windows:
-        for unit in {p.unit for p in window}:
-            counts[unit] += 1
-    return counts
+class _Preparer:
+    def __init__(self, config: TranscribeConfig, n_mels: int) -> None:
+        self.config = config
+        self.n_mels = n_mels
+        self.logmel = LogMel(n_mels)
+        self.rows: list[dict] = []
+
+    def drain(self, everything: bool = False) -> Iterator[pa.Table]:
+        while len(self.rows) >= WINDOWS_PER_OUTPUT or (everything and self.rows):
+            chunk, self.rows = self.rows[:WINDOWS_PER_OUTPUT], self.rows[WINDOWS_PER_OUTPUT:]
+            yield pa.Table.from_pylist(chunk, schema=WINDOW_SCHEMA)
+
+    def load(self, path: str, size: int | None) -> Iterator[_Unit | dict]:
+        """Clip units (windowed later, with packing) or finished window rows of a long recording."""
+        started = time.perf_counter()
+        meta = {
+            "size_bytes": size,
+            "file_duration_s": None,
+            "sample_rate": None,
+            "channels": None,
+            "error": None,
+            "prepare_s": 0.0,
+        }
+        units: list[_Unit] = []
+        try:
+            with _open(path, size, self.config) as stream:
+                meta.update(sample_rate=stream.source_sample_rate, channels=stream.source_channels)
+                split = self.config.decode.channels == "split"
+                units = [_Unit(path, c if split else None, dict(meta)) for c in range(stream.n_channels)]
+                blocks = stream.blocks(BLOCK_SAMPLES)
+                first = next(blocks)
+                second = next(blocks, None)
+                if second is None:
+                    for unit in units:
+                        unit.audio = first[0 if unit.channel is None else unit.channel]
+                        unit.meta.update(
+                            file_duration_s=stream.duration_s,
+                            prepare_s=(time.perf_counter() - started) / len(units),
+                        )
+                    yield from units
+                    return
+                yield from self._stream(units, _chain(first, second, blocks), stream, started)
+        except (DecodeError, OSError, ValueError, MemoryError, RuntimeError) as exc:
+            meta.update(error=_message(exc), prepare_s=time.perf_counter() - started)
+            started_units = [u for u in units if u.windows_done or u.held is not None]
+            if not started_units:
+                yield self._closing_row(_Unit(path, None, meta), meta)
+            for unit in started_units:
+                yield self._closing_row(unit, dict(unit.meta, error=meta["error"]))
+
+    def _stream(
+        self, units: list[_Unit], blocks: Iterator[np.ndarray], stream: AudioStream, started: float
+    ) -> Iterator[dict]:
+        windowers = [LongformWindower(self.config.chunking) for _ in units]
+        previous: np.ndarray | None = None
+        for block in blocks:
+            if previous is not None:
+                yield from self._feed(units, windowers, previous, final=False)
+            previous = block
+        yield from self._feed(units, windowers, previous, final=True)
+        elapsed = (time.perf_counter() - started) / len(units)
+        for unit in units:
+            final_meta = dict(unit.meta, file_duration_s=stream.duration_s, prepare_s=elapsed)
+            yield self._closing_row(unit, final_meta)
+
+    def _feed(
+        self, units: list[_Unit], windowers: list[LongformWindower], block: np.ndarray, final: bool
+    ) -> Iterator[dict]:
+        for unit, windower, channel_audio in zip(units, windowers, block, strict=True):
+            for window in windower.feed(channel_audio, final):
+                features = self.logmel(window.audio)
+                placements = [self._placement(unit, unit.windows_done, -1, p) for p in window.placements]
+                row = _row(features, window.audio.shape[0] / SAMPLE_RATE, self.n_mels, placements)
+                unit.windows_done += 1
+                if unit.held is not None:
+                    yield unit.held
+                unit.held = row
+
+    def _closing_row(self, unit: _Unit, final_meta: dict) -> dict:
+        """The last row of a streamed unit: it carries the final metadata and `last_window`."""
+        unit.meta = final_meta
+        if unit.held is None:
+            # No speech at all (or an error before any window): one row without features.
+            return _row(
+                None, 0.0, self.n_mels, [self._placement(unit, unit.windows_done, -1, None, last=True)]
+            )
+        row, unit.held = unit.held, None
+        row["placements"] = [dict(p, **final_meta, last_window=True) for p in row["placements"]]
+        return row
+
+    def windows_for_clips(self, clips: list[_Unit]) -> None:
+        windows: list[list[Placement]] = []
+        for i, unit in enumerate(clips):
+            started = time.perf_counter()
+            windows.extend(plan_unit(unit.audio, i, self.config.chunking))
+            unit.meta["prepare_s"] += time.perf_counter() - started
+        if self.config.chunking.pack_short_clips:
+            windows = pack_windows(windows, self.config.chunking)
+        counts = [0] * len(clips)
+        for window in windows:
+            for i in {p.unit for p in window}:
+                counts[i] += 1
+        for i, unit in enumerate(clips):
+            if counts[i] == 0:
+                # A clip with no speech: still exactly one row downstream.
+                self.rows.append(_row(None, 0.0, self.n_mels, [self._placement(unit, 0, 1, None)]))
+        for window in windows:
+            started = time.perf_counter()
+            audio = render(window, [u.audio for u in clips])
+            features = self.logmel(audio)
+            share = (time.perf_counter() - started) / len(window)
+            index_in_unit = {p.unit: clips[p.unit].windows_done for p in window}
+            placements = []
+            for p in window:
+                clips[p.unit].meta["prepare_s"] += share
+                placements.append(self._placement(clips[p.unit], index_in_unit[p.unit], counts[p.unit], p))
+            for i in index_in_unit:
+                clips[i].windows_done += 1
+            self.rows.append(_row(features, audio.shape[0] / SAMPLE_RATE, self.n_mels, placements))
+
+    @staticmethod
+    def _placement(
+        unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False
+    ) -> dict:
+        return {
+            "path": unit.path,
+            "channel": unit.channel,
+            "window_index": window_index,
+            "n_windows": n_windows,
+            "last_window": last or (n_windows > 0 and window_index == n_windows - 1),
+            "window_offset_s": p.window_offset / SAMPLE_RATE if p else 0.0,
+            "source_start_s": p.source_start / SAMPLE_RATE if p else 0.0,
+            "length_s": p.length / SAMPLE_RATE if p else 0.0,
+            **unit.meta,
+        }
 
 
 def _row(features: np.ndarray | None, duration_s: float, n_mels: int, placements: list[dict]) -> dict:
@@ -117,67 +228,47 @@ def _row(features: np.ndarray | None, duration_s: float, n_mels: int, placements
     }
 
 
-def _placement(unit: _Unit, window_index: int, n_windows: int, p: Placement | None) -> dict:
-    return {
-        "path": unit.path,
-        "channel": unit.channel,
-        "window_index": window_index,
-        "n_windows": n_windows,
-        "window_offset_s": p.window_offset / SAMPLE_RATE if p else 0.0,
-        "source_start_s": p.source_start / SAMPLE_RATE if p else 0.0,
-        "length_s": p.length / SAMPLE_RATE if p else 0.0,
-        **unit.meta,
-    }
+def _chain(first: np.ndarray, second: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield second
+    yield from rest
 
 
-def _load(path: str, size: int | None, config: TranscribeConfig) -> list[_Unit]:
-    """Read and decode one file into units (one, or one per channel in split mode)."""
-    started = time.perf_counter()
-    meta = {
-        "size_bytes": size,
-        "file_duration_s": None,
-        "sample_rate": None,
-        "channels": None,
-        "error": None,
-        "prepare_s": 0.0,
-    }
-    try:
-        decoded = read_and_decode(path, size, config)
-    except (DecodeError, OSError, ValueError, MemoryError, RuntimeError) as exc:
-        meta.update(error=_message(exc), prepare_s=time.perf_counter() - started)
-        return [_Unit(path, None, None, meta)]
-    meta.update(
-        file_duration_s=decoded.duration_s,
-        sample_rate=decoded.source_sample_rate,
-        channels=decoded.source_channels,
-    )
-    split = config.decode.channels == "split"
-    units = []
-    for channel, audio in enumerate(decoded.samples):
-        share = dict(meta, prepare_s=(time.perf_counter() - started) / decoded.samples.shape[0])
-        units.append(_Unit(path, channel if split else None, audio, share))
-    return units
-
-
-def read_and_decode(path: str, size: int | None, config: TranscribeConfig) -> DecodedAudio:
+def _open(path: str, size: int | None, config: TranscribeConfig) -> AudioStream:
     if size == 0:
         raise DecodeError("empty file (0 bytes)")
     if size is not None and size > config.decode.max_bytes:
         raise DecodeError(f"object of {size} bytes exceeds the limit of {config.decode.max_bytes} bytes")
     fs = filesystem(path, config.storage)
-    raw = strip_scheme(path) if is_s3(path) else path
     try:
-        handle = fs.open(raw, "rb")
+        handle = fs.open(strip_scheme(path) if is_s3(path) else path, "rb")
     except FileNotFoundError as exc:
         raise OSError(f"cannot read {path}: object not found (deleted after listing?)") from exc
     except PermissionError as exc:
         raise OSError(f"cannot read {path}: permission denied") from exc
-    with handle:
-        return decode_audio(
+    try:
+        return _OwnedStream(handle, config)
+    except BaseException:
+        handle.close()
+        raise
+
+
+class _OwnedStream(AudioStream):
+    """An AudioStream that also closes the file handle it reads from."""
+
+    def __init__(self, handle, config: TranscribeConfig) -> None:  # noqa: ANN001 (fsspec file)
+        self._handle = handle
+        super().__init__(
             handle,
             split_channels=config.decode.channels == "split",
             max_duration_s=config.decode.max_duration_s,
         )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._handle.close()
 
 
 def _message(exc: BaseException) -> str:

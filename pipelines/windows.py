@@ -101,3 +101,61 @@ def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:
             p.source_start : p.source_start + p.length
         ]
     return audio
+
+
+# A recording is decoded and voice-detected in blocks of this length, so memory per worker stays
+# bounded (a few blocks of float32 audio) whatever the recording's length.
+BLOCK_SAMPLES = 5 * 60 * SAMPLE_RATE
+# A speech span ending this close to a block's end may continue in the next block: it is carried.
+_CARRY_MARGIN = 2 * SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class StreamedWindow:
+    placements: list[Placement]  # unit 0; source_start absolute in the recording
+    audio: np.ndarray
+
+
+class LongformWindower:
+    """Windows of VAD speech spans from a recording that arrives block by block.
+
+    Spans are packed back to back into windows of at most 30 s, like `plan_unit` does for a
+    recording in memory. The last span of a block is held back (with its audio) until the next
+    block shows where it ends, so memory stays at about one block plus one window.
+    """
+
+    def __init__(self, cfg: ChunkingConfig) -> None:
+        self.cfg = cfg
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._carry_start = 0
+        self._parts: list[tuple[Placement, np.ndarray]] = []
+        self._filled = 0
+
+    def feed(self, block: np.ndarray, final: bool) -> list[StreamedWindow]:
+        chunk = np.concatenate([self._carry, block]) if self._carry.size else block
+        spans = speech_spans(chunk, self.cfg)
+        if final:
+            keep_from = chunk.shape[0]
+        elif spans and spans[-1][1] >= chunk.shape[0] - _CARRY_MARGIN:
+            keep_from = spans.pop()[0]
+        else:
+            keep_from = max(spans[-1][1] if spans else 0, chunk.shape[0] - _CARRY_MARGIN)
+        done: list[StreamedWindow] = []
+        for start, end in spans:
+            length = min(end - start, N_SAMPLES)
+            if self._parts and self._filled + length > N_SAMPLES:
+                done.append(_join(self._parts))
+                self._parts, self._filled = [], 0
+            placement = Placement(0, self._filled, self._carry_start + start, length)
+            self._parts.append((placement, chunk[start : start + length]))
+            self._filled += length
+        self._carry = chunk[keep_from:].copy()
+        self._carry_start += keep_from
+        if final and self._parts:
+            done.append(_join(self._parts))
+            self._parts, self._filled = [], 0
+        return done
+
+
+def _join(parts: list[tuple[Placement, np.ndarray]]) -> StreamedWindow:
+    return StreamedWindow([p for p, _ in parts], np.concatenate([a for _, a in parts]).astype(np.float32))

@@ -19,6 +19,7 @@ def placement_dict(path: str, offset: float, start: float, length: float, **extr
         "channel": None,
         "window_index": 0,
         "n_windows": 1,
+        "last_window": True,
         "window_offset_s": offset,
         "source_start_s": start,
         "length_s": length,
@@ -105,7 +106,7 @@ def test_split_window_maps_vad_spans_back_to_recording_time() -> None:
 
 def test_assembler_emits_a_file_once_all_windows_arrived_in_any_order() -> None:
     assembler = Assembler("tiny.en", "run", "fp")
-    base = placement_dict("f.wav", 0.0, 0.0, 30.0, n_windows=2)
+    base = placement_dict("f.wav", 0.0, 0.0, 30.0, n_windows=2, last_window=False)
     first = split_window(
         [dict(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0
     )
@@ -116,13 +117,48 @@ def test_assembler_emits_a_file_once_all_windows_arrived_in_any_order() -> None:
     assert row["status"] == "ok" and assembler.incomplete == []
 
 
-def test_flagged_segments_stay_in_segments_but_not_in_text() -> None:
+def test_flagged_segments_are_kept_and_marked() -> None:
     pieces = split_window(
         [placement_dict("f.wav", 0, 0, 10)],
-        [segment(0, 2, " real"), dict(segment(3, 4, " you"), flagged=True)],
+        [segment(0, 2, " real"), dict(segment(3, 4, " again again"), flagged=True)],
         "en",
         1.0,
         0.0,
     )
     row = Assembler("m", "r", "f").row(pieces)
-    assert row["text"] == "real" and len(row["segments"]) == 2
+    assert row["text"] == "real again again"
+    assert [s["flagged"] for s in row["segments"]] == [False, True]
+
+
+def test_streamed_recording_completes_on_its_last_window() -> None:
+    # Long recordings stream: their window count is unknown (-1) until the last window says so.
+    assembler = Assembler("m", "r", "f")
+    base = placement_dict("long.wav", 0.0, 0.0, 30.0, n_windows=-1, last_window=False, file_duration_s=None)
+    pieces = [
+        split_window(
+            [
+                dict(
+                    base,
+                    window_index=i,
+                    source_start_s=30.0 * i,
+                    last_window=i == 2,
+                    file_duration_s=90.0 if i == 2 else None,
+                )
+            ],
+            [segment(0, 1, f" w{i}")],
+            "en",
+            1,
+            0,
+        )[0]
+        for i in range(3)
+    ]
+    assert list(assembler.add(pieces[2])) == [] and list(assembler.add(pieces[0])) == []
+    (row,) = assembler.add(pieces[1])
+    assert row["text"] == "w0 w1 w2" and row["duration_s"] == 90.0
+    assert [s["start"] for s in row["segments"]] == [0.0, 30.0, 60.0]
+
+
+def test_error_piece_makes_an_error_row() -> None:
+    piece = split_window([placement_dict("bad.wav", 0, 0, 0, error="not audio")], [], None, None, 0.0)[0]
+    (row,) = Assembler("m", "r", "f").add(piece)
+    assert (row["status"], row["error"], row["text"]) == ("error", "not audio", "")
