@@ -1,0 +1,56 @@
+"""`voxray bench`: voxray against faster-whisper on the same files and machine, in one run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure RTFx and WER against faster-whisper (table + PNG)",
+        description="Runs voxray and faster-whisper on the same audio with the bundled tiny.en, the same beam "
+        "size, on this machine, in one run: short clips (anchor: per-file WhisperModel.transcribe loop), a long "
+        "recording (anchor: BatchedInferencePipeline at its best batch size), per-core CPU stage throughput, "
+        "timestamp accuracy and peak memory. Prints a table; writes results.json and bench.png to --out.",
+    )
+    p.add_argument("--out", type=Path, default=Path("bench-results"))
+    p.add_argument(
+        "--short-dir",
+        type=Path,
+        default=Path("tests/data/speech"),
+        help="folder with clips and a manifest.jsonl (path, text, duration_s)",
+    )
+    p.add_argument("--short-count", type=int, default=200)
+    p.add_argument(
+        "--long-file",
+        type=Path,
+        default=Path("tests/data/long/meeting.wav"),
+        help="a recording with segments.json beside it (text, start_s, end_s per sentence)",
+    )
+    p.add_argument("--long-minutes", type=float, default=60.0)
+    p.add_argument("--anchor-batch-sizes", default="8,16")
+    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--memory-hours", type=float, default=3.0)
+    p.add_argument("--scenarios", default="short,long,stages,timestamps,memory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.benchmark import BenchConfig, render_table, run_benchmarks
+
+    cfg = BenchConfig(
+        short_dir=args.short_dir,
+        short_count=args.short_count,
+        long_file=args.long_file,
+        long_minutes=args.long_minutes,
+        anchor_batch_sizes=tuple(int(b) for b in args.anchor_batch_sizes.split(",")),
+        beam_size=args.beam_size,
+        memory_hours=args.memory_hours,
+        scenarios=tuple(args.scenarios.split(",")),
+        out=args.out,
+    )
+    print(render_table(run_benchmarks(cfg)))
+    print(f"wrote {cfg.out / 'results.json'} and {cfg.out / 'bench.png'}")
+    return 0

@@ -1,0 +1,386 @@
+"""Benchmarks: voxray against faster-whisper on the same files, model, beam size and machine, in one run.
+
+Scenarios (each prints audio seconds per wall second, RTFx, and WER where references exist):
+- short: many 2-8 s clips; anchor = faster-whisper's per-file `WhisperModel.transcribe` loop.
+- long: one recording tiled to an hour or more; anchor = `BatchedInferencePipeline` at its best batch size.
+- stages: what each CPU stage (decode, VAD, features) delivers per core, to size CPU pools for GPUs.
+- timestamps: segment boundaries against the known sentence positions of a built recording.
+- memory: peak RSS of the CPU stage over a multi-hour recording.
+Ray starts before the clock runs (a cluster is long-lived); its start-up time is reported apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from pipelines.config import ChunkingConfig, ComputeConfig, ModelConfig, TranscribeConfig
+from pipelines.decode import SAMPLE_RATE, decode_audio
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    short_dir: Path = Path("tests/data/speech")
+    short_count: int = 200
+    long_file: Path = Path("tests/data/long/meeting.wav")
+    long_minutes: float = 60.0
+    anchor_batch_sizes: tuple[int, ...] = (8, 16)
+    beam_size: int = 5
+    memory_hours: float = 3.0
+    scenarios: tuple[str, ...] = ("short", "long", "stages", "timestamps", "memory")
+    out: Path = Path("bench-results")
+
+
+@dataclass
+class Measurement:
+    scenario: str
+    system: str
+    audio_s: float
+    wall_s: float
+    wer: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rtfx(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s else 0.0
+
+
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    """Corpus WER the Open ASR Leaderboard way: Whisper's English normalizer on both sides, then jiwer."""
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    pairs = [(normalize(r), normalize(h)) for r, h in zip(references, hypotheses, strict=True)]
+    pairs = [(r, h) for r, h in pairs if r.strip()]
+    return jiwer.wer([r for r, _ in pairs], [h for _, h in pairs])
+
+
+def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="voxray-bench-"))
+    results: list[Measurement] = []
+    try:
+        if {"short", "long"} & set(cfg.scenarios):
+            results.append(_start_ray())
+        if "short" in cfg.scenarios:
+            results += bench_short(cfg, work)
+        if "long" in cfg.scenarios:
+            results += bench_long(cfg, work)
+        if "stages" in cfg.scenarios:
+            results += bench_stages(cfg)
+        if "timestamps" in cfg.scenarios:
+            results += bench_timestamps(cfg)
+        if "memory" in cfg.scenarios:
+            results += bench_memory(cfg, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (cfg.out / "results.json").write_text(
+        json.dumps([dict(asdict(m), rtfx=m.rtfx) for m in results], indent=2, default=str)
+    )
+    plot(results, cfg.out / "bench.png")
+    return results
+
+
+def _start_ray() -> Measurement:
+    import ray
+
+    started = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init(logging_level="warning", include_dashboard=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return Measurement("setup", "ray.init", 0.0, time.perf_counter() - started)
+
+
+def _anchor_model(beam_size: int):  # noqa: ANN202 (faster_whisper.WhisperModel)
+    from faster_whisper import WhisperModel
+
+    from models.registry import resolve_model
+    from pipelines.config import StorageConfig
+
+    path = resolve_model("tiny.en", StorageConfig())
+    return WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
+
+
+def _voxray(files: list[Path], config: TranscribeConfig) -> tuple[dict[str, str], float]:
+    from pipelines.listing import SourceFile
+    from pipelines.transcribe import iter_transcripts
+
+    started = time.perf_counter()
+    texts = {
+        row["path"]: row["text"]
+        for row in iter_transcripts([SourceFile(str(f.resolve())) for f in files], config, "bench")
+    }
+    return texts, time.perf_counter() - started
+
+
+def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    clips = [json.loads(line) for line in (cfg.short_dir / "manifest.jsonl").read_text().splitlines() if line]
+    folder = work / "short"
+    folder.mkdir()
+    files, refs, audio_s = [], {}, 0.0
+    for i in range(cfg.short_count):
+        clip = clips[i % len(clips)]
+        src = cfg.short_dir / clip["path"]
+        dst = folder / f"{i:05d}{src.suffix}"
+        shutil.copyfile(src, dst)
+        files.append(dst)
+        refs[str(dst.resolve())] = clip["text"]
+        audio_s += float(clip["duration_s"])
+    order = list(refs)
+    model = _anchor_model(cfg.beam_size)
+    started = time.perf_counter()
+    anchor = {
+        str(f.resolve()): "".join(s.text for s in model.transcribe(str(f), beam_size=cfg.beam_size, language="en")[0])
+        for f in files
+    }
+    anchor_s = time.perf_counter() - started
+    del model
+    base = TranscribeConfig(model=ModelConfig(beam_size=cfg.beam_size, device="cpu"))
+    out = [
+        Measurement(
+            "short",
+            "faster-whisper per-file loop",
+            audio_s,
+            anchor_s,
+            wer([refs[p] for p in order], [anchor[p] for p in order]),
+        )
+    ]
+    for name, config in (
+        ("voxray", base),
+        ("voxray --pack", replace(base, chunking=ChunkingConfig(pack_short_clips=True))),
+    ):
+        texts, wall = _voxray(files, config)
+        out.append(
+            Measurement("short", name, audio_s, wall, wer([refs[p] for p in order], [texts.get(p, "") for p in order]))
+        )
+    return out
+
+
+def build_long(cfg: BenchConfig, work: Path) -> tuple[Path, str, float]:
+    """The long recording tiled to `long_minutes`, and its reference text."""
+    base = decode_audio(str(cfg.long_file)).samples[0]
+    meta = (
+        json.loads(cfg.long_file.with_suffix(".json").read_text())
+        if cfg.long_file.with_suffix(".json").exists()
+        else json.loads((cfg.long_file.parent / "segments.json").read_text())
+    )
+    sentences = meta["segments"] if isinstance(meta, dict) else meta
+    repeats = max(1, int(np.ceil(cfg.long_minutes * 60 * SAMPLE_RATE / base.shape[0])))
+    path = work / "long.flac"
+    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, format="FLAC") as out:
+        for _ in range(repeats):
+            out.write(base)
+    reference = " ".join(s["text"] for s in sentences) + " "
+    return path, (reference * repeats).strip(), repeats * base.shape[0] / SAMPLE_RATE
+
+
+def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    from faster_whisper import BatchedInferencePipeline
+
+    path, reference, audio_s = build_long(cfg, work)
+    model = _anchor_model(cfg.beam_size)
+    pipeline = BatchedInferencePipeline(model)
+    out = []
+    for batch_size in cfg.anchor_batch_sizes:
+        started = time.perf_counter()
+        segments, _ = pipeline.transcribe(str(path), batch_size=batch_size, beam_size=cfg.beam_size, language="en")
+        text = "".join(s.text for s in segments)
+        out.append(
+            Measurement(
+                "long",
+                f"faster-whisper batched (batch {batch_size})",
+                audio_s,
+                time.perf_counter() - started,
+                wer([reference], [text]),
+            )
+        )
+    del pipeline, model
+    best_batch = max(cfg.anchor_batch_sizes)
+    config = TranscribeConfig(
+        model=ModelConfig(beam_size=cfg.beam_size, device="cpu"), compute=ComputeConfig(batch_size=best_batch)
+    )
+    texts, wall = _voxray([path], config)
+    out.append(
+        Measurement(
+            "long",
+            f"voxray (batch {best_batch})",
+            audio_s,
+            wall,
+            wer([reference], [next(iter(texts.values()), "")]),
+        )
+    )
+    return out
+
+
+def _per_core(name: str, audio_s: float, fn: Callable[[], object]) -> Measurement:
+    started = time.process_time()
+    fn()
+    return Measurement(
+        "stages",
+        name,
+        audio_s,
+        time.process_time() - started,
+        extra={"unit": "audio s per CPU-second (one core)"},
+    )
+
+
+def bench_stages(cfg: BenchConfig) -> list[Measurement]:
+    """CPU seconds per audio second of each CPU stage, on a 10-minute tiling of the long file."""
+    import torch
+
+    from pipelines.features import N_SAMPLES, LogMel
+    from pipelines.windows import speech_spans
+
+    torch.set_num_threads(1)
+    base = decode_audio(str(cfg.long_file)).samples[0]
+    audio = np.tile(base, max(1, int(600 * SAMPLE_RATE // base.shape[0])))
+    audio_s = audio.shape[0] / SAMPLE_RATE
+    with tempfile.TemporaryDirectory() as tmp:
+        flac, mp3 = Path(tmp) / "a.flac", Path(tmp) / "a.mp3"
+        sf.write(flac, audio, SAMPLE_RATE)
+        out = [_per_core("decode flac", audio_s, lambda: decode_audio(str(flac)))]
+        if shutil.which("ffmpeg"):
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(flac), str(mp3)], check=True)
+            out.append(_per_core("decode mp3", audio_s, lambda: decode_audio(str(mp3))))
+    out.append(_per_core("VAD (Silero)", audio_s, lambda: speech_spans(audio, ChunkingConfig())))
+    logmel = LogMel()
+    out.append(
+        _per_core(
+            "log-mel features",
+            audio_s,
+            lambda: [logmel(audio[i : i + N_SAMPLES]) for i in range(0, audio.shape[0], N_SAMPLES)],
+        )
+    )
+    return out
+
+
+def bench_timestamps(cfg: BenchConfig) -> list[Measurement]:
+    """Segment starts/ends against the true sentence boundaries of the built recording."""
+    from pipelines.listing import SourceFile
+    from pipelines.transcribe import iter_transcripts
+
+    truth = json.loads((cfg.long_file.parent / "segments.json").read_text())
+    sentences = truth["segments"] if isinstance(truth, dict) else truth
+    started = time.perf_counter()
+    rows = list(iter_transcripts([SourceFile(str(cfg.long_file.resolve()))], TranscribeConfig(), "bench"))
+    wall = time.perf_counter() - started
+    segments = rows[0]["segments"]
+    errors = []
+    for sentence in sentences:
+        overlaps = [min(s["end"], sentence["end_s"]) - max(s["start"], sentence["start_s"]) for s in segments]
+        if not overlaps or max(overlaps) <= 0:
+            errors.append(float("inf"))
+            continue
+        best = segments[int(np.argmax(overlaps))]
+        errors.append(max(abs(best["start"] - sentence["start_s"]), abs(best["end"] - sentence["end_s"])))
+    finite = [e for e in errors if np.isfinite(e)]
+    return [
+        Measurement(
+            "timestamps",
+            "voxray segment boundaries",
+            rows[0]["duration_s"] or 0.0,
+            wall,
+            extra={
+                "sentences": len(sentences),
+                "matched": len(finite),
+                "median_error_s": float(np.median(finite)) if finite else None,
+                "max_error_s": float(max(finite)) if finite else None,
+                "within_0.5s": sum(e <= 0.5 for e in finite),
+            },
+        )
+    ]
+
+
+def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    """Peak RSS of one CPU preparation task over a `memory_hours` recording (a fresh process)."""
+    base = decode_audio(str(cfg.long_file)).samples[0]
+    path = work / "hours.flac"
+    samples = int(cfg.memory_hours * 3600 * SAMPLE_RATE)
+    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, format="FLAC") as out:
+        written = 0
+        while written < samples:
+            piece = base[: samples - written]
+            out.write(piece)
+            written += piece.shape[0]
+    code = (
+        "import resource, time, pyarrow as pa\n"
+        "from pipelines.prepare import prepare_windows\nfrom pipelines.config import TranscribeConfig\n"
+        f"t = time.perf_counter(); n = 0\n"
+        f"for table in prepare_windows(pa.table({{'path': [{str(path)!r}], 'size': [None]}}),"
+        " config=TranscribeConfig(), n_mels=80):\n    n += table.num_rows\n"
+        "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - t)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    windows, maxrss_kb, wall = result.stdout.split()
+    return [
+        Measurement(
+            "memory",
+            "prepare task, peak RSS",
+            samples / SAMPLE_RATE,
+            float(wall),
+            extra={"windows": int(windows), "peak_rss_mb": int(maxrss_kb) / 1024, "hours": cfg.memory_hours},
+        )
+    ]
+
+
+def render_table(results: list[Measurement]) -> str:
+    lines = [f"{'scenario':<11} {'system':<36} {'audio s':>9} {'wall s':>8} {'RTFx':>8} {'WER %':>6}  extra"]
+    for m in results:
+        wer_text = f"{100 * m.wer:6.2f}" if m.wer is not None else "     -"
+        extra = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.extra.items())
+        lines.append(
+            f"{m.scenario:<11} {m.system:<36} {m.audio_s:9.1f} {m.wall_s:8.2f} {m.rtfx:8.1f} {wer_text}  {extra}"
+        )
+    for scenario in ("short", "long"):
+        rows = [m for m in results if m.scenario == scenario]
+        anchors = [m for m in rows if m.system.startswith("faster-whisper")]
+        ours = [m for m in rows if m.system.startswith("voxray")]
+        if anchors and ours:
+            anchor = max(anchors, key=lambda m: m.rtfx)
+            for m in ours:
+                lines.append(
+                    f"{scenario}: {m.system} / {anchor.system} = {m.rtfx / anchor.rtfx:.2f}x RTFx, "
+                    f"WER {100 * ((m.wer or 0) - (anchor.wer or 0)):+.2f} points"
+                )
+    return "\n".join(lines)
+
+
+def plot(results: list[Measurement], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [m for m in results if m.scenario in ("short", "long")]
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [f"{m.scenario}: {m.system}" for m in rows]
+    colors = ["tab:gray" if m.system.startswith("faster") else "tab:blue" for m in rows]
+    axes[0].barh(labels, [m.rtfx for m in rows], color=colors)
+    axes[0].set_xlabel("RTFx (audio s / wall s, higher is better)")
+    axes[1].barh(labels, [100 * (m.wer or 0) for m in rows], color=colors)
+    axes[1].set_xlabel("WER % (lower is better)")
+    axes[1].set_yticks([])
+    fig.suptitle("voxray vs faster-whisper, same model, beam size and machine")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
