@@ -2,7 +2,7 @@
 
 Pure compute. A window is a list of placements, each a stretch of one file's channel copied to an
 offset inside the window. The same mechanism serves three cases:
-- a short clip: one placement covering the whole clip;
+- a short clip: one placement from its first to its last speech (VAD), or the whole clip;
 - a long recording: Silero VAD speech spans packed back to back (silence dropped, as faster-whisper's
   batched pipeline does), each window at most 30 s, so one file's windows spread over the pool;
 - packing: several short clips in one window, separated by `gap` of silence.
@@ -50,10 +50,15 @@ def plan_unit(audio: np.ndarray, unit: int, cfg: ChunkingConfig) -> list[list[Pl
     if cfg.vad == "off" or (cfg.vad == "auto" and n <= N_SAMPLES):
         if n > N_SAMPLES:
             return [[Placement(unit, 0, s, min(N_SAMPLES, n - s))] for s in range(0, n, N_SAMPLES)]
-        if cfg.vad == "auto" and not speech_spans(audio, cfg):
+        if cfg.vad == "off":
+            return [[Placement(unit, 0, 0, n)]]
+        spans = speech_spans(audio, cfg)
+        if not spans:
             # Whisper invents words on silence ("you", "thank you"); VAD is the cheap guard.
             return []
-        return [[Placement(unit, 0, 0, n)]]
+        # One stretch from the first to the last speech: leading and trailing silence would
+        # otherwise pull Whisper's first timestamp to 0.0 (and let it hallucinate at the ends).
+        return [[Placement(unit, 0, spans[0][0], spans[-1][1] - spans[0][0])]]
     windows: list[list[Placement]] = []
     current: list[Placement] = []
     filled = 0
@@ -77,7 +82,7 @@ def pack_windows(windows: list[list[Placement]], cfg: ChunkingConfig) -> list[li
     open_window: list[Placement] = []
     filled = 0
     for window in windows:
-        if len(window) != 1 or window[0].length > limit or window[0].source_start != 0:
+        if len(window) != 1 or window[0].length > limit:
             packed.append(window)
             continue
         clip = window[0]
@@ -85,7 +90,7 @@ def pack_windows(windows: list[list[Placement]], cfg: ChunkingConfig) -> list[li
         if open_window and offset + clip.length > N_SAMPLES:
             packed.append(open_window)
             open_window, offset = [], 0
-        open_window.append(Placement(clip.unit, offset, 0, clip.length))
+        open_window.append(Placement(clip.unit, offset, clip.source_start, clip.length))
         filled = offset + clip.length
     if open_window:
         packed.append(open_window)
@@ -97,9 +102,7 @@ def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:
     end = max(p.window_offset + p.length for p in window)
     audio = np.zeros(end, dtype=np.float32)
     for p in window:
-        audio[p.window_offset : p.window_offset + p.length] = units[p.unit][
-            p.source_start : p.source_start + p.length
-        ]
+        audio[p.window_offset : p.window_offset + p.length] = units[p.unit][p.source_start : p.source_start + p.length]
     return audio
 
 
