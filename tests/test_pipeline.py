@@ -15,7 +15,7 @@ from whisper_normalizer.english import EnglishTextNormalizer
 from jobs.cli import main
 from models.registry import resolve_model
 from pipelines.benchmark import wer
-from pipelines.config import ComputeConfig, StorageConfig, TranscribeConfig
+from pipelines.config import ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.schema import TRANSCRIPT_SCHEMA
 from pipelines.transcribe import iter_transcripts
@@ -46,14 +46,19 @@ def transcribed(tmp_path_factory, speech_dir: Path, bad_dir: Path) -> tuple[int,
     return code, dest
 
 
-@pytest.fixture(scope="module")
-def anchor_texts(speech_manifest: list[dict]) -> dict[str, str]:
+def anchor(speech_manifest: list[dict], compute_type: str) -> dict[str, str]:
     """faster-whisper's own WhisperModel.transcribe on each clip: same model, beam 5, language en."""
-    model = WhisperModel(str(resolve_model("tiny.en", StorageConfig())), device="cpu", compute_type="int8")
+    path = str(resolve_model("tiny.en", StorageConfig()))
+    model = WhisperModel(path, device="cpu", compute_type=compute_type, cpu_threads=2)
     return {
         clip["path"]: "".join(s.text for s in model.transcribe(clip["path"], beam_size=5, language="en")[0])
         for clip in speech_manifest
     }
+
+
+@pytest.fixture(scope="module")
+def anchor_texts(speech_manifest: list[dict]) -> dict[str, str]:
+    return anchor(speech_manifest, "int8")
 
 
 def test_every_input_gives_exactly_one_row_and_the_job_succeeds(transcribed, speech_manifest, bad_manifest, bad_dir):
@@ -110,10 +115,19 @@ def test_wer_is_no_worse_than_faster_whisper_plus_one_point(transcribed, speech_
     assert ours <= theirs + 0.01, (ours, theirs)
 
 
-def test_transcripts_equal_faster_whisper_on_95_percent_of_clips(transcribed, speech_manifest, anchor_texts):
-    rows = {r["path"]: r for r in read_rows(transcribed[1])}
-    same = [normalize(rows[c["path"]]["text"]) == normalize(anchor_texts[c["path"]]) for c in speech_manifest]
-    assert sum(same) >= 0.95 * len(same), [c["path"] for c, s in zip(speech_manifest, same, strict=True) if not s]
+def test_transcripts_equal_faster_whisper_on_95_percent_of_clips(ray_local, speech_manifest):  # noqa: F811
+    # Both sides run float32: int8 decoding of these robotic voices is chaotic (flipping one float32
+    # ulp in 0.1% of faster-whisper's own features changed the transcript in 3 of 6 trials), so
+    # int8 parity would measure that chaos rather than whether our features are right.
+    config = TranscribeConfig(model=ModelConfig(compute_type="float32"))
+    ours = {
+        r["path"]: r["text"] for r in iter_transcripts([SourceFile(c["path"]) for c in speech_manifest], config, "t")
+    }
+    theirs = anchor(speech_manifest, "float32")
+    same = [normalize(ours[c["path"]]) == normalize(theirs[c["path"]]) for c in speech_manifest]
+    assert sum(same) >= 0.95 * len(same), [
+        (ours[c["path"]], theirs[c["path"]]) for c, s in zip(speech_manifest, same, strict=True) if not s
+    ]
 
 
 def test_batched_equals_unbatched(ray_local, transcribed, speech_manifest):  # noqa: F811
