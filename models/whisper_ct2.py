@@ -229,17 +229,12 @@ def _passes(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
 
 
 def _is_silence(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
-    return (
-        decoded["no_speech_prob"] > cfg.no_speech_threshold
-        and decoded["avg_logprob"] < cfg.log_prob_threshold
-    )
+    return decoded["no_speech_prob"] > cfg.no_speech_threshold and decoded["avg_logprob"] < cfg.log_prob_threshold
 
 
 def _select(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:
     """Rows of an encoder output (a CPU copy when it lives on a GPU: rare fallback path only)."""
     array = np.asarray(
-        encoder_output.to_device(ctranslate2.Device.cpu)
-        if hasattr(encoder_output, "to_device")
-        else encoder_output
+        encoder_output.to_device(ctranslate2.Device.cpu) if hasattr(encoder_output, "to_device") else encoder_output
     )
     return ctranslate2.StorageView.from_array(np.ascontiguousarray(array[rows]))

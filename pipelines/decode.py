@@ -114,9 +114,7 @@ class AudioStream:
             array = interleaved.reshape(-1, self.n_channels).T
             self.samples_read += array.shape[-1]
             if self._max_samples is not None and self.samples_read > self._max_samples:
-                raise DecodeError(
-                    f"recording longer than the limit of {self._max_samples / SAMPLE_RATE:.0f} s"
-                )
+                raise DecodeError(f"recording longer than the limit of {self._max_samples / SAMPLE_RATE:.0f} s")
             yield array
 
 
@@ -126,9 +124,7 @@ def decode_audio(
     """The whole recording in memory (for clips and online requests)."""
     with AudioStream(source, split_channels=split_channels, max_duration_s=max_duration_s) as stream:
         blocks = list(stream.blocks(1 << 62))
-        return DecodedAudio(
-            np.ascontiguousarray(blocks[0]), stream.source_sample_rate, stream.source_channels
-        )
+        return DecodedAudio(np.ascontiguousarray(blocks[0]), stream.source_sample_rate, stream.source_channels)
 
 
 def _ffmpeg_message(exc: BaseException) -> str:

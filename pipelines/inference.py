@@ -38,10 +38,7 @@ class TranscribeWindows:
         results = []
         if with_audio:
             features = np.stack(
-                [
-                    np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES)
-                    for r in with_audio
-                ]
+                [np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES) for r in with_audio]
             )
             results = self.backend.transcribe_windows(features, [r["duration_s"] for r in with_audio])
         per_window = (time.perf_counter() - started) / max(1, len(with_audio))

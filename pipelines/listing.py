@@ -124,9 +124,7 @@ def manifest_rows(source: str, storage: StorageConfig, required: tuple[str, ...]
     else:
         with fs.open(raw, "rt", encoding="utf-8") as fh:
             records = (
-                list(csv.DictReader(fh))
-                if suffix == ".csv"
-                else [json.loads(line) for line in fh if line.strip()]
+                list(csv.DictReader(fh)) if suffix == ".csv" else [json.loads(line) for line in fh if line.strip()]
             )
         keys = {k for r in records for k in r}
         columns = {k: [r.get(k) for r in records] for k in keys}

@@ -165,9 +165,7 @@ class _Preparer:
         unit.meta = final_meta
         if unit.held is None:
             # No speech at all (or an error before any window): one row without features.
-            return _row(
-                None, 0.0, self.n_mels, [self._placement(unit, unit.windows_done, -1, None, last=True)]
-            )
+            return _row(None, 0.0, self.n_mels, [self._placement(unit, unit.windows_done, -1, None, last=True)])
         row, unit.held = unit.held, None
         row["placements"] = [dict(p, **final_meta, last_window=True) for p in row["placements"]]
         return row
@@ -203,9 +201,7 @@ class _Preparer:
             self.rows.append(_row(features, audio.shape[0] / SAMPLE_RATE, self.n_mels, placements))
 
     @staticmethod
-    def _placement(
-        unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False
-    ) -> dict:
+    def _placement(unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False) -> dict:
         return {
             "path": unit.path,
             "channel": unit.channel,

@@ -34,9 +34,7 @@ def filesystem(path: str, storage: StorageConfig) -> fsspec.AbstractFileSystem:
 
 
 @lru_cache(maxsize=8)
-def _s3fs(
-    url: str | None, key: str | None, secret: str | None, region: str | None
-) -> fsspec.AbstractFileSystem:
+def _s3fs(url: str | None, key: str | None, secret: str | None, region: str | None) -> fsspec.AbstractFileSystem:
     client_kwargs: dict[str, str] = {}
     if url:
         client_kwargs["endpoint_url"] = url

@@ -51,9 +51,7 @@ def plan_cluster(config: TranscribeConfig, resources: dict[str, float]) -> Clust
         raise RuntimeError("--device cuda was asked for, but the Ray cluster has no GPUs")
     if use_gpu:
         threads = compute.threads_per_actor or 4
-        return ClusterPlan(
-            True, compute.num_actors or gpus, threads, 1.0, compute.batch_size or GPU_BATCH_SIZE
-        )
+        return ClusterPlan(True, compute.num_actors or gpus, threads, 1.0, compute.batch_size or GPU_BATCH_SIZE)
     threads = compute.threads_per_actor or min(2, cpus)
     # Keep about one core in eight (at least one) for reading, decoding and features;
     # an actor pool that reserves every CPU starves the read tasks and the job hangs.
@@ -128,9 +126,7 @@ def build_dataset(
     )
 
 
-def iter_transcripts(
-    files: list[SourceFile], config: TranscribeConfig, run_id: str
-) -> Iterator[dict[str, Any]]:
+def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: str) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files`, each exactly once, as they complete (not in input order)."""
     if not files:
         return
@@ -198,6 +194,4 @@ def _prepare_dest(sink: ParquetSink, mode: str) -> None:
     if mode == "overwrite":
         sink.fs.delete_dir_contents(sink.root)
         return
-    raise FileExistsError(
-        f"output {sink.root} is not empty ({len(existing)} files); pass --overwrite or --append"
-    )
+    raise FileExistsError(f"output {sink.root} is not empty ({len(existing)} files); pass --overwrite or --append")

@@ -107,9 +107,7 @@ def test_split_window_maps_vad_spans_back_to_recording_time() -> None:
 def test_assembler_emits_a_file_once_all_windows_arrived_in_any_order() -> None:
     assembler = Assembler("tiny.en", "run", "fp")
     base = placement_dict("f.wav", 0.0, 0.0, 30.0, n_windows=2, last_window=False)
-    first = split_window(
-        [dict(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0
-    )
+    first = split_window([dict(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0)
     second = split_window([base], [segment(0, 2, " early")], "en", 1, 0)
     assert list(assembler.add(first[0])) == []
     (row,) = assembler.add(second[0])
