@@ -1,0 +1,495 @@
+"""Accuracy evaluation: references joined to transcripts by path, per-file scores, totals, report, plot.
+
+Every reference gets exactly one per-file row. A reference without a transcript ("missing") or
+whose transcription failed ("error") is scored against an empty hypothesis, so its words count
+as deletions: dropping it would make a system that fails on hard files look better.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import math
+import os
+import posixpath
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import wer
+from pipelines.config import StorageConfig, TranscribeConfig
+from pipelines.listing import manifest_rows
+from pipelines.schema import STATUS_ERROR, STATUS_OK
+from pipelines.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
+
+STATUS_MISSING = "missing"
+
+# Transcript columns eval needs; older or newer datasets may lack some of them.
+HYP_COLUMNS = ("path", "channel", "status", "error", "text", "duration_s", "processing_s", "transcribed_at")
+
+PER_FILE_SCHEMA = pa.schema(
+    [
+        ("system", pa.string()),
+        ("path", pa.string()),
+        ("source", pa.string()),  # folder relative to the references' common root
+        ("duration_s", pa.float64()),
+        ("language", pa.string()),
+        ("metric", pa.string()),  # "wer" or "cer": the one that suits the language
+        ("status", pa.string()),  # ok | error | missing
+        ("error", pa.string()),
+        ("reference", pa.string()),
+        ("hypothesis", pa.string()),
+        ("reference_norm", pa.string()),
+        ("hypothesis_norm", pa.string()),
+        ("ref_words", pa.int64()),
+        ("substitutions", pa.int64()),
+        ("deletions", pa.int64()),
+        ("insertions", pa.int64()),
+        ("hits", pa.int64()),
+        ("wer", pa.float64()),
+        ("ref_chars", pa.int64()),
+        ("char_substitutions", pa.int64()),
+        ("char_deletions", pa.int64()),
+        ("char_insertions", pa.int64()),
+        ("char_hits", pa.int64()),
+        ("cer", pa.float64()),
+        ("processing_s", pa.float64()),
+    ]
+)
+
+# Upper edges (seconds) and labels of the duration buckets in the plot.
+DURATION_BUCKETS = (
+    (5, "<5 s"),
+    (10, "5-10 s"),
+    (30, "10-30 s"),
+    (60, "30-60 s"),
+    (300, "1-5 min"),
+    (math.inf, ">5 min"),
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    path: str
+    text: str
+    duration_s: float | None = None
+    language: str | None = None
+
+
+@dataclass
+class SystemResult:
+    """One system (a model run or a transcript dataset) scored on the references."""
+
+    label: str
+    rows: list[dict[str, Any]]
+    wall_s: float | None = None  # set when eval ran the model itself
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self, rows: Iterable[dict[str, Any]] | None = None) -> tuple[wer.ErrorCounts, wer.ErrorCounts]:
+        rows = self.rows if rows is None else list(rows)
+        words = wer.total(wer.ErrorCounts(r["substitutions"], r["deletions"], r["insertions"], r["hits"]) for r in rows)
+        chars = wer.total(
+            wer.ErrorCounts(r["char_substitutions"], r["char_deletions"], r["char_insertions"], r["char_hits"])
+            for r in rows
+        )
+        return words, chars
+
+    def totals(self) -> dict[str, Any]:
+        words, chars = self.counts()
+        ok = [r for r in self.rows if r["status"] == STATUS_OK]
+        # Audio of the references, as far as known (a missing file's length may be unknown).
+        audio_s = sum(r["duration_s"] or 0.0 for r in self.rows)
+        metrics = {r["metric"] for r in self.rows}
+        out: dict[str, Any] = {
+            "system": self.label,
+            "files": len(self.rows),
+            "ok": len(ok),
+            "failed": sum(r["status"] == STATUS_ERROR for r in self.rows),
+            "missing": sum(r["status"] == STATUS_MISSING for r in self.rows),
+            "audio_s": round(audio_s, 3),
+            "metric": metrics.pop() if len(metrics) == 1 else "mixed",
+            "wer": words.rate,
+            "cer": chars.rate,
+            "ref_words": words.reference_units,
+            "substitutions": words.substitutions,
+            "deletions": words.deletions,
+            "insertions": words.insertions,
+            "hits": words.hits,
+            "ref_chars": chars.reference_units,
+            "char_substitutions": chars.substitutions,
+            "char_deletions": chars.deletions,
+            "char_insertions": chars.insertions,
+        }
+        if self.wall_s:
+            # Leaderboard RTFx: audio seconds transcribed per second of transcription wall time.
+            out["wall_s"] = round(self.wall_s, 3)
+            out["rtfx"] = sum(r["duration_s"] or 0.0 for r in ok) / self.wall_s
+        out["failed_files"] = [{"path": r["path"], "error": r["error"]} for r in self.rows if r["status"] != STATUS_OK]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def load_references(manifest: str, storage: StorageConfig, default_language: str | None = None) -> list[Reference]:
+    """A CSV/JSONL/Parquet manifest with `path` and `text` (optional `duration_s`, `language`)."""
+    columns = manifest_rows(manifest, storage, required=("path", "text"))
+    n = len(columns["path"])
+    durations = columns.get("duration_s") or [None] * n
+    languages = columns.get("language") or [None] * n
+    refs: dict[str, Reference] = {}
+    for path, text, duration, language in zip(columns["path"], columns["text"], durations, languages, strict=True):
+        key = path_key(path)
+        if key in refs:
+            print(f"voxray eval: {path} is listed twice in {manifest}; keeping the first", file=sys.stderr)
+            continue
+        refs[key] = Reference(
+            path=key,
+            text="" if text is None else str(text),
+            duration_s=float(duration) if duration not in (None, "") else None,
+            language=language or default_language,
+        )
+    return list(refs.values())
+
+
+def path_key(path: str) -> str:
+    """Paths as transcripts store them: s3://bucket/key or an absolute, normalized local path."""
+    if is_s3(path):
+        return "s3://" + strip_scheme(path)
+    return os.path.normpath(os.path.abspath(path))
+
+
+def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
+    """A transcript dataset: committed rows if `pipelines.commit` knows DEST, else every Parquet file.
+
+    Files and folders whose names start with '_' or '.' are skipped in the plain scan (staging
+    areas, Spark/Hadoop markers), like pyarrow.dataset does.
+    """
+    try:
+        read_committed = importlib.import_module("pipelines.commit").read_committed
+    except (ImportError, AttributeError):
+        read_committed = None
+    if read_committed is not None:
+        try:
+            table = read_committed(dest, storage)
+        except Exception as exc:  # a dataset written without the commit protocol, or an older format
+            print(f"voxray eval: reading {dest} without its commit log ({exc})", file=sys.stderr)
+        else:
+            if table is not None and table.num_rows:
+                return table.select([c for c in HYP_COLUMNS if c in table.column_names])
+    return _read_parquet_tree(dest, storage)
+
+
+def _read_parquet_tree(dest: str, storage: StorageConfig) -> pa.Table:
+    from pyarrow.fs import FileSelector, FileType
+
+    fs, root = arrow_filesystem(dest, storage)
+    info = fs.get_file_info(root)
+    if info.type == FileType.File:
+        paths = [root]
+    elif info.type == FileType.Directory:
+        found = fs.get_file_info(FileSelector(root, recursive=True))
+        paths = sorted(
+            i.path
+            for i in found
+            if i.is_file
+            and i.path.endswith(".parquet")
+            and not any(part.startswith(("_", ".")) for part in posixpath.relpath(i.path, root).split("/"))
+        )
+    else:
+        raise FileNotFoundError(f"transcripts not found: {dest}")
+    if not paths:
+        raise FileNotFoundError(f"no Parquet files under {dest}")
+    tables = []
+    for path in paths:
+        schema = pq.read_schema(path, filesystem=fs)
+        tables.append(pq.read_table(path, filesystem=fs, columns=[c for c in HYP_COLUMNS if c in schema.names]))
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def hypotheses_by_path(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One hypothesis per path: the newest row per (path, channel); channels joined in order."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        key = (path_key(row["path"]), row.get("channel") or 0)
+        old = latest.get(key)
+        if old is None or _when(row) >= _when(old):
+            latest[key] = row
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for (path, _), row in sorted(latest.items(), key=lambda kv: kv[0]):
+        by_path.setdefault(path, []).append(row)
+    merged = {}
+    for path, parts in by_path.items():
+        failed = [p for p in parts if p.get("status") != STATUS_OK]
+        merged[path] = {
+            "status": STATUS_ERROR if failed else STATUS_OK,
+            "error": "; ".join(str(p.get("error") or "transcription failed") for p in failed) or None,
+            "text": " ".join((p.get("text") or "").strip() for p in parts if p.get("status") == STATUS_OK),
+            "duration_s": max((p["duration_s"] for p in parts if p.get("duration_s") is not None), default=None),
+            "processing_s": sum(p.get("processing_s") or 0.0 for p in parts),
+        }
+    return merged
+
+
+def _when(row: dict[str, Any]) -> tuple:
+    # Rows without a timestamp sort before any row with one.
+    stamp = row.get("transcribed_at")
+    return (0,) if stamp is None else (1, stamp)
+
+
+def transcribe_references(refs: list[Reference], config: TranscribeConfig) -> tuple[dict[str, dict[str, Any]], float]:
+    """Run the model on the references' audio; returns hypotheses and the pipeline's wall time.
+
+    Ray's start is excluded from the time (a cluster is usually already up); model loading is included.
+    """
+    from pipelines.listing import SourceFile
+    from pipelines.transcribe import ensure_ray, iter_transcripts
+
+    ensure_ray()
+    run_id = "eval-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    started = time.perf_counter()
+    rows = list(iter_transcripts([SourceFile(path=r.path) for r in refs], config, run_id))
+    return hypotheses_by_path(rows), time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+
+def evaluate(
+    refs: list[Reference], hyps: dict[str, dict[str, Any]], label: str, wall_s: float | None = None
+) -> SystemResult:
+    sources = source_folders([r.path for r in refs])
+    rows = []
+    for ref in refs:
+        hyp = hyps.get(ref.path)
+        if hyp is None:
+            status, error, text, duration, processing = STATUS_MISSING, "no transcript for this file", "", None, None
+        else:
+            status, error = hyp["status"], hyp.get("error")
+            text = (hyp.get("text") or "") if status == STATUS_OK else ""
+            duration, processing = hyp.get("duration_s"), hyp.get("processing_s")
+        s = wer.score(ref.text, text, ref.language)
+        rows.append(
+            {
+                "system": label,
+                "path": ref.path,
+                "source": sources[ref.path],
+                "duration_s": duration if duration is not None else ref.duration_s,
+                "language": wer.base_language(ref.language),
+                "metric": s.metric,
+                "status": status,
+                "error": error,
+                "reference": ref.text,
+                "hypothesis": text,
+                "reference_norm": s.reference,
+                "hypothesis_norm": s.hypothesis,
+                "ref_words": s.words.reference_units,
+                "substitutions": s.words.substitutions,
+                "deletions": s.words.deletions,
+                "insertions": s.words.insertions,
+                "hits": s.words.hits,
+                "wer": s.words.rate,
+                "ref_chars": s.chars.reference_units,
+                "char_substitutions": s.chars.substitutions,
+                "char_deletions": s.chars.deletions,
+                "char_insertions": s.chars.insertions,
+                "char_hits": s.chars.hits,
+                "cer": s.chars.rate,
+                "processing_s": processing,
+            }
+        )
+    result = SystemResult(label, rows, wall_s)
+    if refs and all(r["status"] == STATUS_MISSING for r in rows):
+        result.notes.append(
+            "no reference path matched a transcript path: paths must be the same absolute path or s3:// URL"
+        )
+    return result
+
+
+def source_folders(paths: list[str]) -> dict[str, str]:
+    """Each path's folder relative to the common root of all of them (the root's own name at the top)."""
+    dirs = {p: posixpath.dirname(p) for p in paths}
+    if not dirs:
+        return {}
+    root = posixpath.commonpath(list(dirs.values())) if len(set(dirs.values())) > 1 else next(iter(dirs.values()))
+    top = posixpath.basename(root.rstrip("/")) or root
+    return {p: (posixpath.relpath(d, root) if d != root else top) for p, d in dirs.items()}
+
+
+def duration_bucket(duration_s: float | None) -> str:
+    if duration_s is None:
+        return "unknown"
+    return next(label for edge, label in DURATION_BUCKETS if duration_s < edge)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.2f}"
+
+
+def _short(path: str, sources: dict[str, str]) -> str:
+    source = sources.get(path, "")
+    return posixpath.join(source, posixpath.basename(path)) if source else posixpath.basename(path)
+
+
+def render_report(result: SystemResult, worst: int = 10) -> str:
+    t = result.totals()
+    sources = {r["path"]: r["source"] for r in result.rows}
+    lines = [
+        f"system: {t['system']}",
+        f"files: {t['files']}  ok: {t['ok']}  failed: {t['failed']}  missing: {t['missing']}  "
+        f"audio: {t['audio_s']:.1f} s",
+        f"WER: {_pct(t['wer'])} %  ({t['substitutions']} substitutions, {t['deletions']} deletions, "
+        f"{t['insertions']} insertions over {t['ref_words']} reference words)",
+        f"CER: {_pct(t['cer'])} %  ({t['ref_chars']} reference characters)",
+    ]
+    if "rtfx" in t:
+        lines.append(f"RTFx: {t['rtfx']:.1f}  (transcription wall time {t['wall_s']:.1f} s)")
+    lines += [f"note: {n}" for n in result.notes]
+    failed = [r for r in result.rows if r["status"] != STATUS_OK]
+    if failed:
+        lines += ["", "not transcribed (all reference words count as deletions):"]
+        lines += [f"  {r['status']:<8} {_short(r['path'], sources)}: {r['error']}" for r in failed]
+    ranked = sorted(result.rows, key=lambda r: (-_rate(r), -_errors(r), r["path"]))
+    ranked = [r for r in ranked if _errors(r) > 0][:worst]
+    if ranked:
+        lines += ["", f"worst files (top {len(ranked)} by error rate):"]
+        lines.append(f"  {'rate %':>7} {'metric':<6} {'S':>3} {'D':>3} {'I':>3} {'ref':>4}  file")
+        for r in ranked:
+            units = r["ref_words"] if r["metric"] == "wer" else r["ref_chars"]
+            s, d, i = _sdi(r)
+            lines.append(
+                f"  {_pct(_rate(r)):>7} {r['metric'].upper():<6} {s:>3} {d:>3} {i:>3} {units:>4}  "
+                f"{_short(r['path'], sources)}"
+            )
+            lines.append(f"  {'':>7} ref: {r['reference_norm']}")
+            lines.append(f"  {'':>7} hyp: {r['hypothesis_norm']}")
+    return "\n".join(lines)
+
+
+def render_comparison(results: list[SystemResult], worst: int = 10) -> str:
+    totals = [r.totals() for r in results]
+    width = max(len("system"), *(len(t["system"]) for t in totals))
+    lines = [f"{'system':<{width}} {'files':>6} {'failed':>6} {'missing':>7} {'WER %':>7} {'CER %':>7} "
+             f"{'S':>5} {'D':>5} {'I':>5} {'RTFx':>7}"]  # fmt: skip
+    for t in totals:
+        rtfx = f"{t['rtfx']:.1f}" if "rtfx" in t else "-"
+        lines.append(
+            f"{t['system']:<{width}} {t['files']:>6} {t['failed']:>6} {t['missing']:>7} {_pct(t['wer']):>7} "
+            f"{_pct(t['cer']):>7} {t['substitutions']:>5} {t['deletions']:>5} {t['insertions']:>5} {rtfx:>7}"
+        )
+    base = results[0]
+    for other in results[1:]:
+        diffs = sorted(
+            zip(base.rows, other.rows, strict=True),
+            key=lambda ab: (-abs(_errors(ab[1]) - _errors(ab[0])), ab[0]["path"]),
+        )
+        diffs = [ab for ab in diffs if _errors(ab[0]) != _errors(ab[1])][:worst]
+        sources = {r["path"]: r["source"] for r in base.rows}
+        lines += ["", f"files that differ most ({other.label} vs {base.label}, errors):"]
+        lines += [f"  {_errors(a):>3} -> {_errors(b):>3}  {_short(a['path'], sources)}" for a, b in diffs]
+        if not diffs:
+            lines.append("  (same error counts on every file)")
+    for r in results:
+        lines += [f"note ({r.label}): {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def _rate(row: dict[str, Any]) -> float:
+    return row["wer"] if row["metric"] == "wer" else row["cer"]
+
+
+def _sdi(row: dict[str, Any]) -> tuple[int, int, int]:
+    prefix = "" if row["metric"] == "wer" else "char_"
+    return row[prefix + "substitutions"], row[prefix + "deletions"], row[prefix + "insertions"]
+
+
+def _errors(row: dict[str, Any]) -> int:
+    return sum(_sdi(row))
+
+
+def totals_json(results: list[SystemResult]) -> str:
+    """One system: its totals. Several (--compare): {"systems": [totals, ...]} in the order given."""
+    if len(results) == 1:
+        return json.dumps(results[0].totals())
+    return json.dumps({"systems": [r.totals() for r in results]})
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+
+def write_outputs(results: list[SystemResult], out: str, storage: StorageConfig) -> list[str]:
+    """per_file.parquet (all systems, `system` column), totals.json and eval.png under OUT."""
+    fs = filesystem(out, storage)
+    root = strip_scheme(out) if is_s3(out) else os.path.abspath(out)
+    fs.makedirs(root, exist_ok=True)
+    prefix = "s3://" if is_s3(out) else ""
+    written = []
+    table = pa.Table.from_pylist([row for r in results for row in r.rows], schema=PER_FILE_SCHEMA)
+    target = posixpath.join(root, "per_file.parquet")
+    with fs.open(target, "wb") as fh:
+        pq.write_table(table, fh)
+    written.append(prefix + target)
+    for name, data in (("totals.json", totals_json(results).encode()), ("eval.png", plot_png(results))):
+        target = posixpath.join(root, name)
+        with fs.open(target, "wb") as fh:
+            fh.write(data)
+        written.append(prefix + target)
+    return written
+
+
+def grouped_rates(result: SystemResult, key) -> dict[str, tuple[float, int]]:
+    """Corpus error rate (each file's own metric) and file count per group."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in result.rows:
+        groups.setdefault(key(row), []).append(row)
+    out = {}
+    for name, rows in groups.items():
+        words, chars = result.counts(rows)
+        # A group mixing WER and CER files is rare; its rate is then the word rate.
+        out[name] = (chars.rate if all(r["metric"] == "cer" for r in rows) else words.rate, len(rows))
+    return out
+
+
+def plot_png(results: list[SystemResult]) -> bytes:
+    """Error rate by duration bucket, by source folder and by file format, one bar per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [label for _, label in DURATION_BUCKETS] + ["unknown"]
+    panels = [
+        ("by duration", lambda r: duration_bucket(r["duration_s"]), lambda names: sorted(names, key=order.index)),
+        ("by source folder", lambda r: r["source"], sorted),
+        ("by format", lambda r: posixpath.splitext(r["path"])[1].lower() or "(none)", sorted),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
+    width = 0.8 / len(results)
+    for ax, (title, key, sort) in zip(axes[0], panels, strict=True):
+        per_system = [grouped_rates(r, key) for r in results]
+        names = sort({n for g in per_system for n in g})
+        for i, (result, groups) in enumerate(zip(results, per_system, strict=True)):
+            xs = [j + (i - (len(results) - 1) / 2) * width for j in range(len(names))]
+            ys = [100 * groups.get(n, (0.0, 0))[0] for n in names]
+            bars = ax.bar(xs, ys, width, label=result.label)
+            ax.bar_label(bars, labels=[f"n={groups.get(n, (0, 0))[1]}" for n in names], fontsize=7)
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"error rate {title}")
+        ax.set_ylabel("WER % (CER % for CER languages)")
+    if len(results) > 1:
+        axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
