@@ -19,8 +19,12 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from pipelines.config import ModelConfig
-from pipelines.features import FRAMES_PER_SECOND, N_FRAMES
+from pipelines.features import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 
+# A window whose decoding stopped early is decoded again from there, at most this many times.
+MAX_SEEK_ROUNDS = 3
+# Less audio than this left after Whisper's last timestamp is not worth another pass.
+MIN_REMAINDER_S = 1.0
 # Whisper's defaults for attaching punctuation to words (word timestamps).
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
@@ -80,11 +84,47 @@ class CT2Whisper:
         for language in sorted({lang for lang, _ in languages}):
             idx = [i for i, (lang, _) in enumerate(languages) if lang == language]
             # Mixed-language batches are rare (multilingual models only): re-encode per language.
-            enc = encoder_output if len(idx) == len(durations) else self.model.encode(features[idx])
-            for i, result in zip(idx, self._decode(enc, [durations[i] for i in idx], language), strict=True):
+            enc = encoder_output if len(idx) == len(durations) else None
+            group = self._transcribe_group(features[idx], [durations[i] for i in idx], language, enc)
+            for i, result in zip(idx, group, strict=True):
                 result.language, result.language_probability = languages[i]
                 results[i] = result
         return [r for r in results if r is not None]
+
+    def _transcribe_group(
+        self,
+        features: np.ndarray,
+        durations: list[float],
+        language: str,
+        encoder_output: ctranslate2.StorageView | None,
+    ) -> list[WindowResult]:
+        """Decode windows; where Whisper stops early (it expects to seek), decode the rest again.
+
+        Whisper ends a window with `<|t|><|t|>` when it wants the next window to start at t. The
+        sequential loop seeks there; here the remainders of all such windows (features from t on,
+        exactly what Whisper's own seek slices) are decoded together in another batched round.
+        """
+        results = [WindowResult() for _ in durations]
+        rows, offsets = list(range(len(durations))), [0.0] * len(durations)
+        for round_index in range(MAX_SEEK_ROUNDS + 1):
+            if encoder_output is None:
+                encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+            decoded = self._decode(encoder_output, durations, language)
+            next_rows, next_features, next_durations, next_offsets = [], [], [], []
+            for k, (segments, seek) in enumerate(decoded):
+                for segment in segments:
+                    results[rows[k]].segments.append(_shift(segment, offsets[k]))
+                if seek is not None and round_index < MAX_SEEK_ROUNDS:
+                    content = math.ceil(durations[k] * FRAMES_PER_SECOND)
+                    next_features.append(pad_or_trim(features[k][:, round(seek * FRAMES_PER_SECOND) : content]))
+                    next_durations.append(durations[k] - seek)
+                    next_offsets.append(offsets[k] + seek)
+                    next_rows.append(rows[k])
+            if not next_rows:
+                break
+            features, durations = np.stack(next_features), next_durations
+            rows, offsets, encoder_output = next_rows, next_offsets, None
+        return results
 
     def _languages(self, encoder_output: ctranslate2.StorageView, n: int) -> list[tuple[str, float]]:
         if self.config.language:
@@ -96,7 +136,7 @@ class CT2Whisper:
 
     def _decode(
         self, encoder_output: ctranslate2.StorageView, durations: list[float], language: str
-    ) -> list[WindowResult]:
+    ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
         prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=False)
@@ -159,23 +199,23 @@ class CT2Whisper:
         decoded: list[dict[str, Any]],
         durations: list[float],
         tokenizer: Tokenizer,
-    ) -> list[WindowResult]:
+    ) -> list[tuple[list[dict[str, Any]], float | None]]:
+        """Per window: its segments (window time) and where to seek to decode the rest, if anywhere."""
         cfg = self.config
         per_window: list[list[dict[str, Any]]] = []
+        seeks: list[float | None] = []
         sizes: list[int] = []
         for result, duration in zip(decoded, durations, strict=True):
             size = min(N_FRAMES, max(1, math.ceil(duration * FRAMES_PER_SECOND)))
             sizes.append(size)
             if _is_silence(result, cfg):
                 per_window.append([])
+                seeks.append(None)
                 continue
-            subsegments, _, _ = self.model._split_segments_by_timestamps(
-                tokenizer=tokenizer,
-                tokens=result["tokens"],
-                time_offset=0.0,
-                segment_size=size,
-                segment_duration=duration,
-                seek=0,
+            tokens = result["tokens"]
+            seeks.append(_seek_time(tokens, tokenizer.timestamp_begin, self.model.time_precision, duration))
+            subsegments = split_by_timestamps(
+                tokens, tokenizer.timestamp_begin, tokenizer.eot, self.model.time_precision, duration
             )
             segments = []
             for sub in subsegments:
@@ -199,7 +239,7 @@ class CT2Whisper:
             per_window.append(segments)
         if cfg.word_timestamps and any(per_window):
             self._add_words(encoder_output, per_window, sizes, tokenizer)
-        return [WindowResult(segments=s) for s in per_window]
+        return list(zip(per_window, seeks, strict=True))
 
     def _add_words(
         self,
@@ -219,6 +259,59 @@ class CT2Whisper:
             APPEND_PUNCTUATIONS,
             0.0,
         )
+
+
+def _seek_time(tokens: list[int], timestamp_begin: int, precision: float, duration: float) -> float | None:
+    """Where Whisper wants the next window to start: a final `<|t|><|t|>` pair with audio left after t."""
+    if len(tokens) < 2 or tokens[-1] < timestamp_begin or tokens[-2] < timestamp_begin:
+        return None
+    seek = (tokens[-1] - timestamp_begin) * precision
+    return seek if 0 < seek < duration - MIN_REMAINDER_S else None
+
+
+def _shift(segment: dict[str, Any], offset: float) -> dict[str, Any]:
+    if not offset:
+        return segment
+    words = [dict(w, start=w["start"] + offset, end=w["end"] + offset) for w in segment.get("words") or []]
+    return dict(segment, start=segment["start"] + offset, end=segment["end"] + offset, words=words or None)
+
+
+def split_by_timestamps(
+    tokens: list[int], timestamp_begin: int, eot: int, precision: float, duration: float
+) -> list[dict[str, Any]]:
+    """Segments from `<|t0|> text <|t1|><|t1|> text <|t2|>`, keeping a trailing unclosed segment.
+
+    Whisper often ends a window's last sentence without its closing timestamp. Sequential decoding
+    seeks there and decodes again; a batch of independent windows cannot, so the text is kept and
+    its segment ends where the window's audio ends (faster-whisper's splitter drops it).
+    """
+    segments: list[dict[str, Any]] = []
+    start: float | None = None
+    last_time = 0.0
+    text_tokens: list[int] = []
+    for token in tokens:
+        if token >= timestamp_begin:
+            last_time = (token - timestamp_begin) * precision
+            if text_tokens:
+                segments.append(
+                    {
+                        "start": start if start is not None else last_time,
+                        "end": last_time,
+                        "tokens": text_tokens,
+                        "seek": 0,
+                    }
+                )
+                text_tokens, start = [], None
+            else:
+                start = last_time
+        elif token < eot:
+            if start is None:
+                start = last_time
+            text_tokens.append(token)
+    if text_tokens:
+        end = max(duration, start or 0.0)
+        segments.append({"start": start or 0.0, "end": end, "tokens": text_tokens, "seek": 0})
+    return segments
 
 
 def _passes(decoded: dict[str, Any], cfg: ModelConfig) -> bool:

@@ -34,6 +34,10 @@ PIECE_SCHEMA = pa.schema(
     ]
 )
 
+# Whisper's timestamps in a window of back-to-back spans are loose by up to about half a second near
+# span edges; this close to an edge counts as the edge.
+SNAP_S = 1.0
+
 _FILE_FIELDS = (
     "path", "channel", "n_windows", "last_window", "size_bytes", "file_duration_s", "sample_rate", "channels",
     "error",
@@ -96,10 +100,23 @@ def _distance(p: dict[str, Any], t: float) -> float:
 
 
 def _to_source(owned: list[dict[str, Any]], t: float, is_end: bool) -> float:
-    """Window time -> recording time, clamped into the owner's placements."""
+    """Window time -> recording time, clamped into the owner's placements.
+
+    VAD spans sit back to back in a window, so a sentence's end and the next one's start are the
+    same window time. An end just inside the next span (or a start just before a span's end)
+    belongs to the neighbouring span: it is moved to that span's edge in the recording.
+    """
     inside = [p for p in owned if p["window_offset_s"] <= t <= p["window_offset_s"] + p["length_s"]]
     p = (inside[-1] if not is_end else inside[0]) if inside else min(owned, key=lambda q: _distance(q, t))
     offset = min(max(t - p["window_offset_s"], 0.0), p["length_s"])
+    if is_end and offset < SNAP_S:
+        before = [q for q in owned if abs(q["window_offset_s"] + q["length_s"] - p["window_offset_s"]) < 1e-6]
+        if before:
+            return round(before[0]["source_start_s"] + before[0]["length_s"], 3)
+    if not is_end and p["length_s"] - offset < SNAP_S:
+        after = [q for q in owned if abs(q["window_offset_s"] - (p["window_offset_s"] + p["length_s"])) < 1e-6]
+        if after:
+            return round(after[0]["source_start_s"], 3)
     return round(p["source_start_s"] + offset, 3)
 
 

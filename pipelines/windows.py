@@ -108,7 +108,7 @@ def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:
 
 # A recording is decoded and voice-detected in blocks of this length, so memory per worker stays
 # bounded (a few blocks of float32 audio) whatever the recording's length.
-BLOCK_SAMPLES = 5 * 60 * SAMPLE_RATE
+BLOCK_SAMPLES = 60 * SAMPLE_RATE
 # A speech span ending this close to a block's end may continue in the next block: it is carried.
 _CARRY_MARGIN = 2 * SAMPLE_RATE
 
