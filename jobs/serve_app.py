@@ -1,0 +1,295 @@
+"""The Ray Serve application behind `voxray serve`: OpenAI's audio transcription API.
+
+Two deployments:
+- `TranscriptionAPI` (FastAPI ingress, CPU): auth, bounded upload, form parsing, response formats;
+- `TranscriptionModel` (CPU or one GPU per replica): decodes and windows each upload with the batch
+  pipeline's code, and runs the windows of concurrent requests through the model together
+  (`@serve.batch`). Only bytes and plain options travel between them.
+
+Errors reach clients as OpenAI-style JSON (`{"error": {"message", "type", "param", "code"}}`) and
+never carry a stack trace. Clients can only upload bytes: no field names a path or URL to fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipelines import formats
+from pipelines.config import TranscribeConfig
+from pipelines.online import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
+
+log = logging.getLogger("ray.serve")
+
+API_KEY_ENV = "VOXRAY_API_KEY"
+# Many OpenAI clients hard-code this model name; it means "the model this server runs".
+OPENAI_MODEL_ALIAS = "whisper-1"
+# Multipart framing and the small form fields around the file.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+GRANULARITIES = ("segment", "word")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    config: TranscribeConfig = field(default_factory=TranscribeConfig)
+    api_key: str | None = None
+    max_upload_bytes: int = 25 * 1024**2  # OpenAI's own upload limit
+    max_duration_s: float = 600.0
+    max_batch_size: int = 8  # requests per model call
+    batch_wait_s: float = 0.05  # how long a batch waits to fill up
+    # Fixed replica count, or autoscaling between min_replicas and max_replicas when both are set.
+    replicas: int = 1
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    replica_cpus: float = 1.0
+    ingress_cpus: float = 0.25
+    threads: int = 2  # CPU threads per model replica (CTranslate2 intra-op)
+    use_gpu: bool | None = None  # None: one GPU per model replica when the cluster has GPUs
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model.model
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+
+
+def error_response(status: int, message: str, code: str | None, kind: str = "invalid_request_error") -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _text_field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{name}' must be a text field", "invalid_value")
+    return value.strip()
+
+
+# `@serve.ingress` freezes (pickles) this app where the ingress class is defined: everything its
+# routes use must be defined above that class.
+api = FastAPI(title="voxray", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@api.exception_handler(ApiError)
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.message, exc.code, exc.kind)
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # Unknown routes and methods: FastAPI's own errors, in OpenAI's shape.
+    message = exc.detail if isinstance(exc.detail, str) else "request error"
+    return error_response(exc.status_code, message, None)
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return error_response(500, "internal server error", None, "server_error")
+
+
+@serve.deployment(name="TranscriptionModel")
+class TranscriptionModel:
+    """One model per replica; concurrent requests share model calls through `@serve.batch`."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.engine = OnlineTranscriber(settings.config, settings.threads)
+        self.transcribe_batch.set_max_batch_size(settings.max_batch_size)
+        self.transcribe_batch.set_batch_wait_timeout_s(settings.batch_wait_s)
+
+    async def transcribe(self, data: bytes, name: str, options: RequestOptions) -> dict[str, Any]:
+        """{"row": transcript row} or {"error": {status, message, code}} for a bad upload."""
+        try:
+            # Decoding and features run in a thread so requests keep arriving (and batching)
+            # while others are prepared or in the model.
+            prepared = await asyncio.to_thread(self.engine.prepare, data, name, options)
+        except RequestError as exc:
+            return {"error": {"status": exc.status, "message": exc.message, "code": exc.code}}
+        return {"row": await self.transcribe_batch(prepared)}
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def transcribe_batch(self, requests: list[PreparedRequest]) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.engine.transcribe_many, requests)
+
+
+@serve.deployment(name="TranscriptionAPI")
+@serve.ingress(api)
+class TranscriptionAPI:
+    def __init__(self, model: DeploymentHandle, settings: ServeSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.model_names = (settings.model_name, OPENAI_MODEL_ALIAS)
+        formats.language_name("en")  # loads the language table now, not on the first request
+
+    @api.get("/health")
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/v1/models")
+    async def models(self, request: Request) -> dict[str, Any]:
+        self._authorize(request)
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "voxray"} for name in self.model_names],
+        }
+
+    @api.post("/v1/audio/transcriptions")
+    async def transcriptions(self, request: Request) -> Response:
+        # The body is read (bounded) before anything else: answering while a client is still
+        # uploading makes many clients see a broken connection instead of the error.
+        body = await self._read_body(request)
+        self._authorize(request)
+        form = await self._form(request, body)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "'file' must be an uploaded file (multipart/form-data file part)", "invalid_file")
+        data = await upload.read()
+        if len(data) > self.settings.max_upload_bytes:
+            raise self._too_large()
+        model = _text_field(form, "model")
+        if model and model not in self.model_names:
+            raise ApiError(
+                404, f"model {model!r} is not served here; available: {', '.join(self.model_names)}", "model_not_found"
+            )
+        response_format = _text_field(form, "response_format") or "json"
+        if response_format not in formats.RESPONSE_FORMATS:
+            raise ApiError(
+                400,
+                f"response_format must be one of {', '.join(formats.RESPONSE_FORMATS)}, got {response_format!r}",
+                "invalid_response_format",
+            )
+        granularities = {
+            str(v) for v in form.getlist("timestamp_granularities[]") + form.getlist("timestamp_granularities")
+        }
+        if granularities - set(GRANULARITIES):
+            raise ApiError(400, f"timestamp_granularities must be among {', '.join(GRANULARITIES)}", "invalid_value")
+        words = "word" in granularities and response_format == "verbose_json"
+        # `prompt` and `temperature` are accepted for compatibility and not used: decoding follows
+        # the server's configuration (Whisper's temperature fallback, no initial prompt).
+        options = RequestOptions(
+            language=(_text_field(form, "language") or "").lower() or None,
+            words=words,
+            max_duration_s=self.settings.max_duration_s,
+        )
+        try:
+            result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
+        except Exception:
+            log.exception("the model deployment failed a request")
+            raise ApiError(500, "transcription failed (internal error)", None, "server_error") from None
+        if "error" in result:
+            e = result["error"]
+            raise ApiError(e["status"], e["message"], e["code"])
+        text = formats.render(
+            result["row"], response_format, segments=not granularities or "segment" in granularities, words=words
+        )
+        return Response(text, media_type=formats.MEDIA_TYPES[response_format])
+
+    def _authorize(self, request: Request) -> None:
+        key = self.settings.api_key
+        if not key:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
+            raise ApiError(401, "invalid or missing API key (send 'Authorization: Bearer KEY')", "invalid_api_key")
+
+    def _too_large(self) -> ApiError:
+        limit_mb = self.settings.max_upload_bytes / 1024**2
+        return ApiError(413, f"uploaded file is larger than the limit of {limit_mb:g} MB", "file_too_large")
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.settings.max_upload_bytes + _FORM_OVERHEAD_BYTES
+        # Past this, the rest of an oversized body is not even drained: the connection just closes.
+        drain_cap = 2 * limit
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > drain_cap:
+            raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > drain_cap:
+                break
+            if size <= limit:
+                chunks.append(chunk)
+        if size > limit:
+            raise self._too_large()
+        return b"".join(chunks)
+
+    async def _form(self, request: Request, body: bytes) -> Any:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ApiError(400, "send the audio as multipart/form-data with a 'file' part", "invalid_request")
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            return await Request(request.scope, replay).form(max_files=1, max_fields=32)
+        except Exception as exc:
+            raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
+
+
+def resolve_api_key(flag: str | None) -> str | None:
+    return flag or os.environ.get(API_KEY_ENV) or None
+
+
+def build_app(settings: ServeSettings) -> serve.Application:
+    """The bound application (call with Ray initialised: GPUs are looked up in the cluster)."""
+    import ray
+
+    use_gpu = settings.use_gpu
+    if use_gpu is None:
+        use_gpu = settings.config.model.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0
+    actor_options: dict[str, Any] = {"num_cpus": settings.replica_cpus}
+    if use_gpu:
+        actor_options["num_gpus"] = 1
+    # Room for a full batch in the model plus the next one being decoded.
+    ongoing = max(16, 2 * settings.max_batch_size)
+    scaling: dict[str, Any] = {"num_replicas": settings.replicas}
+    if settings.min_replicas is not None and settings.max_replicas is not None:
+        scaling = {
+            "autoscaling_config": {
+                "min_replicas": settings.min_replicas,
+                "max_replicas": settings.max_replicas,
+                # One full batch per replica is the load a replica is sized for.
+                "target_ongoing_requests": settings.max_batch_size,
+            }
+        }
+    model = TranscriptionModel.options(ray_actor_options=actor_options, max_ongoing_requests=ongoing, **scaling)
+    ingress = TranscriptionAPI.options(
+        ray_actor_options={"num_cpus": settings.ingress_cpus}, max_ongoing_requests=4 * ongoing
+    )
+    return ingress.bind(model.bind(settings), settings)
+
+
+def start(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, name: str = "voxray") -> str:
+    """Start Serve (and Ray, when needed) and deploy the app; returns its base URL."""
+    from pipelines.transcribe import ensure_ray
+
+    ensure_ray()
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build_app(settings), name=name, route_prefix="/")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://{shown}:{port}"

@@ -1,0 +1,231 @@
+"""Request-level transcription for online serving, built from the batch pipeline's own stages.
+
+bytes -> decode (PyAV) -> windows (plan_unit / LongformWindower, as `prepare` does) -> log-mel
+-> backend -> `split_window` + `Assembler.row`: an upload gets the same transcript row, and so
+the same text, as the batch pipeline gives the same file. Preparation is per request (CPU);
+`transcribe_many` runs the windows of many requests through the model together, which is what
+dynamic batching in the server feeds it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from models.registry import n_mels_of, resolve_model
+from pipelines.assemble import Assembler, split_window
+from pipelines.config import TranscribeConfig
+from pipelines.decode import SAMPLE_RATE, DecodedAudio, DecodeError, decode_audio
+from pipelines.features import LogMel
+from pipelines.inference import load_backend
+from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
+
+log = logging.getLogger(__name__)
+
+RUN_ID = "online"
+# Windows per model call (as in the batch pipeline's plan): bounds memory when a batch of
+# requests holds long recordings.
+CPU_WINDOWS_PER_CALL = 8
+GPU_WINDOWS_PER_CALL = 32
+# Enough of the head of a file to tell text from binary media.
+_SNIFF_BYTES = 4096
+
+
+class RequestError(Exception):
+    """A problem with the client's request: `status` and `code` go back with `message`."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    language: str | None = None  # None: the model's configured language (or detection)
+    words: bool = False  # word timestamps
+    max_duration_s: float | None = None
+
+
+@dataclass
+class PreparedRequest:
+    """One upload, decoded and cut into feature windows, waiting for the model."""
+
+    name: str
+    options: RequestOptions
+    features: list[np.ndarray] = field(repr=False)
+    durations: list[float]
+    placements: list[list[dict[str, Any]]]  # per window, in `split_window`'s shape
+    meta: dict[str, Any]  # file-level fields of every placement
+    prepare_s: float
+
+
+class OnlineTranscriber:
+    """Loads the model once; `prepare` (any thread) then `transcribe_many` (one batch at a time)."""
+
+    def __init__(self, config: TranscribeConfig, threads: int = 0) -> None:
+        self.config = config
+        model_dir = resolve_model(config.model.model, config.storage)
+        self.logmel = LogMel(n_mels_of(model_dir))
+        self.backend = load_backend(config, threads)
+        on_gpu = getattr(self.backend, "device", "cpu") == "cuda"
+        self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
+        self.multilingual = bool(getattr(self.backend, "multilingual", True))
+        self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint())
+
+    def transcribe(self, data: bytes, name: str = "upload", options: RequestOptions | None = None) -> dict[str, Any]:
+        return self.transcribe_many([self.prepare(data, name, options or RequestOptions())])[0]
+
+    # -- per request (CPU) -------------------------------------------------------------------
+
+    def prepare(self, data: bytes, name: str, options: RequestOptions) -> PreparedRequest:
+        """Decode and window one upload. Raises RequestError for anything the client must fix."""
+        started = time.perf_counter()
+        if options.language and not self.multilingual and options.language != "en":
+            raise RequestError(
+                400, f"model {self.config.model.model} transcribes English only (language 'en')", "unsupported_language"
+            )
+        audio = _decode(data, options.max_duration_s)
+        meta = {
+            "path": name,
+            "channel": None,
+            "size_bytes": len(data),
+            "file_duration_s": audio.duration_s,
+            "sample_rate": audio.source_sample_rate,
+            "channels": audio.source_channels,
+            "error": None,
+        }
+        windows = list(self._windows(audio.samples[0]))
+        n = len(windows)
+        prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)
+        for index, (window_audio, window_placements) in enumerate(windows):
+            prepared.features.append(self.logmel(window_audio))
+            prepared.durations.append(window_audio.shape[0] / SAMPLE_RATE)
+            prepared.placements.append([self._placement(meta, index, n, *p) for p in window_placements])
+        prepared.prepare_s = time.perf_counter() - started
+        return prepared
+
+    def _windows(self, mono: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, int, int]]]]:
+        """(window audio, [(window_offset, source_start, length)]) exactly as `prepare` plans them."""
+        if mono.shape[0] <= BLOCK_SAMPLES:
+            for window in plan_unit(mono, 0, self.config.chunking):
+                yield render(window, [mono]), [(p.window_offset, p.source_start, p.length) for p in window]
+            return
+        # Long recordings stream through VAD block by block in the batch pipeline; same cuts here.
+        windower = LongformWindower(self.config.chunking)
+        starts = range(0, mono.shape[0], BLOCK_SAMPLES)
+        for start in starts:
+            final = start + BLOCK_SAMPLES >= mono.shape[0]
+            for window in windower.feed(mono[start : start + BLOCK_SAMPLES], final):
+                yield window.audio, [(p.window_offset, p.source_start, p.length) for p in window.placements]
+
+    @staticmethod
+    def _placement(
+        meta: dict[str, Any], index: int, n_windows: int, window_offset: int, source_start: int, length: int
+    ) -> dict[str, Any]:
+        return {
+            **meta,
+            "window_index": index,
+            "n_windows": n_windows,
+            "last_window": index == n_windows - 1,
+            "window_offset_s": window_offset / SAMPLE_RATE,
+            "source_start_s": source_start / SAMPLE_RATE,
+            "length_s": length / SAMPLE_RATE,
+            "prepare_s": 0.0,
+        }
+
+    # -- many requests (model) ---------------------------------------------------------------
+
+    def transcribe_many(self, requests: list[PreparedRequest]) -> list[dict[str, Any]]:
+        """Transcript rows for prepared requests; their windows share model calls."""
+        results: dict[tuple[int, int], Any] = {}
+        infer_s: dict[tuple[int, int], float] = {}
+        groups: dict[tuple[str | None, bool], list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault((request.options.language, request.options.words), []).append(i)
+        for (language, words), members in groups.items():
+            keys = [(i, w) for i in members for w in range(len(requests[i].features))]
+            with self._decoding(language, words):
+                for start in range(0, len(keys), self.windows_per_call):
+                    chunk = keys[start : start + self.windows_per_call]
+                    began = time.perf_counter()
+                    out = self.backend.transcribe_windows(
+                        np.stack([requests[i].features[w] for i, w in chunk]),
+                        [requests[i].durations[w] for i, w in chunk],
+                    )
+                    per_window = (time.perf_counter() - began) / len(chunk)
+                    for key, result in zip(chunk, out, strict=True):
+                        results[key], infer_s[key] = result, per_window
+        return [self._row(i, r, results, infer_s) for i, r in enumerate(requests)]
+
+    def _row(
+        self,
+        i: int,
+        request: PreparedRequest,
+        results: dict[tuple[int, int], Any],
+        infer_s: dict[tuple[int, int], float],
+    ) -> dict[str, Any]:
+        pieces = []
+        for w, placements in enumerate(request.placements):
+            result = results[(i, w)]
+            pieces.extend(
+                split_window(placements, result.segments, result.language, result.language_probability, infer_s[(i, w)])
+            )
+        if not pieces:
+            # No speech at all: one empty transcript, as the batch pipeline writes for silence.
+            pieces = split_window([self._placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
+        pieces[0]["processing_s"] += request.prepare_s
+        return self._assembler.row(pieces)
+
+    @contextmanager
+    def _decoding(self, language: str | None, words: bool) -> Iterator[None]:
+        """The backend's decoding options for one group of requests (restored afterwards).
+
+        Word alignment costs an extra pass, and language is a per-request choice, so both are
+        switched per group rather than fixed when the model loads.
+        """
+        base = self.backend.config
+        wanted = replace(base, word_timestamps=words or base.word_timestamps, language=language or base.language)
+        self.backend.config = wanted
+        try:
+            yield
+        finally:
+            self.backend.config = base
+
+
+def _decode(data: bytes, max_duration_s: float | None) -> DecodedAudio:
+    if not data:
+        raise RequestError(400, "the uploaded file is empty", "invalid_file")
+    if _is_text(data[:_SNIFF_BYTES]):
+        # Playlists and concat lists (HLS, ffconcat, ...) are text; FFmpeg would open the files
+        # and URLs they name, on the server. Media containers are binary, so text is refused.
+        raise RequestError(400, "the uploaded file is text, not audio or video", "invalid_file")
+    try:
+        return decode_audio(io.BytesIO(data), max_duration_s=max_duration_s)
+    except DecodeError as exc:
+        message = str(exc)
+        if "longer than the limit" in message:
+            raise RequestError(400, f"audio too long: {message}", "audio_too_long") from exc
+        raise RequestError(400, f"unsupported or corrupt media: {message}", "invalid_file") from exc
+    except (MemoryError, RuntimeError, ValueError, OSError) as exc:
+        log.warning("decoding an upload failed: %r", exc)
+        raise RequestError(400, "unsupported or corrupt media: the audio could not be decoded", "invalid_file") from exc
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The sniffed head may end inside a multi-byte character.
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return all(c.isprintable() or c in "\t\r\n\ufeff" for c in text)
