@@ -167,11 +167,7 @@ def path_key(path: str) -> str:
 
 
 def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
-    """A transcript dataset: committed rows if `pipelines.commit` knows DEST, else every Parquet file.
-
-    Files and folders whose names start with '_' or '.' are skipped in the plain scan (staging
-    areas, Spark/Hadoop markers), like pyarrow.dataset does.
-    """
+    """A transcript dataset: committed rows if `pipelines.commit` knows DEST, else every Parquet file."""
     try:
         read_committed = importlib.import_module("pipelines.commit").read_committed
     except (ImportError, AttributeError):
@@ -184,10 +180,12 @@ def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
         else:
             if table is not None and table.num_rows:
                 return table.select([c for c in HYP_COLUMNS if c in table.column_names])
-    return _read_parquet_tree(dest, storage)
+    return read_parquet_tree(dest, storage)
 
 
-def _read_parquet_tree(dest: str, storage: StorageConfig) -> pa.Table:
+def read_parquet_tree(dest: str, storage: StorageConfig) -> pa.Table:
+    """Every Parquet file at or under DEST, skipping names that start with '_' or '.' (staging areas,
+    Spark/Hadoop markers), as pyarrow.dataset does."""
     from pyarrow.fs import FileSelector, FileType
 
     fs, root = arrow_filesystem(dest, storage)

@@ -15,7 +15,7 @@ import pytest
 
 from jobs.cli import main
 from pipelines.config import StorageConfig
-from pipelines.evaluate import read_hypotheses
+from pipelines.evaluate import read_parquet_tree
 from pipelines.schema import TRANSCRIPT_SCHEMA
 from tests.fixtures_ray import ray_local  # noqa: F401
 
@@ -238,7 +238,7 @@ def test_plain_scan_skips_staging_folders(tmp_path: Path):
     (dest / "_staging").mkdir(parents=True)
     pq.write_table(transcripts([{"path": "/x/a.wav", "text": "kept"}]), dest / "part-0.parquet")
     pq.write_table(transcripts([{"path": "/x/b.wav", "text": "uncommitted"}]), dest / "_staging" / "part-1.parquet")
-    table = read_hypotheses(str(dest), StorageConfig())
+    table = read_parquet_tree(str(dest), StorageConfig())
     assert table.column("path").to_pylist() == ["/x/a.wav"]
 
 
