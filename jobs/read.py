@@ -1,0 +1,54 @@
+"""`voxray read DEST`: the committed transcripts (never staged or superseded files)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "read",
+        help="print or export the committed transcripts of a nightly output",
+        description="Read only what DEST's commit records make visible (see docs/nightly.md) and print it "
+        "as JSON lines, or export it to one Parquet file with --format parquet --out FILE.",
+    )
+    p.add_argument("dest", metavar="DEST", help="local folder or s3:// prefix written by `voxray nightly`")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("--out", metavar="FILE", help="output file (required with --format parquet; default stdout)")
+    p.add_argument("--table", choices=["transcripts", "deadletter"], default="transcripts")
+    p.add_argument("--columns", help="comma-separated columns (default: all)")
+    p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from pipelines.commit import CommitStore
+    from pipelines.config import StorageConfig
+
+    store = CommitStore(args.dest, StorageConfig(s3_endpoint=args.s3_endpoint))
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    try:
+        table = store.read(args.table, columns=columns)
+    except KeyError as exc:
+        print(f"voxray: unknown column {exc}", file=sys.stderr)
+        return 2
+    if args.format == "parquet":
+        if not args.out:
+            print("voxray: --format parquet needs --out FILE", file=sys.stderr)
+            return 2
+        pq.write_table(table, args.out, compression="zstd")
+        print(f"wrote {table.num_rows} row(s) to {args.out}", file=sys.stderr)
+        return 0
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        for batch in table.to_batches(max_chunksize=1000):
+            for row in batch.to_pylist():
+                out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
