@@ -56,11 +56,6 @@ def anchor(speech_manifest: list[dict], compute_type: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def anchor_texts(speech_manifest: list[dict]) -> dict[str, str]:
-    return anchor(speech_manifest, "int8")
-
-
 def test_every_input_gives_exactly_one_row_and_the_job_succeeds(transcribed, speech_manifest, bad_manifest, bad_dir):
     code, dest = transcribed
     assert code == 0
@@ -72,7 +67,7 @@ def test_every_input_gives_exactly_one_row_and_the_job_succeeds(transcribed, spe
 def test_output_has_the_documented_schema_and_reads_with_duckdb(transcribed):
     _, dest = transcribed
     assert pads.dataset(str(dest), format="parquet").schema.equals(TRANSCRIPT_SCHEMA, check_metadata=False)
-    count = duckdb.sql(f"select count(*) from read_parquet('{dest}/**/*.parquet')").fetchone()[0]
+    count = duckdb.sql(f"select count(*) from read_parquet('{dest}/**/*.parquet')").fetchall()[0][0]
     assert count == len(read_rows(dest))
 
 
@@ -105,25 +100,41 @@ def test_speech_rows_have_metadata_and_ordered_segments(transcribed, speech_mani
         assert all(0 <= s["start"] <= s["end"] <= row["duration_s"] + 0.05 for s in row["segments"])
 
 
-def test_wer_is_no_worse_than_faster_whisper_plus_one_point(transcribed, speech_manifest, anchor_texts):
-    # The bound is the anchor's own WER on these clips (+1 point, the issue's tolerance), measured
-    # in the same test run: espeak-ng voices are hard for tiny.en, so an absolute bound would be arbitrary.
+def test_default_int8_wer_stays_under_the_measured_bound(transcribed, speech_manifest):
+    # NOTES.md measured tiny.en at about 29% WER on espeak-ng voices (int8, beam 5); these clips gave
+    # 17-18% here. 30% is that independent measurement, not a number fitted to this code.
     rows = {r["path"]: r for r in read_rows(transcribed[1])}
-    refs = [c["text"] for c in speech_manifest]
-    ours = wer(refs, [rows[c["path"]]["text"] for c in speech_manifest])
-    theirs = wer(refs, [anchor_texts[c["path"]] for c in speech_manifest])
-    assert ours <= theirs + 0.01, (ours, theirs)
+    assert wer([c["text"] for c in speech_manifest], [rows[c["path"]]["text"] for c in speech_manifest]) <= 0.30
 
 
-def test_transcripts_equal_faster_whisper_on_95_percent_of_clips(ray_local, speech_manifest):  # noqa: F811
-    # Both sides run float32: int8 decoding of these robotic voices is chaotic (flipping one float32
-    # ulp in 0.1% of faster-whisper's own features changed the transcript in 3 of 6 trials), so
-    # int8 parity would measure that chaos rather than whether our features are right.
+@pytest.fixture(scope="module")
+def float32_pair(speech_manifest) -> tuple[dict[str, str], dict[str, str]]:
+    """Ours and faster-whisper's WhisperModel.transcribe, both float32, same model, beam 5, language en.
+
+    float32 on both sides: int8 decoding of these robotic voices is chaotic (flipping one float32 ulp
+    in 0.1% of faster-whisper's own features changed a transcript in 3 of 6 trials), so int8
+    comparisons would measure that chaos rather than whether our audio, features and decoding are right.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
     config = TranscribeConfig(model=ModelConfig(compute_type="float32"))
-    ours = {
-        r["path"]: r["text"] for r in iter_transcripts([SourceFile(c["path"]) for c in speech_manifest], config, "t")
-    }
-    theirs = anchor(speech_manifest, "float32")
+    files = [SourceFile(c["path"]) for c in speech_manifest]
+    ours = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}
+    return ours, anchor(speech_manifest, "float32")
+
+
+def test_wer_is_no_worse_than_faster_whisper_plus_one_point(float32_pair, speech_manifest):
+    ours, theirs = float32_pair
+    refs = [c["text"] for c in speech_manifest]
+    ours_wer = wer(refs, [ours[c["path"]] for c in speech_manifest])
+    theirs_wer = wer(refs, [theirs[c["path"]] for c in speech_manifest])
+    assert ours_wer <= theirs_wer + 0.01, (ours_wer, theirs_wer)
+
+
+def test_transcripts_equal_faster_whisper_on_95_percent_of_clips(float32_pair, speech_manifest):
+    ours, theirs = float32_pair
     same = [normalize(ours[c["path"]]) == normalize(theirs[c["path"]]) for c in speech_manifest]
     assert sum(same) >= 0.95 * len(same), [
         (ours[c["path"]], theirs[c["path"]]) for c, s in zip(speech_manifest, same, strict=True) if not s
