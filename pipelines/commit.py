@@ -21,6 +21,7 @@ One writer per DEST at a time (the nightly job); concurrent writers would not co
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import posixpath
@@ -190,6 +191,9 @@ class CommitStore:
             if run not in alive:
                 self._delete(path)
                 dead_staged += 1
+        for info in self.fs.get_file_info(pafs.FileSelector(self.abs(STAGING_DIR), allow_not_found=True)):
+            if info.type == pafs.FileType.Directory and info.base_name not in alive:
+                self.drop_staging(info.base_name)
         orphans = 0
         live = {self.abs(rel) for rel in state.files}
         for info in self._list(""):
@@ -200,6 +204,11 @@ class CommitStore:
                 self._delete(info.path)
                 orphans += 1
         return {"rolled_forward": rolled, "staged_deleted": dead_staged, "orphans_deleted": orphans}
+
+    def drop_staging(self, run_id: str) -> None:
+        """Remove a run's staging folder (S3 keeps empty folder markers after moves and deletes)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_dir(self.abs(f"{STAGING_DIR}/{run_id}"))
 
     def compact(self, run_id: str, min_files: int = 8, small_bytes: int = 64 * 1024**2) -> list[dict[str, Any]]:
         """Per date partition, replace `min_files` or more small transcript files by one, atomically."""
@@ -294,10 +303,8 @@ class CommitStore:
         self.fs.move(self.abs(staged_rel), self.abs(rel))
 
     def _delete(self, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(path)
-        except FileNotFoundError:
-            pass
 
 
 class Transaction:

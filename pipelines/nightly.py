@@ -174,6 +174,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecor
         if config.compact_min_files > 0:
             record.compacted = len(store.compact(run_id, min_files=config.compact_min_files))
         record.status = "finished"
+        store.drop_staging(run_id)
     except BaseException as exc:
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"
