@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jiwer
 import pytest
+import ray
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from jobs.cli import main
@@ -91,7 +92,8 @@ def test_nightly_config_round_trips_through_yaml():
 
 
 @pytest.mark.slow
-def test_incremental_runs_modified_files_poison_and_dead_letters(s3_env, ray_local, speech_manifest, capsys):
+@pytest.mark.usefixtures("ray_local")
+def test_incremental_runs_modified_files_poison_and_dead_letters(s3_env, speech_manifest, capsys):
     s3 = s3_env
     bucket = s3.make_bucket("nightly-incremental")
     clips = speech_manifest[:5]
@@ -151,7 +153,8 @@ def test_incremental_runs_modified_files_poison_and_dead_letters(s3_env, ray_loc
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_then_rerun_gives_every_input_exactly_once(s3_env, ray_local, speech_manifest, tmp_path):
+@pytest.mark.usefixtures("ray_local")
+def test_sigkill_mid_run_then_rerun_gives_every_input_exactly_once(s3_env, speech_manifest, tmp_path):
     s3 = s3_env
     bucket = s3.make_bucket("nightly-killed")
     clips = speech_manifest[:8]
@@ -161,7 +164,7 @@ def test_sigkill_mid_run_then_rerun_gives_every_input_exactly_once(s3_env, ray_l
     # One file per task and one window per model call: files complete one by one (about a second
     # apart here), so the driver is killed with most of the 8 inputs still uncommitted.
     args = [source, "--output", dest, "--commit-every", "1", "--batch-size", "1", "--files-per-task", "1"]
-    env = {**os.environ, "RAY_ADDRESS": ray_local.get_runtime_context().gcs_address}
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     log = (tmp_path / "killed.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "nightly", *args], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
