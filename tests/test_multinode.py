@@ -1,0 +1,98 @@
+"""Several Ray nodes on one machine (ray.cluster_utils.Cluster): placement, and losing a worker mid-run.
+
+The GPU is logical (`num_gpus=1` on a node): Ray schedules by resources, so placement is real while
+the model still runs on the CPU. `device="auto"` makes `plan_cluster` ask for a GPU per actor when the
+cluster has one, and the backend then picks CPU because CUDA reports no devices (`pick_device`).
+`device="cpu"` would not test placement: the plan would not ask for a GPU at all.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+from ray.util.state import list_actors, list_tasks
+
+from pipelines.commit import COMMITS_DIR, read_committed
+from pipelines.config import ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
+from pipelines.nightly import NightlyConfig, run_nightly
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cluster():
+    ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        # The state API needs the dashboard; a free port, since other Ray instances may hold 8265.
+        head_node_args={"num_cpus": 1, "include_dashboard": True, "dashboard_port": free_port()},
+    )
+    nodes = {
+        "cpu": cluster.add_node(num_cpus=2),
+        "gpu": cluster.add_node(num_cpus=1, num_gpus=1),
+    }
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="warning")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield cluster, nodes
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_survived(
+    cluster, speech_manifest, tmp_path
+):
+    cluster, nodes = cluster
+    clips = speech_manifest[:8]
+    src = tmp_path / "archive"
+    src.mkdir()
+    for clip in clips:
+        (src / Path(clip["path"]).name).write_bytes(Path(clip["path"]).read_bytes())
+    dest = tmp_path / "out"
+    transcribe = TranscribeConfig(
+        model=ModelConfig(device="auto"),
+        compute=ComputeConfig(threads_per_actor=1, batch_size=2, files_per_task=1),
+    )
+    config = NightlyConfig(sources=(str(src),), output=str(dest), commit_every=1, transcribe=transcribe)
+    gpu_node_id = nodes["gpu"].node_id
+    cpu_node_id = nodes["cpu"].node_id
+
+    removed = threading.Event()
+
+    def remove_cpu_worker_after_first_commit() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not list((dest / COMMITS_DIR).glob("*.json")):
+            time.sleep(0.05)
+        cluster.remove_node(nodes["cpu"], allow_graceful=False)
+        removed.set()
+
+    killer = threading.Thread(target=remove_cpu_worker_after_first_commit, daemon=True)
+    killer.start()
+    record = run_nightly(config)
+    killer.join(timeout=60)
+
+    assert removed.is_set()
+    assert (record.todo, record.ok, record.failed) == (len(clips), len(clips), 0)
+    paths = read_committed(str(dest), StorageConfig())["path"].to_pylist()
+    assert sorted(paths) == sorted(str(src / Path(c["path"]).name) for c in clips)  # each exactly once
+
+    actors = [a for a in list_actors(detail=True, limit=1000) if "TranscribeWindows" in a.class_name]
+    assert actors and {a.node_id for a in actors} == {gpu_node_id}
+    prepare = [t for t in list_tasks(detail=True, limit=10000) if "prepare_windows" in t.name]
+    ran_on = {t.node_id for t in prepare if t.node_id}
+    assert ran_on and gpu_node_id not in ran_on
+    assert cpu_node_id in ran_on  # the worker did take part before it was removed
