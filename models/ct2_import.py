@@ -205,7 +205,7 @@ def generation_config(config, tokenizer, ct2_config: dict):  # noqa: ANN001, ANN
 def import_ct2(src: Path, dest: Path) -> Path:
     """Write a transformers Whisper checkpoint (weights, configs, tokenizer, processor) to `dest`."""
     import torch
-    from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
+    from transformers import WhisperForConditionalGeneration
 
     src, dest = Path(src), Path(dest)
     ct2_config = json.loads((src / "config.json").read_text()) if (src / "config.json").exists() else {}
@@ -219,11 +219,19 @@ def import_ct2(src: Path, dest: Path) -> Path:
     if unexpected or missing:
         raise ValueError(f"weights do not fit the config: missing {missing}, unexpected {unexpected}")
     model.tie_weights()
-    model.generation_config = generation_config(config, tokenizer, ct2_config)
+    return write_checkpoint(model, tokenizer, ct2_config, dest)
+
+
+def write_checkpoint(model, tokenizer, ct2_config: dict, dest: Path) -> Path:  # noqa: ANN001
+    """Save a Whisper model with its generation config, tokenizer and feature extractor."""
+    from transformers import WhisperFeatureExtractor, WhisperProcessor
+
+    dest = Path(dest)
+    model.generation_config = generation_config(model.config, tokenizer, ct2_config)
     model.eval()
     dest.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(dest)
-    feature_extractor = WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLE_RATE)
+    feature_extractor = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins, sampling_rate=SAMPLE_RATE)
     WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(dest)
     # preprocessor_config.json on its own as well: faster-whisper reads n_mels from it after export-ct2.
     feature_extractor.save_pretrained(dest)

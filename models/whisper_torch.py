@@ -82,10 +82,8 @@ def pick_device_dtype(config: ModelConfig) -> tuple[torch.device, torch.dtype]:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     named = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
-    if config.compute_type in named:
-        dtype = named[config.compute_type]
-    else:  # "default", or a CTranslate2-only type such as int8
-        dtype = torch.float16 if device == "cuda" else torch.float32
+    # "default", or a CTranslate2-only type such as int8: the device's natural precision.
+    dtype = named.get(config.compute_type, torch.float16 if device == "cuda" else torch.float32)
     if device == "cpu" and dtype == torch.float16:
         dtype = torch.float32  # half-precision matmuls on CPU are slow or unsupported
     return torch.device(device), dtype

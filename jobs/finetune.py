@@ -1,0 +1,99 @@
+"""`voxray finetune`: fine-tune a Whisper or CTC model with Ray Train (resumable, best checkpoint kept)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a model on labelled audio with Ray Train",
+        description="Fine-tune a Whisper model (or a CTC model such as wav2vec2) with Ray Train's TorchTrainer "
+        "(DDP). Training data is a manifest (CSV/JSONL/Parquet with `path` and `text`) or a voxray transcripts "
+        "dataset, whose confident rows become pseudo-labels. Audio is decoded in Ray Data CPU tasks and "
+        "streamed to the trainers. Checkpoints go to --storage every --checkpoint-every steps and after each "
+        "epoch (with the validation WER); running the same command again resumes from the latest one. Prints "
+        "the validation WER before and after and the best checkpoint (export it with `voxray models export-ct2`).",
+    )
+    p.add_argument("--model", default="tiny.en", help="transformers folder, CTranslate2 folder, tiny.en, s3://, hub id")
+    p.add_argument("--train", required=True, help="manifest file, or a transcripts folder/prefix (pseudo-labels)")
+    p.add_argument("--val", required=True, help="validation manifest (or transcripts) for the WER after each epoch")
+    p.add_argument("--storage", required=True, help="local folder or s3:// prefix for checkpoints")
+    p.add_argument("--name", required=True, help="run name; the same name resumes")
+    p.add_argument("--num-workers", type=int, default=1, help="training workers (DDP processes)")
+    p.add_argument("--use-gpu", action="store_true", help="one GPU per worker, mixed precision")
+    p.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each training worker reserves")
+    p.add_argument("--data-cpus", type=float, default=0.5, help="CPUs each data-preparation actor reserves")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--lr", type=float, default=1e-5, help="peak learning rate (linear warmup, linear decay)")
+    p.add_argument("--warmup-steps", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=8, help="clips per worker per micro-batch")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="optimizer steps between checkpoints")
+    p.add_argument("--spec-augment", action="store_true", help="random frequency and time masking")
+    p.add_argument("--freeze-encoder", action="store_true", help="train the Whisper decoder only")
+    p.add_argument("--keep", type=int, default=2, help="checkpoints kept (the best by val WER and the latest)")
+    p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train retries from a checkpoint")
+    p.add_argument(
+        "--min-avg-logprob",
+        type=float,
+        default=-0.5,
+        help="pseudo-labels: keep transcripts whose mean segment avg_logprob is above this",
+    )
+    p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    p.add_argument("--summary", help="write the result (WERs, best checkpoint path) as JSON to this file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.training import FinetuneConfig, RunSpec, run_finetune
+    from pipelines.config import StorageConfig
+    from pipelines.transcribe import ensure_ray
+
+    cfg = FinetuneConfig(
+        model=args.model,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        warmup_steps=args.warmup_steps,
+        checkpoint_every=args.checkpoint_every,
+        spec_augment=args.spec_augment,
+        freeze_encoder=args.freeze_encoder,
+        max_steps=args.max_steps,
+    )
+    spec = RunSpec(
+        train=args.train,
+        val=args.val,
+        storage=args.storage,
+        name=args.name,
+        num_workers=args.num_workers,
+        use_gpu=args.use_gpu,
+        cpus_per_worker=args.cpus_per_worker,
+        data_cpus=args.data_cpus,
+        num_to_keep=args.keep,
+        max_failures=args.max_failures,
+        min_avg_logprob=args.min_avg_logprob,
+    )
+    ensure_ray()
+    try:
+        result = run_finetune(cfg, spec, StorageConfig(s3_endpoint=args.s3_endpoint))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"voxray: {exc}", file=sys.stderr)
+        return 2
+    print(f"validation WER before: {_pct(result.baseline_wer)}  after (best): {_pct(result.best_wer)}")
+    print(f"optimizer steps: {result.steps}  wall time: {result.wall_s:.0f} s")
+    print(f"best checkpoint: {result.best_checkpoint}")
+    print(f"latest checkpoint: {result.latest_checkpoint}")
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as fh:
+            json.dump(result.__dict__, fh, indent=2)
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
