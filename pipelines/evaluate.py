@@ -183,7 +183,7 @@ def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
     return read_parquet_tree(dest, storage)
 
 
-def read_parquet_tree(dest: str, storage: StorageConfig) -> pa.Table:
+def read_parquet_tree(dest: str, storage: StorageConfig, columns: tuple[str, ...] | None = HYP_COLUMNS) -> pa.Table:
     """Every Parquet file at or under DEST, skipping names that start with '_' or '.' (staging areas,
     Spark/Hadoop markers), as pyarrow.dataset does."""
     from pyarrow.fs import FileSelector, FileType
@@ -208,7 +208,8 @@ def read_parquet_tree(dest: str, storage: StorageConfig) -> pa.Table:
     tables = []
     for path in paths:
         schema = pq.read_schema(path, filesystem=fs)
-        tables.append(pq.read_table(path, filesystem=fs, columns=[c for c in HYP_COLUMNS if c in schema.names]))
+        wanted = [c for c in columns if c in schema.names] if columns else None
+        tables.append(pq.read_table(path, filesystem=fs, columns=wanted))
     return pa.concat_tables(tables, promote_options="default")
 
 

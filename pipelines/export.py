@@ -1,0 +1,81 @@
+"""Turn a transcript dataset into subtitle and text files (srt, vtt, txt, jsonl).
+
+Reads only committed rows when DEST was written by `voxray nightly`. In `--channels split`
+datasets, each file's channels are also merged into one time-ordered conversation, every cue
+labelled with its channel.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.config import StorageConfig
+from pipelines.formats import to_jsonl, to_srt, to_txt, to_vtt
+from pipelines.schema import STATUS_OK
+
+EXPORT_FORMATS = ("srt", "vtt", "txt", "jsonl")
+_WRITERS = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt}
+
+
+def read_transcripts(dest: str, storage: StorageConfig) -> pa.Table:
+    """Committed rows if DEST has a commit log, else every Parquet file under DEST."""
+    from pipelines.commit import read_committed
+    from pipelines.evaluate import read_parquet_tree
+
+    table = read_committed(dest, storage)
+    return table if table.num_rows else read_parquet_tree(dest, storage, columns=None)
+
+
+def export(rows: list[dict[str, Any]], fmt: str, out: Path) -> tuple[list[Path], int]:
+    """Write one file per transcript (and per conversation); returns written paths and skipped errors."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in rows if r["status"] == STATUS_OK]
+    skipped = len(rows) - len(ok)
+    if fmt == "jsonl":
+        path = out / "transcripts.jsonl"
+        path.write_text(to_jsonl(sorted(ok, key=lambda r: (r["path"], r.get("channel") or 0))), encoding="utf-8")
+        return [path], skipped
+    names = _relative_names([r["path"] for r in ok])
+    written = []
+    by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in ok:
+        by_file[row["path"]].append(row)
+    for path, file_rows in sorted(by_file.items()):
+        stem = out / names[path]
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for row in file_rows:
+            suffix = "" if row.get("channel") is None else f".ch{row['channel']}"
+            written.append(_write(Path(f"{stem}{suffix}.{fmt}"), _WRITERS[fmt](row["segments"] or [])))
+        if len(file_rows) > 1 or file_rows[0].get("channel") is not None:
+            written.append(_write(Path(f"{stem}.conversation.{fmt}"), _WRITERS[fmt](conversation(file_rows))))
+    return written, skipped
+
+
+def conversation(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """All channels' segments in time order, each text prefixed with its channel label."""
+    segments = [
+        dict(s, text=f"[ch{row['channel']}] {s['text'].strip()}") for row in rows for s in row["segments"] or []
+    ]
+    return sorted(segments, key=lambda s: (s["start"], s["end"]))
+
+
+def _relative_names(paths: list[str]) -> dict[str, str]:
+    """Output names that keep the inputs' folder structure below their common folder, minus extensions."""
+    if not paths:
+        return {}
+    keys = [p.split("://", 1)[-1] for p in paths]
+    common = posixpath.commonpath([posixpath.dirname(k) for k in keys]) if len(keys) > 1 else posixpath.dirname(keys[0])
+    return {p: os.path.splitext(posixpath.relpath(k, common))[0] for p, k in zip(paths, keys, strict=True)}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
