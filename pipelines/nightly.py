@@ -9,6 +9,7 @@ rewritten after every commit, so `voxray status` shows progress and what a kille
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -200,6 +201,8 @@ class _UnitCommitter:
         self.node_samples: list[float] = []
 
     def run(self, files: list[SourceFile]) -> None:
+        if not files:
+            return  # nothing new: no Ray, no model (importing Ray Data alone takes seconds)
         from pipelines.transcribe import iter_transcripts
 
         by_path = {f.path: f for f in files}
@@ -279,8 +282,7 @@ class _UnitCommitter:
 
 def _alive_nodes() -> float:
     """Nodes in the Ray cluster now (1 when Ray never started: nothing to do ran on this machine)."""
-    import ray
-
-    if not ray.is_initialized():
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
         return 1.0
     return float(sum(1 for n in ray.nodes() if n.get("Alive")))
