@@ -78,6 +78,9 @@ class ComputeConfig:
     # I/O-bound, and differing requests keep Ray from fusing it into the actors (ray#54433), which
     # would leave the model idle while its own actor decodes.
     prepare_cpus: float = 0.5
+    # Custom Ray resources each model actor asks for, e.g. {"voxray_inference": 1} to pin the pool
+    # to the inference node type of cluster.yaml / the KubeRay RayJob.
+    actor_resources: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,9 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
         if nested is not None and isinstance(value, dict):
             kwargs[name] = _from_dict(nested, value)
         elif isinstance(value, list):
-            kwargs[name] = tuple(value)
+            kwargs[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        elif isinstance(value, dict) and name == "actor_resources":
+            kwargs[name] = tuple(sorted(value.items()))
         else:
             kwargs[name] = value
     return cls(**kwargs)

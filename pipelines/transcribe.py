@@ -113,6 +113,8 @@ def build_dataset(
         num_cpus=config.compute.prepare_cpus,
     )
     resources: dict[str, Any] = {"num_gpus": 1} if plan.use_gpu else {}
+    if config.compute.actor_resources:
+        resources["resources"] = dict(config.compute.actor_resources)
     return ds.map_batches(
         TranscribeWindows,
         fn_constructor_kwargs={"config": config, "threads": plan.threads_per_actor},

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import ChunkingConfig, ModelConfig, StorageConfig, TranscribeConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
 
 
 def test_yaml_round_trip_keeps_every_field() -> None:
@@ -10,8 +10,12 @@ def test_yaml_round_trip_keeps_every_field() -> None:
         model=ModelConfig(model="large-v3", beam_size=2, temperatures=(0.0, 0.5), language="de"),
         chunking=ChunkingConfig(pack_short_clips=True, vad="on"),
         storage=StorageConfig(s3_endpoint="http://127.0.0.1:9000"),
+        compute=ComputeConfig(actor_resources=(("voxray_inference", 1.0),)),
     )
     assert TranscribeConfig.from_yaml(config.to_yaml()) == config
+    assert TranscribeConfig.from_yaml(
+        "compute:\n  actor_resources: {voxray_inference: 1}\n"
+    ).compute.actor_resources == (("voxray_inference", 1),)
 
 
 def test_partial_yaml_uses_defaults() -> None:
