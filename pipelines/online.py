@@ -190,9 +190,13 @@ class OnlineTranscriber:
         Word alignment costs an extra pass, and language is a per-request choice, so both are
         switched per group rather than fixed when the model loads.
         """
-        base = self.backend.config
-        wanted = replace(base, word_timestamps=words or base.word_timestamps, language=language or base.language)
-        self.backend.config = wanted
+        base = getattr(self.backend, "config", None)
+        if base is None:  # a backend without switchable options decodes as it was loaded
+            yield
+            return
+        self.backend.config = replace(
+            base, word_timestamps=words or base.word_timestamps, language=language or base.language
+        )
         try:
             yield
         finally:

@@ -18,7 +18,7 @@ from openai import OpenAI
 
 from jobs.cli import main
 from jobs.loadtest import LoadSpec, run_load
-from jobs.serve_app import ServeSettings, start
+from jobs.serve_app import ServeSettings, build_app, start
 from pipelines.config import TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.transcribe import iter_transcripts
@@ -57,7 +57,8 @@ def served(clips: list[str]) -> Iterator[Served]:
     from ray import serve
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+        # address="local": a fresh instance even where `ray start` left a cluster to auto-connect to.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     # The batch pipeline's transcripts first: its actor pool and the Serve replicas would not
     # both fit on 2 CPUs.
     config = TranscribeConfig()
@@ -215,3 +216,16 @@ def test_loadtest_is_bounded_and_error_free(served: Served, clips: list[str]):
     assert result.n_errors == 0 and 1 <= result.ok <= 6
     assert result.percentile(50) <= result.percentile(95) <= result.percentile(99)
     assert main(["loadtest", "--url", "http://192.0.2.1:8000", "--file", clips[0], "--duration", "1"]) == 2
+
+
+def model_deployment(app):
+    return app._bound_deployment.init_args[0]._bound_deployment
+
+
+def test_model_replicas_take_a_gpu_when_the_cluster_has_gpus(served: Served):
+    # This cluster (ray.init(num_cpus=2)) has no GPUs: CPU replicas; asked for GPUs: one per replica.
+    assert "num_gpus" not in model_deployment(build_app(ServeSettings())).ray_actor_options
+    gpu = model_deployment(build_app(ServeSettings(use_gpu=True, min_replicas=1, max_replicas=3)))
+    assert gpu.ray_actor_options["num_gpus"] == 1
+    scaling = gpu._deployment_config.autoscaling_config
+    assert (scaling.min_replicas, scaling.max_replicas) == (1, 3)
