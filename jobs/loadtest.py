@@ -186,6 +186,7 @@ def compare_batching(spec: LoadSpec, args: argparse.Namespace, audio_s: float) -
     """Start a local app with max_batch_size=N, load it, then the same with 1."""
     from dataclasses import replace
 
+    import ray
     from ray import serve
 
     from jobs.serve_app import ServeSettings, start
@@ -201,6 +202,10 @@ def compare_batching(spec: LoadSpec, args: argparse.Namespace, audio_s: float) -
     )
     port = free_port()
     results = []
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        # Its own Ray instance on this machine, never a cluster that `ray start` left running.
+        ray.init(address="local", include_dashboard=False, logging_level="warning")
     try:
         for size in (batch, 1):
             url = start(replace(base, max_batch_size=size), host="127.0.0.1", port=port, name="voxray-loadtest")
@@ -210,6 +215,8 @@ def compare_batching(spec: LoadSpec, args: argparse.Namespace, audio_s: float) -
             serve.delete("voxray-loadtest")
     finally:
         serve.shutdown()
+        if started_ray:
+            ray.shutdown()
     return results[0], results[1]
 
 
