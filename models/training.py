@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -402,6 +403,7 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     from pipelines.training_data import PseudoLabelFilter, training_dataset
 
     started = time.perf_counter()
+    ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
     storage_config = storage_config or StorageConfig()
     model_dir = str(resolve_torch_model(cfg.model, storage_config))
     if not Path(model_dir).is_dir():
