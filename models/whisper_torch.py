@@ -171,8 +171,9 @@ class _Seq2Seq:
     def transcribe(self, features: np.ndarray, durations: list[float]) -> list[WindowResult]:
         x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(self.device, self.dtype)
         encoder_outputs = self.model.get_encoder()(x)
-        language = self.config.language if self.multilingual else None
-        kwargs: dict[str, Any] = {"language": language, "task": "transcribe"} if self.multilingual else {}
+        languages = self._languages(encoder_outputs, len(durations))
+        codes = [code for code, _ in languages]
+        kwargs: dict[str, Any] = {"language": codes, "task": "transcribe"} if self.multilingual else {}
         sequences = self.model.generate(
             encoder_outputs=encoder_outputs,
             return_timestamps=True,
@@ -182,18 +183,15 @@ class _Seq2Seq:
         if not isinstance(sequences, torch.Tensor):
             sequences = sequences["sequences"]
         tokens = [self._trim(row) for row in sequences.tolist()]
-        avg_logprobs, no_speech = self._score(encoder_outputs, tokens)
-        languages = self._languages(sequences, len(durations))
-        results = []
-        for i, duration in enumerate(durations):
-            results.append(
-                WindowResult(
-                    segments=self._segments(tokens[i], duration, avg_logprobs[i], no_speech[i]),
-                    language=languages[i][0],
-                    language_probability=languages[i][1],
-                )
+        avg_logprobs, no_speech = self._score(encoder_outputs, tokens, codes)
+        return [
+            WindowResult(
+                segments=self._segments(tokens[i], duration, avg_logprobs[i], no_speech[i]),
+                language=languages[i][0],
+                language_probability=languages[i][1],
             )
-        return results
+            for i, duration in enumerate(durations)
+        ]
 
     def _trim(self, row: list[int]) -> list[int]:
         """Generated tokens up to (not including) the end of text, without any decoder prompt."""
@@ -203,9 +201,11 @@ class _Seq2Seq:
             row = row[1:]  # <|startoftranscript|>, language, task or <|notimestamps|> tokens
         return row
 
-    def _score(self, encoder_outputs: Any, tokens: list[list[int]]) -> tuple[list[float], list[float]]:
+    def _score(
+        self, encoder_outputs: Any, tokens: list[list[int]], languages: list[str]
+    ) -> tuple[list[float], list[float]]:
         """Mean log-probability of each window's tokens (+ end of text) and the no-speech probability."""
-        prompts = [self._prompt() for _ in tokens]
+        prompts = [self._prompt(language) for language in languages]
         rows = [p + t + [self.eot] for p, t in zip(prompts, tokens, strict=True)]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.eot, dtype=torch.long, device=self.device)
@@ -225,16 +225,23 @@ class _Seq2Seq:
             no_speech.append(speech)
         return avg, no_speech
 
-    def _prompt(self) -> list[int]:
-        prompt = [self.sot]
-        if self.multilingual:
-            language = self.config.language or "en"
-            prompt += [self.tokenizer.convert_tokens_to_ids(f"<|{language}|>")]
-            prompt += [self.tokenizer.convert_tokens_to_ids("<|transcribe|>")]
-        return prompt
+    def _prompt(self, language: str) -> list[int]:
+        if not self.multilingual:
+            return [self.sot]
+        ids = self.tokenizer.convert_tokens_to_ids
+        return [self.sot, ids(f"<|{language}|>"), ids("<|transcribe|>")]
 
-    def _languages(self, sequences: torch.Tensor, n: int) -> list[tuple[str, float]]:
-        return [(self.config.language or "en", 1.0)] * n
+    def _languages(self, encoder_outputs: Any, n: int) -> list[tuple[str, float]]:
+        """(language, probability) per window: the configured one, or Whisper's detection for multilingual models."""
+        if not self.multilingual or self.config.language:
+            return [(self.config.language if self.multilingual else "en", 1.0)] * n
+        lang_to_id: dict[str, int] = self.model.generation_config.lang_to_id
+        names = list(lang_to_id)
+        start = torch.full((n, 1), self.sot, dtype=torch.long, device=self.device)
+        logits = self.model(encoder_outputs=encoder_outputs, decoder_input_ids=start).logits[:, -1].float()
+        probs = logits[:, [lang_to_id[name] for name in names]].softmax(dim=-1)
+        best = probs.argmax(dim=-1).tolist()
+        return [(names[b][2:-2], float(probs[i, b])) for i, b in enumerate(best)]
 
     def _segments(self, tokens: list[int], duration: float, avg_logprob: float, no_speech: float) -> list[dict]:
         cfg = self.config
