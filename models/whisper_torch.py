@@ -51,6 +51,17 @@ def resolve_torch_model(spec: str, storage: StorageConfig) -> Path | str:
     return spec  # a hub id: transformers downloads it (when online)
 
 
+def model_info(spec: str, storage: StorageConfig) -> tuple[int, bool]:
+    """(mel bins, needs_audio) of a torch-backend model: what the preparation stage must produce."""
+    from transformers import AutoConfig
+
+    source = resolve_torch_model(spec, storage)
+    config = AutoConfig.from_pretrained(source)
+    if is_ctc(source):
+        return 0, True
+    return int(getattr(config, "num_mel_bins", 80)), False
+
+
 def transformers_folder(folder: Path) -> Path:
     """`folder` itself when it holds a transformers checkpoint; an imported copy of a CT2 folder."""
     folder = Path(folder)
