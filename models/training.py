@@ -99,8 +99,10 @@ def train_func(config: dict[str, Any]) -> None:
         )
 
     train_shard = ray.train.get_dataset_shard("train")
+    reported = False
     while state["epoch"] < cfg.epochs and not _done(cfg, state):
         model.train()
+        optimizer.zero_grad(set_to_none=True)  # no gradient carried over from a short last accumulation
         skip = state["batches_in_epoch"]  # batches of this epoch trained before a resume
         losses: list[float] = []
         for index, batch in enumerate(_batches(train_shard, cfg, kind)):
@@ -124,7 +126,7 @@ def train_func(config: dict[str, Any]) -> None:
             if state["step"] % cfg.checkpoint_every == 0 or _done(cfg, state):
                 metrics = {"loss": float(np.mean(losses)), "val_wer": UNVALIDATED_WER, "validated": False}
                 _report(model, optimizer, scheduler, scaler, state, metrics, rank, config["model_dir"])
-                losses = []
+                losses, reported = [], True
             if _done(cfg, state):
                 break
         if _done(cfg, state):
@@ -135,6 +137,10 @@ def train_func(config: dict[str, Any]) -> None:
         state["best_wer"] = wer if state["best_wer"] is None else min(state["best_wer"], wer)
         metrics = {"loss": float(np.mean(losses)) if losses else math.nan, "val_wer": wer, "validated": True}
         _report(model, optimizer, scheduler, scaler, state, metrics, rank, config["model_dir"])
+        reported = True
+    if not reported:
+        # Nothing left to train (the same command after a finished run): still return the run's numbers.
+        ray.train.report({**_state_metrics(state), "val_wer": state["best_wer"] or UNVALIDATED_WER, "validated": False})
 
 
 def planned_steps(cfg: FinetuneConfig, train_rows: int, world: int) -> int:
@@ -287,13 +293,7 @@ def _report(
     """Every worker reports (it is a barrier); rank 0 attaches the checkpoint."""
     import ray.train
 
-    metrics = {
-        **metrics,
-        "step": state["step"],
-        "epoch": state["epoch"],
-        "baseline_wer": state["baseline_wer"],
-        "resumed_at": state["resumed_at"],
-    }
+    metrics = {**metrics, **_state_metrics(state)}
     if rank != 0:
         ray.train.report(metrics)
         return
@@ -309,6 +309,11 @@ def _report(
             Path(tmp) / STATE_FILE,
         )
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+
+def _state_metrics(state: dict[str, Any]) -> dict[str, Any]:
+    keys = ("step", "epoch", "baseline_wer", "resumed_at")
+    return {k: state[k] for k in keys}
 
 
 def save_model(model: torch.nn.Module, source_dir: str, dest: Path) -> None:
