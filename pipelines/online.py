@@ -59,6 +59,7 @@ class PreparedRequest:
 
     name: str
     options: RequestOptions
+    # Log-mel features per window, or the window's audio for backends that read audio (CTC models).
     features: list[np.ndarray] = field(repr=False)
     durations: list[float]
     placements: list[list[dict[str, Any]]]  # per window, in `split_window`'s shape
@@ -77,6 +78,7 @@ class OnlineTranscriber:
         on_gpu = getattr(self.backend, "device", "cpu") == "cuda"
         self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
         self.multilingual = bool(getattr(self.backend, "multilingual", True))
+        self.needs_audio = bool(getattr(self.backend, "needs_audio", False))
         self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint())
 
     def transcribe(self, data: bytes, name: str = "upload", options: RequestOptions | None = None) -> dict[str, Any]:
@@ -105,7 +107,7 @@ class OnlineTranscriber:
         n = len(windows)
         prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)
         for index, (window_audio, window_placements) in enumerate(windows):
-            prepared.features.append(self.logmel(window_audio))
+            prepared.features.append(window_audio if self.needs_audio else self.logmel(window_audio))
             prepared.durations.append(window_audio.shape[0] / SAMPLE_RATE)
             prepared.placements.append([self._placement(meta, index, n, *p) for p in window_placements])
         prepared.prepare_s = time.perf_counter() - started
@@ -155,14 +157,18 @@ class OnlineTranscriber:
                 for start in range(0, len(keys), self.windows_per_call):
                     chunk = keys[start : start + self.windows_per_call]
                     began = time.perf_counter()
-                    out = self.backend.transcribe_windows(
-                        np.stack([requests[i].features[w] for i, w in chunk]),
-                        [requests[i].durations[w] for i, w in chunk],
+                    out = self._run(
+                        [requests[i].features[w] for i, w in chunk], [requests[i].durations[w] for i, w in chunk]
                     )
                     per_window = (time.perf_counter() - began) / len(chunk)
                     for key, result in zip(chunk, out, strict=True):
                         results[key], infer_s[key] = result, per_window
         return [self._row(i, r, results, infer_s) for i, r in enumerate(requests)]
+
+    def _run(self, inputs: list[np.ndarray], durations: list[float]) -> list[Any]:
+        if self.needs_audio:
+            return self.backend.transcribe_audio(inputs)
+        return self.backend.transcribe_windows(np.stack(inputs), durations)
 
     def _row(
         self,
