@@ -40,8 +40,11 @@ class AudioStream:
     def __init__(
         self, source: str | BinaryIO, *, split_channels: bool = False, max_duration_s: float | None = None
     ) -> None:
+        # A file object's bytes may come from anyone (an upload, a bucket): FFmpeg must not follow
+        # what they name (an ffconcat list or a playlist opening server-side files or URLs).
+        options = None if isinstance(source, str) else {"protocol_whitelist": "none"}
         try:
-            self._container = av.open(source, mode="r", metadata_errors="ignore")
+            self._container = av.open(source, mode="r", metadata_errors="ignore", options=options)
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
             raise DecodeError(f"not a readable audio file: {_ffmpeg_message(exc)}") from exc
         if not self._container.streams.audio:

@@ -17,6 +17,7 @@ import ray
 def ray_local():
     if not ray.is_initialized():
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", configure_logging=False)
+        # address="local": never attach to a cluster some `ray start` left recorded in /tmp/ray.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning", configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray

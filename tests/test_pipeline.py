@@ -40,7 +40,7 @@ def transcribed(tmp_path_factory, speech_dir: Path, bad_dir: Path) -> tuple[int,
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     dest = tmp_path_factory.mktemp("out") / "transcripts"
     code = main(["transcribe", str(speech_dir), str(bad_dir), "--output", str(dest)])
     return code, dest
@@ -118,7 +118,7 @@ def float32_pair(speech_manifest) -> tuple[dict[str, str], dict[str, str]]:
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     config = TranscribeConfig(model=ModelConfig(compute_type="float32"))
     files = [SourceFile(c["path"]) for c in speech_manifest]
     ours = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}

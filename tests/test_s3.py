@@ -25,7 +25,9 @@ def s3_ray(s3_server):
     env = s3_server.env()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", runtime_env={"env_vars": env})
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, logging_level="warning", runtime_env={"env_vars": env}
+    )
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield s3_server
     ray.shutdown()
