@@ -6,7 +6,8 @@ One command (about 30 minutes on a 2-core CPU with the defaults):
 
 What it does, each step with the public `voxray` commands:
 1. writes domain sentences (invented product names and operations jargon, the words a generic
-   model cannot know) from templates; training, validation and test sentences are disjoint;
+   model cannot know) from templates; validation and test sentences come from templates that
+   training never sees, so training, validation and test sentences are disjoint;
 2. speaks them with several espeak-ng voices and speeds (installs espeak-ng with apt-get when
    it is missing and we are root);
 3. `voxray models import-ct2 tiny.en` (the bundled CTranslate2 model -> transformers);
@@ -71,19 +72,26 @@ TEMPLATES = [
     "{person} approved the {product} upgrade for the {thing}.",
     "Move the {thing} from {product} to {other} by Friday.",
     "Compare the {thing} in {product} with the one in {other}.",
+    # Held out: validation and test sentences come from these templates only, so a lower test WER
+    # means the model learned the domain's words, not the training sentences' wording.
+    "Does {person} know that {product} dropped the {thing}?",
+    "The {thing} for {product} needs another review from {person}.",
+    "After the upgrade, {product} reports errors in the {thing}.",
+    "Ask {person} to benchmark the {thing} on {product} and {other}.",
 ]
+HELD_OUT_TEMPLATES = 4
 # espeak-ng voices (variants change pitch and timbre) and speaking rates in words per minute.
 VOICES = ["en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb+f2", "en-us+m7", "en-gb-x-rp", "en-us+f4"]
 SPEEDS = [140, 160, 175, 190]
 
 
-def sentences(n: int, seed: int) -> list[str]:
-    """n distinct domain sentences (deterministic)."""
+def sentences(n: int, seed: int, templates: list[str]) -> list[str]:
+    """n distinct domain sentences from `templates` (deterministic)."""
     rng = random.Random(seed)
     out: dict[str, None] = {}
     while len(out) < n:
         product, other = rng.sample(PRODUCTS, 2)
-        sentence = rng.choice(TEMPLATES).format(
+        sentence = rng.choice(templates).format(
             product=product, other=other, thing=rng.choice(THINGS), person=rng.choice(PEOPLE)
         )
         out.setdefault(sentence)
@@ -156,10 +164,9 @@ def main() -> int:
     work = args.work.resolve()
     espeak = ensure_espeak()
 
-    texts = sentences(args.train + args.val + args.test, seed=0)
-    train_texts = texts[: args.train]
-    val_texts = texts[args.train : args.train + args.val]
-    test_texts = texts[args.train + args.val :]
+    train_texts = sentences(args.train, seed=0, templates=TEMPLATES[:-HELD_OUT_TEMPLATES])
+    held_out = sentences(args.val + args.test, seed=1, templates=TEMPLATES[-HELD_OUT_TEMPLATES:])
+    val_texts, test_texts = held_out[: args.val], held_out[args.val :]
     assert not set(train_texts) & set(test_texts) and not set(val_texts) & set(test_texts)
     train = speak(espeak, train_texts, work / "audio" / "train", seed=1)
     val = speak(espeak, val_texts, work / "audio" / "val", seed=2)
