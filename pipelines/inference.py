@@ -8,18 +8,27 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from models.registry import resolve_model
+from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
 from pipelines.config import TranscribeConfig
 from pipelines.features import N_FRAMES
 
 
-def load_backend(config: TranscribeConfig, threads: int) -> Any:
-    model_dir = resolve_model(config.model.model, config.storage)
+def model_input(config: TranscribeConfig) -> tuple[int, bool]:
+    """(mel bins, needs_audio): what the preparation stage must produce for this model."""
     if config.model.backend == "torch":
-        from models.whisper_torch import TorchBackend
+        from models.whisper_torch import model_info
 
-        return TorchBackend(model_dir, config.model)
+        return model_info(config.model.model, config.storage)
+    return n_mels_of(resolve_model(config.model.model, config.storage)), False
+
+
+def load_backend(config: TranscribeConfig, threads: int) -> Any:
+    if config.model.backend == "torch":
+        from models.whisper_torch import TorchBackend, resolve_torch_model
+
+        return TorchBackend(resolve_torch_model(config.model.model, config.storage), config.model, threads=threads)
+    model_dir = resolve_model(config.model.model, config.storage)
     from models.whisper_ct2 import CT2Whisper
 
     return CT2Whisper(model_dir, config.model, threads=threads)
@@ -33,10 +42,12 @@ class TranscribeWindows:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        with_audio = [r for r in rows if r["features"] is not None]
+        with_audio = [r for r in rows if r["features"] is not None or r.get("audio") is not None]
         started = time.perf_counter()
         results = []
-        if with_audio:
+        if with_audio and getattr(self.backend, "needs_audio", False):
+            results = self.backend.transcribe_audio([np.frombuffer(r["audio"], dtype=np.float32) for r in with_audio])
+        elif with_audio:
             features = np.stack(
                 [np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES) for r in with_audio]
             )

@@ -45,6 +45,7 @@ PLACEMENT_TYPE = pa.struct(
 WINDOW_SCHEMA = pa.schema(
     [
         ("features", pa.binary()),  # float32 (n_mels, 3000), C order; null when there is no audio
+        ("audio", pa.binary()),  # float32 16 kHz samples, for models that read audio (CTC) instead
         ("n_mels", pa.int32()),
         ("duration_s", pa.float64()),
         ("placements", pa.list_(PLACEMENT_TYPE)),
@@ -67,9 +68,11 @@ class _Unit:
     held: dict | None = field(default=None, repr=False)
 
 
-def prepare_windows(batch: pa.Table, *, config: TranscribeConfig, n_mels: int) -> Iterator[pa.Table]:
-    """Ray Data UDF: a batch of file rows -> tables of window rows."""
-    preparer = _Preparer(config, n_mels)
+def prepare_windows(
+    batch: pa.Table, *, config: TranscribeConfig, n_mels: int, needs_audio: bool = False
+) -> Iterator[pa.Table]:
+    """Ray Data UDF: a batch of file rows -> tables of window rows (features, or audio for CTC models)."""
+    preparer = _Preparer(config, n_mels, needs_audio)
     clips: list[_Unit] = []
     for row in batch.to_pylist():
         for item in preparer.load(row["path"], row.get("size")):
@@ -83,10 +86,11 @@ def prepare_windows(batch: pa.Table, *, config: TranscribeConfig, n_mels: int) -
 
 
 class _Preparer:
-    def __init__(self, config: TranscribeConfig, n_mels: int) -> None:
+    def __init__(self, config: TranscribeConfig, n_mels: int, needs_audio: bool = False) -> None:
         self.config = config
         self.n_mels = n_mels
-        self.logmel = LogMel(n_mels)
+        self.needs_audio = needs_audio
+        self.logmel = LogMel(n_mels) if not needs_audio else None
         self.rows: list[dict] = []
 
     def drain(self, everything: bool = False) -> Iterator[pa.Table]:
@@ -152,9 +156,8 @@ class _Preparer:
     ) -> Iterator[dict]:
         for unit, windower, channel_audio in zip(units, windowers, block, strict=True):
             for window in windower.feed(channel_audio, final):
-                features = self.logmel(window.audio)
                 placements = [self._placement(unit, unit.windows_done, -1, p) for p in window.placements]
-                row = _row(features, window.audio.shape[0] / SAMPLE_RATE, self.n_mels, placements)
+                row = self._window_row(window.audio, placements)
                 unit.windows_done += 1
                 if unit.held is not None:
                     yield unit.held
@@ -165,10 +168,20 @@ class _Preparer:
         unit.meta = final_meta
         if unit.held is None:
             # No speech at all (or an error before any window): one row without features.
-            return _row(None, 0.0, self.n_mels, [self._placement(unit, unit.windows_done, -1, None, last=True)])
+            return self._window_row(None, [self._placement(unit, unit.windows_done, -1, None, last=True)])
         row, unit.held = unit.held, None
         row["placements"] = [dict(p, **final_meta, last_window=True) for p in row["placements"]]
         return row
+
+    def _window_row(self, audio: np.ndarray | None, placements: list[dict]) -> dict:
+        """A window row: log-mel features for Whisper, or the audio itself for models that read audio."""
+        return {
+            "features": None if audio is None or self.needs_audio else self.logmel(audio).tobytes(),
+            "audio": audio.astype(np.float32, copy=False).tobytes() if audio is not None and self.needs_audio else None,
+            "n_mels": self.n_mels,
+            "duration_s": 0.0 if audio is None else audio.shape[0] / SAMPLE_RATE,
+            "placements": placements,
+        }
 
     def windows_for_clips(self, clips: list[_Unit]) -> None:
         windows: list[list[Placement]] = []
@@ -185,11 +198,11 @@ class _Preparer:
         for i, unit in enumerate(clips):
             if counts[i] == 0:
                 # A clip with no speech: still exactly one row downstream.
-                self.rows.append(_row(None, 0.0, self.n_mels, [self._placement(unit, 0, 1, None)]))
+                self.rows.append(self._window_row(None, [self._placement(unit, 0, 1, None)]))
         for window in windows:
             started = time.perf_counter()
             audio = render(window, [u.audio for u in clips])
-            features = self.logmel(audio)
+            row = self._window_row(audio, [])
             share = (time.perf_counter() - started) / len(window)
             index_in_unit = {p.unit: clips[p.unit].windows_done for p in window}
             placements = []
@@ -198,7 +211,7 @@ class _Preparer:
                 placements.append(self._placement(clips[p.unit], index_in_unit[p.unit], counts[p.unit], p))
             for i in index_in_unit:
                 clips[i].windows_done += 1
-            self.rows.append(_row(features, audio.shape[0] / SAMPLE_RATE, self.n_mels, placements))
+            self.rows.append(dict(row, placements=placements))
 
     @staticmethod
     def _placement(unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False) -> dict:
@@ -213,15 +226,6 @@ class _Preparer:
             "length_s": p.length / SAMPLE_RATE if p else 0.0,
             **unit.meta,
         }
-
-
-def _row(features: np.ndarray | None, duration_s: float, n_mels: int, placements: list[dict]) -> dict:
-    return {
-        "features": None if features is None else features.astype(np.float32, copy=False).tobytes(),
-        "n_mels": n_mels,
-        "duration_s": duration_s,
-        "placements": placements,
-    }
 
 
 def _chain(first: np.ndarray, second: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -19,10 +19,9 @@ from typing import Any
 
 import ray
 
-from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
-from pipelines.inference import TranscribeWindows
+from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
 from pipelines.prepare import prepare_windows
 from pipelines.schema import STATUS_ERROR, STATUS_OK
@@ -98,7 +97,7 @@ def ensure_ray() -> None:
 
 
 def build_dataset(
-    files: list[SourceFile], config: TranscribeConfig, plan: ClusterPlan, n_mels: int
+    files: list[SourceFile], config: TranscribeConfig, plan: ClusterPlan, n_mels: int, needs_audio: bool = False
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
@@ -109,7 +108,7 @@ def build_dataset(
         prepare_windows,
         batch_size=per_task,
         batch_format="pyarrow",
-        fn_kwargs={"config": config, "n_mels": n_mels},
+        fn_kwargs={"config": config, "n_mels": n_mels, "needs_audio": needs_audio},
         num_cpus=config.compute.prepare_cpus,
     )
     resources: dict[str, Any] = {"num_gpus": 1} if plan.use_gpu else {}
@@ -133,10 +132,10 @@ def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: 
     if not files:
         return
     ensure_ray()
-    model_dir = resolve_model(config.model.model, config.storage)
+    n_mels, needs_audio = model_input(config)
     plan = plan_cluster(config, ray.cluster_resources())
     assembler = Assembler(config.model.model, run_id, config.fingerprint())
-    ds = build_dataset(files, config, plan, n_mels_of(model_dir))
+    ds = build_dataset(files, config, plan, n_mels, needs_audio)
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         for piece in batch.to_pylist():
             yield from assembler.add(piece)
