@@ -153,5 +153,6 @@ def test_duckdb_reads_exactly_the_committed_files(tmp_path):
     commit_unit(CommitStore(str(dest), STORAGE), "run1", "u0", ["a", "b"])
     CommitStore(str(dest), STORAGE).transaction("run2", "u0").stage(rows("c"), "date=2024-01-01", "part-x.parquet")
     files = committed_files(str(dest), STORAGE)
-    count = duckdb.execute("select count(*) from read_parquet(?)", [files]).fetchone()[0]
+    with duckdb.connect() as connection:
+        count = connection.execute("select count(*) from read_parquet(?)", [files]).fetchall()[0][0]
     assert count == 2

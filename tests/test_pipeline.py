@@ -67,7 +67,9 @@ def test_every_input_gives_exactly_one_row_and_the_job_succeeds(transcribed, spe
 def test_output_has_the_documented_schema_and_reads_with_duckdb(transcribed):
     _, dest = transcribed
     assert pads.dataset(str(dest), format="parquet").schema.equals(TRANSCRIPT_SCHEMA, check_metadata=False)
-    count = duckdb.sql(f"select count(*) from read_parquet('{dest}/**/*.parquet')").fetchall()[0][0]
+    # A connection of its own: DuckDB refuses new work on a shared connection with an unfinished result.
+    with duckdb.connect() as connection:
+        count = connection.sql(f"select count(*) from read_parquet('{dest}/**/*.parquet')").fetchall()[0][0]
     assert count == len(read_rows(dest))
 
 
