@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--short-dir",
         type=Path,
         default=Path("tests/data/speech"),
-        help="folder with clips and a manifest.jsonl (path, text, duration_s)",
+        help="folder with clips and a manifest.jsonl (path, text, optional duration_s); clips repeat to --short-count",
     )
     p.add_argument("--short-count", type=int, default=200)
     p.add_argument(
@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--long-minutes", type=float, default=60.0)
     p.add_argument("--anchor-batch-sizes", default="8,16")
     p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument(
+        "--compute-type",
+        default="int8",
+        help="CTranslate2 compute type for both systems (int8 is both defaults on CPU; float32 removes "
+        "quantisation noise from the WER comparison)",
+    )
     p.add_argument("--memory-hours", type=float, default=3.0)
     p.add_argument("--scenarios", default="short,long,stages,timestamps,memory")
     p.set_defaults(func=run)
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         long_minutes=args.long_minutes,
         anchor_batch_sizes=tuple(int(b) for b in args.anchor_batch_sizes.split(",")),
         beam_size=args.beam_size,
+        compute_type=args.compute_type,
         memory_hours=args.memory_hours,
         scenarios=tuple(args.scenarios.split(",")),
         out=args.out,

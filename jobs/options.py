@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.config import TranscribeConfig
+from pipelines.config import ModelConfig, TranscribeConfig
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
     g.add_argument("--word-timestamps", action="store_true", default=None, help="add per-word timings")
+    g.add_argument(
+        "--without-timestamps",
+        action="store_true",
+        default=None,
+        help="decode text only, as faster-whisper's batched pipeline does: one segment per VAD window "
+        "(up to 30 s), faster on long recordings; not with --pack",
+    )
     a = parser.add_argument_group("audio")
     a.add_argument(
         "--channels",
@@ -65,9 +73,18 @@ def config_from_args(args: argparse.Namespace) -> TranscribeConfig:
         compute_type=args.compute_type,
         device=args.device,
         word_timestamps=args.word_timestamps,
+        without_timestamps=args.without_timestamps,
     )
     if language == "auto":
         model = replace(model, language=None)
+    try:
+        return _with_overrides(config, model, args)
+    except ValueError as error:
+        print(f"voxray: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse.Namespace) -> TranscribeConfig:
     return replace(
         config,
         model=model,

@@ -139,7 +139,7 @@ class CT2Whisper:
     ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
-        prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=False)
+        prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=cfg.without_timestamps)
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]

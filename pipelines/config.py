@@ -58,6 +58,9 @@ class ModelConfig:
     language: str | None = None
     beam_size: int = 5
     word_timestamps: bool = False
+    # Text tokens only, as faster-whisper's batched pipeline decodes by default: one segment per
+    # window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no seeking.
+    without_timestamps: bool = False
     # Whisper's own fallback schedule for windows that fail the hallucination guards.
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: float = 2.4
@@ -90,6 +93,13 @@ class TranscribeConfig:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.without_timestamps and self.chunking.pack_short_clips:
+            # Packed clips are split back apart by Whisper's timestamps.
+            raise ValueError("packing short clips needs timestamps: drop --pack or --without-timestamps")
+        if self.model.without_timestamps and self.model.backend != "ct2":
+            raise ValueError("--without-timestamps is implemented for the ct2 backend only")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))

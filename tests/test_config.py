@@ -33,3 +33,12 @@ def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
     base = TranscribeConfig()
     assert base.fingerprint() == TranscribeConfig.from_dict({"compute": {"batch_size": 64}}).fingerprint()
     assert base.fingerprint() != TranscribeConfig(model=ModelConfig(beam_size=1)).fingerprint()
+
+
+def test_text_only_decoding_cannot_be_combined_with_packing_or_the_torch_backend() -> None:
+    text_only = ModelConfig(without_timestamps=True)
+    assert TranscribeConfig.from_yaml(TranscribeConfig(model=text_only).to_yaml()).model.without_timestamps
+    with pytest.raises(ValueError, match="timestamps"):
+        TranscribeConfig(model=text_only, chunking=ChunkingConfig(pack_short_clips=True))
+    with pytest.raises(ValueError, match="ct2"):
+        TranscribeConfig(model=ModelConfig(without_timestamps=True, backend="torch"))

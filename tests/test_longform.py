@@ -41,6 +41,22 @@ def test_long_recording_segments_are_in_order_and_on_time(ray_local, long_dir: P
         assert segment["start"] - 0.05 <= words[0]["start"] and words[-1]["end"] <= segment["end"] + 0.05
 
 
+def test_without_timestamps_gives_one_segment_per_vad_window(ray_local, long_dir: Path):  # noqa: F811
+    truth = json.loads((long_dir / "segments.json").read_text())["segments"]
+    config = TranscribeConfig(model=ModelConfig(without_timestamps=True))
+    (row,) = transcribe([str(long_dir / "meeting.wav")], config)
+    segments = row["segments"]
+    assert row["status"] == "ok" and segments
+    # One segment per window: windows hold at most 30 s of speech (the pauses VAD removed come on
+    # top in the recording's time), and they follow each other without overlapping.
+    speech_s = sum(t["end_s"] - t["start_s"] for t in truth)
+    assert speech_s / 30.0 <= len(segments) < len(truth)
+    assert all(a["end"] <= b["start"] + 0.05 for a, b in zip(segments, segments[1:], strict=False))
+    assert abs(segments[0]["start"] - truth[0]["start_s"]) <= 0.5
+    assert abs(segments[-1]["end"] - truth[-1]["end_s"]) <= 0.5
+    assert wer([" ".join(t["text"] for t in truth)], [row["text"]]) < 0.2
+
+
 def test_split_channels_label_each_party(ray_local, long_dir: Path, tmp_path: Path):  # noqa: F811
     call = json.loads((long_dir / "stereo_call.json").read_text())
     dest = tmp_path / "out"
