@@ -174,7 +174,13 @@ def run_transcription(
     sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
     _prepare_dest(sink, mode)
     summary = RunSummary(run_id=run_id, files=len(files))
+    metrics = None
     for row in iter_transcripts(files, config, run_id):
+        if metrics is None:
+            from pipelines.metrics import RunMetrics
+
+            metrics = RunMetrics("transcribe")  # Ray is up once rows flow
+        metrics.row(row)
         summary.add(row)
         sink.add(row)
     if not files:
