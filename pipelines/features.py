@@ -13,13 +13,9 @@ import torch
 import torchaudio
 
 from pipelines.decode import SAMPLE_RATE
+from pipelines.frames import FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_FRAMES, N_SAMPLES, pad_or_trim
 
-N_FFT = 400  # 25 ms window at 16 kHz
-HOP_LENGTH = 160  # 10 ms hop: 100 frames per second
-CHUNK_LENGTH_S = 30
-N_SAMPLES = CHUNK_LENGTH_S * SAMPLE_RATE  # 480000 samples in a 30-second window
-N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 frames in a 30-second window
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH
+__all__ = ["FRAMES_PER_SECOND", "HOP_LENGTH", "N_FFT", "N_FRAMES", "N_SAMPLES", "LogMel", "pad_or_trim"]
 
 
 class LogMel:
@@ -65,11 +61,3 @@ class LogMel:
         log_spec = (log_spec + 4.0) / 4.0
         # faster-whisper drops the final frame of every chunk before padding; so do we.
         return pad_or_trim(log_spec[..., :-1].numpy())
-
-
-def pad_or_trim(features: np.ndarray, length: int = N_FRAMES) -> np.ndarray:
-    if features.shape[-1] >= length:
-        return np.ascontiguousarray(features[..., :length], dtype=np.float32)
-    out = np.zeros((*features.shape[:-1], length), dtype=np.float32)
-    out[..., : features.shape[-1]] = features
-    return out

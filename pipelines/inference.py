@@ -11,7 +11,7 @@ import pyarrow as pa
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
 from pipelines.config import TranscribeConfig
-from pipelines.features import N_FRAMES
+from pipelines.frames import N_FRAMES
 
 
 def model_input(config: TranscribeConfig) -> tuple[int, bool]:

@@ -17,7 +17,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from pipelines.config import ChunkingConfig
 from pipelines.decode import SAMPLE_RATE
-from pipelines.features import N_SAMPLES
+from pipelines.frames import N_SAMPLES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,26 @@
+"""Whisper's window geometry: the numbers every stage shares, without importing torch.
+
+The inference actors need these too; keeping them apart from the torchaudio feature code spares
+each actor process the torch import (about 1.7 s on a 2-core machine) before its first batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines.decode import SAMPLE_RATE
+
+N_FFT = 400  # 25 ms window at 16 kHz
+HOP_LENGTH = 160  # 10 ms hop: 100 frames per second
+CHUNK_LENGTH_S = 30
+N_SAMPLES = CHUNK_LENGTH_S * SAMPLE_RATE  # 480000 samples in a 30-second window
+N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 frames in a 30-second window
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH
+
+
+def pad_or_trim(features: np.ndarray, length: int = N_FRAMES) -> np.ndarray:
+    if features.shape[-1] >= length:
+        return np.ascontiguousarray(features[..., :length], dtype=np.float32)
+    out = np.zeros((*features.shape[:-1], length), dtype=np.float32)
+    out[..., : features.shape[-1]] = features
+    return out
