@@ -328,12 +328,17 @@ def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
                 sink.write(piece)
                 written += piece.shape[0]
         code = (
-            "import resource, time, pyarrow as pa\n"
+            "import os, resource, time, pyarrow as pa\n"
             "from pipelines.prepare import prepare_windows\nfrom pipelines.config import TranscribeConfig\n"
             "t = time.perf_counter(); n = 0\n"
             f"for table in prepare_windows(pa.table({{'path': [{str(path)!r}], 'size': [None]}}),"
             " config=TranscribeConfig(), n_mels=80):\n    n += table.num_rows\n"
-            "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - t)\n"
+            # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork and exec into
+            # ru_maxrss, so a child of a large bench process would report the parent's size.
+            "status = open('/proc/self/status').read() if os.path.exists('/proc/self/status') else ''\n"
+            "hwm = [line.split()[1] for line in status.splitlines() if line.startswith('VmHWM:')]\n"
+            "peak_kb = int(hwm[0]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(n, peak_kb, time.perf_counter() - t)\n"
         )
         result = subprocess.run(
             [sys.executable, "-c", code],
