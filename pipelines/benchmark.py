@@ -75,8 +75,8 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
     results: list[Measurement] = []
     try:
         if "memory" in cfg.scenarios:
-            # First, before any Ray run: peaks measured after the long-form runs came out 1.3-3x
-            # higher for the same recording (unexplained; see the README's Performance notes).
+            # First, while this process is small: it is cheap, and a large parent is what once
+            # inflated the children's peaks (ru_maxrss; bench_memory now reads VmHWM).
             results += bench_memory(cfg, work)
         if {"short", "long"} & set(cfg.scenarios):
             results.append(_start_ray())
