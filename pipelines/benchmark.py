@@ -248,7 +248,8 @@ def bench_stages(cfg: BenchConfig) -> list[Measurement]:
     """CPU seconds per audio second of each CPU stage, on a 10-minute tiling of the long file."""
     import torch
 
-    from pipelines.features import N_SAMPLES, LogMel
+    from pipelines.features import LogMel
+    from pipelines.frames import N_SAMPLES
     from pipelines.windows import speech_spans
 
     torch.set_num_threads(1)

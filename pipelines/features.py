@@ -13,9 +13,7 @@ import torch
 import torchaudio
 
 from pipelines.decode import SAMPLE_RATE
-from pipelines.frames import FRAMES_PER_SECOND, HOP_LENGTH, N_FFT, N_FRAMES, N_SAMPLES, pad_or_trim
-
-__all__ = ["FRAMES_PER_SECOND", "HOP_LENGTH", "N_FFT", "N_FRAMES", "N_SAMPLES", "LogMel", "pad_or_trim"]
+from pipelines.frames import HOP_LENGTH, N_FFT, N_SAMPLES, pad_or_trim
 
 
 class LogMel:

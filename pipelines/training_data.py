@@ -22,7 +22,8 @@ import pyarrow.dataset as pads
 
 from pipelines.config import StorageConfig
 from pipelines.decode import SAMPLE_RATE, DecodeError, decode_audio
-from pipelines.features import N_SAMPLES, LogMel
+from pipelines.features import LogMel
+from pipelines.frames import N_SAMPLES
 from pipelines.listing import manifest_rows
 from pipelines.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
 

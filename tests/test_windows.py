@@ -7,7 +7,7 @@ import numpy as np
 from pipelines.assemble import Assembler, split_window
 from pipelines.config import ChunkingConfig
 from pipelines.decode import SAMPLE_RATE
-from pipelines.features import N_SAMPLES
+from pipelines.frames import N_SAMPLES
 from pipelines.windows import Placement, pack_windows, plan_unit, render
 
 SR = SAMPLE_RATE
