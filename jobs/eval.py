@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.evaluate import (
+    from pipelines.quality.evaluate import (
         evaluate,
         hypotheses_by_path,
         load_references,

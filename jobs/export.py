@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.config import StorageConfig
-    from pipelines.export import export, read_transcripts
+    from models.common.config import StorageConfig
+    from pipelines.export.files import export, read_transcripts
 
     storage = StorageConfig(s3_endpoint=args.s3_endpoint)
     try:

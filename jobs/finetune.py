@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.training import FinetuneConfig, RunSpec, run_finetune
-    from pipelines.config import StorageConfig
+    from models.common.config import StorageConfig
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, run_finetune
     from pipelines.transcribe import ensure_ray
 
     cfg = FinetuneConfig(

@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from models.common.config import StorageConfig
     from models.ct2_import import import_ct2
     from models.registry import ModelNotFoundError, resolve_model
-    from pipelines.config import StorageConfig
 
     try:
         src = resolve_model(args.src, StorageConfig(s3_endpoint=args.s3_endpoint))

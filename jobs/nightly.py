@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 
 from jobs.options import add_model_options, config_from_args
-from pipelines.nightly import NightlyConfig
+from pipelines.store.nightly import NightlyConfig
 
 __all__ = ["NightlyConfig", "register", "run"]
 
@@ -59,7 +59,7 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
 
 def run(args: argparse.Namespace) -> int:
     from pipelines.listing import SourceNotFoundError
-    from pipelines.nightly import run_nightly
+    from pipelines.store.nightly import run_nightly
 
     try:
         config = nightly_config_from_args(args)

@@ -7,7 +7,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.config import ModelConfig, TranscribeConfig
+from models.common.config import ModelConfig
+from pipelines.config import TranscribeConfig
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
-    from pipelines.commit import CommitStore
-    from pipelines.config import StorageConfig
+    from models.common.config import StorageConfig
+    from pipelines.store.commit import CommitStore
 
     store = CommitStore(args.dest, StorageConfig(s3_endpoint=args.s3_endpoint))
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None

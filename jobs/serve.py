@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -47,8 +46,8 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported lazily)
-    from jobs.serve_app import ServeSettings, resolve_api_key
     from pipelines.config import TranscribeConfig
+    from pipelines.online.app import ServeSettings, resolve_api_key
 
     config = TranscribeConfig.from_yaml(args.config) if args.config else TranscribeConfig()
     overrides = {
@@ -76,20 +75,12 @@ def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported 
     )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from jobs.serve_app import start
+    from pipelines.online.app import start
+    from pipelines.online.loadtest import is_loopback
 
     try:
         settings = settings_from_args(args)

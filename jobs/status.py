@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.commit import DEADLETTER, CommitStore
-    from pipelines.config import StorageConfig
+    from models.common.config import StorageConfig
+    from pipelines.store.commit import DEADLETTER, CommitStore
 
     store = CommitStore(args.dest, StorageConfig(s3_endpoint=args.s3_endpoint))
     state = store.refresh()

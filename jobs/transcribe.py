@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 def _show(paths: list[str], limit: int, config) -> None:
     import pyarrow.parquet as pq
 
-    from pipelines.storage import arrow_filesystem
+    from models.common.storage import arrow_filesystem
 
     shown = 0
     for path in paths:

@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from pipelines.config import StorageConfig
-from pipelines.storage import filesystem, is_s3, strip_scheme
+from models.common.config import StorageConfig
+from models.common.storage import filesystem, is_s3, strip_scheme
 
 BUNDLED_MODEL = "tiny.en"
 DEFAULT_CACHE = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))

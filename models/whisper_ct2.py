@@ -18,8 +18,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from pipelines.config import ModelConfig
-from pipelines.frames import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
+from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
+from models.common.config import ModelConfig
 
 # A window whose decoding stopped early is decoded again from there, at most this many times.
 MAX_SEEK_ROUNDS = 3

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from faster_whisper.transcribe import get_compression_ratio
 
+from models.common.config import ModelConfig, StorageConfig
 from models.whisper_ct2 import WindowResult, split_by_timestamps
-from pipelines.config import ModelConfig, StorageConfig
 
 TIME_PRECISION_S = 0.02
 SAMPLE_RATE = 16_000
@@ -42,8 +42,8 @@ def resolve_torch_model(spec: str, storage: StorageConfig) -> Path | str:
     A CTranslate2 folder (the bundled tiny.en, or any s3:// CT2 model) is imported into a
     transformers checkpoint once and cached, so `--backend torch --model tiny.en` works offline.
     """
+    from models.common.storage import is_s3
     from models.registry import BUNDLED_MODEL, bundled_model_path, resolve_model
-    from pipelines.storage import is_s3
 
     local = Path(spec).expanduser()
     if is_s3(spec) or local.is_dir() or (spec == BUNDLED_MODEL and bundled_model_path() is not None):
@@ -142,7 +142,7 @@ class TorchBackend:
     def transcribe_audio(self, audios: list[np.ndarray]) -> list[WindowResult]:
         """audios: mono 16 kHz float32 arrays (each one window, at most 30 s)."""
         if not self.needs_audio:
-            from pipelines.features import LogMel
+            from models.features import LogMel
 
             logmel = LogMel(self.n_mels)
             features = np.stack([logmel(a) for a in audios]) if audios else np.zeros((0, self.n_mels, 3000))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.schema import SEGMENT_TYPE, STATUS_ERROR, STATUS_OK, TRANSCRIPT_SCHEMA
+from models.common.schema import SEGMENT_TYPE, STATUS_ERROR, STATUS_OK, TRANSCRIPT_SCHEMA
 
 PIECE_SCHEMA = pa.schema(
     [

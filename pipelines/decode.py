@@ -14,7 +14,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
-SAMPLE_RATE = 16_000  # Whisper's input rate
+from models.common.audio import SAMPLE_RATE
 
 
 class DecodeError(ValueError):

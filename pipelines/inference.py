@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from models.common.audio import N_FRAMES
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
 from pipelines.config import TranscribeConfig
-from pipelines.frames import N_FRAMES
 
 
 def model_input(config: TranscribeConfig) -> tuple[int, bool]:

@@ -10,8 +10,8 @@ from pathlib import PurePosixPath
 
 import pyarrow.parquet as pq
 
-from pipelines.config import StorageConfig
-from pipelines.storage import filesystem, is_s3, qualified, strip_scheme
+from models.common.config import StorageConfig
+from models.common.storage import filesystem, is_s3, qualified, strip_scheme
 
 AUDIO_EXTENSIONS = frozenset(
     {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.schema import STATUS_OK
+from models.common.schema import STATUS_OK
 
 # Seconds of processing per file: short clips take well under a second, hour-long recordings minutes.
 LATENCY_BOUNDARIES = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800]

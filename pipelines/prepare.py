@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from models.common.storage import filesystem, is_s3, strip_scheme
+from models.features import LogMel
 from pipelines.config import TranscribeConfig
 from pipelines.decode import SAMPLE_RATE, AudioStream, DecodeError
-from pipelines.features import LogMel
-from pipelines.storage import filesystem, is_s3, strip_scheme
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 
 PLACEMENT_TYPE = pa.struct(

@@ -19,12 +19,12 @@ from typing import Any
 
 import ray
 
+from models.common.schema import STATUS_ERROR, STATUS_OK
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
 from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
 from pipelines.prepare import prepare_windows
-from pipelines.schema import STATUS_ERROR, STATUS_OK
 from pipelines.write import ParquetSink
 
 CPU_BATCH_SIZE = 8

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from models.common.audio import N_SAMPLES
 from pipelines.config import ChunkingConfig
 from pipelines.decode import SAMPLE_RATE
-from pipelines.frames import N_SAMPLES
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Every part file appears whole or not at all: locally it is written under a temporary name and
 renamed; on S3 a single PUT is atomic. Committing a run as a unit is the nightly job's business
-(pipelines/commit.py); this sink only guarantees no torn files.
+(pipelines/store/commit.py); this sink only guarantees no torn files.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.common.config import StorageConfig
+from models.common.storage import arrow_filesystem, is_s3
 from pipelines.assemble import rows_to_table
-from pipelines.config import StorageConfig
-from pipelines.storage import arrow_filesystem, is_s3
 
 
 class ParquetSink:

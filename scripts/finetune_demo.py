@@ -135,7 +135,7 @@ def voxray(*args: str) -> None:
 def test_wer(manifest: Path, transcripts: Path) -> float:
     import pyarrow.dataset as pads
 
-    from pipelines.wer import corpus_wer
+    from pipelines.quality.wer import corpus_wer
 
     refs = {}
     for line in manifest.read_text().splitlines():

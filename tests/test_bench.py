@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.benchmark import BenchConfig, bench_memory
+from pipelines.quality.benchmark import BenchConfig, bench_memory
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,9 +11,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.common.config import StorageConfig
 from pipelines.assemble import rows_to_table
-from pipelines.commit import COMMITS_DIR, STAGING_DIR, CommitStore, committed_files, read_committed
-from pipelines.config import StorageConfig
+from pipelines.store.commit import COMMITS_DIR, STAGING_DIR, CommitStore, committed_files, read_committed
 
 STORAGE = StorageConfig()
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import ChunkingConfig, ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
+from models.common.config import ModelConfig, StorageConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
 
 
 def test_yaml_round_trip_keeps_every_field() -> None:

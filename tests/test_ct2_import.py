@@ -11,9 +11,9 @@ import pyarrow.dataset as pads
 import pytest
 
 from jobs.cli import main
+from models.common.config import ModelConfig, StorageConfig
 from models.registry import resolve_model
-from pipelines.config import ModelConfig, StorageConfig
-from pipelines.wer import normalize
+from pipelines.quality.wer import normalize
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,10 +64,10 @@ def test_import_writes_a_complete_offline_checkpoint(imported: Path, ct2_dir: Pa
 @pytest.mark.slow
 def test_transformers_transcripts_equal_ctranslate2(imported: Path, ct2_dir: Path, speech_manifest) -> None:
     """Greedy decoding of every speech fixture, both engines in float32 on the same features."""
+    from models.features import LogMel
     from models.whisper_ct2 import CT2Whisper
     from models.whisper_torch import TorchBackend
     from pipelines.decode import decode_audio
-    from pipelines.features import LogMel
 
     config = ModelConfig(beam_size=1, compute_type="float32", device="cpu")
     logmel = LogMel(80)

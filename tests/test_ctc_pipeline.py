@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import ModelConfig, TranscribeConfig
+from models.common.config import ModelConfig
+from models.common.schema import TRANSCRIPT_SCHEMA
+from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.schema import TRANSCRIPT_SCHEMA
 from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tests.test_torch_backend import tiny_ctc  # noqa: F401

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import main
-from pipelines.config import StorageConfig
-from pipelines.evaluate import read_parquet_tree
-from pipelines.schema import TRANSCRIPT_SCHEMA
+from models.common.config import StorageConfig
+from models.common.schema import TRANSCRIPT_SCHEMA
+from pipelines.quality.evaluate import read_parquet_tree
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

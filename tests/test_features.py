@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 from faster_whisper.feature_extractor import FeatureExtractor
 
+from models.common.audio import N_FRAMES, pad_or_trim
+from models.features import LogMel
 from pipelines.decode import SAMPLE_RATE, decode_audio
-from pipelines.features import LogMel
-from pipelines.frames import N_FRAMES, pad_or_trim
 
 # The two follow the same rounding steps with different FFT and BLAS code: a few float32 ulps
 # (values lie in about [-1.5, 1.5]). A plain float32 STFT is off by 2e-5, which flips int8 tokens.

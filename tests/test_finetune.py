@@ -23,9 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
+    from models.common.config import StorageConfig
     from models.ct2_import import load_tokenizer, write_checkpoint
     from models.registry import resolve_model
-    from pipelines.config import StorageConfig
 
     ct2_dir = resolve_model("tiny.en", StorageConfig())
     ct2_config = json.loads((ct2_dir / "config.json").read_text())
@@ -58,7 +58,7 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 @pytest.mark.slow
 def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from models.training import FinetuneConfig, RunSpec, load_model, run_finetune
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, run_finetune
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
     train = _manifest(tmp_path / "train.jsonl", wavs[:4])

@@ -9,7 +9,7 @@ import math
 import pytest
 from openai.types.audio import TranscriptionVerbose
 
-from pipelines import formats
+from pipelines.export import formats
 
 
 def segment(start: float, end: float, text: str, words: list[dict] | None = None) -> dict:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-from pipelines.benchmark import wer
-from pipelines.config import ChunkingConfig, DecodeConfig, ModelConfig, TranscribeConfig
+from models.common.config import ModelConfig
+from pipelines.config import ChunkingConfig, DecodeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
+from pipelines.quality.benchmark import wer
 from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 

@@ -18,9 +18,10 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.state import list_actors, list_tasks
 
-from pipelines.commit import COMMITS_DIR, read_committed
-from pipelines.config import ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
-from pipelines.nightly import NightlyConfig, run_nightly
+from models.common.config import ModelConfig, StorageConfig
+from pipelines.config import ComputeConfig, TranscribeConfig
+from pipelines.store.commit import COMMITS_DIR, read_committed
+from pipelines.store.nightly import NightlyConfig, run_nightly
 
 pytestmark = pytest.mark.slow
 

@@ -20,11 +20,12 @@ import ray
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from jobs.cli import main
-from pipelines.commit import COMMITS_DIR, CommitStore, read_committed
-from pipelines.config import ComputeConfig, StorageConfig, TranscribeConfig
-from pipelines.incremental import FAILED, OK, QUARANTINED, InputKey, plan_todo
+from models.common.config import StorageConfig
+from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.nightly import NightlyConfig, run_nightly
+from pipelines.store.commit import COMMITS_DIR, CommitStore, read_committed
+from pipelines.store.incremental import FAILED, OK, QUARANTINED, InputKey, plan_todo
+from pipelines.store.nightly import NightlyConfig, run_nightly
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,11 +13,12 @@ from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from jobs.cli import main
+from models.common.config import ModelConfig, StorageConfig
+from models.common.schema import TRANSCRIPT_SCHEMA
 from models.registry import resolve_model
-from pipelines.benchmark import wer
-from pipelines.config import ComputeConfig, ModelConfig, StorageConfig, TranscribeConfig
+from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.schema import TRANSCRIPT_SCHEMA
+from pipelines.quality.benchmark import wer
 from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import ComputeConfig, ModelConfig, TranscribeConfig
+from models.common.config import ModelConfig
+from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.transcribe import CPU_BATCH_SIZE, GPU_BATCH_SIZE, plan_cluster
 
 

@@ -11,9 +11,9 @@ import pytest
 import ray
 
 from jobs.cli import main
-from pipelines.config import StorageConfig
+from models.common.config import StorageConfig
+from models.common.storage import arrow_filesystem
 from pipelines.listing import list_sources
-from pipelines.storage import arrow_filesystem
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ import requests
 from openai import OpenAI
 
 from jobs.cli import main
-from jobs.loadtest import LoadSpec, run_load
-from jobs.serve_app import ServeSettings, build_app, start
 from pipelines.config import TranscribeConfig
 from pipelines.listing import list_sources
+from pipelines.online.app import ServeSettings, build_app, start
+from pipelines.online.loadtest import LoadSpec, run_load
 from pipelines.transcribe import iter_transcripts
 
 pytestmark = pytest.mark.slow

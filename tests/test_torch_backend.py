@@ -11,8 +11,8 @@ import pyarrow.dataset as pads
 import pytest
 
 from jobs.cli import main
-from pipelines.schema import TRANSCRIPT_SCHEMA
-from pipelines.wer import normalize
+from models.common.schema import TRANSCRIPT_SCHEMA
+from pipelines.quality.wer import normalize
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,9 +22,9 @@ SEGMENT_KEYS = {"start", "end", "text", "avg_logprob", "no_speech_prob", "compre
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from models.common.config import StorageConfig
     from models.ct2_import import import_ct2
     from models.registry import resolve_model
-    from pipelines.config import StorageConfig
 
     return import_ct2(resolve_model("tiny.en", StorageConfig()), tmp_path_factory.mktemp("hf") / "tiny-en")
 
@@ -96,8 +96,8 @@ def tiny_ctc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ctc_model_reads_audio_and_returns_window_results(tiny_ctc, speech_manifest):
+    from models.common.config import ModelConfig
     from models.whisper_torch import TorchBackend
-    from pipelines.config import ModelConfig
     from pipelines.decode import decode_audio
 
     backend = TorchBackend(tiny_ctc, ModelConfig(device="cpu"))

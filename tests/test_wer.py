@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import wer
-from pipelines.wer import ErrorCounts
+from pipelines.quality import wer
+from pipelines.quality.wer import ErrorCounts
 
 
 def test_one_substitution_one_deletion_one_insertion():

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pipelines.config import ChunkingConfig, ComputeConfig, ModelConfig, TranscribeConfig
+from models.common.config import ModelConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
 from pipelines.decode import SAMPLE_RATE, decode_audio
 
 
@@ -110,8 +111,8 @@ def _start_ray() -> Measurement:
 def _anchor_model(compute_type: str):  # noqa: ANN202 (faster_whisper.WhisperModel)
     from faster_whisper import WhisperModel
 
+    from models.common.config import StorageConfig
     from models.registry import resolve_model
-    from pipelines.config import StorageConfig
 
     path = resolve_model("tiny.en", StorageConfig())
     return WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
@@ -248,8 +249,8 @@ def bench_stages(cfg: BenchConfig) -> list[Measurement]:
     """CPU seconds per audio second of each CPU stage, on a 10-minute tiling of the long file."""
     import torch
 
-    from pipelines.features import LogMel
-    from pipelines.frames import N_SAMPLES
+    from models.common.audio import N_SAMPLES
+    from models.features import LogMel
     from pipelines.windows import speech_spans
 
     torch.set_num_threads(1)

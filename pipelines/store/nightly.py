@@ -1,7 +1,7 @@
 """The nightly archive run: list, compute the to-do list from DEST's log, transcribe, commit in units.
 
 Rows stream out of `iter_transcripts` as files complete; every `commit_every` completed inputs
-become one commit (pipelines/commit.py). A crash loses at most the uncommitted unit, and the next
+become one commit (pipelines/store/commit.py). A crash loses at most the uncommitted unit, and the next
 run's to-do list no longer holds what was committed. The run record in `_voxray/runs/` is
 rewritten after every commit, so `voxray status` shows progress and what a killed run got done.
 """
@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from pipelines.assemble import rows_to_table
-from pipelines.commit import DEADLETTER, DEADLETTER_DIR, CommitStore, utcnow
 from pipelines.config import TranscribeConfig
-from pipelines.incremental import (
+from pipelines.listing import SourceFile, list_sources
+from pipelines.store.commit import DEADLETTER, DEADLETTER_DIR, CommitStore, utcnow
+from pipelines.store.incremental import (
     FAILED,
     OK,
     QUARANTINED,
@@ -31,7 +32,6 @@ from pipelines.incremental import (
     outcome,
     plan_todo,
 )
-from pipelines.listing import SourceFile, list_sources
 
 
 @dataclass(frozen=True)

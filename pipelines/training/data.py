@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from pipelines.config import StorageConfig
+from models.common.audio import N_SAMPLES
+from models.common.config import StorageConfig
+from models.common.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
+from models.features import LogMel
 from pipelines.decode import SAMPLE_RATE, DecodeError, decode_audio
-from pipelines.features import LogMel
-from pipelines.frames import N_SAMPLES
 from pipelines.listing import manifest_rows
-from pipelines.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
 
 log = logging.getLogger(__name__)
 

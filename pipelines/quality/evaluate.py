@@ -23,11 +23,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import wer
-from pipelines.config import StorageConfig, TranscribeConfig
+from models.common.config import StorageConfig
+from models.common.schema import STATUS_ERROR, STATUS_OK
+from models.common.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
+from pipelines.config import TranscribeConfig
 from pipelines.listing import manifest_rows
-from pipelines.schema import STATUS_ERROR, STATUS_OK
-from pipelines.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
+from pipelines.quality import wer
 
 STATUS_MISSING = "missing"
 
@@ -167,9 +168,9 @@ def path_key(path: str) -> str:
 
 
 def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
-    """A transcript dataset: committed rows if `pipelines.commit` knows DEST, else every Parquet file."""
+    """A transcript dataset: committed rows if `pipelines.store.commit` knows DEST, else every Parquet file."""
     try:
-        read_committed = importlib.import_module("pipelines.commit").read_committed
+        read_committed = importlib.import_module("pipelines.store.commit").read_committed
     except (ImportError, AttributeError):
         read_committed = None
     if read_committed is not None:

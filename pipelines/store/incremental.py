@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.commit import DEADLETTER_SCHEMA
+from models.common.schema import STATUS_OK
 from pipelines.listing import SourceFile
-from pipelines.schema import STATUS_OK
+from pipelines.store.commit import DEADLETTER_SCHEMA
 
 OK = "ok"
 FAILED = "failed"

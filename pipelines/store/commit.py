@@ -38,9 +38,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.config import StorageConfig
-from pipelines.schema import TRANSCRIPT_SCHEMA
-from pipelines.storage import arrow_filesystem, is_s3, strip_scheme
+from models.common.config import StorageConfig
+from models.common.schema import TRANSCRIPT_SCHEMA
+from models.common.storage import arrow_filesystem, is_s3, strip_scheme
 
 META_DIR = "_voxray"
 COMMITS_DIR = f"{META_DIR}/commits"

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from models.features import LogMel
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import Assembler, split_window
 from pipelines.config import TranscribeConfig
 from pipelines.decode import SAMPLE_RATE, DecodedAudio, DecodeError, decode_audio
-from pipelines.features import LogMel
 from pipelines.inference import load_backend
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 

@@ -1,4 +1,4 @@
-"""Feature stage: Whisper's log-mel spectrogram computed with torchaudio.
+"""Whisper's log-mel spectrogram computed with torchaudio.
 
 Matches faster-whisper's FeatureExtractor (and so the features CTranslate2 Whisper models were
 checked against): STFT of the clip plus 160 zero samples, the last frame dropped, per-window
@@ -12,8 +12,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from pipelines.decode import SAMPLE_RATE
-from pipelines.frames import HOP_LENGTH, N_FFT, N_SAMPLES, pad_or_trim
+from models.common.audio import HOP_LENGTH, N_FFT, N_SAMPLES, SAMPLE_RATE, pad_or_trim
 
 
 class LogMel:

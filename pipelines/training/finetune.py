@@ -1,7 +1,7 @@
 """Fine-tuning with Ray Train: the per-worker training loop and the driver that starts it.
 
 `train_func` runs on every Ray Train worker (DDP through `ray.train.torch.prepare_model`). Its
-batches stream from Ray Data CPU tasks (`pipelines.training_data`): decoding and features never
+batches stream from Ray Data CPU tasks (`pipelines.training.data`): decoding and features never
 run on the trainers. Every `checkpoint_every` optimizer steps, and after each epoch's validation,
 rank 0 writes a checkpoint (the model as a transformers folder under `model/`, the optimizer,
 schedule and step counters in `state.pt`); a run started again with the same storage and name
@@ -251,7 +251,7 @@ class _Validator:
 
     @torch.inference_mode()
     def _wer(self, model: torch.nn.Module, shard: Any, device: torch.device) -> float:
-        from pipelines.wer import corpus_wer
+        from pipelines.quality.wer import corpus_wer
 
         was_training = model.training
         model.eval()
@@ -402,10 +402,10 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     import ray.train
     from ray.train.torch import TorchTrainer
 
+    from models.common.config import StorageConfig
+    from models.common.storage import arrow_filesystem, is_s3
     from models.whisper_torch import resolve_torch_model
-    from pipelines.config import StorageConfig
-    from pipelines.storage import arrow_filesystem, is_s3
-    from pipelines.training_data import PseudoLabelFilter, training_dataset
+    from pipelines.training.data import PseudoLabelFilter, training_dataset
 
     started = time.perf_counter()
     ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
@@ -485,7 +485,7 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
 def _examples_stage(model_dir: str, storage: Any, cfg: FinetuneConfig) -> tuple[type, dict[str, Any]]:
     from transformers import AutoConfig
 
-    from pipelines.training_data import CTCExamples, WhisperExamples
+    from pipelines.training.data import CTCExamples, WhisperExamples
 
     if AutoConfig.from_pretrained(model_dir).model_type == "whisper":
         return WhisperExamples, {

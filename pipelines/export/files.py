@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.config import StorageConfig
-from pipelines.formats import to_jsonl, to_srt, to_txt, to_vtt
-from pipelines.schema import STATUS_OK
+from models.common.config import StorageConfig
+from models.common.schema import STATUS_OK
+from pipelines.export.formats import to_jsonl, to_srt, to_txt, to_vtt
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "jsonl")
 _WRITERS = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt}
@@ -25,8 +25,8 @@ _WRITERS = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt}
 
 def read_transcripts(dest: str, storage: StorageConfig) -> pa.Table:
     """Committed rows if DEST has a commit log, else every Parquet file under DEST."""
-    from pipelines.commit import read_committed
-    from pipelines.evaluate import read_parquet_tree
+    from pipelines.quality.evaluate import read_parquet_tree
+    from pipelines.store.commit import read_committed
 
     table = read_committed(dest, storage)
     return table if table.num_rows else read_parquet_tree(dest, storage, columns=None)

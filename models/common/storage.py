@@ -8,7 +8,7 @@ from functools import lru_cache
 import fsspec
 import pyarrow.fs as pafs
 
-from pipelines.config import StorageConfig
+from models.common.config import StorageConfig
 
 
 def is_s3(path: str) -> bool:

@@ -26,9 +26,9 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines import formats
 from pipelines.config import TranscribeConfig
-from pipelines.online import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
+from pipelines.export import formats
+from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
 
 log = logging.getLogger("ray.serve")
 

@@ -1,4 +1,4 @@
-"""Whisper's window geometry: the numbers every stage shares, without importing torch.
+"""Whisper's audio constants and window geometry, shared by every layer, without importing torch.
 
 The inference actors need these too; keeping them apart from the torchaudio feature code spares
 each actor process the torch import (about 1.7 s and 470 MB on a 2-core machine).
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.decode import SAMPLE_RATE
-
+SAMPLE_RATE = 16_000  # Whisper's input rate
 N_FFT = 400  # 25 ms window at 16 kHz
 HOP_LENGTH = 160  # 10 ms hop: 100 frames per second
 CHUNK_LENGTH_S = 30
 N_SAMPLES = CHUNK_LENGTH_S * SAMPLE_RATE  # 480000 samples in a 30-second window
 N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 frames in a 30-second window
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH  # 100 mel frames per second
 
 
 def pad_or_trim(features: np.ndarray, length: int = N_FRAMES) -> np.ndarray:

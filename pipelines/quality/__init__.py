@@ -1,0 +1,1 @@
+"""Quality and speed: WER/CER, evaluation against references, and benchmarks against faster-whisper."""

@@ -1,0 +1,1 @@
+"""Fine-tuning: training data as Ray Data streams and the Ray Train loop and driver."""

@@ -1,0 +1,73 @@
+"""The layering rule: jobs -> pipelines -> models -> models.common, and nothing imports upward.
+
+Every import statement is checked, including imports inside functions (voxray imports lazily to
+keep start-up light, so a top-level-only check would miss most of them).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# What each layer may not import; the first matching prefix of a module's own name decides.
+FORBIDDEN: list[tuple[str, tuple[str, ...]]] = [
+    ("models.common", ("models.", "pipelines", "jobs")),
+    ("models", ("pipelines", "jobs")),
+    ("pipelines", ("jobs",)),
+]
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imported_modules(source: str) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from pipelines import wer` imports pipelines.wer: judge the full names.
+            out += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return out
+
+
+def violations(name: str, source: str) -> list[str]:
+    for layer, forbidden in FORBIDDEN:
+        if name == layer or name.startswith(layer + "."):
+            allowed_self = "models.common" if layer == "models.common" else None
+            return [
+                f"{name}:{line} imports {mod}"
+                for line, mod in imported_modules(source)
+                if any(mod == f.rstrip(".") or mod.startswith(f if f.endswith(".") else f + ".") for f in forbidden)
+                and not (allowed_self and (mod == allowed_self or mod.startswith(allowed_self + ".")))
+            ]
+    return []
+
+
+SOURCES = sorted(p for top in ("models", "pipelines", "jobs") for p in (REPO / top).rglob("*.py"))
+
+
+def test_every_package_is_checked() -> None:
+    assert any(module_name(p).startswith("models.common.") for p in SOURCES)
+    assert any(module_name(p).startswith("pipelines.store.") for p in SOURCES)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_upward_import(path: Path) -> None:
+    assert violations(module_name(path), path.read_text(encoding="utf-8")) == []
+
+
+def test_the_check_catches_upward_imports() -> None:
+    # The rule itself, on code written to break it (a check that cannot fail proves nothing).
+    assert violations("models.x", "from pipelines.config import TranscribeConfig\n")
+    assert violations("pipelines.x", "def f():\n    from jobs import cli\n")
+    assert violations("models.common.x", "from models import registry\n")
+    assert violations("models.common.x", "import pipelines.decode\n")
+    assert not violations("models.common.x", "from models.common.audio import SAMPLE_RATE\n")
+    assert not violations("pipelines.x", "from models.registry import resolve_model\n")
+    assert not violations("jobs.x", "from pipelines.transcribe import run_transcription\n")
