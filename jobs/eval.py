@@ -54,16 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipelines.quality.evaluate import (
+        HYP_COLUMNS,
         evaluate,
         hypotheses_by_path,
         load_references,
-        read_hypotheses,
         render_comparison,
         render_report,
         totals_json,
         transcribe_references,
         write_outputs,
     )
+    from pipelines.store.reader import read_transcripts
 
     config = config_from_args(args)
     models = ([args.model] if args.model else []) + args.compare_model
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(evaluate(refs, hyps, label=model, wall_s=wall_s))
     for dest in args.hyp:
         try:
-            table = read_hypotheses(dest, config.storage)
+            table = read_transcripts(dest, config.storage, HYP_COLUMNS)
         except (FileNotFoundError, OSError, ValueError) as exc:
             return _fail(f"cannot read transcripts: {exc}")
         results.append(evaluate(refs, hypotheses_by_path(table.to_pylist()), label=dest))

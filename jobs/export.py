@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.common.config import StorageConfig
-    from pipelines.export.files import export, read_transcripts
+    from pipelines.export.files import export
+    from pipelines.store.reader import read_transcripts
 
     storage = StorageConfig(s3_endpoint=args.s3_endpoint)
     try:

@@ -1,1 +1,1 @@
-"""Model backends (CTranslate2, PyTorch), loaders and converters."""
+"""Model backends (CTranslate2, PyTorch), the model resolver, Whisper's features and converters; `common/` is the base."""

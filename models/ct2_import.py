@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from models.common.audio import SAMPLE_RATE, TIME_PRECISION_S, is_multilingual
+
 # model.bin dtype codes -> numpy dtypes (bfloat16 is read as raw uint16 and widened below).
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16, 5: np.uint16}
-SAMPLE_RATE = 16_000
 # Whisper may open a window with a timestamp of at most 1 s (faster-whisper and openai/whisper).
 MAX_INITIAL_TIMESTAMP_S = 1.0
-TIME_PRECISION_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def whisper_config(model: CT2Model, ct2_config: dict):  # noqa: ANN201 (transfor
 
     v = model.variables
     vocab_size, d_model = v["decoder/embeddings/weight"].shape
-    multilingual = vocab_size >= 51865
+    multilingual = is_multilingual(vocab_size)
     return WhisperConfig(
         vocab_size=int(vocab_size),
         num_mel_bins=int(v["encoder/conv1/weight"].shape[1]),
@@ -176,7 +176,7 @@ def generation_config(config, tokenizer, ct2_config: dict):  # noqa: ANN001, ANN
     from transformers import GenerationConfig
 
     ids = tokenizer.convert_tokens_to_ids
-    multilingual = config.vocab_size >= 51865
+    multilingual = is_multilingual(config.vocab_size)
     no_timestamps = ids("<|notimestamps|>")
     gen = GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,

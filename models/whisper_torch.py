@@ -28,12 +28,10 @@ import numpy as np
 import torch
 from faster_whisper.transcribe import get_compression_ratio
 
+from models.common.audio import SAMPLE_RATE, TIME_PRECISION_S, is_multilingual
 from models.common.config import ModelConfig, StorageConfig
+from models.common.storage import CACHE_DIR
 from models.whisper_ct2 import WindowResult, split_by_timestamps
-
-TIME_PRECISION_S = 0.02
-SAMPLE_RATE = 16_000
-CACHE_DIR = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
 
 
 def resolve_torch_model(spec: str, storage: StorageConfig) -> Path | str:
@@ -168,7 +166,7 @@ class _Seq2Seq:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         gen = self.model.generation_config
         self.n_mels = self.model.config.num_mel_bins
-        self.multilingual = bool(getattr(gen, "is_multilingual", self.model.config.vocab_size >= 51865))
+        self.multilingual = bool(getattr(gen, "is_multilingual", is_multilingual(self.model.config.vocab_size)))
         self.eot = gen.eos_token_id
         self.sot = self.model.config.decoder_start_token_id
         self.timestamp_begin = gen.no_timestamps_token_id + 1

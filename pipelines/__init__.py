@@ -1,4 +1,6 @@
-"""Ray Data stages of the voxray batch pipeline and their assembly.
+"""The batch pipeline: its stages, one module each, in the order data flows, and their assembly.
 
-list -> read -> decode -> (VAD, packing) -> features -> inference -> assemble -> write
+listing -> decode -> windows (VAD, packing) -> prepare (+ models.features) -> inference -> assemble -> write
+`transcribe` assembles them on Ray Data. Every other concern has a subpackage: store/, online/,
+training/, quality/, export/.
 """

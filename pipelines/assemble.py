@@ -13,20 +13,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from models.common.schema import SEGMENT_TYPE, STATUS_ERROR, STATUS_OK, TRANSCRIPT_SCHEMA
+from models.common.schema import FILE_FIELD_NAMES, FILE_FIELDS, SEGMENT_TYPE, STATUS_ERROR, STATUS_OK, TRANSCRIPT_SCHEMA
 
 PIECE_SCHEMA = pa.schema(
     [
-        ("path", pa.string()),
-        ("channel", pa.int32()),
+        *FILE_FIELDS,
         ("window_index", pa.int32()),
         ("n_windows", pa.int32()),
         ("last_window", pa.bool_()),
-        ("size_bytes", pa.int64()),
-        ("file_duration_s", pa.float64()),
-        ("sample_rate", pa.int32()),
-        ("channels", pa.int32()),
-        ("error", pa.string()),
         ("language", pa.string()),
         ("language_probability", pa.float32()),
         ("segments", pa.list_(SEGMENT_TYPE)),
@@ -38,10 +32,7 @@ PIECE_SCHEMA = pa.schema(
 # span edges; this close to an edge counts as the edge.
 SNAP_S = 1.0
 
-_FILE_FIELDS = (
-    "path", "channel", "n_windows", "last_window", "size_bytes", "file_duration_s", "sample_rate", "channels",
-    "error",
-)  # fmt: skip
+_FILE_FIELDS = (*FILE_FIELD_NAMES, "n_windows", "last_window")
 
 
 def split_window(

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from models.common.audio import SAMPLE_RATE
+from models.common.schema import FILE_FIELDS
 from models.common.storage import filesystem, is_s3, strip_scheme
 from models.features import LogMel
 from pipelines.config import TranscribeConfig
-from pipelines.decode import SAMPLE_RATE, AudioStream, DecodeError
+from pipelines.decode import AudioStream, DecodeError
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 
 PLACEMENT_TYPE = pa.struct(
     [
-        ("path", pa.string()),
-        ("channel", pa.int32()),
+        *FILE_FIELDS,
         ("window_index", pa.int32()),
         # -1 while a streamed recording's window count is not known yet; see `last_window`.
         ("n_windows", pa.int32()),
@@ -33,11 +34,6 @@ PLACEMENT_TYPE = pa.struct(
         ("window_offset_s", pa.float64()),
         ("source_start_s", pa.float64()),
         ("length_s", pa.float64()),
-        ("size_bytes", pa.int64()),
-        ("file_duration_s", pa.float64()),
-        ("sample_rate", pa.int32()),
-        ("channels", pa.int32()),
-        ("error", pa.string()),
         ("prepare_s", pa.float64()),
     ]
 )

@@ -12,14 +12,14 @@ import math
 import os
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
-from models.common.schema import STATUS_ERROR, STATUS_OK
+from models.common.ids import new_run_id
+from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
 from pipelines.inference import TranscribeWindows, model_input
@@ -145,13 +145,7 @@ def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: 
             **assembler.row(
                 [
                     {
-                        "path": path,
-                        "channel": channel,
-                        "error": None,
-                        "size_bytes": None,
-                        "file_duration_s": None,
-                        "sample_rate": None,
-                        "channels": None,
+                        **file_meta(path, channel),
                         "language": None,
                         "language_probability": None,
                         "segments": [],
@@ -169,7 +163,7 @@ def run_transcription(
 ) -> RunSummary:
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
     started = time.perf_counter()
-    run_id = run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     files = list_sources(sources, config.storage)
     sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
     _prepare_dest(sink, mode)

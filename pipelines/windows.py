@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from models.common.audio import N_SAMPLES
+from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from pipelines.config import ChunkingConfig
-from pipelines.decode import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -26,13 +25,6 @@ class Placement:
     window_offset: int  # samples from the window start
     source_start: int  # samples from the recording start
     length: int  # samples
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One channel (or the mix) of one file, ready to be windowed."""
-
-    audio: np.ndarray  # mono float32 at 16 kHz
 
 
 def speech_spans(audio: np.ndarray, cfg: ChunkingConfig) -> list[tuple[int, int]]:

@@ -16,7 +16,8 @@ import pytest
 from jobs.cli import main
 from models.common.config import StorageConfig
 from models.common.schema import TRANSCRIPT_SCHEMA
-from pipelines.quality.evaluate import read_parquet_tree
+from pipelines.quality.evaluate import HYP_COLUMNS
+from pipelines.store.reader import read_parquet_tree
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -238,7 +239,7 @@ def test_plain_scan_skips_staging_folders(tmp_path: Path):
     (dest / "_staging").mkdir(parents=True)
     pq.write_table(transcripts([{"path": "/x/a.wav", "text": "kept"}]), dest / "part-0.parquet")
     pq.write_table(transcripts([{"path": "/x/b.wav", "text": "uncommitted"}]), dest / "_staging" / "part-1.parquet")
-    table = read_parquet_tree(str(dest), StorageConfig())
+    table = read_parquet_tree(str(dest), StorageConfig(), HYP_COLUMNS)
     assert table.column("path").to_pylist() == ["/x/a.wav"]
 
 

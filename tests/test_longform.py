@@ -11,7 +11,7 @@ from jobs.cli import main
 from models.common.config import ModelConfig
 from pipelines.config import ChunkingConfig, DecodeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.quality.benchmark import wer
+from pipelines.quality.wer import corpus_wer as wer
 from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 

@@ -18,7 +18,7 @@ from models.common.schema import TRANSCRIPT_SCHEMA
 from models.registry import resolve_model
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.quality.benchmark import wer
+from pipelines.quality.wer import corpus_wer as wer
 from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 

@@ -15,6 +15,15 @@ CHUNK_LENGTH_S = 30
 N_SAMPLES = CHUNK_LENGTH_S * SAMPLE_RATE  # 480000 samples in a 30-second window
 N_FRAMES = N_SAMPLES // HOP_LENGTH  # 3000 frames in a 30-second window
 FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH  # 100 mel frames per second
+N_AUDIO_CTX = N_FRAMES // 2  # 1500 encoder positions per window (the encoder's convolution has stride 2)
+TIME_PRECISION_S = CHUNK_LENGTH_S / N_AUDIO_CTX  # 0.02 s per timestamp token
+
+# Whisper's multilingual vocabularies have 51865 tokens or more (large-v3: 51866); English-only ones 51864.
+MULTILINGUAL_VOCAB_SIZE = 51865
+
+
+def is_multilingual(vocab_size: int) -> bool:
+    return vocab_size >= MULTILINGUAL_VOCAB_SIZE
 
 
 def pad_or_trim(features: np.ndarray, length: int = N_FRAMES) -> np.ndarray:

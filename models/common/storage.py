@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 import fsspec
 import pyarrow.fs as pafs
 
 from models.common.config import StorageConfig
+
+# Models fetched from S3 or a hub, and converted models, are kept here (one copy per node).
+CACHE_DIR = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
 
 
 def is_s3(path: str) -> bool:

@@ -13,23 +13,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from models.common.config import StorageConfig
 from models.common.schema import STATUS_OK
 from pipelines.export.formats import to_jsonl, to_srt, to_txt, to_vtt
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "jsonl")
 _WRITERS = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt}
-
-
-def read_transcripts(dest: str, storage: StorageConfig) -> pa.Table:
-    """Committed rows if DEST has a commit log, else every Parquet file under DEST."""
-    from pipelines.quality.evaluate import read_parquet_tree
-    from pipelines.store.commit import read_committed
-
-    table = read_committed(dest, storage)
-    return table if table.num_rows else read_parquet_tree(dest, storage, columns=None)
 
 
 def export(rows: list[dict[str, Any]], fmt: str, out: Path) -> tuple[list[Path], int]:

@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from models.common.audio import FRAMES_PER_SECOND
+
 Row = dict[str, Any]
 
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
@@ -27,7 +29,6 @@ MEDIA_TYPES = {
     "txt": "text/plain; charset=utf-8",
 }
 # Whisper's `seek` counts mel frames (10 ms each) from the recording start.
-FRAMES_PER_SECOND = 100
 
 
 def format_timestamp(seconds: float, always_include_hours: bool = False, decimal_marker: str = ".") -> str:

@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from models.common.audio import SAMPLE_RATE
+from models.common.schema import file_meta
 from models.features import LogMel
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import Assembler, split_window
 from pipelines.config import TranscribeConfig
-from pipelines.decode import SAMPLE_RATE, DecodedAudio, DecodeError, decode_audio
+from pipelines.decode import DecodedAudio, DecodeError, decode_audio
 from pipelines.inference import load_backend
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 
@@ -94,15 +96,13 @@ class OnlineTranscriber:
                 400, f"model {self.config.model.model} transcribes English only (language 'en')", "unsupported_language"
             )
         audio = _decode(data, options.max_duration_s)
-        meta = {
-            "path": name,
-            "channel": None,
-            "size_bytes": len(data),
-            "file_duration_s": audio.duration_s,
-            "sample_rate": audio.source_sample_rate,
-            "channels": audio.source_channels,
-            "error": None,
-        }
+        meta = file_meta(
+            name,
+            size_bytes=len(data),
+            file_duration_s=audio.duration_s,
+            sample_rate=audio.source_sample_rate,
+            channels=audio.source_channels,
+        )
         windows = list(self._windows(audio.samples[0]))
         n = len(windows)
         prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)

@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
 from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
-from pipelines.decode import SAMPLE_RATE, decode_audio
+from pipelines.decode import decode_audio
+from pipelines.quality.wer import corpus_wer
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,6 @@ class Measurement:
     @property
     def rtfx(self) -> float:
         return self.audio_s / self.wall_s if self.wall_s else 0.0
-
-
-def wer(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus WER the Open ASR Leaderboard way: Whisper's English normalizer on both sides, then jiwer."""
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    normalize = EnglishTextNormalizer()
-    pairs = [(normalize(r), normalize(h)) for r, h in zip(references, hypotheses, strict=True)]
-    pairs = [(r, h) for r, h in pairs if r.strip()]
-    return jiwer.wer([r for r, _ in pairs], [h for _, h in pairs])
 
 
 def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
@@ -159,7 +150,7 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
             "faster-whisper per-file loop",
             audio_s,
             anchor_s,
-            wer([refs[p] for p in order], [anchor[p] for p in order]),
+            corpus_wer([refs[p] for p in order], [anchor[p] for p in order]),
         )
     ]
     for name, config in (
@@ -168,7 +159,9 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
     ):
         texts, wall = _voxray(files, config)
         out.append(
-            Measurement("short", name, audio_s, wall, wer([refs[p] for p in order], [texts.get(p, "") for p in order]))
+            Measurement(
+                "short", name, audio_s, wall, corpus_wer([refs[p] for p in order], [texts.get(p, "") for p in order])
+            )
         )
     return out
 
@@ -214,7 +207,7 @@ def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
             without_timestamps=without_timestamps,
         )
         text = "".join(s.text for s in segments)
-        return Measurement("long", name, audio_s, time.perf_counter() - started, wer([reference], [text]))
+        return Measurement("long", name, audio_s, time.perf_counter() - started, corpus_wer([reference], [text]))
 
     out = [anchor(b, True, f"faster-whisper batched (batch {b})") for b in cfg.anchor_batch_sizes]
     best_batch = cfg.anchor_batch_sizes[int(np.argmin([m.wall_s for m in out]))]
@@ -229,7 +222,7 @@ def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
         ),
     ):
         texts, wall = _voxray([path], TranscribeConfig(model=model_config, compute=compute))
-        out.append(Measurement("long", name, audio_s, wall, wer([reference], [next(iter(texts.values()), "")])))
+        out.append(Measurement("long", name, audio_s, wall, corpus_wer([reference], [next(iter(texts.values()), "")])))
     return out
 
 

@@ -7,7 +7,6 @@ as deletions: dropping it would make a system that fails on hard files look bett
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import math
@@ -15,7 +14,6 @@ import os
 import posixpath
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.common.config import StorageConfig
+from models.common.ids import new_run_id
 from models.common.schema import STATUS_ERROR, STATUS_OK
-from models.common.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
+from models.common.storage import filesystem, is_s3, strip_scheme
 from pipelines.config import TranscribeConfig
 from pipelines.listing import manifest_rows
 from pipelines.quality import wer
@@ -167,53 +166,6 @@ def path_key(path: str) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
-def read_hypotheses(dest: str, storage: StorageConfig) -> pa.Table:
-    """A transcript dataset: committed rows if `pipelines.store.commit` knows DEST, else every Parquet file."""
-    try:
-        read_committed = importlib.import_module("pipelines.store.commit").read_committed
-    except (ImportError, AttributeError):
-        read_committed = None
-    if read_committed is not None:
-        try:
-            table = read_committed(dest, storage)
-        except Exception as exc:  # a dataset written without the commit protocol, or an older format
-            print(f"voxray eval: reading {dest} without its commit log ({exc})", file=sys.stderr)
-        else:
-            if table is not None and table.num_rows:
-                return table.select([c for c in HYP_COLUMNS if c in table.column_names])
-    return read_parquet_tree(dest, storage)
-
-
-def read_parquet_tree(dest: str, storage: StorageConfig, columns: tuple[str, ...] | None = HYP_COLUMNS) -> pa.Table:
-    """Every Parquet file at or under DEST, skipping names that start with '_' or '.' (staging areas,
-    Spark/Hadoop markers), as pyarrow.dataset does."""
-    from pyarrow.fs import FileSelector, FileType
-
-    fs, root = arrow_filesystem(dest, storage)
-    info = fs.get_file_info(root)
-    if info.type == FileType.File:
-        paths = [root]
-    elif info.type == FileType.Directory:
-        found = fs.get_file_info(FileSelector(root, recursive=True))
-        paths = sorted(
-            i.path
-            for i in found
-            if i.is_file
-            and i.path.endswith(".parquet")
-            and not any(part.startswith(("_", ".")) for part in posixpath.relpath(i.path, root).split("/"))
-        )
-    else:
-        raise FileNotFoundError(f"transcripts not found: {dest}")
-    if not paths:
-        raise FileNotFoundError(f"no Parquet files under {dest}")
-    tables = []
-    for path in paths:
-        schema = pq.read_schema(path, filesystem=fs)
-        wanted = [c for c in columns if c in schema.names] if columns else None
-        tables.append(pq.read_table(path, filesystem=fs, columns=wanted))
-    return pa.concat_tables(tables, promote_options="default")
-
-
 def hypotheses_by_path(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """One hypothesis per path: the newest row per (path, channel); channels joined in order."""
     latest: dict[tuple[str, int], dict[str, Any]] = {}
@@ -253,7 +205,7 @@ def transcribe_references(refs: list[Reference], config: TranscribeConfig) -> tu
     from pipelines.transcribe import ensure_ray, iter_transcripts
 
     ensure_ray()
-    run_id = "eval-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id("eval-")
     started = time.perf_counter()
     rows = list(iter_transcripts([SourceFile(path=r.path) for r in refs], config, run_id))
     return hypotheses_by_path(rows), time.perf_counter() - started

@@ -147,7 +147,3 @@ def total(counts: Iterable[ErrorCounts]) -> ErrorCounts:
 def corpus_wer(references: list[str], hypotheses: list[str], language: str | None = None) -> float:
     """Sum of word errors over the sum of reference words, after normalization."""
     return total(score(r, h, language).words for r, h in zip(references, hypotheses, strict=True)).rate
-
-
-def corpus_cer(references: list[str], hypotheses: list[str], language: str | None = None) -> float:
-    return total(score(r, h, language).chars for r, h in zip(references, hypotheses, strict=True)).rate

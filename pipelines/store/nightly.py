@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from models.common.ids import new_run_id
 from pipelines.assemble import rows_to_table
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile, list_sources
@@ -132,10 +132,6 @@ class RunRecord:
             f"audio: {self.audio_s / 3600:.3f} h  wall: {self.wall_s:.1f} s  RTFx: {self.rtfx:.1f}  "
             f"node-hours: {self.node_hours:.4f}" + (f"  cost/audio hour: {cost:.4f}" if cost is not None else "")
         )
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
 def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecord:

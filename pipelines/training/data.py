@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from models.common.audio import N_SAMPLES
+from models.common.audio import N_AUDIO_CTX, N_SAMPLES, SAMPLE_RATE, TIME_PRECISION_S, is_multilingual
 from models.common.config import StorageConfig
 from models.common.storage import arrow_filesystem, filesystem, is_s3, strip_scheme
 from models.features import LogMel
-from pipelines.decode import SAMPLE_RATE, DecodeError, decode_audio
+from pipelines.decode import DecodeError, decode_audio
 from pipelines.listing import manifest_rows
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ log = logging.getLogger(__name__)
 # batch has one shape; Whisper's decoder holds 448 positions, and a 30 s clip rarely needs 200.
 MAX_LABEL_TOKENS = 224
 IGNORE_INDEX = -100
-TIME_PRECISION_S = 0.02
 # One labelled clip; channel -1 means the mix of all channels.
-ROW_SCHEMA = pa.schema([("path", pa.string()), ("text", pa.string()), ("channel", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -152,7 +150,7 @@ class WhisperExamples:
         self.eot = ids("<|endoftext|>")
         self.no_timestamps = ids("<|notimestamps|>")
         self.timestamp_begin = self.no_timestamps + 1
-        multilingual = config.vocab_size >= 51865
+        multilingual = is_multilingual(config.vocab_size)
         self.prefix = [ids(f"<|{language}|>"), ids("<|transcribe|>")] if multilingual else []
         self.timestamp_share = timestamp_share
         self.keep_text = keep_text  # validation keeps the reference text next to the inputs
@@ -176,7 +174,7 @@ class WhisperExamples:
     def labels(self, path: str, text: str, duration_s: float) -> np.ndarray:
         words = self.tokenizer.encode(" " + text.strip(), add_special_tokens=False)
         if zlib.crc32(path.encode()) % 1000 < self.timestamp_share * 1000:
-            end = self.timestamp_begin + min(1500, round(duration_s / TIME_PRECISION_S))
+            end = self.timestamp_begin + min(N_AUDIO_CTX, round(duration_s / TIME_PRECISION_S))
             tokens = [*self.prefix, self.timestamp_begin, *words, end, self.eot]
         else:
             tokens = [*self.prefix, self.no_timestamps, *words, self.eot]
