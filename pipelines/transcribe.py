@@ -19,6 +19,7 @@ from typing import Any
 import ray
 
 from models.common.ids import new_run_id
+from models.common.profile import StageTimes
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
@@ -70,6 +71,7 @@ class RunSummary:
     audio_s: float = 0.0
     wall_s: float = 0.0
     written: list[str] = field(default_factory=list)
+    profile: StageTimes = field(default_factory=StageTimes)
 
     @property
     def rtfx(self) -> float:
@@ -127,18 +129,35 @@ def build_dataset(
     )
 
 
-def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: str) -> Iterator[dict[str, Any]]:
-    """Transcript rows for `files`, each exactly once, as they complete (not in input order)."""
+def iter_transcripts(
+    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes | None = None
+) -> Iterator[dict[str, Any]]:
+    """Transcript rows for `files`, each exactly once, as they complete (not in input order).
+
+    `times` collects where the time went: the driver's own stages and those every task and actor
+    reported with its output (models.common.profile).
+    """
     if not files:
         return
-    ensure_ray()
-    n_mels, needs_audio = model_input(config)
+    times = times if times is not None else StageTimes()
+    with times.stage("driver:ray start"):
+        ensure_ray()
+    with times.stage("driver:model resolution"):
+        n_mels, needs_audio = model_input(config)
     plan = plan_cluster(config, ray.cluster_resources())
     assembler = Assembler(config.model.model, run_id, config.fingerprint())
     ds = build_dataset(files, config, plan, n_mels, needs_audio)
+    waited = time.perf_counter()
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        if waited is not None:
+            times.add("driver:until first results", time.perf_counter() - waited)
+            waited = None
         for piece in batch.to_pylist():
-            yield from assembler.add(piece)
+            if piece["profile"]:
+                times.merge(StageTimes.from_json(piece["profile"]))
+            with times.stage("driver:assembly"):
+                rows = list(assembler.add(piece))
+            yield from rows
     for path, channel in assembler.incomplete:
         # Should not happen; if it does, the file must still show up, and say why.
         yield {
@@ -164,24 +183,28 @@ def run_transcription(
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    files = list_sources(sources, config.storage)
+    times = StageTimes()
+    with times.stage("driver:listing"):
+        files = list_sources(sources, config.storage)
     sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
     _prepare_dest(sink, mode)
-    summary = RunSummary(run_id=run_id, files=len(files))
+    summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
-    for row in iter_transcripts(files, config, run_id):
+    for row in iter_transcripts(files, config, run_id, times):
         if metrics is None:
             from pipelines.metrics import RunMetrics
 
             metrics = RunMetrics("transcribe")  # Ray is up once rows flow
         metrics.row(row)
         summary.add(row)
-        sink.add(row)
+        with times.stage("driver:write"):
+            sink.add(row)
     if not files:
         from pipelines.assemble import rows_to_table
 
         sink.write_table(rows_to_table([]))
-    summary.written = sink.close()
+    with times.stage("driver:write"):
+        summary.written = sink.close()
     summary.wall_s = time.perf_counter() - started
     return summary
 
