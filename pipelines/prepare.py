@@ -9,11 +9,12 @@ becomes one window row without features and with its `error`, so it reaches the 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,10 +23,12 @@ from models.common.audio import SAMPLE_RATE
 from models.common.profile import StageTimes
 from models.common.schema import FILE_FIELDS
 from models.common.storage import filesystem, is_s3, strip_scheme
-from models.features import LogMel
 from pipelines.config import TranscribeConfig
 from pipelines.decode import AudioStream, DecodeError
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
+
+if TYPE_CHECKING:
+    from models.features import LogMel
 
 PLACEMENT_TYPE = pa.struct(
     [
@@ -91,7 +94,7 @@ class _Preparer:
         self.config = config
         self.n_mels = n_mels
         self.needs_audio = needs_audio
-        self.logmel = LogMel(n_mels) if not needs_audio else None
+        self.logmel = _logmel(n_mels) if not needs_audio else None
         self.rows: list[dict] = []
         self.times = StageTimes()
 
@@ -259,6 +262,15 @@ class _Preparer:
             "length_s": p.length / SAMPLE_RATE if p else 0.0,
             **unit.meta,
         }
+
+
+@functools.lru_cache(maxsize=4)
+def _logmel(n_mels: int) -> LogMel:
+    # One filter bank per worker process, not per task: tasks are small and many. Imported here so
+    # that the driver, which only refers to this module's functions, never imports torch.
+    from models.features import LogMel
+
+    return LogMel(n_mels)
 
 
 def _chain(first: np.ndarray, second: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -30,6 +30,16 @@ from pipelines.write import ParquetSink
 
 CPU_BATCH_SIZE = 8
 GPU_BATCH_SIZE = 32
+# Files per preparation task, when not configured. A Ray task costs milliseconds to schedule and
+# start, so one file per task caps an archive of small files at tens of files per second; packing
+# also needs several clips in one task. An upper bound keeps a task's memory and the delay before
+# its first windows small. Recordings longer than a few minutes gain nothing from packing, so they
+# may go one per task, for parallelism.
+MIN_FILES_PER_TASK = 8
+MAX_FILES_PER_TASK = 256
+LONG_FILE_BYTES = 8 * 1024**2
+# Aim for this many tasks per preparation slot, so that the slots stay busy to the end of the input.
+TASKS_PER_SLOT = 4
 
 
 @dataclass(frozen=True)
@@ -93,18 +103,33 @@ class RunSummary:
         )
 
 
+def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: float) -> int:
+    """How many files one preparation task takes: configured, or from the file count and the CPUs."""
+    if config.compute.files_per_task:
+        return config.compute.files_per_task
+    slots = max(1, int(cpus / config.compute.prepare_cpus))
+    sizes = [f.size for f in files if f.size is not None]
+    long_files = bool(sizes) and sum(sizes) / len(sizes) > LONG_FILE_BYTES
+    low = 1 if long_files else MIN_FILES_PER_TASK
+    return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
+
+
 def ensure_ray() -> None:
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, logging_level="warning")
 
 
 def build_dataset(
-    files: list[SourceFile], config: TranscribeConfig, plan: ClusterPlan, n_mels: int, needs_audio: bool = False
+    files: list[SourceFile],
+    config: TranscribeConfig,
+    plan: ClusterPlan,
+    n_mels: int,
+    needs_audio: bool = False,
+    per_task: int = MIN_FILES_PER_TASK,
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     items = [{"path": f.path, "size": f.size} for f in files]
-    per_task = max(1, config.compute.files_per_task)
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
     ds = ds.map_batches(
         prepare_windows,
@@ -144,9 +169,11 @@ def iter_transcripts(
         ensure_ray()
     with times.stage("driver:model resolution"):
         n_mels, needs_audio = model_input(config)
-    plan = plan_cluster(config, ray.cluster_resources())
+    resources = ray.cluster_resources()
+    plan = plan_cluster(config, resources)
     assembler = Assembler(config.model.model, run_id, config.fingerprint())
-    ds = build_dataset(files, config, plan, n_mels, needs_audio)
+    per_task = files_per_task(files, config, resources.get("CPU", 1))
+    ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
     waited = time.perf_counter()
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         if waited is not None:
