@@ -154,8 +154,8 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
         )
     ]
     for name, config in (
-        ("voxray", base),
-        ("voxray --pack", replace(base, chunking=ChunkingConfig(pack_short_clips=True))),
+        ("voxray (default: packs short clips)", base),
+        ("voxray --no-pack", replace(base, chunking=ChunkingConfig(pack_short_clips=False))),
     ):
         texts, wall = _voxray(files, config)
         out.append(
