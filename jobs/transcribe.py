@@ -56,8 +56,8 @@ def _show(paths: list[str], limit: int, config) -> None:
 
     shown = 0
     for path in paths:
-        fs, _ = arrow_filesystem(path if "://" not in path else path, config.storage)
-        for row in pq.read_table(path, filesystem=fs, columns=["path", "status", "error", "text"]).to_pylist():
+        fs, inner = arrow_filesystem(path, config.storage)
+        for row in pq.read_table(inner, filesystem=fs, columns=["path", "status", "error", "text"]).to_pylist():
             body = row["text"] if row["status"] == "ok" else f"ERROR: {row['error']}"
             print(f"{row['path']}\n    {body}")
             shown += 1
