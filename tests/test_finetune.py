@@ -58,7 +58,7 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 @pytest.mark.slow
 def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, run_finetune
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, load_training_state, run_finetune
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
     train = _manifest(tmp_path / "train.jsonl", wavs[:4])
@@ -79,7 +79,7 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     assert first.steps == 2
     assert first.resumed_at is None
     assert first.latest_checkpoint is not None
-    state = torch.load(Path(first.latest_checkpoint) / "state.pt", weights_only=False)
+    state = load_training_state(Path(first.latest_checkpoint) / "state.pt")
     assert state["state"]["step"] == 2
 
     # The same storage and name again, allowed to go further: it continues from step 2.
@@ -100,3 +100,42 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     # Checkpoints kept: at most num_to_keep (the best validated one and the latest).
     kept = [p for p in (tmp_path / "runs" / "tiny").iterdir() if p.is_dir() and p.name.startswith("checkpoint_")]
     assert 1 <= len(kept) <= spec.num_to_keep
+
+
+class _RunsCodeWhenUnpickled:
+    """A pickle payload: unpickling it creates `marker` (any callable could run instead)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_training_state_is_loaded_as_weights_only(tmp_path: Path) -> None:
+    import pickle
+
+    from pipelines.training.finetune import _linear_schedule, load_training_state, save_training_state
+
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    scheduler = _linear_schedule(optimizer, 1, 4)
+    scheduler.step()
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    state = {"step": 1, "epoch": 0, "batches_in_epoch": 1, "best_wer": None, "baseline_wer": 0.5, "resumed_at": None}
+    save_training_state(tmp_path / "state.pt", optimizer, scheduler, scaler, state)
+    saved = load_training_state(tmp_path / "state.pt")
+    assert saved["state"] == state
+    restored = torch.optim.AdamW(torch.nn.Linear(4, 2).parameters(), lr=1e-3)
+    restored.load_state_dict(saved["optimizer"])
+    assert torch.equal(restored.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    assert saved["scheduler"]["last_epoch"] == 1
+
+    # A checkpoint planted on shared storage: loading it must not run its code.
+    marker = tmp_path / "code-ran"
+    torch.save({"state": _RunsCodeWhenUnpickled(marker)}, tmp_path / "planted.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_training_state(tmp_path / "planted.pt")
+    assert not marker.exists()

@@ -75,7 +75,7 @@ def train_func(config: dict[str, Any]) -> None:
     with _maybe_dir(checkpoint) as ckpt_dir:
         source = os.path.join(ckpt_dir, MODEL_SUBDIR) if ckpt_dir else config["model_dir"]
         model, kind = load_model(source)
-        saved = torch.load(os.path.join(ckpt_dir, STATE_FILE), weights_only=False) if ckpt_dir else None
+        saved = load_training_state(Path(ckpt_dir) / STATE_FILE) if ckpt_dir else None
     if cfg.freeze_encoder and kind == "whisper":
         model.model.encoder.requires_grad_(False)
     model = ray.train.torch.prepare_model(model)
@@ -299,16 +299,29 @@ def _report(
         return
     with tempfile.TemporaryDirectory() as tmp:
         save_model(_unwrap(model), model_dir, Path(tmp) / MODEL_SUBDIR)
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "state": dict(state),
-            },
-            Path(tmp) / STATE_FILE,
-        )
+        save_training_state(Path(tmp) / STATE_FILE, optimizer, scheduler, scaler, state)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+
+def save_training_state(
+    path: Path, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler, state: dict[str, Any]
+) -> None:
+    """Optimizer, schedule, loss scaler and step counters: tensors and plain values only."""
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "state": dict(state),
+        },
+        path,
+    )
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    """What `save_training_state` wrote. Checkpoints live on shared storage: `weights_only` refuses
+    any pickled object other than tensors and plain containers, so a planted file cannot run code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _state_metrics(state: dict[str, Any]) -> dict[str, Any]:
