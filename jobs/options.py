@@ -62,24 +62,27 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
 
 
-def config_from_args(args: argparse.Namespace) -> TranscribeConfig:
-    config = TranscribeConfig.from_yaml(args.config) if getattr(args, "config", None) else TranscribeConfig()
-    language = args.language
-    model = _overrides(
-        config.model,
-        model=args.model,
-        backend=args.backend,
-        language=None if language == "auto" else language,
-        beam_size=args.beam_size,
-        compute_type=args.compute_type,
-        device=args.device,
-        word_timestamps=args.word_timestamps,
-        without_timestamps=args.without_timestamps,
-    )
-    if language == "auto":
-        model = replace(model, language=None)
+def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = None) -> TranscribeConfig:
+    """`base` (else --config's file, else the defaults) with the flags on top, validated; exit 2 when wrong."""
     try:
-        return _with_overrides(config, model, args)
+        if base is None:
+            base = TranscribeConfig.from_yaml_file(args.config) if getattr(args, "config", None) else TranscribeConfig()
+        language = args.language
+        model = _overrides(
+            base.model,
+            model=args.model,
+            backend=args.backend,
+            language=None if language == "auto" else language,
+            beam_size=args.beam_size,
+            compute_type=args.compute_type,
+            device=args.device,
+            word_timestamps=args.word_timestamps,
+            without_timestamps=args.without_timestamps,
+        )
+        if language == "auto":
+            model = replace(model, language=None)
+        # Flags are checked as strictly as YAML (--beam-size 0 is refused here, not in an actor).
+        return _with_overrides(base, model, args).validated()
     except ValueError as error:
         print(f"voxray: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
