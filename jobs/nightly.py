@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from jobs.options import add_model_options, config_from_args
+from jobs.options import add_model_options, config_from_args, refuse_unknown_language
 from pipelines.store.nightly import NightlyConfig
 
 __all__ = ["NightlyConfig", "register", "run"]
@@ -45,6 +45,7 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
     base = NightlyConfig.from_yaml_file(args.config) if args.config else NightlyConfig()
     # Model flags apply on top of the YAML's transcribe section.
     transcribe = config_from_args(args, base.transcribe)
+    refuse_unknown_language(transcribe)
     overrides = {
         "sources": tuple(args.sources) or None,
         "output": args.output,

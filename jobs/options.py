@@ -107,3 +107,14 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
 
 def _overrides(obj, **values):
     return replace(obj, **{k: v for k, v in values.items() if v is not None})
+
+
+def refuse_unknown_language(config: TranscribeConfig) -> None:
+    """Exit 2 before any work when --language is not one the model knows (tiny.en: English only)."""
+    from pipelines.inference import check_model_language
+
+    try:
+        check_model_language(config, config.model.language)
+    except ValueError as error:
+        print(f"voxray: error: --language: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.options import add_model_options, config_from_args
+from jobs.options import add_model_options, config_from_args, refuse_unknown_language
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.transcribe import run_transcription
 
     config = config_from_args(args)
+    refuse_unknown_language(config)
     mode = "overwrite" if args.overwrite else "append" if args.append else "error"
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode)
