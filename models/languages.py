@@ -13,7 +13,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-MULTILINGUAL_VOCAB = 51865
+from models.common.audio import is_multilingual
+
 _LANGUAGE_TOKEN = re.compile(r"<\|([a-z]{2,3})\|>")
 
 
@@ -33,7 +34,7 @@ def _languages(model_dir: str) -> tuple[str, ...] | None:
     codes = {m.group(1): i for t, i in tokens.items() if (m := _LANGUAGE_TOKEN.fullmatch(t))}
     if "en" not in codes:
         return None  # not a Whisper tokenizer (a CTC model, say): no language to choose
-    if _vocab_size(folder, tokens) < MULTILINGUAL_VOCAB:
+    if not is_multilingual(_vocab_size(folder, tokens)):
         return ("en",)
     listed = _listed_ids(folder)
     if listed is not None:
