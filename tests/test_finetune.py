@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -139,3 +140,53 @@ def test_training_state_is_loaded_as_weights_only(tmp_path: Path) -> None:
     with pytest.raises(pickle.UnpicklingError):
         load_training_state(tmp_path / "planted.pt")
     assert not marker.exists()
+
+
+def test_epoch_order_is_seeded_per_epoch_and_split_evenly() -> None:
+    from pipelines.training.data import epoch_indices
+
+    n, world = 10, 3
+    shares = [epoch_indices(n, seed=7, epoch=0, rank=r, world=world) for r in range(world)]
+    assert [len(s) for s in shares] == [3, 3, 3]  # equal shares: every DDP worker steps as often
+    assert len(set(np.concatenate(shares))) == 9  # no row twice in an epoch
+    again = [epoch_indices(n, seed=7, epoch=0, rank=r, world=world) for r in range(world)]
+    assert all(np.array_equal(a, b) for a, b in zip(shares, again, strict=True))  # same seed, same order
+    epochs = [tuple(epoch_indices(n, seed=7, epoch=e, rank=0, world=1)) for e in range(4)]
+    assert len(set(epochs)) == 4  # a new order every epoch
+    assert tuple(epoch_indices(n, seed=8, epoch=0, rank=0, world=1)) != epochs[0]
+
+
+@pytest.mark.slow
+def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
+    from models.common.config import StorageConfig
+    from pipelines.training.data import canonical_rows, epoch_examples, epoch_indices, training_dataset
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, _batches, _digest, _examples_stage, run_finetune
+
+    wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
+    spec = RunSpec(
+        train=_manifest(tmp_path / "train.jsonl", list(reversed(wavs[:4]))),
+        val=_manifest(tmp_path / "val.jsonl", wavs[4:5]),
+        storage=str(tmp_path / "runs"),
+        name="resumed",
+        cpus_per_worker=0.5,
+        data_cpus=0.25,
+    )
+    base = {"model": str(tiny_whisper), "batch_size": 1, "lr": 1e-3, "warmup_steps": 1, "checkpoint_every": 1}
+    # 4 clips at batch 1: 4 steps per epoch. Stopped in the middle of the first epoch, then resumed
+    # into the second one.
+    stopped = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=3), spec)
+    resumed = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=5), spec)
+    assert (stopped.steps, resumed.resumed_at, resumed.steps) == (3, 3, 5)
+
+    # What an uninterrupted run trains on: epoch 0's 4 batches, then epoch 1's first, in the order
+    # the seed gives each epoch (the manifest's own order does not matter).
+    cfg = FinetuneConfig(**base)
+    rows = canonical_rows(training_dataset(spec.train, StorageConfig()))
+    stage, kwargs = _examples_stage(str(tiny_whisper), StorageConfig(), cfg)
+    expected = ""
+    for epoch, batches in ((0, 4), (1, 1)):
+        examples = epoch_examples(rows, epoch_indices(rows.num_rows, cfg.seed, epoch, 0, 1), stage, kwargs, 0.25)
+        for _, batch in zip(range(batches), _batches(examples, cfg, "whisper"), strict=False):
+            expected = _digest(expected, batch)
+    assert stopped.data_digest not in ("", expected)
+    assert resumed.data_digest == expected

@@ -11,6 +11,7 @@ resumes from the latest one. Checkpoints are ranked by `val_wer`, so the best on
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from pipelines.training.data import epoch_examples, epoch_indices
 
 # Mid-epoch checkpoints are not validated: they rank below every validated one (lower is better),
 # so only the latest of them survives (Ray Train always keeps the latest checkpoint).
@@ -71,6 +74,9 @@ def train_func(config: dict[str, Any]) -> None:
         "best_wer": None,
         "baseline_wer": None,
         "resumed_at": None,  # the step this run resumed from (None: a fresh start)
+        # A running hash of the labels trained on, in order (rank 0's share): two runs that saw the
+        # same batches in the same order, resumed or not, end with the same digest.
+        "data_digest": "",
     }
     with _maybe_dir(checkpoint) as ckpt_dir:
         source = os.path.join(ckpt_dir, MODEL_SUBDIR) if ckpt_dir else config["model_dir"]
@@ -98,16 +104,19 @@ def train_func(config: dict[str, Any]) -> None:
             {"step": 0, "epoch": 0, "val_wer": state["baseline_wer"], "baseline_wer": state["baseline_wer"]}
         )
 
-    train_shard = ray.train.get_dataset_shard("train")
+    rows = ray.get(config["train_rows_ref"])
     reported = False
     while state["epoch"] < cfg.epochs and not _done(cfg, state):
         model.train()
         optimizer.zero_grad(set_to_none=True)  # no gradient carried over from a short last accumulation
         skip = state["batches_in_epoch"]  # batches of this epoch trained before a resume
         losses: list[float] = []
-        for index, batch in enumerate(_batches(train_shard, cfg, kind)):
+        indices = epoch_indices(rows.num_rows, cfg.seed, state["epoch"], rank, world)
+        examples = epoch_examples(rows, indices, *config["examples"], config["data_cpus"])
+        for index, batch in enumerate(_batches(examples, cfg, kind)):
             if index < skip:
-                continue
+                continue  # the epoch's order is fixed by its seed: these are the batches already trained on
+            state["data_digest"] = _digest(state["data_digest"], batch)
             last_micro = (index + 1) % cfg.grad_accum == 0
             with _no_sync(model, not last_micro):
                 loss = _loss(model, batch, kind, device, amp_dtype, augment, model.training)
@@ -148,6 +157,12 @@ def planned_steps(cfg: FinetuneConfig, train_rows: int, world: int) -> int:
     batches = math.ceil(max(1, train_rows // world) / cfg.batch_size)
     steps = cfg.epochs * max(1, batches // cfg.grad_accum)
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def _digest(previous: str, batch: dict[str, Any]) -> str:
+    labels = batch["labels"]
+    data = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    return hashlib.sha256(previous.encode() + data.astype(np.int64).tobytes()).hexdigest()
 
 
 def _done(cfg: FinetuneConfig, state: dict) -> bool:
@@ -325,7 +340,7 @@ def load_training_state(path: Path) -> dict[str, Any]:
 
 
 def _state_metrics(state: dict[str, Any]) -> dict[str, Any]:
-    keys = ("step", "epoch", "baseline_wer", "resumed_at")
+    keys = ("step", "epoch", "baseline_wer", "resumed_at", "data_digest")
     return {k: state[k] for k in keys}
 
 
@@ -407,6 +422,7 @@ class FinetuneResult:
     steps: int
     resumed_at: int | None
     wall_s: float
+    data_digest: str = ""  # the order of the batches trained on (see train_func's state)
 
 
 def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None) -> FinetuneResult:
@@ -418,7 +434,7 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     from models.common.config import StorageConfig
     from models.common.storage import arrow_filesystem, is_s3
     from models.whisper_torch import resolve_torch_model
-    from pipelines.training.data import PseudoLabelFilter, training_dataset
+    from pipelines.training.data import PseudoLabelFilter, canonical_rows, training_dataset
 
     started = time.perf_counter()
     ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
@@ -432,16 +448,10 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     keep = PseudoLabelFilter(min_avg_logprob=spec.min_avg_logprob)
     train_rows = training_dataset(spec.train, storage_config, keep)
     val_rows = training_dataset(spec.val, storage_config, keep)
-    n_train = train_rows.count()
+    rows = canonical_rows(train_rows)
     stage_class, stage_kwargs = _examples_stage(model_dir, storage_config, cfg)
     # Small batches keep the first training step close; actors load the tokenizer once.
     stage = {"batch_size": 4, "num_cpus": spec.data_cpus}
-    train = train_rows.randomize_block_order(seed=cfg.seed).map_batches(
-        stage_class,
-        fn_constructor_kwargs=stage_kwargs,
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, spec.num_workers)),
-        **stage,
-    )
     val = val_rows.map_batches(
         stage_class,
         fn_constructor_kwargs={**stage_kwargs, "keep_text": True},
@@ -458,7 +468,12 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
         train_loop_config={
             "finetune": dataclasses.asdict(cfg),
             "model_dir": model_dir,
-            "train_rows": n_train,
+            "train_rows": rows.num_rows,
+            # Each worker builds its epochs from these rows (see `epoch_indices`): a Ray Train
+            # dataset shard streams in whatever order blocks finish, so a resume could not be exact.
+            "train_rows_ref": ray.put(rows),
+            "examples": (stage_class, stage_kwargs),
+            "data_cpus": spec.data_cpus,
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=spec.num_workers,
@@ -476,8 +491,8 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
             ),
             failure_config=ray.train.FailureConfig(max_failures=spec.max_failures),
         ),
-        datasets={"train": train, "val": val},
-        dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
+        datasets={"val": val},
+        dataset_config=ray.train.DataConfig(datasets_to_split=[]),
     )
     result = trainer.fit()
     best = min(result.best_checkpoints or [], key=lambda cm: cm[1].get("val_wer", math.inf), default=None)
@@ -491,6 +506,7 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
         latest_checkpoint=result.checkpoint.path if result.checkpoint else None,
         steps=int(metrics.get("step", 0)),
         resumed_at=metrics.get("resumed_at"),
+        data_digest=metrics.get("data_digest", ""),
         wall_s=time.perf_counter() - started,
     )
 
