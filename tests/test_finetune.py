@@ -190,3 +190,20 @@ def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, sp
             expected = _digest(expected, batch)
     assert stopped.data_digest not in ("", expected)
     assert resumed.data_digest == expected
+
+
+@pytest.mark.slow
+def test_finetune_options_on_the_command_line_are_checked_before_ray_starts(tiny_whisper, tmp_path, capsys) -> None:
+    from jobs.cli import main
+
+    manifest = _manifest(tmp_path / "m.jsonl", [{"path": "a.wav", "text": "a"}])
+    common = ["finetune", "--model", str(tiny_whisper), "--train", manifest, "--val", manifest]
+    common += ["--storage", str(tmp_path / "runs"), "--name", "n", "--seed", "3", "--weight-decay", "0.01"]
+    for flags, message in [
+        (["--language", "de"], "transcribes English only"),
+        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--timestamp-share", "1.5"], "timestamp_share must be >= 0 and <= 1"),
+    ]:
+        assert main([*common, *flags]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -24,6 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.common.config import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    StorageConfig,
+    dataclass_from_dict,
+)
 from pipelines.training.data import epoch_examples, epoch_indices
 
 # Mid-epoch checkpoints are not validated: they rank below every validated one (lower is better),
@@ -38,22 +47,35 @@ class FinetuneConfig:
     """What one fine-tuning run does (per-worker batch sizes; steps are optimizer steps)."""
 
     model: str = "tiny.en"
-    epochs: int = 3
-    lr: float = 1e-5
-    batch_size: int = 8
-    grad_accum: int = 1
-    warmup_steps: int = 10
-    weight_decay: float = 0.0
-    checkpoint_every: int = 50
+    epochs: PositiveInt = 3
+    lr: PositiveFloat = 1e-5
+    batch_size: PositiveInt = 8
+    grad_accum: PositiveInt = 1
+    warmup_steps: NonNegativeInt = 10
+    weight_decay: NonNegativeFloat = 0.0
+    checkpoint_every: PositiveInt = 50
     spec_augment: bool = False
-    freq_mask: int = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
-    time_mask: int = 100
+    freq_mask: NonNegativeInt = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
+    time_mask: NonNegativeInt = 100
     freeze_encoder: bool = False
-    timestamp_share: float = 0.5
-    max_steps: int | None = None  # stop early (tests, smoke runs)
-    val_batch_size: int = 8
+    timestamp_share: Probability = 0.5
+    max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
+    val_batch_size: PositiveInt = 8
     language: str = "en"
     seed: int = 0
+
+
+def checked_config(cfg: FinetuneConfig, storage: StorageConfig) -> tuple[FinetuneConfig, str]:
+    """(cfg validated as if loaded from YAML, the model's local folder or hub id); ValueError naming
+    the option when a value is out of range or the model does not know `language`."""
+    from models.languages import check_language
+    from models.whisper_torch import resolve_torch_model
+
+    cfg = dataclass_from_dict(FinetuneConfig, dataclasses.asdict(cfg))
+    source = resolve_torch_model(cfg.model, storage)
+    if Path(source).is_dir():
+        check_language(source, cfg.language, cfg.model)
+    return cfg, str(source)
 
 
 def train_func(config: dict[str, Any]) -> None:
@@ -431,15 +453,13 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from models.common.config import StorageConfig
     from models.common.storage import arrow_filesystem, is_s3
-    from models.whisper_torch import resolve_torch_model
     from pipelines.training.data import PseudoLabelFilter, canonical_rows, training_dataset
 
     started = time.perf_counter()
     ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
     storage_config = storage_config or StorageConfig()
-    model_dir = str(resolve_torch_model(cfg.model, storage_config))
+    cfg, model_dir = checked_config(cfg, storage_config)
     if not Path(model_dir).is_dir():
         # A hub id: fetch it once on the driver (node-local; multi-node runs should pass s3://).
         from huggingface_hub import snapshot_download
