@@ -110,7 +110,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 9
 
 def test_readme_runtime_env_lists_what_the_transcribe_path_imports() -> None:
     # voxray's runtime dependencies that `python -m jobs.cli transcribe` loads (in the driver, the
-    # preparation tasks and the model actors), less those ray[data,train,serve] brings itself.
+    # preparation tasks, which import models.features lazily, and the model actors), less those
+    # ray[data,train,serve] brings itself.
     from importlib.metadata import packages_distributions, requires
 
     import tomllib
@@ -118,7 +119,7 @@ def test_readme_runtime_env_lists_what_the_transcribe_path_imports() -> None:
 
     code = (
         "import sys, json, jobs.cli, jobs.transcribe, pipelines.transcribe, pipelines.prepare, "
-        "pipelines.inference, models.whisper_ct2\nprint(json.dumps(sorted(sys.modules)))"
+        "pipelines.inference, models.whisper_ct2, models.features\nprint(json.dumps(sorted(sys.modules)))"
     )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                                        check=True).stdout)  # fmt: skip
