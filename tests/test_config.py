@@ -106,3 +106,15 @@ def test_wrong_flags_exit_2_naming_the_option(tmp_path, capsys) -> None:
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_nightly_flags_apply_on_top_of_its_yaml_file(tmp_path) -> None:
+    from jobs.cli import build_parser
+    from jobs.nightly import nightly_config_from_args
+
+    path = tmp_path / "nightly.yaml"
+    path.write_text("commit_every: 7\ntranscribe:\n  model:\n    beam_size: 2\n    language: en\n")
+    args = build_parser().parse_args(["nightly", "in/", "--output", "out/", "--config", str(path), "--beam-size", "3"])
+    config = nightly_config_from_args(args)
+    assert (config.commit_every, config.sources, config.output) == (7, ("in/",), "out/")
+    assert (config.transcribe.model.beam_size, config.transcribe.model.language) == (3, "en")
