@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="turn Parquet transcripts into srt/vtt/txt/jsonl files",
         description="Reads the transcripts at DEST (committed rows only for nightly outputs) and writes one "
-        "subtitle or text file per recording into --out, keeping the input folder structure. With "
+        "subtitle or text file per recording into --out, keeping the input folder structure (inputs that "
+        "would share a name keep their extension: a.wav.srt, a.mp3.srt; S3 keys never leave --out). With "
         "--channels split transcripts, each recording also gets a time-ordered `.conversation` file with "
         "channel labels. jsonl writes all rows into one transcripts.jsonl. Failed rows are skipped and counted.",
     )

@@ -36,6 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=50, help="optimizer steps between checkpoints")
     p.add_argument("--spec-augment", action="store_true", help="random frequency and time masking")
     p.add_argument("--freeze-encoder", action="store_true", help="train the Whisper decoder only")
+    p.add_argument("--language", default="en", help="language of the training audio (multilingual models; default en)")
+    p.add_argument("--seed", type=int, default=0, help="seeds each epoch's order and the initialisation (default 0)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
+    p.add_argument(
+        "--timestamp-share",
+        type=float,
+        default=0.5,
+        help="share of clips labelled with timestamps, so the model keeps predicting them (default 0.5)",
+    )
+    p.add_argument("--freq-mask", type=int, default=27, help="SpecAugment frequency mask width in mel bins (27)")
+    p.add_argument("--time-mask", type=int, default=100, help="SpecAugment time mask width in frames (100)")
+    p.add_argument("--val-batch-size", type=int, default=8, help="clips per validation batch (default 8)")
     p.add_argument("--keep", type=int, default=2, help="checkpoints kept (the best by val WER and the latest)")
     p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train retries from a checkpoint")
     p.add_argument(
@@ -51,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.common.config import StorageConfig
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, run_finetune
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, checked_config, run_finetune
     from pipelines.transcribe import ensure_ray
 
     cfg = FinetuneConfig(
@@ -65,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
         spec_augment=args.spec_augment,
         freeze_encoder=args.freeze_encoder,
         max_steps=args.max_steps,
+        language=args.language,
+        seed=args.seed,
+        weight_decay=args.weight_decay,
+        timestamp_share=args.timestamp_share,
+        freq_mask=args.freq_mask,
+        time_mask=args.time_mask,
+        val_batch_size=args.val_batch_size,
     )
     spec = RunSpec(
         train=args.train,
@@ -79,9 +98,15 @@ def run(args: argparse.Namespace) -> int:
         max_failures=args.max_failures,
         min_avg_logprob=args.min_avg_logprob,
     )
+    storage = StorageConfig(s3_endpoint=args.s3_endpoint)
+    try:
+        checked_config(cfg, storage)  # wrong options fail here, before Ray starts
+    except ValueError as exc:
+        print(f"voxray: error: {exc}", file=sys.stderr)
+        return 2
     ensure_ray()
     try:
-        result = run_finetune(cfg, spec, StorageConfig(s3_endpoint=args.s3_endpoint))
+        result = run_finetune(cfg, spec, storage)
     except (FileNotFoundError, ValueError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2

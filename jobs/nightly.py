@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from jobs.options import add_model_options, config_from_args
+from jobs.options import add_model_options, config_from_args, refuse_unknown_language
 from pipelines.store.nightly import NightlyConfig
 
 __all__ = ["NightlyConfig", "register", "run"]
@@ -42,9 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
-    base = NightlyConfig.from_yaml(args.config) if args.config else NightlyConfig()
-    # Model flags apply on top of the YAML's transcribe section; from_yaml takes YAML text as a str.
-    transcribe = config_from_args(argparse.Namespace(**{**vars(args), "config": base.transcribe.to_yaml()}))
+    base = NightlyConfig.from_yaml_file(args.config) if args.config else NightlyConfig()
+    # Model flags apply on top of the YAML's transcribe section.
+    transcribe = config_from_args(args, base.transcribe)
+    refuse_unknown_language(transcribe)
     overrides = {
         "sources": tuple(args.sources) or None,
         "output": args.output,
@@ -54,7 +55,8 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
         "price_per_node_hour": args.price_per_node_hour,
         "compact_min_files": args.compact_min_files,
     }
-    return replace(base, transcribe=transcribe, **{k: v for k, v in overrides.items() if v is not None})
+    config = replace(base, transcribe=transcribe, **{k: v for k, v in overrides.items() if v is not None})
+    return NightlyConfig.from_dict(config.to_dict())  # flags checked as strictly as the YAML
 
 
 def run(args: argparse.Namespace) -> int:

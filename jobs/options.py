@@ -67,24 +67,27 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
 
 
-def config_from_args(args: argparse.Namespace) -> TranscribeConfig:
-    config = TranscribeConfig.from_yaml(args.config) if getattr(args, "config", None) else TranscribeConfig()
-    language = args.language
-    model = _overrides(
-        config.model,
-        model=args.model,
-        backend=args.backend,
-        language=None if language == "auto" else language,
-        beam_size=args.beam_size,
-        compute_type=args.compute_type,
-        device=args.device,
-        word_timestamps=args.word_timestamps,
-        without_timestamps=args.without_timestamps,
-    )
-    if language == "auto":
-        model = replace(model, language=None)
+def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = None) -> TranscribeConfig:
+    """`base` (else --config's file, else the defaults) with the flags on top, validated; exit 2 when wrong."""
     try:
-        return _with_overrides(config, model, args)
+        if base is None:
+            base = TranscribeConfig.from_yaml_file(args.config) if getattr(args, "config", None) else TranscribeConfig()
+        language = args.language
+        model = _overrides(
+            base.model,
+            model=args.model,
+            backend=args.backend,
+            language=None if language == "auto" else language,
+            beam_size=args.beam_size,
+            compute_type=args.compute_type,
+            device=args.device,
+            word_timestamps=args.word_timestamps,
+            without_timestamps=args.without_timestamps,
+        )
+        if language == "auto":
+            model = replace(model, language=None)
+        # Flags are checked as strictly as YAML (--beam-size 0 is refused here, not in an actor).
+        return _with_overrides(base, model, args).validated()
     except ValueError as error:
         print(f"voxray: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -109,3 +112,14 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
 
 def _overrides(obj, **values):
     return replace(obj, **{k: v for k, v in values.items() if v is not None})
+
+
+def refuse_unknown_language(config: TranscribeConfig) -> None:
+    """Exit 2 before any work when --language is not one the model knows (tiny.en: English only)."""
+    from pipelines.inference import check_model_language
+
+    try:
+        check_model_language(config, config.model.language)
+    except ValueError as error:
+        print(f"voxray: error: --language: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

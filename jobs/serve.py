@@ -49,7 +49,7 @@ def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported 
     from pipelines.config import TranscribeConfig
     from pipelines.online.app import ServeSettings, resolve_api_key
 
-    config = TranscribeConfig.from_yaml(args.config) if args.config else TranscribeConfig()
+    config = TranscribeConfig.from_yaml_file(args.config) if args.config else TranscribeConfig()
     overrides = {
         "model": args.model,
         "backend": args.backend,
@@ -58,6 +58,7 @@ def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported 
         "device": args.device,
     }
     config = replace(config, model=replace(config.model, **{k: v for k, v in overrides.items() if v is not None}))
+    config = config.validated()
     if (args.min_replicas is None) != (args.max_replicas is None):
         raise ValueError("--min-replicas and --max-replicas go together")
     return ServeSettings(

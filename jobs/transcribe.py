@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.options import add_model_options, config_from_args
+from jobs.options import add_model_options, config_from_args, refuse_unknown_language
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.transcribe import run_transcription
 
     config = config_from_args(args)
+    refuse_unknown_language(config)
     mode = "overwrite" if args.overwrite else "append" if args.append else "error"
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode)
@@ -63,8 +64,8 @@ def _show(paths: list[str], limit: int, config) -> None:
 
     shown = 0
     for path in paths:
-        fs, _ = arrow_filesystem(path if "://" not in path else path, config.storage)
-        for row in pq.read_table(path, filesystem=fs, columns=["path", "status", "error", "text"]).to_pylist():
+        fs, inner = arrow_filesystem(path, config.storage)
+        for row in pq.read_table(inner, filesystem=fs, columns=["path", "status", "error", "text"]).to_pylist():
             body = row["text"] if row["status"] == "ok" else f"ERROR: {row['error']}"
             print(f"{row['path']}\n    {body}")
             shown += 1

@@ -1,6 +1,6 @@
 """A CTranslate2 Whisper folder -> a transformers `WhisperForConditionalGeneration` checkpoint, offline.
 
-CTranslate2's `model.bin` is a flat list of named tensors (layout in NOTES item 5). Its Whisper
+CTranslate2's `model.bin` is a flat list of named tensors (`read_model_bin` reads its layout). Its Whisper
 spec is the transformers model with the self-attention Q/K/V projections fused into one linear
 layer and the cross-attention K/V into another; Whisper's key projections have no bias, so their
 slice of a fused bias is zero and is dropped. Weights stored as float16 become float32 (the dtype

@@ -9,7 +9,19 @@ from typing import Any, Literal
 
 import yaml
 
-from models.common.config import ModelConfig, StorageConfig, dataclass_from_dict, to_plain
+from models.common.config import (
+    ModelConfig,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    StorageConfig,
+    dataclass_from_dict,
+    to_plain,
+    yaml_mapping_from_file,
+    yaml_mapping_from_text,
+)
 
 ChannelMode = Literal["mix", "split"]
 VadMode = Literal["auto", "on", "off"]
@@ -19,9 +31,9 @@ VadMode = Literal["auto", "on", "off"]
 class DecodeConfig:
     channels: ChannelMode = "mix"
     # Files longer than this fail with a clear error instead of tying up a worker for days.
-    max_duration_s: float = 24 * 3600.0
+    max_duration_s: PositiveFloat = 24 * 3600.0
     # Objects bigger than this are refused before any byte is read.
-    max_bytes: int = 8 * 1024**3
+    max_bytes: PositiveInt = 8 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -31,30 +43,30 @@ class ChunkingConfig:
     # Pack several short clips into one 30 s window (with silence between them). None (auto): on
     # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
     pack_short_clips: bool | None = None
-    pack_gap_s: float = 1.0
+    pack_gap_s: NonNegativeFloat = 1.0
     # A clip longer than this is never packed; it gets a window of its own.
-    pack_max_clip_s: float = 12.0
-    vad_threshold: float = 0.5
-    vad_min_silence_ms: int = 160
+    pack_max_clip_s: PositiveFloat = 12.0
+    vad_threshold: Probability = 0.5
+    vad_min_silence_ms: NonNegativeInt = 160
 
 
 @dataclass(frozen=True)
 class ComputeConfig:
     """How the Ray cluster is used. None means an automatic choice from the cluster's resources."""
 
-    batch_size: int | None = None
-    num_actors: int | None = None
-    threads_per_actor: int | None = None
+    batch_size: PositiveInt | None = None
+    num_actors: PositiveInt | None = None
+    threads_per_actor: PositiveInt | None = None
     # Files handed to one CPU preparation task at a time (also the packing horizon). None: chosen
     # from the number of files and the cluster's CPUs (pipelines.transcribe.files_per_task).
-    files_per_task: int | None = None
+    files_per_task: PositiveInt | None = None
     # CPUs each preparation task asks for. Less than the model actors ask for: the stage is partly
     # I/O-bound, and differing requests keep Ray from fusing it into the actors (ray#54433), which
     # would leave the model idle while its own actor decodes.
-    prepare_cpus: float = 0.5
+    prepare_cpus: PositiveFloat = 0.5
     # Custom Ray resources each model actor asks for, e.g. {"voxray_inference": 1} to pin the pool
     # to the inference node type of cluster.yaml / the KubeRay RayJob.
-    actor_resources: tuple[tuple[str, float], ...] = ()
+    actor_resources: tuple[tuple[str, NonNegativeFloat], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,9 +101,16 @@ class TranscribeConfig:
         return dataclass_from_dict(cls, data)
 
     @classmethod
-    def from_yaml(cls, text_or_path: str | Path) -> TranscribeConfig:
-        text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
-        return cls.from_dict(yaml.safe_load(text) or {})
+    def from_yaml_text(cls, text: str) -> TranscribeConfig:
+        return cls.from_dict(yaml_mapping_from_text(text))
+
+    @classmethod
+    def from_yaml_file(cls, path: str | Path) -> TranscribeConfig:
+        return cls.from_dict(yaml_mapping_from_file(path))
+
+    def validated(self) -> TranscribeConfig:
+        """This config, checked as if loaded from YAML (for values set in code or by flags)."""
+        return self.from_dict(self.to_dict())
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes transcripts (not how the cluster is used)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.profile import StageTimes
+from models.languages import check_language
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
 from pipelines.config import TranscribeConfig
@@ -23,6 +25,29 @@ def model_input(config: TranscribeConfig) -> tuple[int, bool]:
 
         return model_info(config.model.model, config.storage)
     return n_mels_of(resolve_model(config.model.model, config.storage)), False
+
+
+def model_folder(config: TranscribeConfig) -> Path | None:
+    """The configured model's local folder (None: a hub id that the torch backend downloads itself)."""
+    if config.model.backend == "torch":
+        from models.whisper_torch import resolve_torch_model
+
+        source = Path(resolve_torch_model(config.model.model, config.storage))
+        return source if source.is_dir() else None
+    return resolve_model(config.model.model, config.storage)
+
+
+def check_model_language(config: TranscribeConfig, language: str | None) -> None:
+    """UnsupportedLanguageError unless the configured model knows `language` (None: detection).
+
+    Called where a run starts or a request arrives: Whisper's decoder would otherwise fail on an
+    unknown language token inside an actor, or an English-only model would silently answer in English.
+    """
+    if language is None:
+        return
+    folder = model_folder(config)
+    if folder is not None:
+        check_language(folder, language, config.model.model)
 
 
 def load_backend(config: TranscribeConfig, threads: int) -> Any:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.common.config import StorageConfig
-from models.common.storage import arrow_filesystem, is_s3
+from models.common.storage import arrow_filesystem, is_s3, qualified
 from pipelines.assemble import rows_to_table
 
 
@@ -53,8 +53,9 @@ class ParquetSink:
             tmp = f"{self.root}/.{name}.{uuid.uuid4().hex}.tmp"
             pq.write_table(table, tmp, filesystem=self.fs, compression="zstd")
             os.replace(tmp, path)
-        self.written.append(path)
-        return path
+        # Written paths are user-facing (s3://bucket/key): pyarrow's S3 paths drop the scheme.
+        self.written.append(qualified(path, self.s3))
+        return self.written[-1]
 
     def close(self) -> list[str]:
         self.flush()

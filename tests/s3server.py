@@ -303,3 +303,26 @@ class SeaweedS3:
             f"S3 server at {self.endpoint_url} not ready after {self.startup_timeout_s:.0f} s "
             f"(last error: {last_error!r})\n--- log tail ---\n{self.log_tail()}"
         )
+
+
+def main() -> int:
+    """`python -m tests.s3server`: start a server, write and read an object, stop it.
+
+    CI runs this before the suite so that the S3 tests cannot be skipped or half-run quietly:
+    a missing `weed` or a server that does not come up fails the run here, loudly, with its log.
+    """
+    try:
+        with SeaweedS3() as server:
+            bucket = server.make_bucket("preflight")
+            client = server.client()
+            client.put_object(Bucket=bucket, Key="probe", Body=b"ok")
+            assert client.get_object(Bucket=bucket, Key="probe")["Body"].read() == b"ok"
+            print(f"S3 server OK: {find_weed()} at {server.endpoint_url}, ready in {server.startup_s:.1f} s")
+    except S3ServerError as exc:
+        print(f"S3 server FAILED, the S3 tests cannot run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,6 +21,25 @@ def test_inference_modules_load_without_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_bench_runs_without_soundfile(tmp_path: Path) -> None:
+    # soundfile is a test-only dependency: `voxray bench` (and the FLAC files it writes) must work
+    # where only the runtime dependencies are installed. Blocking the import stands in for that.
+    code = (
+        "import sys; sys.modules['soundfile'] = None\n"
+        "import numpy as np, jobs.bench\n"
+        "from pipelines.quality.benchmark import FlacWriter\n"
+        "from pipelines.decode import decode_audio\n"
+        "x = (0.5 * np.sin(np.arange(48000) / 10)).astype(np.float32)\n"
+        f"with FlacWriter({str(tmp_path / 'a.flac')!r}) as out:\n    out.write(x[:20000]); out.write(x[20000:])\n"
+        f"y = decode_audio({str(tmp_path / 'a.flac')!r}).samples[0]\n"
+        "print(y.shape[0], float(abs(y - x).max()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    n, error = out.stdout.split()
+    assert int(n) == 48000 and float(error) < 1e-4  # 16-bit PCM: one step is 3e-5
+
+
 @pytest.mark.slow
 def test_memory_peak_is_the_childs_own_not_the_parents(tmp_path: Path) -> None:
     # Linux copies a parent's peak RSS into the child's ru_maxrss across fork and exec; a bench

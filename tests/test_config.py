@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.common.config import ModelConfig, StorageConfig
+from models.common.config import ConfigError, ModelConfig, StorageConfig
 from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
 
 
@@ -13,21 +13,21 @@ def test_yaml_round_trip_keeps_every_field() -> None:
         storage=StorageConfig(s3_endpoint="http://127.0.0.1:9000"),
         compute=ComputeConfig(actor_resources=(("voxray_inference", 1.0),)),
     )
-    assert TranscribeConfig.from_yaml(config.to_yaml()) == config
-    assert TranscribeConfig.from_yaml(
+    assert TranscribeConfig.from_yaml_text(config.to_yaml()) == config
+    assert TranscribeConfig.from_yaml_text(
         "compute:\n  actor_resources: {voxray_inference: 1}\n"
     ).compute.actor_resources == (("voxray_inference", 1),)
 
 
 def test_partial_yaml_uses_defaults() -> None:
-    config = TranscribeConfig.from_yaml("model:\n  beam_size: 1\n")
+    config = TranscribeConfig.from_yaml_text("model:\n  beam_size: 1\n")
     assert config.model.beam_size == 1
     assert config.model.model == TranscribeConfig().model.model
 
 
 def test_unknown_keys_are_rejected() -> None:
     with pytest.raises(ValueError, match="beam"):
-        TranscribeConfig.from_yaml("model:\n  beam: 1\n")
+        TranscribeConfig.from_yaml_text("model:\n  beam: 1\n")
 
 
 def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
@@ -38,8 +38,83 @@ def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
 
 def test_text_only_decoding_cannot_be_combined_with_packing_or_the_torch_backend() -> None:
     text_only = ModelConfig(without_timestamps=True)
-    assert TranscribeConfig.from_yaml(TranscribeConfig(model=text_only).to_yaml()).model.without_timestamps
+    assert TranscribeConfig.from_yaml_text(TranscribeConfig(model=text_only).to_yaml()).model.without_timestamps
     with pytest.raises(ValueError, match="timestamps"):
         TranscribeConfig(model=text_only, chunking=ChunkingConfig(pack_short_clips=True))
     with pytest.raises(ValueError, match="ct2"):
         TranscribeConfig(model=ModelConfig(without_timestamps=True, backend="torch"))
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("model:\n  device: gpu\n", r"model\.device must be one of 'auto', 'cpu', 'cuda', got 'gpu'"),
+        ("model:\n  temperatures: 0.5\n", r"model\.temperatures must be a list"),
+        ("model:\n  temperatures: [0.0, -0.2]\n", r"model\.temperatures\[1\] must be >= 0"),
+        ("model:\n  beam_size: '5'\n", r"model\.beam_size must be an integer"),
+        ("model:\n  beam_size: 0\n", r"model\.beam_size must be >= 1"),
+        ("model:\n  word_timestamps: 'yes'\n", r"model\.word_timestamps must be true or false"),
+        ("model:\n  compute_type: int4\n", r"model\.compute_type must be one of"),
+        ("decode:\n  channels: stereo\n", r"decode\.channels must be one of 'mix', 'split'"),
+        ("chunking:\n  vad_threshold: 1.5\n", r"chunking\.vad_threshold must be >= 0 and <= 1"),
+        ("compute:\n  batch_size: 0\n", r"compute\.batch_size must be >= 1"),
+        ("compute:\n  actor_resources: {gpu_node: many}\n", r"compute\.actor_resources\[0\]\[1\] must be a number"),
+        ("model: tiny.en\n", r"model must be a mapping of ModelConfig keys"),
+        ("- model\n", r"must hold a mapping of settings"),
+    ],
+)
+def test_wrong_types_and_values_are_refused_at_load_naming_the_key(yaml_text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TranscribeConfig.from_yaml_text(yaml_text)
+
+
+def test_yaml_text_and_yaml_files_are_separate_entry_points(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  beam_size: 2\n")
+    assert TranscribeConfig.from_yaml_file(path).model.beam_size == 2
+    assert TranscribeConfig.from_yaml_file(str(path)).model.beam_size == 2
+    # A path given as text is text: it is not opened, and it is not a mapping of settings.
+    with pytest.raises(ConfigError, match="mapping"):
+        TranscribeConfig.from_yaml_text(str(path))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        TranscribeConfig.from_yaml_file(tmp_path / "missing.yaml")
+
+
+def test_nightly_config_is_validated_too() -> None:
+    from pipelines.store.nightly import NightlyConfig
+
+    with pytest.raises(ConfigError, match=r"commit_every must be >= 1"):
+        NightlyConfig.from_yaml_text("commit_every: 0\n")
+    with pytest.raises(ConfigError, match=r"transcribe\.model\.device must be one of"):
+        NightlyConfig.from_yaml_text("transcribe:\n  model:\n    device: gpu\n")
+    with pytest.raises(ConfigError, match=r"sources must be a list"):
+        NightlyConfig.from_yaml_text("sources: s3://bucket/calls/\n")
+
+
+def test_wrong_flags_exit_2_naming_the_option(tmp_path, capsys) -> None:
+    from jobs.cli import main
+
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  device: gpu\n")
+    for argv, message in [
+        (["--config", str(config)], "model.device"),
+        (["--beam-size", "0"], "model.beam_size must be >= 1"),
+        (["--batch-size", "0"], "compute.batch_size must be >= 1"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["transcribe", str(tmp_path), "--output", str(tmp_path / "out"), *argv])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_nightly_flags_apply_on_top_of_its_yaml_file(tmp_path) -> None:
+    from jobs.cli import build_parser
+    from jobs.nightly import nightly_config_from_args
+
+    path = tmp_path / "nightly.yaml"
+    path.write_text("commit_every: 7\ntranscribe:\n  model:\n    beam_size: 2\n    language: en\n")
+    args = build_parser().parse_args(["nightly", "in/", "--output", "out/", "--config", str(path), "--beam-size", "3"])
+    config = nightly_config_from_args(args)
+    assert (config.commit_every, config.sources, config.output) == (7, ("in/",), "out/")
+    assert (config.transcribe.model.beam_size, config.transcribe.model.language) == (3, "en")

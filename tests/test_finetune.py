@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,7 +59,7 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 @pytest.mark.slow
 def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, run_finetune
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, load_training_state, run_finetune
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
     train = _manifest(tmp_path / "train.jsonl", wavs[:4])
@@ -79,7 +80,7 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     assert first.steps == 2
     assert first.resumed_at is None
     assert first.latest_checkpoint is not None
-    state = torch.load(Path(first.latest_checkpoint) / "state.pt", weights_only=False)
+    state = load_training_state(Path(first.latest_checkpoint) / "state.pt")
     assert state["state"]["step"] == 2
 
     # The same storage and name again, allowed to go further: it continues from step 2.
@@ -100,3 +101,109 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     # Checkpoints kept: at most num_to_keep (the best validated one and the latest).
     kept = [p for p in (tmp_path / "runs" / "tiny").iterdir() if p.is_dir() and p.name.startswith("checkpoint_")]
     assert 1 <= len(kept) <= spec.num_to_keep
+
+
+class _RunsCodeWhenUnpickled:
+    """A pickle payload: unpickling it creates `marker` (any callable could run instead)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_training_state_is_loaded_as_weights_only(tmp_path: Path) -> None:
+    import pickle
+
+    from pipelines.training.finetune import _linear_schedule, load_training_state, save_training_state
+
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    scheduler = _linear_schedule(optimizer, 1, 4)
+    scheduler.step()
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    state = {"step": 1, "epoch": 0, "batches_in_epoch": 1, "best_wer": None, "baseline_wer": 0.5, "resumed_at": None}
+    save_training_state(tmp_path / "state.pt", optimizer, scheduler, scaler, state)
+    saved = load_training_state(tmp_path / "state.pt")
+    assert saved["state"] == state
+    restored = torch.optim.AdamW(torch.nn.Linear(4, 2).parameters(), lr=1e-3)
+    restored.load_state_dict(saved["optimizer"])
+    assert torch.equal(restored.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    assert saved["scheduler"]["last_epoch"] == 1
+
+    # A checkpoint planted on shared storage: loading it must not run its code.
+    marker = tmp_path / "code-ran"
+    torch.save({"state": _RunsCodeWhenUnpickled(marker)}, tmp_path / "planted.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_training_state(tmp_path / "planted.pt")
+    assert not marker.exists()
+
+
+def test_epoch_order_is_seeded_per_epoch_and_split_evenly() -> None:
+    from pipelines.training.data import epoch_indices
+
+    n, world = 10, 3
+    shares = [epoch_indices(n, seed=7, epoch=0, rank=r, world=world) for r in range(world)]
+    assert [len(s) for s in shares] == [3, 3, 3]  # equal shares: every DDP worker steps as often
+    assert len(set(np.concatenate(shares))) == 9  # no row twice in an epoch
+    again = [epoch_indices(n, seed=7, epoch=0, rank=r, world=world) for r in range(world)]
+    assert all(np.array_equal(a, b) for a, b in zip(shares, again, strict=True))  # same seed, same order
+    epochs = [tuple(epoch_indices(n, seed=7, epoch=e, rank=0, world=1)) for e in range(4)]
+    assert len(set(epochs)) == 4  # a new order every epoch
+    assert tuple(epoch_indices(n, seed=8, epoch=0, rank=0, world=1)) != epochs[0]
+
+
+@pytest.mark.slow
+def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
+    from models.common.config import StorageConfig
+    from pipelines.training.data import canonical_rows, epoch_examples, epoch_indices, training_dataset
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, _batches, _digest, _examples_stage, run_finetune
+
+    wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
+    spec = RunSpec(
+        train=_manifest(tmp_path / "train.jsonl", list(reversed(wavs[:4]))),
+        val=_manifest(tmp_path / "val.jsonl", wavs[4:5]),
+        storage=str(tmp_path / "runs"),
+        name="resumed",
+        cpus_per_worker=0.5,
+        data_cpus=0.25,
+    )
+    base = {"model": str(tiny_whisper), "batch_size": 1, "lr": 1e-3, "warmup_steps": 1, "checkpoint_every": 1}
+    # 4 clips at batch 1: 4 steps per epoch. Stopped in the middle of the first epoch, then resumed
+    # into the second one.
+    stopped = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=3), spec)
+    resumed = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=5), spec)
+    assert (stopped.steps, resumed.resumed_at, resumed.steps) == (3, 3, 5)
+
+    # What an uninterrupted run trains on: epoch 0's 4 batches, then epoch 1's first, in the order
+    # the seed gives each epoch (the manifest's own order does not matter).
+    cfg = FinetuneConfig(**base)
+    rows = canonical_rows(training_dataset(spec.train, StorageConfig()))
+    stage, kwargs = _examples_stage(str(tiny_whisper), StorageConfig(), cfg)
+    expected = ""
+    for epoch, batches in ((0, 4), (1, 1)):
+        examples = epoch_examples(rows, epoch_indices(rows.num_rows, cfg.seed, epoch, 0, 1), stage, kwargs, 0.25)
+        for _, batch in zip(range(batches), _batches(examples, cfg, "whisper"), strict=False):
+            expected = _digest(expected, batch)
+    assert stopped.data_digest not in ("", expected)
+    assert resumed.data_digest == expected
+
+
+@pytest.mark.slow
+def test_finetune_options_on_the_command_line_are_checked_before_ray_starts(tiny_whisper, tmp_path, capsys) -> None:
+    from jobs.cli import main
+
+    manifest = _manifest(tmp_path / "m.jsonl", [{"path": "a.wav", "text": "a"}])
+    common = ["finetune", "--model", str(tiny_whisper), "--train", manifest, "--val", manifest]
+    common += ["--storage", str(tmp_path / "runs"), "--name", "n", "--seed", "3", "--weight-decay", "0.01"]
+    for flags, message in [
+        (["--language", "de"], "transcribes English only"),
+        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--timestamp-share", "1.5"], "timestamp_share must be >= 0 and <= 1"),
+    ]:
+        assert main([*common, *flags]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

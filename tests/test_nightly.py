@@ -85,8 +85,8 @@ def test_nightly_config_round_trips_through_yaml():
         sources=("s3://a/b",), output="s3://c/d", commit_every=7, price_per_node_hour=1.5,
         transcribe=TranscribeConfig(compute=ComputeConfig(batch_size=3)),
     )  # fmt: skip
-    assert NightlyConfig.from_yaml(config.to_yaml()) == config
-    assert NightlyConfig.from_yaml((REPO / "nightly.example.yaml").read_text()).commit_every > 0
+    assert NightlyConfig.from_yaml_text(config.to_yaml()) == config
+    assert NightlyConfig.from_yaml_text((REPO / "nightly.example.yaml").read_text()).commit_every > 0
 
 
 # --- real runs --------------------------------------------------------------------------------------

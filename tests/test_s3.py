@@ -38,7 +38,7 @@ def s3_ray(s3_server):
             os.environ[key] = value
 
 
-def test_bucket_in_bucket_out_one_row_per_object(s3_ray, tmp_path, speech_manifest, bad_dir):
+def test_bucket_in_bucket_out_one_row_per_object(s3_ray, tmp_path, speech_manifest, bad_dir, capsys):
     s3 = s3_ray
     bucket = s3.make_bucket("calls")
     staging = tmp_path / "upload" / "2026" / "11"
@@ -55,10 +55,11 @@ def test_bucket_in_bucket_out_one_row_per_object(s3_ray, tmp_path, speech_manife
     manifest = tmp_path / "extra.jsonl"
     manifest.write_text(json.dumps({"path": f"s3://{bucket}/archive/gone.wav"}) + "\n")
     dest = f"s3://{bucket}/transcripts/run1"
-    code = main(
-        ["transcribe", f"s3://{bucket}/archive/", str(manifest), "--output", dest, "--s3-endpoint", s3.endpoint_url]
-    )
+    sources = [f"s3://{bucket}/archive/", str(manifest)]
+    # --show reads the written part files back from S3 (it crashed on scheme-less paths).
+    code = main(["transcribe", *sources, "--output", dest, "--s3-endpoint", s3.endpoint_url, "--show", "20"])
     assert code == 0
+    shown = capsys.readouterr().out
 
     fs, root = arrow_filesystem(dest, StorageConfig(s3_endpoint=s3.endpoint_url))
     rows = {r["path"]: r for r in pads.dataset(root, filesystem=fs, format="parquet").to_table().to_pylist()}
@@ -70,3 +71,5 @@ def test_bucket_in_bucket_out_one_row_per_object(s3_ray, tmp_path, speech_manife
     cafe = next(p for p in rows if "caf" in p)
     assert rows[cafe]["status"] == "ok" and rows[cafe]["text"]
     assert all(r["text"] for p, r in rows.items() if r["status"] == "ok" and "silence" not in p)
+    for path, row in rows.items():
+        assert f"{path}\n    {row['text'] if row['status'] == 'ok' else 'ERROR: ' + row['error']}\n" in shown

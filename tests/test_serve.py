@@ -139,6 +139,25 @@ def test_api_key_is_required(served: Served, clips: list[str]):
     assert requests.get(f"{served.url}/v1/models", timeout=30).status_code == 401
 
 
+def test_api_key_is_checked_before_the_upload_is_read(served: Served):
+    # An anonymous client announces an upload near the limit and sends only its first bytes. The
+    # server must answer 401 at once instead of waiting to take the body in (before the fix it read
+    # the body first: no answer until the client gave up).
+    host, port = served.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {MAX_UPLOAD}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=20) as conn:
+        conn.sendall(head.encode() + b"--x\r\n" + b"\0" * 1024)
+        answer = b""
+        while b"invalid_api_key" not in answer and (chunk := conn.recv(65536)):  # headers and body may come apart
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"invalid_api_key" in answer
+
+
 def test_health_and_models(served: Served):
     health = requests.get(f"{served.url}/health", timeout=30)
     assert health.status_code == 200 and health.json() == {"status": "ok"}

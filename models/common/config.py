@@ -3,11 +3,61 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import types
 import typing
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
 
 Device = Literal["auto", "cpu", "cuda"]
+# CTranslate2's compute types; "default": int8 on CPU, float16 on GPU.
+ComputeType = Literal[
+    "default",
+    "auto",
+    "int8",
+    "int8_float16",
+    "int8_float32",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value of the wrong type or outside its range; the message names the key."""
+
+
+class _RangeError(ConfigError):
+    """The value has the right type but lies outside the field's range."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a number field, checked at load: `beam_size: Annotated[int, Range(min=1)]`."""
+
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+
+    def check(self, value: float, where: str) -> None:
+        above = self.min is None or (value > self.min if self.min_exclusive else value >= self.min)
+        if not above or (self.max is not None and value > self.max):
+            raise _RangeError(f"{where} must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        parts = [f"{'>' if self.min_exclusive else '>='} {self.min:g}"] if self.min is not None else []
+        return " and ".join(parts + ([f"<= {self.max:g}"] if self.max is not None else []))
+
+
+# Field types with bounds, shared by every config dataclass.
+PositiveInt = Annotated[int, Range(min=1)]
+NonNegativeInt = Annotated[int, Range(min=0)]
+PositiveFloat = Annotated[float, Range(min=0, min_exclusive=True)]
+NonNegativeFloat = Annotated[float, Range(min=0)]
+Probability = Annotated[float, Range(min=0, max=1)]
 
 
 @dataclass(frozen=True)
@@ -28,18 +78,18 @@ class ModelConfig:
     backend: Literal["ct2", "torch"] = "ct2"
     device: Device = "auto"
     # "default": int8 on CPU, float16 on GPU.
-    compute_type: str = "default"
+    compute_type: ComputeType = "default"
     language: str | None = None
-    beam_size: int = 5
+    beam_size: PositiveInt = 5
     word_timestamps: bool = False
     # Text tokens only, as faster-whisper's batched pipeline decodes by default: one segment per
     # window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no seeking.
     without_timestamps: bool = False
     # Whisper's own fallback schedule for windows that fail the hallucination guards.
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float = 2.4
+    temperatures: tuple[NonNegativeFloat, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: PositiveFloat = 2.4
     log_prob_threshold: float = -1.0
-    no_speech_threshold: float = 0.6
+    no_speech_threshold: Probability = 0.6
 
 
 def to_plain(value: Any) -> Any:
@@ -50,22 +100,121 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def dataclass_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build a (nested) frozen dataclass from plain dicts and lists, refusing unknown keys."""
-    known = {f.name for f in fields(cls)}
+def dataclass_from_dict(cls: type, data: Any, where: str = "") -> Any:
+    """Build a (nested) frozen dataclass from plain YAML data, validated against its field types.
+
+    Types, `Literal` values and `Range` bounds are checked here, at load, with a message that names
+    the key (`model.device must be one of 'auto', 'cpu', 'cuda', got 'gpu'`): a wrong value must not
+    load and fail later inside an actor. Lists become tuples, ints become floats where a float is
+    declared, and a mapping is accepted for a tuple of (key, value) pairs.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__} must be a mapping of {cls.__name__} keys, got {data!r}")
+    known = {f.name for f in fields(cls) if f.init}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            kwargs[name] = dataclass_from_dict(hint, value)
-        elif isinstance(value, list):
-            kwargs[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        elif isinstance(value, dict) and name == "actor_resources":
-            kwargs[name] = tuple(sorted(value.items()))
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+        raise ConfigError(f"unknown {cls.__name__} keys{' in ' + where if where else ''}: {sorted(unknown)}")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    kwargs = {name: convert(hints[name], value, f"{where}.{name}" if where else name) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:  # a check across fields in __post_init__
+        raise ConfigError(f"{where + ': ' if where else ''}{exc}") from exc
+
+
+def convert(hint: Any, value: Any, where: str) -> Any:
+    """`value` (plain YAML data) as the type `hint` declares, or ConfigError naming `where`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        out = convert(args[0], value, where)
+        for rule in args[1:]:
+            if isinstance(rule, Range) and out is not None:
+                rule.check(out, where)
+        return out
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return convert(option, value, where)
+            except _RangeError:
+                raise  # the right type but a wrong value: that is the message to show
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} must be {describe(hint)}, got {value!r}")
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        raise ConfigError(f"{where} must be one of {', '.join(repr(a) for a in args)}, got {value!r}")
+    if dataclasses.is_dataclass(hint):
+        return value if isinstance(value, hint) else dataclass_from_dict(hint, value, where)
+    if origin is tuple:
+        return _convert_tuple(args, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        key_type, value_type = args or (Any, Any)
+        return {convert(key_type, k, f"{where} key"): convert(value_type, v, f"{where}.{k}") for k, v in value.items()}
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint not in (float, int) and isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise ConfigError(f"{where} must be {describe(hint)}, got {value!r}")
+
+
+def _convert_tuple(args: tuple[Any, ...], value: Any, where: str) -> tuple[Any, ...]:
+    variadic = len(args) == 2 and args[1] is Ellipsis
+    if variadic and isinstance(value, dict) and typing.get_origin(args[0]) is tuple:
+        value = sorted(value.items())  # {name: amount} in YAML for a tuple of (name, amount) pairs
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where} must be a list ({describe(tuple[args])}), got {value!r}")
+    if variadic:
+        return tuple(convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise ConfigError(f"{where} must have {len(args)} items, got {value!r}")
+    return tuple(convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+
+
+def describe(hint: Any) -> str:
+    """A type as a YAML user reads it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        return describe(args[0])
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        return f"a list of {describe(args[0])} values" if len(args) == 2 and args[1] is Ellipsis else "a list"
+    names = {float: "a number", int: "an integer", str: "a string", bool: "true or false", type(None): "null"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def yaml_mapping_from_text(text: str, source: str = "YAML") -> dict[str, Any]:
+    """The top-level mapping of a YAML document (empty text: no keys)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping of settings, got {type(data).__name__}: {data!r:.80}")
+    return data
+
+
+def yaml_mapping_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; a missing file is a ConfigError naming it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    return yaml_mapping_from_text(text, f"config file {path}")

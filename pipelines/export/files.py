@@ -7,14 +7,13 @@ labelled with its channel.
 
 from __future__ import annotations
 
-import os
-import posixpath
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from models.common.schema import STATUS_OK
 from pipelines.export.formats import to_jsonl, to_srt, to_txt, to_vtt
+from pipelines.export.names import output_names
 
 EXPORT_FORMATS = ("srt", "vtt", "txt", "jsonl")
 _WRITERS = {"srt": to_srt, "vtt": to_vtt, "txt": to_txt}
@@ -31,18 +30,17 @@ def export(rows: list[dict[str, Any]], fmt: str, out: Path) -> tuple[list[Path],
         path = out / "transcripts.jsonl"
         path.write_text(to_jsonl(sorted(ok, key=lambda r: (r["path"], r.get("channel") or 0))), encoding="utf-8")
         return [path], skipped
-    names = _relative_names([r["path"] for r in ok])
-    written = []
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in ok:
         by_file[row["path"]].append(row)
+    names = output_names({path: _suffixes(file_rows) for path, file_rows in by_file.items()})
+    written = []
     for path, file_rows in sorted(by_file.items()):
         stem = out / names[path]
         stem.parent.mkdir(parents=True, exist_ok=True)
-        for row in file_rows:
-            suffix = "" if row.get("channel") is None else f".ch{row['channel']}"
+        for row, suffix in zip(file_rows, _suffixes(file_rows), strict=False):
             written.append(_write(Path(f"{stem}{suffix}.{fmt}"), _WRITERS[fmt](row["segments"] or [])))
-        if len(file_rows) > 1 or file_rows[0].get("channel") is not None:
+        if _has_conversation(file_rows):
             written.append(_write(Path(f"{stem}.conversation.{fmt}"), _WRITERS[fmt](conversation(file_rows))))
     return written, skipped
 
@@ -55,13 +53,14 @@ def conversation(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(segments, key=lambda s: (s["start"], s["end"]))
 
 
-def _relative_names(paths: list[str]) -> dict[str, str]:
-    """Output names that keep the inputs' folder structure below their common folder, minus extensions."""
-    if not paths:
-        return {}
-    keys = [p.split("://", 1)[-1] for p in paths]
-    common = posixpath.commonpath([posixpath.dirname(k) for k in keys]) if len(keys) > 1 else posixpath.dirname(keys[0])
-    return {p: os.path.splitext(posixpath.relpath(k, common))[0] for p, k in zip(paths, keys, strict=True)}
+def _suffixes(file_rows: list[dict[str, Any]]) -> list[str]:
+    """What follows an input's stem in its files' names: one per row, then the conversation."""
+    per_row = ["" if r.get("channel") is None else f".ch{r['channel']}" for r in file_rows]
+    return per_row + ([".conversation"] if _has_conversation(file_rows) else [])
+
+
+def _has_conversation(file_rows: list[dict[str, Any]]) -> bool:
+    return len(file_rows) > 1 or file_rows[0].get("channel") is not None
 
 
 def _write(path: Path, text: str) -> Path:

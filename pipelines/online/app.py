@@ -153,10 +153,15 @@ class TranscriptionAPI:
 
     @api.post("/v1/audio/transcriptions")
     async def transcriptions(self, request: Request) -> Response:
-        # The body is read (bounded) before anything else: answering while a client is still
-        # uploading makes many clients see a broken connection instead of the error.
+        # The key first: an anonymous client must not make the server take in an upload. Its
+        # body is not read (at most a small one is drained, unkept, so that simple clients see the
+        # 401 rather than a broken connection).
+        try:
+            self._authorize(request)
+        except ApiError:
+            await self._drain(request, _FORM_OVERHEAD_BYTES)
+            raise
         body = await self._read_body(request)
-        self._authorize(request)
         form = await self._form(request, body)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -213,6 +218,18 @@ class TranscriptionAPI:
     def _too_large(self) -> ApiError:
         limit_mb = self.settings.max_upload_bytes / 1024**2
         return ApiError(413, f"uploaded file is larger than the limit of {limit_mb:g} MB", "file_too_large")
+
+    @staticmethod
+    async def _drain(request: Request, limit: int) -> None:
+        """Read and drop a body of at most `limit` bytes (a larger one is left unread)."""
+        declared = request.headers.get("content-length")
+        if not (declared and declared.isdigit() and int(declared) <= limit):
+            return
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self.settings.max_upload_bytes + _FORM_OVERHEAD_BYTES

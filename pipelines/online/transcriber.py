@@ -22,11 +22,12 @@ import numpy as np
 from models.common.audio import SAMPLE_RATE
 from models.common.schema import file_meta
 from models.features import LogMel
+from models.languages import UnsupportedLanguageError, check_language
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import Assembler, split_window
 from pipelines.config import TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
-from pipelines.inference import load_backend
+from pipelines.inference import load_backend, model_folder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class OnlineTranscriber:
         self.config = config
         model_dir = resolve_model(config.model.model, config.storage)
         self.logmel = LogMel(n_mels_of(model_dir))
+        self.model_dir = model_folder(config)
+        if self.model_dir is not None:
+            check_language(self.model_dir, config.model.language, config.model.model)
         self.backend = load_backend(config, threads)
         on_gpu = getattr(self.backend, "device", "cpu") == "cuda"
         self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
@@ -91,10 +95,12 @@ class OnlineTranscriber:
     def prepare(self, data: bytes, name: str, options: RequestOptions) -> PreparedRequest:
         """Decode and window one upload. Raises RequestError for anything the client must fix."""
         started = time.perf_counter()
-        if options.language and not self.multilingual and options.language != "en":
-            raise RequestError(
-                400, f"model {self.config.model.model} transcribes English only (language 'en')", "unsupported_language"
-            )
+        if self.model_dir is not None:
+            try:
+                # Here, per request: an unknown language inside a batch would fail every request in it.
+                check_language(self.model_dir, options.language, self.config.model.model)
+            except UnsupportedLanguageError as exc:
+                raise RequestError(400, str(exc), "unsupported_language") from None
         audio = _decode(data, options.max_duration_s)
         meta = file_meta(
             name,

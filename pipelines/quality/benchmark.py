@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
@@ -278,7 +277,7 @@ def build_long(cfg: BenchConfig, work: Path) -> tuple[Path, str, float]:
     sentences = meta["segments"] if isinstance(meta, dict) else meta
     repeats = max(1, int(np.ceil(cfg.long_minutes * 60 * SAMPLE_RATE / base.shape[0])))
     path = work / "long.flac"
-    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, format="FLAC") as out:
+    with FlacWriter(path) as out:
         for _ in range(repeats):
             out.write(base)
     reference = " ".join(s["text"] for s in sentences) + " "
@@ -353,7 +352,8 @@ def bench_stages(cfg: BenchConfig) -> list[Measurement]:
     audio_s = audio.shape[0] / SAMPLE_RATE
     with tempfile.TemporaryDirectory() as tmp:
         flac, mp3 = Path(tmp) / "a.flac", Path(tmp) / "a.mp3"
-        sf.write(flac, audio, SAMPLE_RATE)
+        with FlacWriter(flac) as out:
+            out.write(audio)
         out = [_per_core("decode flac", audio_s, lambda: decode_audio(str(flac)))]
         if shutil.which("ffmpeg"):
             subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(flac), str(mp3)], check=True)
@@ -473,7 +473,7 @@ def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
     for hours in sorted({0.25, cfg.memory_hours}):
         path = work / f"hours-{hours}.flac"
         samples = int(hours * 3600 * SAMPLE_RATE)
-        with sf.SoundFile(path, "w", SAMPLE_RATE, 1, format="FLAC") as sink:
+        with FlacWriter(path) as sink:
             written = 0
             while written < samples:
                 piece = base[: samples - written]
@@ -560,3 +560,29 @@ def plot(results: list[Measurement], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+class FlacWriter:
+    """A mono 16 kHz FLAC file written block by block, with PyAV (soundfile is a test-only dependency)."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        self._av = av
+        self.container = av.open(str(path), "w", format="flac")
+        self.stream = self.container.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
+
+    def write(self, samples: np.ndarray) -> None:
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)[None, :]
+        frame = self._av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def __enter__(self) -> FlacWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for packet in self.stream.encode(None):  # flush the encoder
+            self.container.mux(packet)
+        self.container.close()

@@ -17,6 +17,14 @@ from typing import Any
 
 import yaml
 
+from models.common.config import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    dataclass_from_dict,
+    yaml_mapping_from_file,
+    yaml_mapping_from_text,
+)
 from models.common.ids import new_run_id
 from pipelines.assemble import rows_to_table
 from pipelines.config import TranscribeConfig
@@ -41,16 +49,16 @@ class NightlyConfig:
     sources: tuple[str, ...] = ()
     output: str | None = None
     # Inputs per commit: the most work a crash can cost, and the number of files per commit.
-    commit_every: int = 100
+    commit_every: PositiveInt = 100
     # Runs in which a failing input is tried before it goes to the dead-letter table.
-    max_attempts: int = 3
+    max_attempts: PositiveInt = 3
     retranscribe_on_config_change: bool = False
     # Price of one node-hour (any currency), for the estimated cost per audio hour.
-    price_per_node_hour: float = 0.0
+    price_per_node_hour: NonNegativeFloat = 0.0
     # Compact a date partition once it holds this many small files (0: never).
-    compact_min_files: int = 16
+    compact_min_files: NonNegativeInt = 16
     # Staging files of dead runs and superseded files are deleted once older than this.
-    gc_grace_s: float = 6 * 3600.0
+    gc_grace_s: NonNegativeFloat = 6 * 3600.0
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,19 +72,15 @@ class NightlyConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NightlyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown NightlyConfig keys: {sorted(unknown)}")
-        values = dict(data)
-        values["sources"] = tuple(values.get("sources") or ())
-        values["transcribe"] = TranscribeConfig.from_dict(values.get("transcribe") or {})
-        return cls(**values)
+        return dataclass_from_dict(cls, data)
 
     @classmethod
-    def from_yaml(cls, text_or_path: str | Path) -> NightlyConfig:
-        text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
-        return cls.from_dict(yaml.safe_load(text) or {})
+    def from_yaml_text(cls, text: str) -> NightlyConfig:
+        return cls.from_dict(yaml_mapping_from_text(text))
+
+    @classmethod
+    def from_yaml_file(cls, path: str | Path) -> NightlyConfig:
+        return cls.from_dict(yaml_mapping_from_file(path))
 
 
 @dataclass
@@ -99,7 +103,7 @@ class RunRecord:
     audio_s: float = 0.0
     wall_s: float = 0.0
     nodes: float = 1.0
-    price_per_node_hour: float = 0.0
+    price_per_node_hour: NonNegativeFloat = 0.0
     compacted: int = 0
     error: str | None = None
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_LABEL_TOKENS = 224
 IGNORE_INDEX = -100
 # One labelled clip; channel -1 means the mix of all channels.
+ROW_SCHEMA = pa.schema([("path", pa.string()), ("text", pa.string()), ("channel", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,7 @@ def pseudo_label_table(transcripts: str, storage: StorageConfig, keep: PseudoLab
         if _trusted(row, keep):
             channel = row["channel"] if row["channel"] is not None else -1
             rows.append({"path": row["path"], "text": row["text"].strip(), "channel": channel})
-    return pa.Table.from_pylist(
-        rows, schema=pa.schema([("path", pa.string()), ("text", pa.string()), ("channel", pa.int64())])
-    )
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 
 def _trusted(row: dict[str, Any], keep: PseudoLabelFilter) -> bool:
@@ -216,3 +215,38 @@ class CTCExamples:
 def _ctc_text(text: str) -> str:
     """wav2vec2 English vocabularies are upper-case letters, apostrophes and word separators."""
     return " ".join("".join(ch for ch in text.upper() if ch.isalpha() or ch in "' ").split())
+
+
+def canonical_rows(rows: Any) -> pa.Table:  # rows: ray.data.Dataset of (path, text, channel)
+    """All training rows on the driver, in one order whatever order they were listed in."""
+    import ray
+
+    table = pa.concat_tables([ray.get(ref) for ref in rows.to_arrow_refs()]).cast(ROW_SCHEMA)
+    return table.sort_by([("path", "ascending"), ("channel", "ascending"), ("text", "ascending")])
+
+
+def epoch_indices(n_rows: int, seed: int, epoch: int, rank: int, world: int) -> np.ndarray:
+    """The rows one worker trains on in one epoch, in order: a permutation seeded by (seed, epoch).
+
+    Every worker gets an equal share (DDP needs the same number of steps on each); the few rows
+    left over differ from epoch to epoch. The same (seed, epoch) always gives the same order, so a
+    run resumed in the middle of an epoch sees exactly the batches it had not trained on yet.
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(n_rows)
+    share = n_rows // world
+    return order[rank * share : (rank + 1) * share]
+
+
+def epoch_examples(rows: pa.Table, indices: np.ndarray, stage: type, stage_kwargs: dict[str, Any], num_cpus: float):  # noqa: ANN201 (ray.data.Dataset)
+    """Model inputs for `rows[indices]`, decoded by Ray Data CPU actors and delivered in that order."""
+    import ray.data
+
+    # Ray Data otherwise yields blocks as they finish, which would reorder the epoch.
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    return ray.data.from_arrow(rows.take(indices)).map_batches(
+        stage,
+        fn_constructor_kwargs=stage_kwargs,
+        compute=ray.data.ActorPoolStrategy(size=1),
+        batch_size=4,  # small batches keep the first training step close
+        num_cpus=num_cpus,
+    )

@@ -11,6 +11,7 @@ resumes from the latest one. Checkpoints are ranked by `val_wer`, so the best on
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import sys
@@ -22,6 +23,17 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from models.common.config import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    StorageConfig,
+    dataclass_from_dict,
+)
+from pipelines.training.data import epoch_examples, epoch_indices
 
 # Mid-epoch checkpoints are not validated: they rank below every validated one (lower is better),
 # so only the latest of them survives (Ray Train always keeps the latest checkpoint).
@@ -35,22 +47,35 @@ class FinetuneConfig:
     """What one fine-tuning run does (per-worker batch sizes; steps are optimizer steps)."""
 
     model: str = "tiny.en"
-    epochs: int = 3
-    lr: float = 1e-5
-    batch_size: int = 8
-    grad_accum: int = 1
-    warmup_steps: int = 10
-    weight_decay: float = 0.0
-    checkpoint_every: int = 50
+    epochs: PositiveInt = 3
+    lr: PositiveFloat = 1e-5
+    batch_size: PositiveInt = 8
+    grad_accum: PositiveInt = 1
+    warmup_steps: NonNegativeInt = 10
+    weight_decay: NonNegativeFloat = 0.0
+    checkpoint_every: PositiveInt = 50
     spec_augment: bool = False
-    freq_mask: int = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
-    time_mask: int = 100
+    freq_mask: NonNegativeInt = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
+    time_mask: NonNegativeInt = 100
     freeze_encoder: bool = False
-    timestamp_share: float = 0.5
-    max_steps: int | None = None  # stop early (tests, smoke runs)
-    val_batch_size: int = 8
+    timestamp_share: Probability = 0.5
+    max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
+    val_batch_size: PositiveInt = 8
     language: str = "en"
     seed: int = 0
+
+
+def checked_config(cfg: FinetuneConfig, storage: StorageConfig) -> tuple[FinetuneConfig, str]:
+    """(cfg validated as if loaded from YAML, the model's local folder or hub id); ValueError naming
+    the option when a value is out of range or the model does not know `language`."""
+    from models.languages import check_language
+    from models.whisper_torch import resolve_torch_model
+
+    cfg = dataclass_from_dict(FinetuneConfig, dataclasses.asdict(cfg))
+    source = resolve_torch_model(cfg.model, storage)
+    if Path(source).is_dir():
+        check_language(source, cfg.language, cfg.model)
+    return cfg, str(source)
 
 
 def train_func(config: dict[str, Any]) -> None:
@@ -71,11 +96,14 @@ def train_func(config: dict[str, Any]) -> None:
         "best_wer": None,
         "baseline_wer": None,
         "resumed_at": None,  # the step this run resumed from (None: a fresh start)
+        # A running hash of the labels trained on, in order (rank 0's share): two runs that saw the
+        # same batches in the same order, resumed or not, end with the same digest.
+        "data_digest": "",
     }
     with _maybe_dir(checkpoint) as ckpt_dir:
         source = os.path.join(ckpt_dir, MODEL_SUBDIR) if ckpt_dir else config["model_dir"]
         model, kind = load_model(source)
-        saved = torch.load(os.path.join(ckpt_dir, STATE_FILE), weights_only=False) if ckpt_dir else None
+        saved = load_training_state(Path(ckpt_dir) / STATE_FILE) if ckpt_dir else None
     if cfg.freeze_encoder and kind == "whisper":
         model.model.encoder.requires_grad_(False)
     model = ray.train.torch.prepare_model(model)
@@ -98,16 +126,19 @@ def train_func(config: dict[str, Any]) -> None:
             {"step": 0, "epoch": 0, "val_wer": state["baseline_wer"], "baseline_wer": state["baseline_wer"]}
         )
 
-    train_shard = ray.train.get_dataset_shard("train")
+    rows = ray.get(config["train_rows_ref"])
     reported = False
     while state["epoch"] < cfg.epochs and not _done(cfg, state):
         model.train()
         optimizer.zero_grad(set_to_none=True)  # no gradient carried over from a short last accumulation
         skip = state["batches_in_epoch"]  # batches of this epoch trained before a resume
         losses: list[float] = []
-        for index, batch in enumerate(_batches(train_shard, cfg, kind)):
+        indices = epoch_indices(rows.num_rows, cfg.seed, state["epoch"], rank, world)
+        examples = epoch_examples(rows, indices, *config["examples"], config["data_cpus"])
+        for index, batch in enumerate(_batches(examples, cfg, kind)):
             if index < skip:
-                continue
+                continue  # the epoch's order is fixed by its seed: these are the batches already trained on
+            state["data_digest"] = _digest(state["data_digest"], batch)
             last_micro = (index + 1) % cfg.grad_accum == 0
             with _no_sync(model, not last_micro):
                 loss = _loss(model, batch, kind, device, amp_dtype, augment, model.training)
@@ -148,6 +179,12 @@ def planned_steps(cfg: FinetuneConfig, train_rows: int, world: int) -> int:
     batches = math.ceil(max(1, train_rows // world) / cfg.batch_size)
     steps = cfg.epochs * max(1, batches // cfg.grad_accum)
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def _digest(previous: str, batch: dict[str, Any]) -> str:
+    labels = batch["labels"]
+    data = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    return hashlib.sha256(previous.encode() + data.astype(np.int64).tobytes()).hexdigest()
 
 
 def _done(cfg: FinetuneConfig, state: dict) -> bool:
@@ -299,20 +336,33 @@ def _report(
         return
     with tempfile.TemporaryDirectory() as tmp:
         save_model(_unwrap(model), model_dir, Path(tmp) / MODEL_SUBDIR)
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "state": dict(state),
-            },
-            Path(tmp) / STATE_FILE,
-        )
+        save_training_state(Path(tmp) / STATE_FILE, optimizer, scheduler, scaler, state)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
 
+def save_training_state(
+    path: Path, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler, state: dict[str, Any]
+) -> None:
+    """Optimizer, schedule, loss scaler and step counters: tensors and plain values only."""
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "state": dict(state),
+        },
+        path,
+    )
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    """What `save_training_state` wrote. Checkpoints live on shared storage: `weights_only` refuses
+    any pickled object other than tensors and plain containers, so a planted file cannot run code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _state_metrics(state: dict[str, Any]) -> dict[str, Any]:
-    keys = ("step", "epoch", "baseline_wer", "resumed_at")
+    keys = ("step", "epoch", "baseline_wer", "resumed_at", "data_digest")
     return {k: state[k] for k in keys}
 
 
@@ -394,6 +444,7 @@ class FinetuneResult:
     steps: int
     resumed_at: int | None
     wall_s: float
+    data_digest: str = ""  # the order of the batches trained on (see train_func's state)
 
 
 def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None) -> FinetuneResult:
@@ -402,15 +453,13 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from models.common.config import StorageConfig
     from models.common.storage import arrow_filesystem, is_s3
-    from models.whisper_torch import resolve_torch_model
-    from pipelines.training.data import PseudoLabelFilter, training_dataset
+    from pipelines.training.data import PseudoLabelFilter, canonical_rows, training_dataset
 
     started = time.perf_counter()
     ray.data.DataContext.get_current().enable_progress_bars = sys.stderr.isatty()
     storage_config = storage_config or StorageConfig()
-    model_dir = str(resolve_torch_model(cfg.model, storage_config))
+    cfg, model_dir = checked_config(cfg, storage_config)
     if not Path(model_dir).is_dir():
         # A hub id: fetch it once on the driver (node-local; multi-node runs should pass s3://).
         from huggingface_hub import snapshot_download
@@ -419,16 +468,10 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
     keep = PseudoLabelFilter(min_avg_logprob=spec.min_avg_logprob)
     train_rows = training_dataset(spec.train, storage_config, keep)
     val_rows = training_dataset(spec.val, storage_config, keep)
-    n_train = train_rows.count()
+    rows = canonical_rows(train_rows)
     stage_class, stage_kwargs = _examples_stage(model_dir, storage_config, cfg)
     # Small batches keep the first training step close; actors load the tokenizer once.
     stage = {"batch_size": 4, "num_cpus": spec.data_cpus}
-    train = train_rows.randomize_block_order(seed=cfg.seed).map_batches(
-        stage_class,
-        fn_constructor_kwargs=stage_kwargs,
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, spec.num_workers)),
-        **stage,
-    )
     val = val_rows.map_batches(
         stage_class,
         fn_constructor_kwargs={**stage_kwargs, "keep_text": True},
@@ -445,7 +488,12 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
         train_loop_config={
             "finetune": dataclasses.asdict(cfg),
             "model_dir": model_dir,
-            "train_rows": n_train,
+            "train_rows": rows.num_rows,
+            # Each worker builds its epochs from these rows (see `epoch_indices`): a Ray Train
+            # dataset shard streams in whatever order blocks finish, so a resume could not be exact.
+            "train_rows_ref": ray.put(rows),
+            "examples": (stage_class, stage_kwargs),
+            "data_cpus": spec.data_cpus,
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=spec.num_workers,
@@ -463,8 +511,8 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
             ),
             failure_config=ray.train.FailureConfig(max_failures=spec.max_failures),
         ),
-        datasets={"train": train, "val": val},
-        dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
+        datasets={"val": val},
+        dataset_config=ray.train.DataConfig(datasets_to_split=[]),
     )
     result = trainer.fit()
     best = min(result.best_checkpoints or [], key=lambda cm: cm[1].get("val_wer", math.inf), default=None)
@@ -478,6 +526,7 @@ def run_finetune(cfg: FinetuneConfig, spec: RunSpec, storage_config: Any = None)
         latest_checkpoint=result.checkpoint.path if result.checkpoint else None,
         steps=int(metrics.get("step", 0)),
         resumed_at=metrics.get("resumed_at"),
+        data_digest=metrics.get("data_digest", ""),
         wall_s=time.perf_counter() - started,
     )
 
