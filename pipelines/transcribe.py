@@ -159,14 +159,28 @@ def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: 
 
 
 def run_transcription(
-    sources: list[str], dest: str, config: TranscribeConfig, *, mode: str = "error", run_id: str | None = None
+    sources: list[str],
+    dest: str,
+    config: TranscribeConfig,
+    *,
+    mode: str = "error",
+    run_id: str | None = None,
+    output_format: str = "parquet",
 ) -> RunSummary:
-    """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
+    """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST.
+
+    `output_format` parquet: a plain Parquet folder; delta: voxray's Delta table (pipelines/store).
+    """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
     files = list_sources(sources, config.storage)
-    sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
-    _prepare_dest(sink, mode)
+    if output_format == "delta":
+        from pipelines.store.sink import DeltaSink
+
+        sink: Any = DeltaSink(dest, config.storage, run_id, files)
+    else:
+        sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
+        _prepare_dest(sink, mode)
     summary = RunSummary(run_id=run_id, files=len(files))
     metrics = None
     for row in iter_transcripts(files, config, run_id):
@@ -177,7 +191,7 @@ def run_transcription(
         metrics.row(row)
         summary.add(row)
         sink.add(row)
-    if not files:
+    if not files and output_format != "delta":
         from pipelines.assemble import rows_to_table
 
         sink.write_table(rows_to_table([]))
