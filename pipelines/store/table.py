@@ -116,6 +116,8 @@ class TranscriptTable:
         self.fs, root = arrow_filesystem(self.uri, self.storage)
         self.root = root.rstrip("/")
         self._dt: DeltaTable | None = None
+        # The table version the caller's states (from input_states) describe; None: unknown.
+        self.states_version: int | None = None
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class TranscriptTable:
     def input_states(self) -> dict[str, InputState]:
         """Per input path: version, configuration, status, attempts and the files holding its rows."""
         table = self.refresh()
+        self.states_version = table.version()
         states: dict[str, InputState] = {}
         for fragment in table.to_pyarrow_dataset().get_fragments():
             columns = fragment.to_table(columns=STATE_COLUMNS).to_pydict()
@@ -213,6 +216,11 @@ class TranscriptTable:
         token = run_app_id(run_id)
         retries = 0
         while True:
+            if self.states_version != table.version():
+                # Someone committed since the states were read (or the snapshot moved): a unit
+                # built on stale states could miss an older row of its inputs. Read them again.
+                states.clear()
+                states.update(self.input_states())
             done = table.transaction_version(token)
             if done is not None and done >= unit:
                 return UnitResult(None, [], retries)  # a retry of a commit that landed
@@ -239,7 +247,7 @@ class TranscriptTable:
                 landed = table.transaction_version(token)
                 if landed is not None and landed >= unit:
                     # The commit went through but its answer was lost (a timeout): done, exactly once.
-                    _apply_unit(states, rows, moves)
+                    self.states_version = None  # other commits may have come in between: reread
                     return UnitResult(table.version(), rows, retries)
                 # Not committed: our files were never visible; delete them (we wrote them).
                 for path in written:
@@ -247,14 +255,17 @@ class TranscriptTable:
                 retries += 1
                 if not isinstance(exc, CommitFailedError) or retries > max_retries:
                     raise
-                # Another writer committed first: read the table again and rebuild the unit.
+                # Another writer committed first: read the table again (at the loop's top), rebuild.
                 time.sleep(min(2.0, 0.05 * 2**retries))
-                states.clear()
-                states.update(self.input_states())
+                table.update_incremental()
                 continue
+            read_version = self.states_version
             table.update_incremental()
             pause_point("committed")
             _apply_unit(states, rows, moves)
+            # Our states now describe read_version + 1: our own commit, if nobody else's came in between.
+            mine = read_version is not None and table.version() == read_version + 1
+            self.states_version = table.version() if mine else None
             return UnitResult(table.version(), rows, retries)
 
     def commit_marker(self, run_id: str, unit: int, metadata: dict[str, str]) -> None:
