@@ -409,9 +409,11 @@ def _apply_unit(states: dict[str, InputState], rows: list[dict[str, Any]], moves
     """Update the caller's state after our own commit, without reading the table again."""
     for path in {r["path"] for r in rows}:
         states.pop(path, None)
-    for state in states.values():
-        if state.files & moves.keys():
-            state.files = {moves.get(f, f) for f in state.files} - {None}  # type: ignore[assignment]
+    copied = {old for old in moves if not old.startswith("new:")}
+    if copied:  # only units that replaced older rows moved other inputs' rows to new files
+        for state in states.values():
+            if state.files & copied:
+                state.files = {moves.get(f, f) for f in state.files} - {None}  # type: ignore[assignment]
     columns = {c: [r.get(c) for r in rows] for c in STATE_COLUMNS}
     for key, rel in moves.items():
         if key.startswith("new:") and rel is not None:
