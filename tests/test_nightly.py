@@ -34,8 +34,6 @@ from pipelines.store.table import FILE_PREFIX, InputState, TranscriptTable
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-# One file per task and one window per model call: files complete one by one.
-FAST = ["--commit-every", "1", "--batch-size", "1", "--files-per-task", "1"]
 
 
 def upload(s3, bucket: str, key: str, body: bytes) -> None:
@@ -51,26 +49,41 @@ def wer(reference: str, hypothesis: str) -> float:
     return corpus_wer([reference], [hypothesis])
 
 
+def s3_storage(s3) -> StorageConfig:
+    """The server's endpoint and keys in the config itself: they travel to Ray workers with it,
+    whatever environment the (shared, maybe earlier-started) Ray instance's workers have."""
+    return StorageConfig(s3_endpoint=s3.endpoint_url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key,
+                         s3_region=s3.region)  # fmt: skip
+
+
 @pytest.fixture(params=["local", "s3"])
 def archive(request, tmp_path, speech_manifest):
-    """(source, dest, paths) for 3 clips: a local folder, or a bucket on the S3 server."""
+    """A NightlyConfig for 3 clips (a local folder, or a bucket on the S3 server) and their paths."""
     clips = speech_manifest[:3]
     if request.param == "local":
         src = tmp_path / "archive"
         src.mkdir()
         for clip in clips:
             (src / Path(clip["path"]).name).write_bytes(Path(clip["path"]).read_bytes())
-        return str(src), str(tmp_path / "out"), sorted(str(src / Path(c["path"]).name) for c in clips)
+        config = NightlyConfig(sources=(str(src),), output=str(tmp_path / "out"))
+        return config, sorted(str(src / Path(c["path"]).name) for c in clips)
     s3 = request.getfixturevalue("s3_env")
     bucket = s3.make_bucket(f"nightly-{abs(hash(request.node.name)) % 10**8}")
     for clip in clips:
         upload(s3, bucket, f"archive/{Path(clip['path']).name}", Path(clip["path"]).read_bytes())
     source = f"s3://{bucket}/archive"
-    return source, f"s3://{bucket}/out", sorted(f"{source}/{Path(c['path']).name}" for c in clips)
+    config = NightlyConfig(sources=(source,), output=f"s3://{bucket}/out",
+                           transcribe=TranscribeConfig(storage=s3_storage(s3)))  # fmt: skip
+    return config, sorted(f"{source}/{Path(c['path']).name}" for c in clips)
 
 
-def spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "nightly", *args], cwd=REPO,
+def spawn(config: NightlyConfig, log: Path, **env: str) -> subprocess.Popen:
+    """`voxray nightly --config` in a new process, one input per commit and per model call."""
+    fast = replace(config, commit_every=1, transcribe=replace(config.transcribe,
+                   compute=ComputeConfig(batch_size=1, files_per_task=1)))  # fmt: skip
+    path = log.with_suffix(".yaml")
+    path.write_text(fast.to_yaml())
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "nightly", "--config", str(path)], cwd=REPO,
                             env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
 
 
@@ -123,7 +136,8 @@ def test_incremental_runs_modified_files_poison_and_dead_letters(s3_env, speech_
     for clip in clips[:3]:
         upload(s3, bucket, f"archive/{Path(clip['path']).name}", Path(clip["path"]).read_bytes())
     source, dest = f"s3://{bucket}/archive", f"s3://{bucket}/out"
-    config = NightlyConfig(sources=(source,), output=dest, commit_every=2, max_attempts=2, price_per_node_hour=2.0)
+    config = NightlyConfig(sources=(source,), output=dest, commit_every=2, max_attempts=2, price_per_node_hour=2.0,
+                           transcribe=TranscribeConfig(storage=s3_storage(s3)))  # fmt: skip
     key = {Path(c["path"]).name: f"{source}/{Path(c['path']).name}" for c in clips}
 
     first = run_nightly(config)
@@ -184,12 +198,13 @@ def test_incremental_runs_modified_files_poison_and_dead_letters(s3_env, speech_
 @pytest.mark.usefixtures("ray_local")
 @pytest.mark.parametrize("phase", PHASES)
 def test_sigkill_at_each_phase_then_rerun_gives_every_input_exactly_once(archive, phase, tmp_path):
-    source, dest, paths = archive
+    config, paths = archive
+    dest = config.output
     marker = tmp_path / "paused"
     log = tmp_path / "killed.log"
     # The run pauses at `phase` (pipelines/store/faults.py) and is killed there for real.
     pause = {PAUSE_ENV: phase, MARKER_ENV: str(marker), "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-    proc = spawn([source, "--output", dest, *FAST, "--compact-min-files", "2"], log, **pause)
+    proc = spawn(replace(config, compact_min_files=2), log, **pause)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
@@ -213,7 +228,7 @@ def test_sigkill_at_each_phase_then_rerun_gives_every_input_exactly_once(archive
         written = {Path(i.path).name for i in infos if i.is_file and Path(i.path).name.startswith(FILE_PREFIX)}
         assert written and not live & written
 
-    config = NightlyConfig(sources=(source,), output=dest, commit_every=2, compact_min_files=2)
+    config = replace(config, commit_every=2, compact_min_files=2)
     rerun = run_nightly(config)
     # Committed work is not redone: the rerun's to-do list is exactly what the killed run had not committed.
     assert rerun.reasons == {k: v for k, v in {"new": len(paths) - len(before), "up_to_date": len(before)}.items() if v}
@@ -227,13 +242,13 @@ def test_sigkill_at_each_phase_then_rerun_gives_every_input_exactly_once(archive
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("ray_local")
 def test_two_nightly_processes_on_one_dest_never_duplicate_a_row(archive, tmp_path):
-    source, dest, paths = archive
+    config, paths = archive
+    dest = config.output
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     # Each process starts its own Ray (two CronJob pods would): one shared 2-CPU instance cannot
     # hold two actor pools and their preparation tasks.
-    procs = [spawn([source, "--output", dest, *FAST], log, RAY_ADDRESS="local") for log in logs]
+    procs = [spawn(config, log, RAY_ADDRESS="local") for log in logs]
     try:
         codes = [p.wait(timeout=400) for p in procs]
     finally:
