@@ -122,7 +122,10 @@ class TranscriptTable:
     # --- opening ---------------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        return DeltaTable.is_deltatable(self.uri, storage_options=self.options)
+        try:
+            return DeltaTable.is_deltatable(self.uri, storage_options=self.options)
+        except OSError:  # DEST is a file, or unreadable: not a table
+            return False
 
     def open(self, *, create: bool = False) -> DeltaTable:
         """The table; with `create`, an empty DEST becomes a new table. Anything else is refused."""
@@ -145,6 +148,8 @@ class TranscriptTable:
         return table
 
     def _check_empty(self) -> None:
+        if self.fs.get_file_info(self.root).type == pafs.FileType.File:
+            raise StoreError(f"{self.dest} is a file; DEST must be a folder or s3:// prefix for the table")
         children = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
         if not children:
             return
