@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from models.common.config import StorageConfig
@@ -131,11 +131,11 @@ class TranscriptTable:
         """The table; with `create`, an empty DEST becomes a new table. Anything else is refused."""
         if self._dt is not None:
             return self._dt
-        try:
+        if self.exists():
             table = DeltaTable(self.uri, storage_options=self.options)
-        except TableNotFoundError:
+        else:
             if not create:
-                raise StoreError(f"{self.dest} is not a voxray table (no _delta_log)") from None
+                raise StoreError(f"{self.dest} is not a voxray table (no _delta_log)")
             self._check_empty()
             table = self._create()
         name = table.metadata().name
