@@ -347,7 +347,13 @@ class TranscriptTable:
             if count < max(2, min_files):
                 continue
             pause_point("compacting")
-            table.optimize.compact(partition_filters=[(PARTITION, "=", partition)])
+            try:
+                table.optimize.compact(partition_filters=[(PARTITION, "=", partition)])
+            except CommitFailedError:
+                # Another writer rewrote one of these files meanwhile; compaction is never urgent:
+                # the next run tries again on the table as it is then.
+                table.update_incremental()
+                continue
             done += 1
         table.update_incremental()
         return done
