@@ -84,7 +84,7 @@ def table_uri(dest: str) -> str:
     return os.path.abspath(os.path.expanduser(dest))
 
 
-@dataclass
+@dataclass(slots=True)  # a table of millions of inputs holds one of these per input while planning
 class InputState:
     """What the table holds for one input path (all its rows), as the to-do list needs it."""
 
