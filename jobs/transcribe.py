@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="exit with status 3 if any file failed (after everything is written)",
     )
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N transcripts when done")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the time went: wall and CPU seconds per stage, summed over the run's processes",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if args.show and args.format == "parquet":
         _show(summary.written, args.show, config)
     print(summary.render())
+    if args.profile:
+        print(summary.profile.render(summary.wall_s))
     if args.format == "delta":
         print(f"committed to the Delta table at {args.output}")
     else:
