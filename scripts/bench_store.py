@@ -6,7 +6,9 @@
 Builds two tables of the same rows in a scratch folder (one in 10 commits, one in 1,000), each left
 as a nightly run leaves it (checkpointed), then measures in a fresh process per case:
 - load: opening the table and reading the per-input state the to-do list needs (a projection);
-- todo: computing the to-do list for as many listed objects as the table has rows.
+- todo: computing the to-do list for as many listed objects as the table has rows (+1,000 new);
+and the many-commit table again after OPTIMIZE, as a nightly run leaves it (few data files).
+`open_s` is opening the log alone (checkpoint + later commits); `load_s` adds reading the state.
 Each case prints its wall time and the process's peak RSS (ru_maxrss), and the RSS after imports.
 """
 
@@ -59,10 +61,12 @@ def measure(dest: str, case: str) -> dict:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     table = TranscriptTable(dest)
-    table.open()
+    delta = table.open()  # the log: the last checkpoint plus the commits after it
+    open_s = time.perf_counter() - t0
     states = table.input_states()
     load_s = time.perf_counter() - t0
-    out = {"case": case, "inputs": len(states), "load_s": round(load_s, 2), "version": table.open().version()}
+    out = {"case": case, "inputs": len(states), "data_files": len(delta.file_uris()), "open_s": round(open_s, 2),
+           "load_s": round(load_s, 2), "version": delta.version()}  # fmt: skip
     if case == "todo":
         listed = [SourceFile(path=p, etag=s.version) for p, s in states.items()]
         listed += [SourceFile(path=f"s3://archive/new/{i}.wav", etag="e") for i in range(1000)]
@@ -76,10 +80,19 @@ def measure(dest: str, case: str) -> dict:
     return out
 
 
+def _measure_in_child(dest: str, case: str) -> dict:
+    """A fresh process per case: its peak RSS is the case's own, not the builder's."""
+    command = [sys.executable, __file__, "--measure", dest, case]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--commits", type=int, nargs="+", default=[10, 1000])
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false",
+                        help="skip measuring the many-commit table again after OPTIMIZE")  # fmt: skip
     parser.add_argument("--dir", help="scratch folder (default: a temporary one, deleted after)")
     parser.add_argument("--measure", nargs=2, metavar=("DEST", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,9 +114,15 @@ def main() -> int:
             }
             print(json.dumps(built))
             for case in ("load", "todo"):
-                done = subprocess.run([sys.executable, __file__, "--measure", dest, case], capture_output=True,
-                                      text=True, check=True)  # fmt: skip
-                print(json.dumps({"commits": commits, **json.loads(done.stdout)}))
+                print(json.dumps({"commits": commits, **_measure_in_child(dest, case)}))
+            if args.optimize and commits > 10:
+                # What a nightly run leaves: OPTIMIZE (compact_min_files) merges the small files.
+                from pipelines.store.table import TranscriptTable
+
+                TranscriptTable(dest).compact(min_files=2)
+                TranscriptTable(dest).checkpoint()
+                for case in ("load", "todo"):
+                    print(json.dumps({"commits": f"{commits}+OPTIMIZE", **_measure_in_child(dest, case)}))
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
