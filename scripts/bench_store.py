@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def build(dest: str, rows: int, commits: int) -> None:
-    from pipelines.store.table import TranscriptTable, with_store_columns
+    from pipelines.store.state import with_store_columns
+    from pipelines.store.table import TranscriptTable
 
     table = TranscriptTable(dest)
     table.open(create=True)

@@ -30,7 +30,8 @@ from pipelines.store.faults import MARKER_ENV, PAUSE_ENV, PHASES
 from pipelines.store.incremental import FAILED, OK, QUARANTINED, InputKey, plan_todo
 from pipelines.store.nightly import NightlyConfig, run_nightly, runs_from_history
 from pipelines.store.reader import read_committed
-from pipelines.store.table import FILE_PREFIX, InputState, TranscriptTable
+from pipelines.store.state import InputState
+from pipelines.store.table import FILE_PREFIX, TranscriptTable
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent

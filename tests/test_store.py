@@ -22,7 +22,8 @@ from jobs.cli import main
 from models.common.config import StorageConfig
 from pipelines.listing import list_sources
 from pipelines.store.reader import read_committed
-from pipelines.store.table import FILE_PREFIX, StoreError, TranscriptTable, with_store_columns
+from pipelines.store.state import with_store_columns
+from pipelines.store.table import FILE_PREFIX, StoreError, TranscriptTable
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -217,9 +218,10 @@ def test_manifest_entries_get_a_version_from_a_stat_and_the_size_limit(tmp_path,
     clip.write_bytes(clip.read_bytes() + b"\0" * 100)  # the object is modified: a new version
     assert list_sources([str(manifest)], StorageConfig())[0].version() != entry.version()
     # The size is known before reading, so the decode stage's limit refuses it without a byte read.
+    from models.common.profile import StageTimes
     from pipelines.config import DecodeConfig, TranscribeConfig
     from pipelines.prepare import DecodeError, _open
 
     small = TranscribeConfig(decode=DecodeConfig(max_bytes=100))
     with pytest.raises(DecodeError, match="exceeds the limit"):
-        _open(entry.path, entry.size, small)
+        _open(entry.path, entry.size, small, StageTimes())

@@ -14,7 +14,7 @@ from typing import Any
 
 from models.common.schema import STATUS_OK
 from pipelines.listing import SourceFile
-from pipelines.store.table import InputState, with_store_columns
+from pipelines.store.state import InputState, with_store_columns
 
 OK = "ok"
 FAILED = "failed"

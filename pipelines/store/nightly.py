@@ -35,7 +35,8 @@ from pipelines.store.incremental import (
     plan_todo,
     reason_for,
 )
-from pipelines.store.table import InputState, TranscriptTable
+from pipelines.store.state import InputState
+from pipelines.store.table import TranscriptTable
 
 RUN_KEY = "voxray.run"
 

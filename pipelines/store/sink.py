@@ -13,7 +13,8 @@ from models.common.config import StorageConfig
 from models.common.schema import STATUS_OK
 from pipelines.listing import SourceFile
 from pipelines.store.incremental import file_complete
-from pipelines.store.table import TranscriptTable, with_store_columns
+from pipelines.store.state import with_store_columns
+from pipelines.store.table import TranscriptTable
 
 
 class DeltaSink:

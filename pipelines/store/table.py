@@ -24,8 +24,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -40,15 +40,19 @@ from models.common.config import StorageConfig
 from models.common.schema import STORE_SCHEMA
 from models.common.storage import arrow_filesystem, endpoint, is_s3, strip_scheme
 from pipelines.store.faults import pause_point
+from pipelines.store.state import (
+    PARTITION,
+    STATE_COLUMNS,
+    InputState,
+    apply_unit,
+    fold_rows,
+    partition_of,
+)
 
 TABLE_NAME = "voxray-transcripts"
-PARTITION = "date"
 WRITERS_APP = "voxray.writers"
 FILE_PREFIX = "voxray-"
 OLD_FORMAT_MARKER = "_voxray/commits"
-# The columns the to-do list needs: a projection, so planning never reads transcripts.
-STATE_COLUMNS = ["path", "channel", "status", "error", "source_version", "model", "config_fingerprint",
-                 "attempts", "quarantined", "duration_s"]  # fmt: skip
 FILE_SCHEMA = pa.schema([f for f in STORE_SCHEMA if f.name != PARTITION])
 
 
@@ -82,20 +86,6 @@ def table_uri(dest: str) -> str:
     if is_s3(dest):
         return "s3://" + strip_scheme(dest).rstrip("/")
     return os.path.abspath(os.path.expanduser(dest))
-
-
-@dataclass(slots=True)  # a table of millions of inputs holds one of these per input while planning
-class InputState:
-    """What the table holds for one input path (all its rows), as the to-do list needs it."""
-
-    version: str | None
-    model: str | None
-    fingerprint: str | None
-    status: str  # ok, failed, quarantined
-    attempts: int
-    error: str | None = None
-    audio_s: float = 0.0
-    files: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -195,8 +185,9 @@ class TranscriptTable:
         self.states_version = table.version()
         states: dict[str, InputState] = {}
         for fragment in table.to_pyarrow_dataset().get_fragments():
-            columns = fragment.to_table(columns=STATE_COLUMNS).to_pydict()
-            _fold_rows(states, columns, fragment.path)
+            # Batch by batch: a compacted file of millions of rows is never held whole as Python lists.
+            for batch in fragment.to_batches(columns=STATE_COLUMNS):
+                fold_rows(states, batch.to_pydict(), fragment.path)
         return states
 
     # --- committing ----------------------------------------------------------------------------
@@ -267,7 +258,7 @@ class TranscriptTable:
             read_version = self.states_version
             table.update_incremental()
             pause_point("committed")
-            _apply_unit(states, rows, moves)
+            apply_unit(states, rows, moves)
             # Our states now describe read_version + 1: our own commit, if nobody else's came in between.
             mine = read_version is not None and table.version() == read_version + 1
             self.states_version = table.version() if mine else None
@@ -302,7 +293,7 @@ class TranscriptTable:
             # Copy on write: the other rows of a file stay, the replaced inputs' rows go.
             old = pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA)
             keep = old.filter(pc.invert(pc.is_in(old["path"], pa.array(sorted(paths), pa.string()))))
-            partition = _partition_of(rel)
+            partition = partition_of(rel)
             removes.append(RemoveAction(rel, True, now_ms, None, {PARTITION: partition}))
             moves[rel] = None
             if keep.num_rows:
@@ -393,50 +384,6 @@ class TranscriptTable:
         return DeltaTable(self.uri, storage_options=self.options).history(limit)
 
 
-def _fold_rows(states: dict[str, InputState], columns: dict[str, list], file_rel: str) -> None:
-    for i, path in enumerate(columns["path"]):
-        ok = columns["status"][i] == "ok"
-        status = "quarantined" if columns["quarantined"][i] else ("ok" if ok else "failed")
-        state = states.get(path)
-        if state is None:
-            state = states[path] = InputState(
-                version=columns["source_version"][i],
-                model=columns["model"][i],
-                fingerprint=columns["config_fingerprint"][i],
-                status=status,
-                attempts=columns["attempts"][i] or 0,
-                error=columns["error"][i],
-            )
-        elif status != "ok" and state.status == "ok":
-            # One failed channel makes the input failed.
-            state.status, state.error = status, columns["error"][i]
-        state.attempts = max(state.attempts, columns["attempts"][i] or 0)
-        if ok:
-            state.audio_s += columns["duration_s"][i] or 0.0
-        state.files.add(file_rel)
-
-
-def _apply_unit(states: dict[str, InputState], rows: list[dict[str, Any]], moves: dict[str, str | None]) -> None:
-    """Update the caller's state after our own commit, without reading the table again."""
-    for path in {r["path"] for r in rows}:
-        states.pop(path, None)
-    copied = {old for old in moves if not old.startswith("new:")}
-    if copied:  # only units that replaced older rows moved other inputs' rows to new files
-        for state in states.values():
-            if state.files & copied:
-                state.files = {moves.get(f, f) for f in state.files} - {None}  # type: ignore[assignment]
-    columns = {c: [r.get(c) for r in rows] for c in STATE_COLUMNS}
-    for key, rel in moves.items():
-        if key.startswith("new:") and rel is not None:
-            picked = [i for i, r in enumerate(rows) if r[PARTITION] == key[4:]]
-            _fold_rows(states, {c: [v[i] for i in picked] for c, v in columns.items()}, rel)
-
-
-def _partition_of(rel: str) -> str:
-    head = rel.split("/", 1)[0]
-    return head.split("=", 1)[1] if head.startswith(f"{PARTITION}=") else ""
-
-
 def _relative(path: str, uri: str) -> str:
     """A path delta-rs reported (relative, or a full URI) relative to the table root."""
     for prefix in (uri.rstrip("/") + "/", "file://" + uri.rstrip("/") + "/"):
@@ -454,25 +401,3 @@ def _stats(table: pa.Table) -> dict[str, Any]:
         stats["maxValues"] = {"path": bounds["max"].as_py()}
         stats["nullCount"] = {"path": table["path"].null_count}
     return stats
-
-
-def partition_date(when: dt.datetime | None) -> str:
-    return (when or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d")
-
-
-def with_store_columns(
-    rows: Iterable[dict[str, Any]], *, version: str | None, attempts: int, quarantined: bool
-) -> list[dict[str, Any]]:
-    """Transcript rows plus the store's own columns (source version, retries, dead letter, date)."""
-    out = []
-    for row in rows:
-        out.append(
-            {
-                **row,
-                "source_version": version,
-                "attempts": attempts,
-                "quarantined": quarantined,
-                PARTITION: partition_date(row.get("transcribed_at")),
-            }
-        )
-    return out
