@@ -80,8 +80,8 @@ def archive(request, tmp_path, speech_manifest):
 
 def spawn(config: NightlyConfig, log: Path, **env: str) -> subprocess.Popen:
     """`voxray nightly --config` in a new process, one input per commit and per model call."""
-    fast = replace(config, commit_every=1, transcribe=replace(config.transcribe,
-                   compute=ComputeConfig(batch_size=1, files_per_task=1)))  # fmt: skip
+    compute = replace(config.transcribe.compute, batch_size=1, files_per_task=1)
+    fast = replace(config, commit_every=1, transcribe=replace(config.transcribe, compute=compute))
     path = log.with_suffix(".yaml")
     path.write_text(fast.to_yaml())
     return subprocess.Popen([sys.executable, "-m", "jobs.cli", "nightly", "--config", str(path)], cwd=REPO,
@@ -247,18 +247,28 @@ def test_two_nightly_processes_on_one_dest_never_duplicate_a_row(archive, tmp_pa
     config, paths = archive
     dest = config.output
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    # Each process starts its own Ray (two CronJob pods would): one shared 2-CPU instance cannot
-    # hold two actor pools and their preparation tasks.
-    procs = [spawn(config, log, RAY_ADDRESS="local") for log in logs]
+    # Both drivers join one Ray instance with 4 logical CPUs, each job one 1-CPU model actor, so two
+    # actor pools and their preparation tasks fit (2 real cores; starting two Ray instances at once
+    # on a loaded machine timed out). The shared ray_local instance is stopped for this and
+    # restarted by its next user (tests/fixtures_ray.py).
+    ray.shutdown()
+    ray.init(address="local", num_cpus=4, include_dashboard=False, logging_level="warning", configure_logging=False)
+    one_actor = replace(config.transcribe.compute, num_actors=1, threads_per_actor=1)
+    config = replace(config, transcribe=replace(config.transcribe, compute=one_actor))
     try:
-        codes = [p.wait(timeout=400) for p in procs]
+        procs = [spawn(config, log, RAY_ADDRESS=ray.get_runtime_context().gcs_address) for log in logs]
+        try:
+            codes = [p.wait(timeout=400) for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
     finally:
-        for p in procs:
-            p.kill()
+        ray.shutdown()
     outputs = [log.read_text() for log in logs]
     assert codes == [0, 0], outputs
     assert committed_paths(dest) == paths  # exactly once, whoever won each input
     runs = runs_from_history(TranscriptTable(dest).history())
+    print("two writers:", [{k: r[k] for k in ("todo", "committed_inputs", "skipped", "conflicts")} for r in runs])
     assert [r["status"] for r in runs] == ["finished", "finished"]
     # Every input was committed by exactly one of them; the other dropped it (skipped) or never had it.
     assert sum(r["committed_inputs"] for r in runs) == len(paths)
