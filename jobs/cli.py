@@ -15,6 +15,7 @@ SUBCOMMANDS = (
     "jobs.nightly",
     "jobs.read",
     "jobs.status",
+    "jobs.vacuum",
     "jobs.eval",
     "jobs.bench",
     "jobs.models",

@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="List SOURCE (folders, s3:// prefixes, globs, manifests), transcribe only the files "
         "that are new or changed since the last run into DEST (or whose model/config changed, with "
         "--retranscribe-on-config-change), committing every N files atomically. All state lives in DEST, "
-        "so any machine can run the next night; a killed run is resumed by running it again. Files that "
-        "keep failing go to DEST/_voxray/deadletter after --max-attempts runs.",
+        "so any machine can run the next night; a killed run is resumed by running it again. DEST is a Delta "
+        "Lake table (docs/nightly.md); a DEST holding anything else is refused. Files that keep failing are "
+        "quarantined (`voxray read DEST --table deadletter`) after --max-attempts runs.",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="default: `sources` from --config")
     p.add_argument("--output", "-o", metavar="DEST", help="local folder or s3:// prefix (default: from --config)")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = nightly_config_from_args(args)
         record = run_nightly(config)
-    except (SourceNotFoundError, ValueError) as exc:
+    except (SourceNotFoundError, ValueError) as exc:  # StoreError (foreign DEST) is a ValueError
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
     print(record.render())

@@ -18,6 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--output", "-o", required=True, metavar="DEST", help="local folder or s3:// prefix")
+    p.add_argument(
+        "--format",
+        choices=["parquet", "delta"],
+        default="parquet",
+        help="parquet: a plain Parquet folder (default); delta: a voxray Delta Lake table, where a file "
+        "transcribed again replaces its row (the nightly job's format; see docs/nightly.md)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--overwrite", action="store_true", help="replace what DEST holds")
     mode.add_argument("--append", action="store_true", help="add new part files to DEST")
@@ -42,18 +49,28 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     refuse_unknown_language(config)
+    from pipelines.store.table import StoreError
+
     mode = "overwrite" if args.overwrite else "append" if args.append else "error"
+    if args.format == "delta" and mode != "error":
+        flag = "--overwrite" if args.overwrite else "--append"
+        print(f"voxray: {flag} is for --format parquet; a Delta table replaces a file's row when it is "
+              "transcribed again", file=sys.stderr)  # fmt: skip
+        return 2
     try:
-        summary = run_transcription(args.sources, args.output, config, mode=mode)
-    except (SourceNotFoundError, FileExistsError) as exc:
+        summary = run_transcription(args.sources, args.output, config, mode=mode, output_format=args.format)
+    except (SourceNotFoundError, FileExistsError, StoreError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
-    if args.show:
+    if args.show and args.format == "parquet":
         _show(summary.written, args.show, config)
     print(summary.render())
     if args.profile:
         print(summary.profile.render(summary.wall_s))
-    print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
+    if args.format == "delta":
+        print(f"committed to the Delta table at {args.output}")
+    else:
+        print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
     return 3 if args.fail_on_error and summary.failed else 0
 
 

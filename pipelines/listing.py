@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -44,6 +45,8 @@ AUDIO_EXTENSIONS = frozenset(
     }
 )
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl", ".parquet"})
+# Concurrent stat/HEAD requests for manifest entries (S3 latency, not CPU, bounds them).
+STAT_THREADS = 32
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,26 @@ def _source_file(path: str, info: dict, s3: bool) -> SourceFile:
 
 
 def read_manifest(source: str, storage: StorageConfig) -> list[SourceFile]:
-    """Rows of a CSV/JSONL/Parquet manifest with a `path` column; relative paths are relative to it."""
-    return [SourceFile(path=p) for p in manifest_rows(source, storage, required=("path",))["path"]]
+    """Rows of a CSV/JSONL/Parquet manifest with a `path` column; relative paths are relative to it.
+
+    Each object is stat'ed (a HEAD on S3) now, so it has a version (ETag, or size:mtime) like a
+    listed one: a modified object is transcribed again, and the size limit applies before reading.
+    """
+    return stat_paths(manifest_rows(source, storage, required=("path",))["path"], storage)
+
+
+def stat_paths(paths: list[str], storage: StorageConfig) -> list[SourceFile]:
+    with ThreadPoolExecutor(max_workers=STAT_THREADS) as pool:
+        return list(pool.map(lambda p: _stat(p, storage), paths))
+
+
+def _stat(path: str, storage: StorageConfig) -> SourceFile:
+    s3 = is_s3(path)
+    try:
+        info = filesystem(path, storage).info(strip_scheme(path) if s3 else path)
+    except FileNotFoundError:
+        return SourceFile(path=path)  # its row will say it is missing when the read fails
+    return _source_file(path, info, s3)
 
 
 def manifest_rows(source: str, storage: StorageConfig, required: tuple[str, ...]) -> dict[str, list]:

@@ -205,16 +205,30 @@ def iter_transcripts(
 
 
 def run_transcription(
-    sources: list[str], dest: str, config: TranscribeConfig, *, mode: str = "error", run_id: str | None = None
+    sources: list[str],
+    dest: str,
+    config: TranscribeConfig,
+    *,
+    mode: str = "error",
+    run_id: str | None = None,
+    output_format: str = "parquet",
 ) -> RunSummary:
-    """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
+    """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST.
+
+    `output_format` parquet: a plain Parquet folder; delta: voxray's Delta table (pipelines/store).
+    """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
     times = StageTimes()
     with times.stage("driver:listing"):
         files = list_sources(sources, config.storage)
-    sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
-    _prepare_dest(sink, mode)
+    if output_format == "delta":
+        from pipelines.store.sink import DeltaSink
+
+        sink: Any = DeltaSink(dest, config.storage, run_id, files)
+    else:
+        sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
+        _prepare_dest(sink, mode)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
     for row in iter_transcripts(files, config, run_id, times):
@@ -226,7 +240,7 @@ def run_transcription(
         summary.add(row)
         with times.stage("driver:write"):
             sink.add(row)
-    if not files:
+    if not files and output_format != "delta":
         from pipelines.assemble import rows_to_table
 
         sink.write_table(rows_to_table([]))

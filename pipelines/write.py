@@ -2,7 +2,7 @@
 
 Every part file appears whole or not at all: locally it is written under a temporary name and
 renamed; on S3 a single PUT is atomic. Committing a run as a unit is the nightly job's business
-(pipelines/store/commit.py); this sink only guarantees no torn files.
+(pipelines/store/table.py, a Delta Lake table); this sink only guarantees no torn files.
 """
 
 from __future__ import annotations

@@ -98,6 +98,15 @@ def s3_server() -> Iterator[SeaweedS3]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def s3_env(s3_server: SeaweedS3) -> Iterator[SeaweedS3]:
+    """The S3 server, with every S3 client of this process (and its subprocesses) pointed at it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in s3_server.env().items():
+            mp.setenv(key, value)
+        yield s3_server
+
+
 # --- Ray ------------------------------------------------------------------------------------------
 # No Ray here on purpose: starting Ray costs seconds, so only tests that need it should pay.
 # Today that is `ray_local` in tests/fixtures_ray.py (import it into the test module).

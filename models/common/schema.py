@@ -75,3 +75,15 @@ TRANSCRIPT_SCHEMA = pa.schema(
         ("transcribed_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+
+# The nightly store's Delta table (pipelines/store/table.py): the transcript columns plus what
+# the to-do list needs per row, and the date partition (from transcribed_at, UTC).
+STORE_SCHEMA = pa.schema(
+    list(TRANSCRIPT_SCHEMA)
+    + [
+        pa.field("source_version", pa.string()),  # the input's ETag, or size:mtime, when it was read
+        pa.field("attempts", pa.int32()),  # failed runs so far for this version (0 when ok)
+        pa.field("quarantined", pa.bool_()),  # failed max_attempts times: the dead letter
+        pa.field("date", pa.string()),  # partition column, YYYY-MM-DD
+    ]
+)

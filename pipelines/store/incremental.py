@@ -1,33 +1,31 @@
-"""Which inputs a nightly run must transcribe, from state kept in DEST's commit records only.
+"""Which inputs a nightly run must transcribe, from what the table holds for each path.
 
-Every commit record lists the inputs it covers: path, version (ETag, or size:mtime), model and
-config fingerprint, status (ok, failed, quarantined), attempts and error. Replaying the log gives
-the latest entry per path, so a fresh machine knows everything the last run knew.
+The table keeps, in every row, the source's version (ETag, or size:mtime), the model and config
+fingerprint, the status, the failed attempts and whether the input is quarantined (the dead
+letter). An input is redone when it is new, its object changed, it failed fewer than
+`max_attempts` times, or (on request) its model or configuration changed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from models.common.schema import STATUS_OK
 from pipelines.listing import SourceFile
-from pipelines.store.commit import DEADLETTER_SCHEMA
+from pipelines.store.state import InputState, with_store_columns
 
 OK = "ok"
 FAILED = "failed"
 QUARANTINED = "quarantined"
+REDO = frozenset({"new", "modified", "retry", "reconfigured"})
 
 
 @dataclass(frozen=True)
 class InputKey:
-    """What a committed transcript was made from: the object's version and how it was transcribed."""
+    """How this run transcribes: the model and the configuration's fingerprint."""
 
-    version: str
     model: str
     fingerprint: str
 
@@ -41,7 +39,7 @@ class Todo:
 
 def plan_todo(
     listed: list[SourceFile],
-    inputs: dict[str, dict[str, Any]],
+    states: dict[str, InputState],
     key: InputKey,
     *,
     max_attempts: int,
@@ -50,72 +48,39 @@ def plan_todo(
     """Listed files minus committed ones; failed ones come back until `max_attempts`."""
     todo = Todo(files=[])
     for f in listed:
-        reason = _reason(f, inputs.get(f.path), key, max_attempts, retranscribe_on_config_change)
+        reason = reason_for(f, states.get(f.path), key, max_attempts, retranscribe_on_config_change)
         todo.reasons[reason] += 1
-        if reason in ("new", "modified", "retry", "reconfigured"):
+        if reason in REDO:
             todo.files.append(f)
     return todo
 
 
-def _reason(f: SourceFile, prev: dict[str, Any] | None, key: InputKey, max_attempts: int, reconfigure: bool) -> str:
+def reason_for(f: SourceFile, prev: InputState | None, key: InputKey, max_attempts: int, reconfigure: bool) -> str:
     if prev is None:
         return "new"
-    if prev["version"] != f.version():
+    if prev.version != f.version():
         return "modified"
-    changed = (prev.get("model"), prev.get("fingerprint")) != (key.model, key.fingerprint)
-    if reconfigure and changed:
+    if reconfigure and (prev.model, prev.fingerprint) != (key.model, key.fingerprint):
         return "reconfigured"
-    if prev["status"] == QUARANTINED:
+    if prev.status == QUARANTINED:
         return "quarantined"
-    if prev["status"] == FAILED and prev.get("attempts", 0) < max_attempts:
+    if prev.status == FAILED and prev.attempts < max_attempts:
         return "retry"
     return "up_to_date"
 
 
-def outcome(
-    f: SourceFile,
-    rows: list[dict[str, Any]],
-    prev: dict[str, Any] | None,
-    key: InputKey,
-    max_attempts: int,
-    file_rel: str | None,
-) -> dict[str, Any]:
-    """The input entry a commit record stores for `f` after this run transcribed it into `rows`."""
-    errors = [r["error"] or "unknown error" for r in rows if r["status"] != STATUS_OK]
-    audio_s = sum(r["duration_s"] or 0.0 for r in rows if r["status"] == STATUS_OK)
-    entry: dict[str, Any] = {
-        "path": f.path,
-        "version": f.version(),
-        "model": key.model,
-        "fingerprint": key.fingerprint,
-        "rows": len(rows),
-        "audio_s": audio_s,
-    }
-    if not errors:
-        return {**entry, "status": OK, "attempts": 0, "error": None, "file": file_rel}
-    # Attempts count per object version and configuration: a new upload or config gets a fresh start.
-    same = prev is not None and prev["status"] == FAILED and prev["version"] == f.version()
-    attempts = (prev.get("attempts", 0) if same else 0) + 1
+def outcome_rows(
+    f: SourceFile, rows: list[dict[str, Any]], prev: InputState | None, max_attempts: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """The input's status after this run and its rows with the store's columns."""
+    failed = any(r["status"] != STATUS_OK for r in rows)
+    if not failed:
+        return OK, with_store_columns(rows, version=f.version(), attempts=0, quarantined=False)
+    # Attempts count per object version: a new upload gets a fresh start.
+    same = prev is not None and prev.status == FAILED and prev.version == f.version()
+    attempts = (prev.attempts if same and prev is not None else 0) + 1
     status = QUARANTINED if attempts >= max_attempts else FAILED
-    return {**entry, "status": status, "attempts": attempts, "error": "; ".join(sorted(set(errors))), "file": None}
-
-
-def deadletter_table(entries: list[dict[str, Any]], run_id: str) -> pa.Table:
-    now = dt.datetime.now(dt.timezone.utc)
-    rows = [
-        {
-            "path": e["path"],
-            "version": e["version"],
-            "attempts": e["attempts"],
-            "error": e["error"],
-            "model": e["model"],
-            "config_fingerprint": e["fingerprint"],
-            "run_id": run_id,
-            "quarantined_at": now,
-        }
-        for e in entries
-    ]
-    return pa.Table.from_pylist(rows, schema=DEADLETTER_SCHEMA)
+    return status, with_store_columns(rows, version=f.version(), attempts=attempts, quarantined=status == QUARANTINED)
 
 
 def file_complete(rows: list[dict[str, Any]]) -> bool:

@@ -1,14 +1,17 @@
-"""The nightly archive run: list, compute the to-do list from DEST's log, transcribe, commit in units.
+"""The nightly archive run: list, plan from the table, transcribe, commit in units, compact.
 
 Rows stream out of `iter_transcripts` as files complete; every `commit_every` completed inputs
-become one commit (pipelines/store/commit.py). A crash loses at most the uncommitted unit, and the next
-run's to-do list no longer holds what was committed. The run record in `_voxray/runs/` is
-rewritten after every commit, so `voxray status` shows progress and what a killed run got done.
+become one Delta commit (pipelines/store/table.py). A crash loses at most the uncommitted unit,
+and the next run's to-do list no longer holds what was committed. Each commit carries the run's
+record (counts, audio, wall time, cost) in its commit info, so `voxray status` reads runs from
+the table's own history; a run also commits a marker when it starts and when it ends.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,20 +29,24 @@ from models.common.config import (
     yaml_mapping_from_text,
 )
 from models.common.ids import new_run_id
-from pipelines.assemble import rows_to_table
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile, list_sources
-from pipelines.store.commit import DEADLETTER, DEADLETTER_DIR, CommitStore, utcnow
+from pipelines.store.faults import pause_point
 from pipelines.store.incremental import (
     FAILED,
     OK,
     QUARANTINED,
+    REDO,
     InputKey,
-    deadletter_table,
     file_complete,
-    outcome,
+    outcome_rows,
     plan_todo,
+    reason_for,
 )
+from pipelines.store.state import InputState
+from pipelines.store.table import TranscriptTable
+
+RUN_KEY = "voxray.run"
 
 
 @dataclass(frozen=True)
@@ -50,16 +57,24 @@ class NightlyConfig:
     output: str | None = None
     # Inputs per commit: the most work a crash can cost, and the number of files per commit.
     commit_every: PositiveInt = 100
-    # Runs in which a failing input is tried before it goes to the dead-letter table.
+    # Runs in which a failing input is tried before it is quarantined (the dead letter).
     max_attempts: PositiveInt = 3
     retranscribe_on_config_change: bool = False
     # Price of one node-hour (any currency), for the estimated cost per audio hour.
     price_per_node_hour: NonNegativeFloat = 0.0
-    # Compact a date partition once it holds this many small files (0: never).
+    # Delta OPTIMIZE a date partition once it holds this many files (0: never).
     compact_min_files: NonNegativeInt = 16
-    # Staging files of dead runs and superseded files are deleted once older than this.
-    gc_grace_s: NonNegativeFloat = 6 * 3600.0
+    # After the run, VACUUM files superseded more than this many hours ago (None: leave to `voxray vacuum`).
+    vacuum_retention_hours: NonNegativeFloat | None = None
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+
+    def __post_init__(self) -> None:
+        if self.commit_every < 1:
+            raise ValueError(f"commit_every must be at least 1, got {self.commit_every}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.vacuum_retention_hours is not None and self.vacuum_retention_hours < 0:
+            raise ValueError(f"vacuum_retention_hours must be >= 0, got {self.vacuum_retention_hours}")
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "transcribe"}
@@ -99,7 +114,10 @@ class RunRecord:
     ok: int = 0
     failed: int = 0
     quarantined: int = 0
+    # Inputs another writer committed first (the same object version): dropped, not duplicated.
+    skipped: int = 0
     commits: int = 0
+    conflicts: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     nodes: float = 1.0
@@ -126,16 +144,25 @@ class RunRecord:
         data.update(rtfx=self.rtfx, node_hours=self.node_hours, cost_per_audio_hour=self.cost_per_audio_hour)
         return data
 
+    def metadata(self) -> dict[str, str]:
+        """The record as Delta commit info (string values), read back by `voxray status`."""
+        return {RUN_KEY: json.dumps(self.to_dict(), default=str)}
+
     def render(self) -> str:
         cost = self.cost_per_audio_hour
         return (
             f"run {self.run_id}: {self.status}\n"
             f"listed: {self.listed}  to do: {self.todo} {dict(sorted(self.reasons.items()))}\n"
             f"committed: {self.committed_inputs} in {self.commits} commit(s)  ok: {self.ok}  "
-            f"failed: {self.failed}  quarantined: {self.quarantined}\n"
+            f"failed: {self.failed}  quarantined: {self.quarantined}  skipped: {self.skipped}  "
+            f"conflicts: {self.conflicts}\n"
             f"audio: {self.audio_s / 3600:.3f} h  wall: {self.wall_s:.1f} s  RTFx: {self.rtfx:.1f}  "
             f"node-hours: {self.node_hours:.4f}" + (f"  cost/audio hour: {cost:.4f}" if cost is not None else "")
         )
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
 def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecord:
@@ -146,17 +173,15 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecor
     tconfig = config.transcribe
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    store = CommitStore(config.output, tconfig.storage)
-    store.recover(current_run=run_id, grace_s=config.gc_grace_s)
-    key = InputKey(version="", model=tconfig.model.model, fingerprint=tconfig.fingerprint())
+    table = TranscriptTable(config.output, tconfig.storage)
+    table.open(create=True)  # refuses foreign files, the old format and other tables, touching nothing
+    key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint())
     listed = list_sources(list(config.sources), tconfig.storage)
+    states = table.input_states()
     todo = plan_todo(
-        listed,
-        store.state.inputs,
-        key,
-        max_attempts=config.max_attempts,
+        listed, states, key, max_attempts=config.max_attempts,
         retranscribe_on_config_change=config.retranscribe_on_config_change,
-    )
+    )  # fmt: skip
     record = RunRecord(
         run_id=run_id,
         started_at=utcnow(),
@@ -168,32 +193,42 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecor
         reasons=dict(todo.reasons),
         price_per_node_hour=config.price_per_node_hour,
     )
-    store.write_run(record.to_dict())
-    runner = _UnitCommitter(store, config, key, record, started)
+    table.commit_marker(run_id, 0, {**record.metadata(), "voxray.unit": "start"})
+    runner = _UnitCommitter(table, config, key, record, started, states)
     try:
         runner.run(todo.files)
         if config.compact_min_files > 0:
-            record.compacted = len(store.compact(run_id, min_files=config.compact_min_files))
+            record.compacted = table.compact(config.compact_min_files)
+        if config.vacuum_retention_hours is not None:
+            table.vacuum(config.vacuum_retention_hours)
         record.status = "finished"
-        store.drop_staging(run_id)
     except BaseException as exc:
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        runner.beat(final=True)
+        runner.finish()
     return record
 
 
 class _UnitCommitter:
     """Collects rows into completed inputs and commits them `commit_every` at a time."""
 
-    def __init__(self, store: CommitStore, config: NightlyConfig, key: InputKey, record: RunRecord, t0: float):
-        self.store = store
+    def __init__(
+        self,
+        table: TranscriptTable,
+        config: NightlyConfig,
+        key: InputKey,
+        record: RunRecord,
+        t0: float,
+        states: dict[str, InputState],
+    ) -> None:
+        self.table = table
         self.config = config
         self.key = key
         self.record = record
         self.t0 = t0
+        self.states = states
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.unit: list[tuple[SourceFile, list[dict[str, Any]]]] = []
         self.done: set[str] = set()
@@ -207,6 +242,7 @@ class _UnitCommitter:
 
         by_path = {f.path: f for f in files}
         for row in iter_transcripts(files, self.config.transcribe, self.record.run_id):
+            pause_point("transcribing")
             self._metrics().row(row)
             path = row["path"]
             if path in self.done:
@@ -227,50 +263,61 @@ class _UnitCommitter:
         if not self.unit:
             return
         record = self.record
-        name = f"u{record.commits:05d}"
-        txn = self.store.transaction(record.run_id, name)
-        state = self.store.state
-        previous = {f.path: state.inputs.get(f.path) for f, _ in self.unit}
-        # A new version (or configuration) of an input replaces its old transcript, never joins it.
-        txn.remove_inputs({p for p, e in previous.items() if e and e.get("file")})
-        ok_rows = [r for f, rows in self.unit for r in rows if all(x["status"] == OK for x in rows)]
-        data_rel = None
-        if ok_rows:
-            date = time.strftime("%Y-%m-%d", time.gmtime())
-            data_rel = txn.stage(rows_to_table(ok_rows), f"date={date}", f"part-{record.run_id}-{name}.parquet")
-        entries = [
-            outcome(f, rows, previous[f.path], self.key, self.config.max_attempts, data_rel) for f, rows in self.unit
-        ]
-        dead = [e for e in entries if e["status"] == QUARANTINED]
-        if dead:
-            table = deadletter_table(dead, record.run_id)
-            dead_rel = txn.stage(table, DEADLETTER_DIR, f"part-{record.run_id}-{name}.parquet", DEADLETTER)
-            # Pointing at its dead letter lets a later fixed upload of the file take that row away.
-            for e in dead:
-                e["file"] = dead_rel
-        txn.add_inputs(entries)
-        txn.commit()
-        self._metrics().commit()
-        for e in entries:
-            record.committed_inputs += 1
-            record.ok += e["status"] == OK
-            record.failed += e["status"] == FAILED
-            record.quarantined += e["status"] == QUARANTINED
-            record.audio_s += e["audio_s"]
-        record.commits += 1
-        self.unit = []
-        self.beat()
+        unit = self.unit
+        outcomes: dict[str, str] = {}
 
-    def beat(self, final: bool = False) -> None:
+        def build(states: dict[str, InputState]) -> list[dict[str, Any]]:
+            outcomes.clear()
+            rows: list[dict[str, Any]] = []
+            for f, file_rows in unit:
+                prev = states.get(f.path)
+                # Another writer may have committed this input since we planned: then it is done.
+                if (
+                    prev is not None
+                    and reason_for(
+                        f, prev, self.key, self.config.max_attempts, self.config.retranscribe_on_config_change
+                    )
+                    not in REDO
+                    and (prev.model, prev.fingerprint) == (self.key.model, self.key.fingerprint)
+                ):
+                    continue
+                status, out = outcome_rows(f, file_rows, prev, self.config.max_attempts)
+                outcomes[f.path] = status
+                rows.extend(out)
+            return rows
+
+        def metadata(rows: list[dict[str, Any]]) -> dict[str, str]:
+            self._tick()
+            return _with_unit(record, outcomes, rows).metadata()
+
+        result = self.table.commit_unit(record.run_id, record.commits + 1, build, self.states, metadata=metadata)
+        self._metrics().commit()
+        record.conflicts += result.retries
+        record.skipped += len(unit) - len(outcomes)
+        if result.version is not None:
+            _count(record, outcomes, result.rows)
+            record.commits += 1
+        self.unit = []
+
+    def finish(self) -> None:
+        """The run's last word in the table's history (finished or failed), then a checkpoint."""
+        self._tick()
+        self.record.finished_at = self.record.heartbeat_at
+        try:
+            self.table.commit_marker(
+                self.record.run_id, self.record.commits + 1, {**self.record.metadata(), "voxray.unit": "end"}
+            )
+            self.table.checkpoint()
+        except Exception as exc:  # the run's own outcome matters more than its summary
+            print(f"voxray: could not record the run's end in the table: {exc}", file=sys.stderr)
+
+    def _tick(self) -> None:
         record = self.record
         record.wall_s = time.perf_counter() - self.t0
         # Autoscaling changes the node count during a run: bill the mean of the samples taken.
         self.node_samples.append(_alive_nodes())
         record.nodes = sum(self.node_samples) / len(self.node_samples)
         record.heartbeat_at = utcnow()
-        if final:
-            record.finished_at = record.heartbeat_at
-        self.store.write_run(record.to_dict())
 
     def _metrics(self):
         if self.metrics is None:
@@ -280,9 +327,39 @@ class _UnitCommitter:
         return self.metrics
 
 
+def _count(record: RunRecord, outcomes: dict[str, str], rows: list[dict[str, Any]]) -> None:
+    for status in outcomes.values():
+        record.committed_inputs += 1
+        record.ok += status == OK
+        record.failed += status == FAILED
+        record.quarantined += status == QUARANTINED
+    record.audio_s += sum(r["duration_s"] or 0.0 for r in rows if outcomes.get(r["path"]) == OK)
+
+
+def _with_unit(record: RunRecord, outcomes: dict[str, str], rows: list[dict[str, Any]]) -> RunRecord:
+    """The run record as it will be once this unit is committed (what its commit info says)."""
+    after = dataclasses.replace(record, reasons=dict(record.reasons))
+    _count(after, outcomes, rows)
+    after.commits += 1
+    return after
+
+
 def _alive_nodes() -> float:
     """Nodes in the Ray cluster now (1 when Ray never started: nothing to do ran on this machine)."""
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
         return 1.0
     return float(sum(1 for n in ray.nodes() if n.get("Alive")))
+
+
+def runs_from_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each run's latest record from the table's commit infos, oldest run first."""
+    latest: dict[str, dict[str, Any]] = {}
+    for commit in history:  # newest first
+        try:
+            run = json.loads(commit.get(RUN_KEY) or "{}")
+        except ValueError:
+            continue  # a commit info someone else wrote
+        if isinstance(run, dict) and run.get("run_id"):
+            latest.setdefault(run["run_id"], run)
+    return sorted(latest.values(), key=lambda r: (r.get("started_at") or "", r["run_id"]))

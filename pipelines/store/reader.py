@@ -1,28 +1,59 @@
-"""The one reader of transcript datasets: committed rows when DEST has a commit log, else its Parquet files."""
+"""The one reader of transcript datasets: a voxray Delta table (now or as of a version), else Parquet files."""
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
-import sys
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models.common.config import StorageConfig
 from models.common.storage import arrow_filesystem
-from pipelines.store.commit import read_committed
+from pipelines.store.table import TranscriptTable
+
+TRANSCRIPTS = "transcripts"
+DEADLETTER = "deadletter"
 
 
 def read_transcripts(dest: str, storage: StorageConfig, columns: tuple[str, ...] | None = None) -> pa.Table:
-    """Committed rows if DEST has a commit log (the nightly store), else every Parquet file under DEST."""
-    try:
+    """The current rows of DEST's Delta table when it is one (nightly, --format delta), else every Parquet file."""
+    if TranscriptTable(dest, storage).exists():
         table = read_committed(dest, storage)
-    except Exception as exc:  # a dataset written without the commit protocol, or an older format
-        print(f"voxray: reading {dest} without its commit log ({exc})", file=sys.stderr)
-    else:
-        if table is not None and table.num_rows:
-            return table.select([c for c in columns if c in table.column_names]) if columns else table
+        return table.select([c for c in columns if c in table.column_names]) if columns else table
     return read_parquet_tree(dest, storage, columns)
+
+
+def parse_as_of(value: str | None) -> int | dt.datetime | None:
+    """A table version (an integer) or an ISO 8601 timestamp (UTC when no zone is given)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--as-of takes a table version or an ISO 8601 timestamp, not {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def read_committed(
+    dest: str,
+    storage: StorageConfig | None = None,
+    table: str = TRANSCRIPTS,
+    *,
+    as_of: int | dt.datetime | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """Every committed row of DEST's table (`deadletter`: only the quarantined inputs' rows)."""
+    if table not in (TRANSCRIPTS, DEADLETTER):
+        raise ValueError(f"unknown table {table!r}: transcripts or deadletter")
+    wanted = None if columns is None else sorted(set(columns) | {"quarantined"})
+    rows = TranscriptTable(dest, storage).read(as_of=as_of, columns=wanted)
+    if table == DEADLETTER:
+        rows = rows.filter(pc.equal(rows["quarantined"], True))
+    return rows.select(columns) if columns is not None else rows
 
 
 def read_parquet_tree(dest: str, storage: StorageConfig, columns: tuple[str, ...] | None = None) -> pa.Table:
