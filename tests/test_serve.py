@@ -17,7 +17,7 @@ import requests
 from openai import OpenAI
 
 from jobs.cli import main
-from pipelines.config import TranscribeConfig
+from pipelines.config import ChunkingConfig, TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.online.app import ServeSettings, build_app, start
 from pipelines.online.loadtest import LoadSpec, run_load
@@ -60,8 +60,9 @@ def served(clips: list[str]) -> Iterator[Served]:
         # address="local": a fresh instance even where `ray start` left a cluster to auto-connect to.
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     # The batch pipeline's transcripts first: its actor pool and the Serve replicas would not
-    # both fit on 2 CPUs.
-    config = TranscribeConfig()
+    # both fit on 2 CPUs. Unpacked: each upload is a window of its own online, so the batch
+    # reference gives every clip its own window too.
+    config = TranscribeConfig(chunking=ChunkingConfig(pack_short_clips=False))
     ray.data.DataContext.get_current().enable_progress_bars = False
     batch_text = {r["path"]: r["text"] for r in iter_transcripts(list_sources(clips, config.storage), config, "ref")}
     settings = ServeSettings(
