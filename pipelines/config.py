@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from models.common.config import (
     ModelConfig,
@@ -17,10 +13,7 @@ from models.common.config import (
     PositiveInt,
     Probability,
     StorageConfig,
-    dataclass_from_dict,
-    to_plain,
-    yaml_mapping_from_file,
-    yaml_mapping_from_text,
+    YamlConfig,
 )
 
 ChannelMode = Literal["mix", "split"]
@@ -70,7 +63,7 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
-class TranscribeConfig:
+class TranscribeConfig(YamlConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
@@ -89,24 +82,6 @@ class TranscribeConfig:
         if self.chunking.pack_short_clips is not None:
             return self.chunking.pack_short_clips
         return self.model.backend == "ct2" and not self.model.without_timestamps
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_plain(dataclasses.asdict(self))
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TranscribeConfig:
-        return dataclass_from_dict(cls, data)
-
-    @classmethod
-    def from_yaml_text(cls, text: str) -> TranscribeConfig:
-        return cls.from_dict(yaml_mapping_from_text(text))
-
-    @classmethod
-    def from_yaml_file(cls, path: str | Path) -> TranscribeConfig:
-        return cls.from_dict(yaml_mapping_from_file(path))
 
     def validated(self) -> TranscribeConfig:
         """This config, checked as if loaded from YAML (for values set in code or by flags)."""

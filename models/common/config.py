@@ -218,3 +218,27 @@ def yaml_mapping_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     return yaml_mapping_from_text(text, f"config file {path}")
+
+
+class YamlConfig:
+    """Dict and YAML round trips for a frozen config dataclass, validated on the way in."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        return dataclass_from_dict(cls, data)
+
+    @classmethod
+    def from_yaml_text(cls, text: str) -> Any:
+        return cls.from_dict(yaml_mapping_from_text(text))
+
+    @classmethod
+    def from_yaml_file(cls, path: str | os.PathLike[str]) -> Any:
+        return cls.from_dict(yaml_mapping_from_file(path))

@@ -15,18 +15,13 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from models.common.config import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
-    dataclass_from_dict,
-    yaml_mapping_from_file,
-    yaml_mapping_from_text,
+    YamlConfig,
 )
 from models.common.ids import new_run_id
 from pipelines.config import TranscribeConfig
@@ -50,7 +45,7 @@ RUN_KEY = "voxray.run"
 
 
 @dataclass(frozen=True)
-class NightlyConfig:
+class NightlyConfig(YamlConfig):
     """Everything a nightly run needs; round-trips to YAML (see nightly.example.yaml)."""
 
     sources: tuple[str, ...] = ()
@@ -76,26 +71,6 @@ class NightlyConfig:
         if self.vacuum_retention_hours is not None and self.vacuum_retention_hours < 0:
             raise ValueError(f"vacuum_retention_hours must be >= 0, got {self.vacuum_retention_hours}")
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "transcribe"}
-        data["sources"] = list(self.sources)
-        data["transcribe"] = self.transcribe.to_dict()
-        return data
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NightlyConfig:
-        return dataclass_from_dict(cls, data)
-
-    @classmethod
-    def from_yaml_text(cls, text: str) -> NightlyConfig:
-        return cls.from_dict(yaml_mapping_from_text(text))
-
-    @classmethod
-    def from_yaml_file(cls, path: str | Path) -> NightlyConfig:
-        return cls.from_dict(yaml_mapping_from_file(path))
 
 
 @dataclass
