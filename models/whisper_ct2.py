@@ -139,7 +139,11 @@ class CT2Whisper:
     ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
-        prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=cfg.without_timestamps)
+        # Custom vocabulary as faster-whisper places it: hotwords, then the initial prompt, after <|startofprev|>.
+        previous = tokenizer.encode(" " + cfg.initial_prompt.strip()) if cfg.initial_prompt else []
+        prompt = self.model.get_prompt(
+            tokenizer, previous_tokens=previous, without_timestamps=cfg.without_timestamps, hotwords=cfg.hotwords
+        )
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]

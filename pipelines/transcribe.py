@@ -131,6 +131,15 @@ def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: 
     """Transcript rows for `files`, each exactly once, as they complete (not in input order)."""
     if not files:
         return
+    rows = _transcript_rows(files, config, run_id)
+    if config.redact.enabled:
+        from pipelines.redaction.stream import redact_stream
+
+        rows = redact_stream(rows, config)
+    yield from rows
+
+
+def _transcript_rows(files: list[SourceFile], config: TranscribeConfig, run_id: str) -> Iterator[dict[str, Any]]:
     ensure_ray()
     n_mels, needs_audio = model_input(config)
     plan = plan_cluster(config, ray.cluster_resources())

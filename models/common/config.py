@@ -35,6 +35,11 @@ class ModelConfig:
     # Text tokens only, as faster-whisper's batched pipeline decodes by default: one segment per
     # window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no seeking.
     without_timestamps: bool = False
+    # Custom vocabulary, with faster-whisper's semantics: `hotwords` ("Kubernetes Grafana ...") and
+    # `initial_prompt` (text that "came before") both go into the previous-text part of Whisper's
+    # prompt of every window (windows are decoded independently, so no earlier text is carried).
+    hotwords: str | None = None
+    initial_prompt: str | None = None
     # Whisper's own fallback schedule for windows that fail the hallucination guards.
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: float = 2.4
