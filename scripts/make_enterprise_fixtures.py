@@ -4,7 +4,8 @@ English espeak-ng speech with known text (apt-get install -y espeak-ng), written
 FLAC to keep the repository small:
   vocab/*.flac      sentences with domain terms tiny.en gets wrong without help (vocab.jsonl)
   pii/*.flac        calls with a card number, a phone number, an e-mail address and an SSN read
-                    aloud, plus ordinary speech around them (pii.jsonl lists the spoken values); one of them 44.1 kHz stereo
+                    aloud, plus ordinary speech around them (pii.jsonl lists the spoken
+                    values); one of them is 44.1 kHz stereo
 
 Usage: python scripts/make_enterprise_fixtures.py [--out tests/data/enterprise]
 """
