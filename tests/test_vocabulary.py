@@ -78,3 +78,19 @@ def test_irrelevant_vocabulary_keeps_wer(ray_local, speech_manifest) -> None:  #
     # Measured 2026-11-25: 0.266 plain, 0.234 with irrelevant hotwords. The margin is one word in
     # the ~70 words of these clips plus that measured difference, not a loosened bound.
     assert hot <= plain + 0.05, (plain, hot)
+
+
+@pytest.mark.slow
+def test_serve_honours_prompt_and_redact() -> None:
+    """Issue 11 item 3: the OpenAI `prompt` field reaches Whisper; `redact` redacts the response."""
+    from pipelines.online.transcriber import OnlineTranscriber, RequestOptions
+    from pipelines.redaction.entities import PII
+
+    transcriber = OnlineTranscriber(TranscribeConfig(), threads=2)
+    clip = (DATA / "vocab" / "v2_postgres.flac").read_bytes()
+    # Measured: "The post-girce replica ..." without the prompt, "The Postgres rep leak a ..." with it.
+    assert "postgres" not in transcriber.transcribe(clip, "a")["text"].lower()
+    assert "postgres" in transcriber.transcribe(clip, "a", RequestOptions(prompt="Postgres"))["text"].lower()
+    call = (DATA / "pii" / "p4_ssn.flac").read_bytes()
+    row = transcriber.transcribe(call, "b", RequestOptions(redact=PII))
+    assert "[US_SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["US_SSN"]
