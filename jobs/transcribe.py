@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="exit with status 3 if any file failed (after everything is written)",
     )
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N transcripts when done")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the time went: wall and CPU seconds per stage, summed over the run's processes",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -45,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.show:
         _show(summary.written, args.show, config)
     print(summary.render())
+    if args.profile:
+        print(summary.profile.render(summary.wall_s))
     print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
     return 3 if args.fail_on_error and summary.failed else 0
 

@@ -1,1 +1,1 @@
-"""Model backends (CTranslate2, PyTorch), the model resolver, Whisper's features and converters; `common/` is the base."""
+"""Model backends (CTranslate2, PyTorch), model resolution, Whisper's features, converters; `common/` is the base."""

@@ -20,6 +20,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 
 from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.config import ModelConfig
+from models.common.profile import StageTimes
 
 # A window whose decoding stopped early is decoded again from there, at most this many times.
 MAX_SEEK_ROUNDS = 3
@@ -66,6 +67,8 @@ class CT2Whisper:
         self.multilingual = self.model.model.is_multilingual
         self.n_mels = self.model.model.n_mels
         self._tokenizers: dict[str, Tokenizer] = {}
+        # Read and reset by the actor after each batch (pipelines.inference).
+        self.times = StageTimes()
 
     def tokenizer(self, language: str) -> Tokenizer:
         if language not in self._tokenizers:
@@ -78,7 +81,8 @@ class CT2Whisper:
         """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window."""
         if len(durations) == 0:
             return []
-        encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+        with self.times.stage("model:encode"):
+            encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
         languages = self._languages(encoder_output, len(durations))
         results: list[WindowResult | None] = [None] * len(durations)
         for language in sorted({lang for lang, _ in languages}):
@@ -108,8 +112,10 @@ class CT2Whisper:
         rows, offsets = list(range(len(durations))), [0.0] * len(durations)
         for round_index in range(MAX_SEEK_ROUNDS + 1):
             if encoder_output is None:
-                encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
-            decoded = self._decode(encoder_output, durations, language)
+                with self.times.stage("model:encode"):
+                    encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+            stage = "model:decode" if round_index == 0 else "model:seek decode"
+            decoded = self._decode(encoder_output, durations, language, stage)
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
             for k, (segments, seek) in enumerate(decoded):
                 for segment in segments:
@@ -131,11 +137,12 @@ class CT2Whisper:
             return [(self.config.language if self.multilingual else "en", 1.0)] * n
         if not self.multilingual:
             return [("en", 1.0)] * n
-        detected = self.model.model.detect_language(encoder_output)
+        with self.times.stage("model:language id"):
+            detected = self.model.model.detect_language(encoder_output)
         return [(pairs[0][0][2:-2], float(pairs[0][1])) for pairs in detected]
 
     def _decode(
-        self, encoder_output: ctranslate2.StorageView, durations: list[float], language: str
+        self, encoder_output: ctranslate2.StorageView, durations: list[float], language: str, stage: str
     ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
@@ -162,18 +169,8 @@ class CT2Whisper:
                 else {"beam_size": cfg.beam_size}
             )
             enc = encoder_output if len(pending) == len(durations) else _select(encoder_output, pending)
-            outputs = self.model.model.generate(
-                enc,
-                [list(prompt) for _ in pending],
-                length_penalty=1,
-                max_length=self.model.max_length,
-                return_scores=True,
-                return_no_speech_prob=True,
-                suppress_blank=True,
-                suppress_tokens=suppress,
-                max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),
-                **sampling,
-            )
+            with self.times.stage(f"{stage} t={temperature:.1f}"):
+                outputs = self._generate(enc, prompt, len(pending), suppress, sampling)
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 tokens = out.sequences_ids[0]
@@ -196,6 +193,27 @@ class CT2Whisper:
             pool = [c for c in candidates[i] if c["compression_ratio"] <= cfg.compression_ratio_threshold]
             best[i] = dict(max(pool or candidates[i], key=lambda c: c["avg_logprob"]), flagged=True)
         return self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer)
+
+    def _generate(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        prompt: list[int],
+        n: int,
+        suppress: list[int],
+        sampling: dict[str, Any],
+    ) -> list[Any]:
+        return self.model.model.generate(
+            encoder_output,
+            [list(prompt) for _ in range(n)],
+            length_penalty=1,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+            max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),
+            **sampling,
+        )
 
     def _segments(
         self,
@@ -242,7 +260,8 @@ class CT2Whisper:
                 )
             per_window.append(segments)
         if cfg.word_timestamps and any(per_window):
-            self._add_words(encoder_output, per_window, sizes, tokenizer)
+            with self.times.stage("model:word alignment"):
+                self._add_words(encoder_output, per_window, sizes, tokenizer)
         return list(zip(per_window, seeks, strict=True))
 
     def _add_words(

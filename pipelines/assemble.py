@@ -25,6 +25,8 @@ PIECE_SCHEMA = pa.schema(
         ("language_probability", pa.float32()),
         ("segments", pa.list_(SEGMENT_TYPE)),
         ("processing_s", pa.float64()),
+        # Stage times (models.common.profile) of the windows this batch carried, on one piece per batch.
+        ("profile", pa.string()),
     ]
 )
 

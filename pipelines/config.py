@@ -45,8 +45,9 @@ class ComputeConfig:
     batch_size: int | None = None
     num_actors: int | None = None
     threads_per_actor: int | None = None
-    # Files handed to one CPU preparation task at a time (also the packing horizon).
-    files_per_task: int = 4
+    # Files handed to one CPU preparation task at a time (also the packing horizon). None: chosen
+    # from the number of files and the cluster's CPUs (pipelines.transcribe.files_per_task).
+    files_per_task: int | None = None
     # CPUs each preparation task asks for. Less than the model actors ask for: the stage is partly
     # I/O-bound, and differing requests keep Ray from fusing it into the actors (ray#54433), which
     # would leave the model idle while its own actor decodes.

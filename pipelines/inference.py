@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from models.common.audio import N_FRAMES
+from models.common.profile import StageTimes
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
 from pipelines.config import TranscribeConfig
@@ -38,10 +39,30 @@ class TranscribeWindows:
     """Ray Data callable class: `__init__` loads the model once per actor, `__call__` runs a batch."""
 
     def __init__(self, config: TranscribeConfig, threads: int) -> None:
-        self.backend = load_backend(config, threads)
+        self.times = StageTimes()
+        with self.times.stage("actor:model load"):
+            self.backend = load_backend(config, threads)
+        self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        started = time.perf_counter()
+        self.times.add("actor:waiting for input", started - self.idle_since)
+        cpu = time.process_time()
+        pieces = self._transcribe(batch)
+        self.times.merge(getattr(self.backend, "times", StageTimes()))
+        if hasattr(self.backend, "times"):
+            self.backend.times = StageTimes()
+        self.idle_since = time.perf_counter()
+        self.times.add("actor:busy", self.idle_since - started, time.process_time() - cpu)
+        if pieces:
+            pieces[0]["profile"] = self.times.drain()
+        return pa.Table.from_pylist(pieces, schema=PIECE_SCHEMA)
+
+    def _transcribe(self, batch: pa.Table) -> list[dict[str, Any]]:
         rows = batch.to_pylist()
+        for row in rows:
+            if row.get("profile"):
+                self.times.merge(StageTimes.from_json(row["profile"]))
         with_audio = [r for r in rows if r["features"] is not None or r.get("audio") is not None]
         started = time.perf_counter()
         results = []
@@ -66,4 +87,4 @@ class TranscribeWindows:
                     per_window if result else 0.0,
                 )
             )
-        return pa.Table.from_pylist(pieces, schema=PIECE_SCHEMA)
+        return pieces

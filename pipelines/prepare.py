@@ -9,20 +9,26 @@ becomes one window row without features and with its `error`, so it reaches the 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
+from models.common.profile import StageTimes
 from models.common.schema import FILE_FIELDS
 from models.common.storage import filesystem, is_s3, strip_scheme
-from models.features import LogMel
 from pipelines.config import TranscribeConfig
 from pipelines.decode import AudioStream, DecodeError
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
+
+if TYPE_CHECKING:
+    from models.features import LogMel
 
 PLACEMENT_TYPE = pa.struct(
     [
@@ -45,6 +51,8 @@ WINDOW_SCHEMA = pa.schema(
         ("n_mels", pa.int32()),
         ("duration_s", pa.float64()),
         ("placements", pa.list_(PLACEMENT_TYPE)),
+        # Stage times of the task since its previous output (models.common.profile), on one row per table.
+        ("profile", pa.string()),
     ]
 )
 
@@ -86,16 +94,40 @@ class _Preparer:
         self.config = config
         self.n_mels = n_mels
         self.needs_audio = needs_audio
-        self.logmel = LogMel(n_mels) if not needs_audio else None
+        self.logmel = _logmel(n_mels) if not needs_audio else None
         self.rows: list[dict] = []
+        self.times = StageTimes()
 
     def drain(self, everything: bool = False) -> Iterator[pa.Table]:
         while len(self.rows) >= WINDOWS_PER_OUTPUT or (everything and self.rows):
             chunk, self.rows = self.rows[:WINDOWS_PER_OUTPUT], self.rows[WINDOWS_PER_OUTPUT:]
+            chunk[0] = dict(chunk[0], profile=self.times.drain())
             yield pa.Table.from_pylist(chunk, schema=WINDOW_SCHEMA)
 
     def load(self, path: str, size: int | None) -> Iterator[_Unit | dict]:
         """Clip units (windowed later, with packing) or finished window rows of a long recording."""
+        with self._decode_time():
+            yield from self._load(path, size)
+
+    @contextmanager
+    def _decode_time(self) -> Iterator[None]:
+        """Time in `load` not spent reading, in VAD or in features is decoding (FFmpeg runs lazily)."""
+        others = ("prepare:read", "prepare:vad+windows", "prepare:features")
+        wall, cpu = time.perf_counter(), time.process_time()
+        before = [(self.times.wall.get(k, 0.0), self.times.cpu.get(k, 0.0)) for k in others]
+        try:
+            yield
+        finally:
+            after = [(self.times.wall.get(k, 0.0), self.times.cpu.get(k, 0.0)) for k in others]
+            spent_wall = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+            spent_cpu = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+            self.times.add(
+                "prepare:decode",
+                time.perf_counter() - wall - spent_wall,
+                time.process_time() - cpu - spent_cpu,
+            )
+
+    def _load(self, path: str, size: int | None) -> Iterator[_Unit | dict]:
         started = time.perf_counter()
         meta = {
             "size_bytes": size,
@@ -107,7 +139,7 @@ class _Preparer:
         }
         units: list[_Unit] = []
         try:
-            with _open(path, size, self.config) as stream:
+            with _open(path, size, self.config, self.times) as stream:
                 meta.update(sample_rate=stream.source_sample_rate, channels=stream.source_channels)
                 split = self.config.decode.channels == "split"
                 units = [_Unit(path, c if split else None, dict(meta)) for c in range(stream.n_channels)]
@@ -151,7 +183,9 @@ class _Preparer:
         self, units: list[_Unit], windowers: list[LongformWindower], block: np.ndarray, final: bool
     ) -> Iterator[dict]:
         for unit, windower, channel_audio in zip(units, windowers, block, strict=True):
-            for window in windower.feed(channel_audio, final):
+            with self.times.stage("prepare:vad+windows"):
+                windows = list(windower.feed(channel_audio, final))
+            for window in windows:
                 placements = [self._placement(unit, unit.windows_done, -1, p) for p in window.placements]
                 row = self._window_row(window.audio, placements)
                 unit.windows_done += 1
@@ -171,8 +205,12 @@ class _Preparer:
 
     def _window_row(self, audio: np.ndarray | None, placements: list[dict]) -> dict:
         """A window row: log-mel features for Whisper, or the audio itself for models that read audio."""
+        features = None
+        if audio is not None and not self.needs_audio:
+            with self.times.stage("prepare:features"):
+                features = self.logmel(audio).tobytes()
         return {
-            "features": None if audio is None or self.needs_audio else self.logmel(audio).tobytes(),
+            "features": features,
             "audio": audio.astype(np.float32, copy=False).tobytes() if audio is not None and self.needs_audio else None,
             "n_mels": self.n_mels,
             "duration_s": 0.0 if audio is None else audio.shape[0] / SAMPLE_RATE,
@@ -183,10 +221,12 @@ class _Preparer:
         windows: list[list[Placement]] = []
         for i, unit in enumerate(clips):
             started = time.perf_counter()
-            windows.extend(plan_unit(unit.audio, i, self.config.chunking))
+            with self.times.stage("prepare:vad+windows"):
+                windows.extend(plan_unit(unit.audio, i, self.config.chunking))
             unit.meta["prepare_s"] += time.perf_counter() - started
         if self.config.chunking.pack_short_clips:
-            windows = pack_windows(windows, self.config.chunking)
+            with self.times.stage("prepare:vad+windows"):
+                windows = pack_windows(windows, self.config.chunking)
         counts = [0] * len(clips)
         for window in windows:
             for i in {p.unit for p in window}:
@@ -224,20 +264,30 @@ class _Preparer:
         }
 
 
+@functools.lru_cache(maxsize=4)
+def _logmel(n_mels: int) -> LogMel:
+    # One filter bank per worker process, not per task: tasks are small and many. Imported here so
+    # that the driver, which only refers to this module's functions, never imports torch.
+    from models.features import LogMel
+
+    return LogMel(n_mels)
+
+
 def _chain(first: np.ndarray, second: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     yield first
     yield second
     yield from rest
 
 
-def _open(path: str, size: int | None, config: TranscribeConfig) -> AudioStream:
+def _open(path: str, size: int | None, config: TranscribeConfig, times: StageTimes) -> AudioStream:
     if size == 0:
         raise DecodeError("empty file (0 bytes)")
     if size is not None and size > config.decode.max_bytes:
         raise DecodeError(f"object of {size} bytes exceeds the limit of {config.decode.max_bytes} bytes")
     fs = filesystem(path, config.storage)
     try:
-        handle = fs.open(strip_scheme(path) if is_s3(path) else path, "rb")
+        with times.stage("prepare:read"):
+            handle = _TimedReader(fs.open(strip_scheme(path) if is_s3(path) else path, "rb"), times)
     except FileNotFoundError as exc:
         raise OSError(f"cannot read {path}: object not found (deleted after listing?)") from exc
     except PermissionError as exc:
@@ -247,6 +297,20 @@ def _open(path: str, size: int | None, config: TranscribeConfig) -> AudioStream:
     except BaseException:
         handle.close()
         raise
+
+
+class _TimedReader:
+    """A file handle whose reads count as `prepare:read` (FFmpeg pulls bytes through it as it decodes)."""
+
+    def __init__(self, handle: Any, times: StageTimes) -> None:
+        self._handle, self._times = handle, times
+
+    def read(self, n: int = -1) -> bytes:
+        with self._times.stage("prepare:read"):
+            return self._handle.read(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
 
 
 class _OwnedStream(AudioStream):

@@ -19,6 +19,7 @@ from typing import Any
 import ray
 
 from models.common.ids import new_run_id
+from models.common.profile import StageTimes
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
@@ -29,6 +30,16 @@ from pipelines.write import ParquetSink
 
 CPU_BATCH_SIZE = 8
 GPU_BATCH_SIZE = 32
+# Files per preparation task, when not configured. A Ray task costs milliseconds to schedule and
+# start, so one file per task caps an archive of small files at tens of files per second; packing
+# also needs several clips in one task. An upper bound keeps a task's memory and the delay before
+# its first windows small. Recordings longer than a few minutes gain nothing from packing, so they
+# may go one per task, for parallelism.
+MIN_FILES_PER_TASK = 8
+MAX_FILES_PER_TASK = 256
+LONG_FILE_BYTES = 8 * 1024**2
+# Aim for this many tasks per preparation slot, so that the slots stay busy to the end of the input.
+TASKS_PER_SLOT = 4
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class RunSummary:
     audio_s: float = 0.0
     wall_s: float = 0.0
     written: list[str] = field(default_factory=list)
+    profile: StageTimes = field(default_factory=StageTimes)
 
     @property
     def rtfx(self) -> float:
@@ -91,18 +103,33 @@ class RunSummary:
         )
 
 
+def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: float) -> int:
+    """How many files one preparation task takes: configured, or from the file count and the CPUs."""
+    if config.compute.files_per_task:
+        return config.compute.files_per_task
+    slots = max(1, int(cpus / config.compute.prepare_cpus))
+    sizes = [f.size for f in files if f.size is not None]
+    long_files = bool(sizes) and sum(sizes) / len(sizes) > LONG_FILE_BYTES
+    low = 1 if long_files else MIN_FILES_PER_TASK
+    return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
+
+
 def ensure_ray() -> None:
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, logging_level="warning")
 
 
 def build_dataset(
-    files: list[SourceFile], config: TranscribeConfig, plan: ClusterPlan, n_mels: int, needs_audio: bool = False
+    files: list[SourceFile],
+    config: TranscribeConfig,
+    plan: ClusterPlan,
+    n_mels: int,
+    needs_audio: bool = False,
+    per_task: int = MIN_FILES_PER_TASK,
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     items = [{"path": f.path, "size": f.size} for f in files]
-    per_task = max(1, config.compute.files_per_task)
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
     ds = ds.map_batches(
         prepare_windows,
@@ -127,11 +154,17 @@ def build_dataset(
     )
 
 
-def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: str) -> Iterator[dict[str, Any]]:
-    """Transcript rows for `files`, each exactly once, as they complete (not in input order)."""
+def iter_transcripts(
+    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes | None = None
+) -> Iterator[dict[str, Any]]:
+    """Transcript rows for `files`, each exactly once, as they complete (not in input order).
+
+    `times` collects where the time went: the driver's own stages and those every task and actor
+    reported with its output (models.common.profile).
+    """
     if not files:
         return
-    rows = _transcript_rows(files, config, run_id)
+    rows = _transcript_rows(files, config, run_id, times if times is not None else StageTimes())
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
@@ -139,15 +172,29 @@ def iter_transcripts(files: list[SourceFile], config: TranscribeConfig, run_id: 
     yield from rows
 
 
-def _transcript_rows(files: list[SourceFile], config: TranscribeConfig, run_id: str) -> Iterator[dict[str, Any]]:
-    ensure_ray()
-    n_mels, needs_audio = model_input(config)
-    plan = plan_cluster(config, ray.cluster_resources())
+def _transcript_rows(
+    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes
+) -> Iterator[dict[str, Any]]:
+    with times.stage("driver:ray start"):
+        ensure_ray()
+    with times.stage("driver:model resolution"):
+        n_mels, needs_audio = model_input(config)
+    resources = ray.cluster_resources()
+    plan = plan_cluster(config, resources)
     assembler = Assembler(config.model.model, run_id, config.fingerprint())
-    ds = build_dataset(files, config, plan, n_mels, needs_audio)
+    per_task = files_per_task(files, config, resources.get("CPU", 1))
+    ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
+    waited = time.perf_counter()
     for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        if waited is not None:
+            times.add("driver:until first results", time.perf_counter() - waited)
+            waited = None
         for piece in batch.to_pylist():
-            yield from assembler.add(piece)
+            if piece["profile"]:
+                times.merge(StageTimes.from_json(piece["profile"]))
+            with times.stage("driver:assembly"):
+                rows = list(assembler.add(piece))
+            yield from rows
     for path, channel in assembler.incomplete:
         # Should not happen; if it does, the file must still show up, and say why.
         yield {
@@ -173,24 +220,28 @@ def run_transcription(
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST."""
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    files = list_sources(sources, config.storage)
+    times = StageTimes()
+    with times.stage("driver:listing"):
+        files = list_sources(sources, config.storage)
     sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
     _prepare_dest(sink, mode)
-    summary = RunSummary(run_id=run_id, files=len(files))
+    summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
-    for row in iter_transcripts(files, config, run_id):
+    for row in iter_transcripts(files, config, run_id, times):
         if metrics is None:
             from pipelines.metrics import RunMetrics
 
             metrics = RunMetrics("transcribe")  # Ray is up once rows flow
         metrics.row(row)
         summary.add(row)
-        sink.add(row)
+        with times.stage("driver:write"):
+            sink.add(row)
     if not files:
         from pipelines.assemble import rows_to_table
 
         sink.write_table(rows_to_table([]))
-    summary.written = sink.close()
+    with times.stage("driver:write"):
+        summary.written = sink.close()
     summary.wall_s = time.perf_counter() - started
     return summary
 
