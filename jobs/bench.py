@@ -39,7 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "quantisation noise from the WER comparison)",
     )
     p.add_argument("--memory-hours", type=float, default=3.0)
-    p.add_argument("--scenarios", default="short,long,stages,timestamps,memory")
+    p.add_argument("--overhead-files", type=int, default=100_000, help="files in the overhead scenario")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where both systems run the model; cuda also samples GPU utilisation (nvidia-smi) during each run",
+    )
+    p.add_argument(
+        "--scenarios",
+        default="short-process,long-process,short,long,stages,timestamps,memory",
+        help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
+        "long (model throughput in one process, like for like), stages, timestamps, memory, overhead",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         beam_size=args.beam_size,
         compute_type=args.compute_type,
         memory_hours=args.memory_hours,
+        device=args.device,
+        overhead_files=args.overhead_files,
         scenarios=tuple(args.scenarios.split(",")),
         out=args.out,
     )

@@ -29,8 +29,9 @@ class DecodeConfig:
 class ChunkingConfig:
     # auto: VAD only for recordings longer than one 30 s window (short clips go whole, like Whisper).
     vad: VadMode = "auto"
-    # Pack several short clips into one 30 s window (with silence between them).
-    pack_short_clips: bool = False
+    # Pack several short clips into one 30 s window (with silence between them). None (auto): on
+    # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
+    pack_short_clips: bool | None = None
     pack_gap_s: float = 1.0
     # A clip longer than this is never packed; it gets a window of its own.
     pack_max_clip_s: float = 12.0
@@ -107,6 +108,12 @@ class TranscribeConfig:
             raise ValueError("packing short clips needs timestamps: drop --pack or --without-timestamps")
         if self.model.without_timestamps and self.model.backend != "ct2":
             raise ValueError("--without-timestamps is implemented for the ct2 backend only")
+
+    @property
+    def packs_short_clips(self) -> bool:
+        if self.chunking.pack_short_clips is not None:
+            return self.chunking.pack_short_clips
+        return self.model.backend == "ct2" and not self.model.without_timestamps
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(dataclasses.asdict(self))

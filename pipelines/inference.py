@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from models.common.audio import N_FRAMES
+from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.profile import StageTimes
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import PIECE_SCHEMA, split_window
@@ -66,6 +67,7 @@ class TranscribeWindows:
         with_audio = [r for r in rows if r["features"] is not None or r.get("audio") is not None]
         started = time.perf_counter()
         results = []
+        features = None
         if with_audio and getattr(self.backend, "needs_audio", False):
             results = self.backend.transcribe_audio([np.frombuffer(r["audio"], dtype=np.float32) for r in with_audio])
         elif with_audio:
@@ -78,9 +80,19 @@ class TranscribeWindows:
         pieces = []
         for row in rows:
             result = by_row.get(id(row))
+            placements = row["placements"]
+            alone: list[dict[str, Any]] = []
+            if result is not None and features is not None:
+                alone = unsafe_clips(placements, result.segments)
+            if alone:
+                # Segments that touch a clip decoded again on its own are dropped from the packed result.
+                keep = [s for s in result.segments if not any(_overlap(p, s) > 0 for p in alone)]
+                result = dataclasses.replace(result, segments=keep)
+                pieces.extend(self._alone(features[with_audio.index(row)], alone))
+                placements = [p for p in placements if p not in alone]
             pieces.extend(
                 split_window(
-                    row["placements"],
+                    placements,
                     result.segments if result else [],
                     result.language if result else None,
                     result.language_probability if result else None,
@@ -88,3 +100,64 @@ class TranscribeWindows:
                 )
             )
         return pieces
+
+    def _alone(self, features: np.ndarray, placements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Decode packed clips one by one, from their own frames of the packed window's features."""
+        started = time.perf_counter()
+        windows = np.stack(
+            [
+                pad_or_trim(
+                    features[
+                        :,
+                        round(p["window_offset_s"] * FRAMES_PER_SECOND) : round(
+                            (p["window_offset_s"] + p["length_s"]) * FRAMES_PER_SECOND
+                        ),
+                    ]
+                )
+                for p in placements
+            ]
+        )
+        results = self.backend.transcribe_windows(windows, [p["length_s"] for p in placements])
+        self.times.add("actor:packed clips decoded alone", time.perf_counter() - started, 0.0, len(placements))
+        per_window = (time.perf_counter() - started) / len(placements)
+        return [
+            piece
+            for p, r in zip(placements, results, strict=True)
+            for piece in split_window(
+                [dict(p, window_offset_s=0.0)], r.segments, r.language, r.language_probability, per_window
+            )
+        ]
+
+
+# Whisper's timestamps in a packed window are loose by a few tenths of a second; a segment must
+# reach this far into two clips before it counts as holding words of both.
+STRADDLE_S = 0.3
+
+
+def _overlap(p: dict[str, Any], segment: dict[str, Any]) -> float:
+    start, end = p["window_offset_s"], p["window_offset_s"] + p["length_s"]
+    return min(end, segment["end"]) - max(start, segment["start"])
+
+
+def unsafe_clips(placements: list[dict[str, Any]], segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Clips of a packed window whose words the window's segments cannot be trusted to attribute.
+
+    Packing puts several clips (a second of silence apart) in one 30-second window, and Whisper's
+    segments are split back to the clips by time. That is safe while every segment lies within one
+    clip. A segment reaching well into two clips (Whisper ran one clip's sentence into the next) or a
+    clip that got no segment at all (its words went into a neighbour's segment, or were skipped)
+    would put words in the wrong row or lose them: those clips are decoded again on their own.
+    """
+    units = {(p["path"], p["channel"]) for p in placements}
+    if len(units) < 2 or not segments:
+        return []
+    unsafe: list[dict[str, Any]] = []
+    for p in placements:
+        touched = [s for s in segments if _overlap(p, s) > 0]
+        straddles = any(
+            sum(1 for q in placements if _overlap(q, s) > STRADDLE_S) > 1 and _overlap(p, s) > STRADDLE_S
+            for s in touched
+        )
+        if straddles or not touched:
+            unsafe.append(p)
+    return unsafe

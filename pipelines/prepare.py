@@ -224,7 +224,7 @@ class _Preparer:
             with self.times.stage("prepare:vad+windows"):
                 windows.extend(plan_unit(unit.audio, i, self.config.chunking))
             unit.meta["prepare_s"] += time.perf_counter() - started
-        if self.config.chunking.pack_short_clips:
+        if self.config.packs_short_clips:
             with self.times.stage("prepare:vad+windows"):
                 windows = pack_windows(windows, self.config.chunking)
         counts = [0] * len(clips)

@@ -16,7 +16,7 @@ from jobs.cli import main
 from models.common.config import ModelConfig, StorageConfig
 from models.common.schema import TRANSCRIPT_SCHEMA
 from models.registry import resolve_model
-from pipelines.config import ComputeConfig, TranscribeConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer as wer
 from pipelines.transcribe import iter_transcripts
@@ -122,7 +122,10 @@ def float32_pair(speech_manifest) -> tuple[dict[str, str], dict[str, str]]:
 
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
-    config = TranscribeConfig(model=ModelConfig(compute_type="float32"))
+    # Unpacked: faster-whisper's per-file transcribe gives every clip a window of its own.
+    config = TranscribeConfig(
+        model=ModelConfig(compute_type="float32"), chunking=ChunkingConfig(pack_short_clips=False)
+    )
     files = [SourceFile(c["path"]) for c in speech_manifest]
     ours = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}
     return ours, anchor(speech_manifest, "float32")
@@ -146,9 +149,12 @@ def test_transcripts_equal_faster_whisper_on_95_percent_of_clips(float32_pair, s
 
 def test_batched_equals_unbatched(ray_local, transcribed, speech_manifest):  # noqa: F811
     subset = speech_manifest[:6]
-    config = TranscribeConfig(compute=ComputeConfig(batch_size=1, files_per_task=1))
-    single = {r["path"]: r["text"] for r in iter_transcripts([SourceFile(c["path"]) for c in subset], config, "t")}
-    batched = {r["path"]: r["text"] for r in read_rows(transcribed[1])}
+    files = [SourceFile(c["path"]) for c in subset]
+    unpacked = ChunkingConfig(pack_short_clips=False)
+    config = TranscribeConfig(chunking=unpacked, compute=ComputeConfig(batch_size=1, files_per_task=1))
+    single = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}
+    config = TranscribeConfig(chunking=unpacked, compute=ComputeConfig(batch_size=6, files_per_task=6))
+    batched = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}
     assert {p: normalize(t) for p, t in single.items()} == {p: normalize(batched[p]) for p in single}
 
 

@@ -43,7 +43,10 @@ class BenchConfig:
     # The same CTranslate2 compute type on both sides; int8 is what both default to on CPU.
     compute_type: str = "int8"
     memory_hours: float = 3.0
-    scenarios: tuple[str, ...] = ("short", "long", "stages", "timestamps", "memory")
+    overhead_files: int = 100_000
+    # auto: what voxray and faster-whisper pick (a GPU where there is one); cuda also samples GPU use.
+    device: str = "auto"
+    scenarios: tuple[str, ...] = ("short-process", "long-process", "short", "long", "stages", "timestamps", "memory")
     out: Path = Path("bench-results")
 
 
@@ -70,12 +73,17 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             # First, while this process is small: it is cheap, and a large parent is what once
             # inflated the children's peaks (ru_maxrss; bench_memory now reads VmHWM).
             results += bench_memory(cfg, work)
+        for workload in ("short", "long"):
+            if f"{workload}-process" in cfg.scenarios:
+                results += bench_process(cfg, work, workload)
         if {"short", "long"} & set(cfg.scenarios):
             results.append(_start_ray())
         if "short" in cfg.scenarios:
             results += bench_short(cfg, work)
         if "long" in cfg.scenarios:
             results += bench_long(cfg, work)
+        if "overhead" in cfg.scenarios:
+            results += bench_overhead(cfg, work)
         if "stages" in cfg.scenarios:
             results += bench_stages(cfg)
         if "timestamps" in cfg.scenarios:
@@ -99,14 +107,14 @@ def _start_ray() -> Measurement:
     return Measurement("setup", "ray.init", 0.0, time.perf_counter() - started)
 
 
-def _anchor_model(compute_type: str):  # noqa: ANN202 (faster_whisper.WhisperModel)
+def _anchor_model(compute_type: str, device: str = "auto"):  # noqa: ANN202 (faster_whisper.WhisperModel)
     from faster_whisper import WhisperModel
 
     from models.common.config import StorageConfig
     from models.registry import resolve_model
 
     path = resolve_model("tiny.en", StorageConfig())
-    return WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
+    return WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
 
 
 def _voxray(files: list[Path], config: TranscribeConfig) -> tuple[dict[str, str], float]:
@@ -121,9 +129,12 @@ def _voxray(files: list[Path], config: TranscribeConfig) -> tuple[dict[str, str]
     return texts, time.perf_counter() - started
 
 
-def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
+def short_clips(cfg: BenchConfig, work: Path) -> tuple[list[Path], dict[str, str], float]:
+    """The short-clip workload: the manifest's clips repeated to `short_count` files, references, audio s."""
     clips = [json.loads(line) for line in (cfg.short_dir / "manifest.jsonl").read_text().splitlines() if line]
     folder = work / "short"
+    if folder.exists():
+        shutil.rmtree(folder)
     folder.mkdir()
     files, refs, audio_s = [], {}, 0.0
     for i in range(cfg.short_count):
@@ -134,8 +145,96 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
         files.append(dst)
         refs[str(dst.resolve())] = clip["text"]
         audio_s += float(clip.get("duration_s") or decode_audio(str(src)).samples.shape[-1] / SAMPLE_RATE)
+    return files, refs, audio_s
+
+
+def bench_process(cfg: BenchConfig, work: Path, workload: str) -> list[Measurement]:
+    """Whole processes, as a user times them: `voxray transcribe` with its defaults against a plain
+    faster-whisper script (pipelines/quality/anchor.py) on the same files, model, beam and compute type.
+
+    Short clips: the anchor is a `WhisperModel.transcribe` loop. Long recordings: its
+    `BatchedInferencePipeline` (batch 8, its defaults). Each process starts cold: imports, Ray start
+    (voxray starts its own local Ray), model load and writing the output are all in the wall time.
+    """
+    from models.common.config import StorageConfig
+    from models.registry import resolve_model
+
+    if workload == "short":
+        files, refs, audio_s = short_clips(cfg, work)
+        mode = "loop"
+    else:
+        path, reference, audio_s = build_long(cfg, work)
+        files, refs, mode = [path], {str(path.resolve()): reference}, "batched"
     order = list(refs)
-    model = _anchor_model(cfg.compute_type)
+    model = str(resolve_model("tiny.en", StorageConfig()))
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(repo))
+    device = [] if cfg.device == "auto" else ["--device", cfg.device]
+    texts_path = work / f"anchor-{workload}.json"
+    anchor_cmd = [sys.executable, "-m", "pipelines.quality.anchor", mode, "--model", model, "--out", str(texts_path)]
+    anchor_cmd += ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type, *device]
+    anchor_s, gpu = _timed([*anchor_cmd, *order], env, cfg.device)
+    anchor = json.loads(texts_path.read_text())
+    label = "faster-whisper per-file loop" if mode == "loop" else "faster-whisper batched (batch 8)"
+    anchor_wer = corpus_wer([refs[p] for p in order], [anchor.get(p, "") for p in order])
+    out = [Measurement(f"{workload}-process", f"{label}, whole process", audio_s, anchor_s, anchor_wer, extra=gpu)]
+    dest = work / f"voxray-{workload}"
+    folder = str(files[0].parent) if workload == "short" else str(files[0])
+    voxray_cmd = [sys.executable, "-m", "jobs.cli", "transcribe", folder, "--output", str(dest), "--overwrite"]
+    voxray_cmd += ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type, "--language", "en", *device]
+    voxray_s, gpu = _timed(voxray_cmd, env, cfg.device)
+    import pyarrow.dataset as pads
+
+    rows = {r["path"]: r["text"] or "" for r in pads.dataset(str(dest), format="parquet").to_table().to_pylist()}
+    voxray_wer = corpus_wer([refs[p] for p in order], [rows.get(p, "") for p in order])
+    name = "voxray transcribe (defaults), whole process"
+    out.append(Measurement(f"{workload}-process", name, audio_s, voxray_s, voxray_wer, extra=gpu))
+    return out
+
+
+def _timed(cmd: list[str], env: dict[str, str], device: str) -> tuple[float, dict]:
+    """Wall seconds of a process, and the GPU's utilisation over its run when it uses one."""
+    sampler = GpuSampler() if device == "cuda" else None
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    return wall, (sampler.stop() if sampler else {})
+
+
+class GpuSampler:
+    """Samples `nvidia-smi` every 0.2 s in a thread; `stop()` gives the mean and busy share of utilisation."""
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        import threading
+
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, interval_s: float) -> None:
+        query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+        while not self._stop.wait(interval_s):
+            try:
+                out = subprocess.run(query, capture_output=True, text=True, timeout=5).stdout.split()
+            except (OSError, subprocess.TimeoutExpired):
+                return
+            if out:
+                self.samples.append(float(out[0]))
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        if not self.samples:
+            return {"gpu_util_mean_pct": None}
+        busy = sum(s >= 50 for s in self.samples) / len(self.samples)
+        return {"gpu_util_mean_pct": round(sum(self.samples) / len(self.samples), 1), "gpu_busy_share": round(busy, 2)}
+
+
+def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    files, refs, audio_s = short_clips(cfg, work)
+    order = list(refs)
+    model = _anchor_model(cfg.compute_type, cfg.device)
     started = time.perf_counter()
     anchor = {
         str(f.resolve()): "".join(s.text for s in model.transcribe(str(f), beam_size=cfg.beam_size, language="en")[0])
@@ -143,7 +242,9 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
     }
     anchor_s = time.perf_counter() - started
     del model
-    base = TranscribeConfig(model=ModelConfig(beam_size=cfg.beam_size, device="cpu", compute_type=cfg.compute_type))
+    base = TranscribeConfig(
+        model=ModelConfig(beam_size=cfg.beam_size, device=cfg.device, compute_type=cfg.compute_type)
+    )
     out = [
         Measurement(
             "short",
@@ -154,8 +255,8 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
         )
     ]
     for name, config in (
-        ("voxray", base),
-        ("voxray --pack", replace(base, chunking=ChunkingConfig(pack_short_clips=True))),
+        ("voxray (default: packs short clips)", base),
+        ("voxray --no-pack", replace(base, chunking=ChunkingConfig(pack_short_clips=False))),
     ):
         texts, wall = _voxray(files, config)
         out.append(
@@ -195,7 +296,7 @@ def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
     from faster_whisper import BatchedInferencePipeline
 
     path, reference, audio_s = build_long(cfg, work)
-    pipeline = BatchedInferencePipeline(_anchor_model(cfg.compute_type))
+    pipeline = BatchedInferencePipeline(_anchor_model(cfg.compute_type, cfg.device))
 
     def anchor(batch_size: int, without_timestamps: bool, name: str) -> Measurement:
         started = time.perf_counter()
@@ -212,7 +313,7 @@ def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
     out = [anchor(b, True, f"faster-whisper batched (batch {b})") for b in cfg.anchor_batch_sizes]
     best_batch = cfg.anchor_batch_sizes[int(np.argmin([m.wall_s for m in out]))]
     out.append(anchor(best_batch, False, f"faster-whisper batched (batch {best_batch}, timestamps)"))
-    model_cfg = ModelConfig(beam_size=cfg.beam_size, device="cpu", compute_type=cfg.compute_type)
+    model_cfg = ModelConfig(beam_size=cfg.beam_size, device=cfg.device, compute_type=cfg.compute_type)
     compute = ComputeConfig(batch_size=best_batch)
     for name, model_config in (
         (f"voxray (batch {best_batch})", model_cfg),
@@ -306,6 +407,62 @@ def bench_timestamps(cfg: BenchConfig) -> list[Measurement]:
     ]
 
 
+# Python lines that set `peak_kb` to this process's peak RSS. VmHWM, not ru_maxrss: Linux carries the
+# parent's peak RSS across fork and exec into ru_maxrss, so a child of a large bench process would
+# report the parent's size.
+PEAK_RSS_KB = (
+    "import os, resource\n"
+    "status = open('/proc/self/status').read() if os.path.exists('/proc/self/status') else ''\n"
+    "hwm = [line.split()[1] for line in status.splitlines() if line.startswith('VmHWM:')]\n"
+    "peak_kb = int(hwm[0]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss"
+)
+
+
+def bench_overhead(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    """The machinery's rate at archive scale: listing, preparation tasks, assembly and writing, with no
+    model work. `overhead_files` unreadable 200-byte files (each must still get its error row) go
+    through `voxray transcribe` in a fresh process; files per second and the driver's peak RSS."""
+    folder = work / "overhead"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(cfg.overhead_files):
+        (folder / f"{i:07d}.wav").write_bytes(rng.bytes(200))
+    dest = work / "overhead-out"
+    code = (
+        "import time\nfrom jobs.cli import main\nt = time.perf_counter()\n"
+        f"code = main(['transcribe', {str(folder)!r}, '--output', {str(dest)!r}, '--profile'])\n"
+        "wall = time.perf_counter() - t\n"
+        f"{PEAK_RSS_KB}\n"
+        "print('BENCH', code, peak_kb, wall)\n"
+    )
+    env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    _, exit_code, peak_kb, wall = next(line for line in result.stdout.splitlines() if line.startswith("BENCH")).split()
+    ray_start = next(
+        (float(line.split()[2]) for line in result.stdout.splitlines() if line.startswith("driver:ray start")), 0.0
+    )
+    import pyarrow.dataset as pads
+
+    rows = pads.dataset(str(dest), format="parquet").count_rows()
+    shutil.rmtree(folder)
+    shutil.rmtree(dest)
+    return [
+        Measurement(
+            "overhead",
+            f"voxray transcribe, {cfg.overhead_files} unreadable files",
+            0.0,
+            float(wall),
+            extra={
+                "rows": rows,
+                "exit_code": int(exit_code),
+                "files_per_s": round(cfg.overhead_files / float(wall), 1),
+                "files_per_s_after_ray_start": round(cfg.overhead_files / max(1e-9, float(wall) - ray_start), 1),
+                "driver_peak_rss_mb": round(int(peak_kb) / 1024),
+            },
+        )
+    ]
+
+
 def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
     """Peak RSS of one CPU preparation task (a fresh process) over a quarter-hour and a long recording.
 
@@ -323,16 +480,12 @@ def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
                 sink.write(piece)
                 written += piece.shape[0]
         code = (
-            "import os, resource, time, pyarrow as pa\n"
+            "import time, pyarrow as pa\n"
             "from pipelines.prepare import prepare_windows\nfrom pipelines.config import TranscribeConfig\n"
             "t = time.perf_counter(); n = 0\n"
             f"for table in prepare_windows(pa.table({{'path': [{str(path)!r}], 'size': [None]}}),"
             " config=TranscribeConfig(), n_mels=80):\n    n += table.num_rows\n"
-            # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork and exec into
-            # ru_maxrss, so a child of a large bench process would report the parent's size.
-            "status = open('/proc/self/status').read() if os.path.exists('/proc/self/status') else ''\n"
-            "hwm = [line.split()[1] for line in status.splitlines() if line.startswith('VmHWM:')]\n"
-            "peak_kb = int(hwm[0]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"{PEAK_RSS_KB}\n"
             "print(n, peak_kb, time.perf_counter() - t)\n"
         )
         result = subprocess.run(
@@ -364,7 +517,7 @@ def render_table(results: list[Measurement]) -> str:
         lines.append(
             f"{m.scenario:<11} {m.system:<58} {m.audio_s:9.1f} {m.wall_s:8.2f} {m.rtfx:8.1f} {wer_text}  {extra}"
         )
-    for scenario in ("short", "long"):
+    for scenario in ("short-process", "long-process", "short", "long"):
         rows = [m for m in results if m.scenario == scenario]
         anchors = [m for m in rows if m.system.startswith("faster-whisper")]
         if not anchors:
