@@ -88,3 +88,18 @@ def n_mels_of(model_dir: Path) -> int:
                 if key in data:
                     return int(data[key])
     return 80
+
+
+# Whisper's multilingual vocabulary has one token more than the English-only one (51864).
+MULTILINGUAL_VOCAB_SIZE = 51865
+
+
+def is_multilingual(model_dir: Path) -> bool:
+    """Whether a CTranslate2 Whisper folder holds a multilingual model (from its vocabulary size)."""
+    for name in ("vocabulary.txt", "vocabulary.json"):
+        path = model_dir / name
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            size = len(json.loads(text)) if name.endswith(".json") else len(text.splitlines())
+            return size >= MULTILINGUAL_VOCAB_SIZE
+    return False
