@@ -79,6 +79,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     s = parser.add_argument_group("storage")
     s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    s.add_argument(
+        "--s3-sse",
+        choices=["AES256", "aws:kms"],
+        help="server-side encryption for every object written to S3 (transcripts, redacted audio, nightly table)",
+    )
+    s.add_argument("--s3-sse-kms-key-id", help="KMS key for --s3-sse aws:kms (default: the bucket's AWS managed key)")
 
 
 def config_from_args(args: argparse.Namespace) -> TranscribeConfig:
@@ -122,7 +128,12 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
             threads_per_actor=args.threads_per_actor,
             files_per_task=args.files_per_task,
         ),
-        storage=_overrides(config.storage, s3_endpoint=args.s3_endpoint),
+        storage=_overrides(
+            config.storage,
+            s3_endpoint=args.s3_endpoint,
+            s3_sse=getattr(args, "s3_sse", None),
+            s3_sse_kms_key_id=getattr(args, "s3_sse_kms_key_id", None),
+        ),
         redact=_overrides(
             config.redact,
             entities=parse_entities(args.redact) if getattr(args, "redact", None) else None,

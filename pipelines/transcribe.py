@@ -266,7 +266,8 @@ def run_transcription(
 def _prepare_dest(sink: ParquetSink, mode: str) -> None:
     from pyarrow.fs import FileSelector
 
-    existing = [i for i in sink.fs.get_file_info(FileSelector(sink.root, recursive=True)) if i.is_file]
+    selector = FileSelector(sink.root, recursive=True, allow_not_found=True)
+    existing = [i for i in sink.fs.get_file_info(selector) if i.is_file]
     if not existing or mode == "append":
         return
     if mode == "overwrite":

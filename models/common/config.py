@@ -19,6 +19,23 @@ class StorageConfig:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str | None = None
+    # Server-side encryption of every object voxray writes (transcripts, redacted audio, the
+    # nightly table): "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with an optional key id).
+    s3_sse: Literal["AES256", "aws:kms"] | None = None
+    s3_sse_kms_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.s3_sse not in (None, "AES256", "aws:kms"):
+            raise ValueError(f"--s3-sse must be AES256 or aws:kms, not {self.s3_sse!r}")
+        if self.s3_sse_kms_key_id and self.s3_sse != "aws:kms":
+            raise ValueError("--s3-sse-kms-key-id needs --s3-sse aws:kms")
+
+    def sse_arguments(self) -> dict[str, str]:
+        """The PutObject / CreateMultipartUpload arguments that ask S3 to encrypt an object."""
+        out = {"ServerSideEncryption": self.s3_sse} if self.s3_sse else {}
+        if self.s3_sse_kms_key_id:
+            out["SSEKMSKeyId"] = self.s3_sse_kms_key_id
+        return out
 
 
 @dataclass(frozen=True)
