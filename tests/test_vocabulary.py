@@ -74,7 +74,8 @@ def test_hotwords_and_prompt_share_the_prompt_slot() -> None:
     tokenizer = Tokenizer(model.model.hf_tokenizer, False, task="transcribe", language="en")
     hot = model.prompt(tokenizer, replace(base.model, hotwords=TERMS))
     prompt = model.prompt(tokenizer, replace(base.model, initial_prompt=TERMS))
-    assert hot == prompt and hot[0] == tokenizer.sot_prev and tokenizer.decode(hot[1 : hot.index(tokenizer.sot)]).strip() == TERMS
+    assert hot == prompt and hot[0] == tokenizer.sot_prev
+    assert tokenizer.decode(hot[1 : hot.index(tokenizer.sot)]).strip() == TERMS
     assert model.prompt(tokenizer, base.model)[0] == tokenizer.sot
 
 
