@@ -131,3 +131,14 @@ def test_redacted_transcripts_and_audio(ray_local, tmp_path: Path) -> None:  # n
     # Measured 2026-11-25: 20 of 27 words of those sentences survive. The lost ones sit next to
     # the silenced value: spans are padded by 0.25 s and tiny.en's word times are loose.
     assert kept / total >= 2 / 3, (kept, total)
+
+
+def test_redacted_copies_never_collide() -> None:
+    from pipelines.redaction.audio import copy_name
+
+    names = {
+        copy_name(p)
+        for p in ("/calls/a/x.wav", "/calls/b/x.wav", "/calls/a/x.mp3", "s3://bucket/calls/a/x.wav", "/calls/a/x.wav/")
+    }
+    assert len(names) == 5 and all(n.startswith("x-") and n.endswith(".flac") for n in names)
+    assert copy_name("s3://b/../../etc/passwd").startswith("passwd-")  # a name, never a path
