@@ -112,8 +112,9 @@ class CT2Whisper:
         rows, offsets = list(range(len(durations))), [0.0] * len(durations)
         for round_index in range(MAX_SEEK_ROUNDS + 1):
             if encoder_output is None:
-                with self.times.stage("model:encode"):
+                with self.times.stage("model:seek encode"):
                     encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+                self.times.add("model:seek windows", 0.0, 0.0, calls=len(durations))
             stage = "model:decode" if round_index == 0 else "model:seek decode"
             decoded = self._decode(encoder_output, durations, language, stage)
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
