@@ -17,6 +17,7 @@ import ray
 
 from jobs.cli import main
 from models.common.config import StorageConfig
+from pipelines.store.reader import read_transcripts
 from tests.s3server import SeaweedS3, find_weed
 
 pytestmark = pytest.mark.slow
@@ -64,7 +65,11 @@ def test_every_object_written_is_encrypted(sse_s3: SeaweedS3) -> None:
     common = [str(PII_CALL), "--s3-endpoint", sse_s3.endpoint_url, "--s3-sse", "AES256"]
     assert main(["transcribe", *common[:1], "--output", f"s3://{bucket}/t", *common[1:],
                  "--redact", "pii", "--redact-audio", f"s3://{bucket}/audio"]) == 0  # fmt: skip
-    assert main(["nightly", *common[:1], "--output", f"s3://{bucket}/store", *common[1:]]) == 0
+    assert main(["nightly", *common[:1], "--output", f"s3://{bucket}/store", *common[1:], "--redact", "pii"]) == 0
+    # Redaction in the nightly job too: the committed row holds the tag, not the number.
+    storage = StorageConfig(s3_endpoint=sse_s3.endpoint_url, s3_sse="AES256")
+    [row] = read_transcripts(f"s3://{bucket}/store", storage).to_pylist()
+    assert "[US_SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["US_SSN"], row["text"]
     objects = _encryption(sse_s3, bucket)
     kinds = {k.split("/")[0] for k in objects}
     assert kinds == {"t", "audio", "store"} and any(k.endswith(".flac") for k in objects), sorted(objects)
