@@ -9,6 +9,7 @@ from pathlib import Path
 
 from models.common.config import ModelConfig
 from pipelines.config import TranscribeConfig
+from pipelines.redaction.entities import parse_entities
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="decode text only, as faster-whisper's batched pipeline does: one segment per VAD window "
         "(up to 30 s), faster on long recordings; not with --pack",
+    )
+    v = parser.add_argument_group("vocabulary and privacy")
+    v.add_argument("--hotwords", help='terms to favour, e.g. "Kubernetes Grafana Xarelto" (faster-whisper hotwords)')
+    v.add_argument("--initial-prompt", help="text Whisper sees as preceding every window (style, spellings)")
+    v.add_argument(
+        "--redact",
+        help="redact PII in transcripts: 'pii' (cards, phones, e-mail, SSN, IBAN, IP, long digit runs) "
+        "or a comma-separated list of Presidio entity types; turns on word timestamps",
+    )
+    v.add_argument(
+        "--redact-audio",
+        metavar="DIR",
+        help="also write a copy of each recording with redacted words silenced (FLAC; local or s3://)",
     )
     a = parser.add_argument_group("audio")
     a.add_argument(
@@ -65,6 +79,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     s = parser.add_argument_group("storage")
     s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    s.add_argument(
+        "--s3-sse",
+        choices=["AES256", "aws:kms"],
+        help="server-side encryption for every object written to S3 (transcripts, redacted audio, nightly table)",
+    )
+    s.add_argument("--s3-sse-kms-key-id", help="KMS key for --s3-sse aws:kms (default: the bucket's AWS managed key)")
 
 
 def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = None) -> TranscribeConfig:
@@ -83,7 +103,12 @@ def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = N
             device=args.device,
             word_timestamps=args.word_timestamps,
             without_timestamps=args.without_timestamps,
+            hotwords=getattr(args, "hotwords", None),
+            initial_prompt=getattr(args, "initial_prompt", None),
         )
+        if getattr(args, "redact", None):
+            # Redactions carry times and redacted audio is cut by them: word timestamps are needed.
+            model = replace(model, word_timestamps=True)
         if language == "auto":
             model = replace(model, language=None)
         # Flags are checked as strictly as YAML (--beam-size 0 is refused here, not in an actor).
@@ -106,7 +131,17 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
             threads_per_actor=args.threads_per_actor,
             files_per_task=args.files_per_task,
         ),
-        storage=_overrides(config.storage, s3_endpoint=args.s3_endpoint),
+        storage=_overrides(
+            config.storage,
+            s3_endpoint=args.s3_endpoint,
+            s3_sse=getattr(args, "s3_sse", None),
+            s3_sse_kms_key_id=getattr(args, "s3_sse_kms_key_id", None),
+        ),
+        redact=_overrides(
+            config.redact,
+            entities=parse_entities(args.redact) if getattr(args, "redact", None) else None,
+            audio_dir=getattr(args, "redact_audio", None),
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from models.common.audio import is_multilingual as vocab_is_multilingual
 from models.common.config import StorageConfig
 from models.common.storage import CACHE_DIR, filesystem, is_s3, strip_scheme
 
@@ -88,3 +89,14 @@ def n_mels_of(model_dir: Path) -> int:
                 if key in data:
                     return int(data[key])
     return 80
+
+
+def is_multilingual(model_dir: Path) -> bool:
+    """Whether a CTranslate2 Whisper folder holds a multilingual model (from its vocabulary size)."""
+    for name in ("vocabulary.txt", "vocabulary.json"):
+        path = model_dir / name
+        if path.exists():
+            text = path.read_text(encoding="utf-8")
+            size = len(json.loads(text)) if name.endswith(".json") else len(text.splitlines())
+            return vocab_is_multilingual(size)
+    return False

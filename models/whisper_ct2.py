@@ -133,6 +133,13 @@ class CT2Whisper:
             rows, offsets, encoder_output = next_rows, next_offsets, None
         return results
 
+    def prompt(self, tokenizer: Tokenizer, cfg: ModelConfig) -> list[int]:
+        """Whisper's prompt; custom vocabulary goes after <|startofprev|> as faster-whisper puts it."""
+        previous = tokenizer.encode(" " + cfg.initial_prompt.strip()) if cfg.initial_prompt else []
+        return self.model.get_prompt(
+            tokenizer, previous_tokens=previous, without_timestamps=cfg.without_timestamps, hotwords=cfg.hotwords
+        )
+
     def _languages(self, encoder_output: ctranslate2.StorageView, n: int) -> list[tuple[str, float]]:
         if self.config.language:
             return [(self.config.language if self.multilingual else "en", 1.0)] * n
@@ -147,7 +154,7 @@ class CT2Whisper:
     ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
-        prompt = self.model.get_prompt(tokenizer, previous_tokens=[], without_timestamps=cfg.without_timestamps)
+        prompt = self.prompt(tokenizer, cfg)
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]

@@ -15,6 +15,7 @@ from models.common.config import (
     StorageConfig,
     YamlConfig,
 )
+from pipelines.redaction.entities import KNOWN, NER_ENTITIES
 
 ChannelMode = Literal["mix", "split"]
 VadMode = Literal["auto", "on", "off"]
@@ -63,14 +64,50 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class RedactConfig:
+    """PII redaction (pipelines/redaction). No entities: nothing is redacted."""
+
+    entities: tuple[str, ...] = ()
+    # Presidio's score below which a hit is ignored (its phone recognizer scores 0.4).
+    score_threshold: Probability = 0.3
+    # spaCy pipeline for Presidio: blank:en serves the pattern recognizers; NER entities need a
+    # trained, installed one (e.g. en_core_web_lg).
+    spacy_model: str = "blank:en"
+    # Redacted copies of the recordings go here (local folder or s3:// prefix); None: none.
+    audio_dir: str | None = None
+    # Silence this much beyond each redacted word's timestamps (word times are approximate).
+    audio_pad_s: NonNegativeFloat = 0.25
+
+    def __post_init__(self) -> None:
+        unknown = [e for e in self.entities if e not in KNOWN]
+        if unknown:
+            raise ValueError(f"redact: unknown entity types {unknown}; known: {', '.join(KNOWN)} (or 'pii')")
+        ner = [e for e in self.entities if e in NER_ENTITIES]
+        if ner and self.spacy_model.startswith("blank:"):
+            raise ValueError(f"redact: {ner} need a trained spaCy NER pipeline in redact.spacy_model")
+        if self.audio_dir and not self.entities:
+            raise ValueError("--redact-audio needs --redact (which entities to silence)")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.entities)
+
+
+@dataclass(frozen=True)
 class TranscribeConfig(YamlConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    redact: RedactConfig = field(default_factory=RedactConfig)
 
     def __post_init__(self) -> None:
+        if self.redact.enabled and not self.model.word_timestamps:
+            # Redactions carry times, and redacted audio is cut by them.
+            raise ValueError("redaction needs word timestamps (model.word_timestamps: true; the CLI sets it)")
+        if (self.model.hotwords or self.model.initial_prompt) and self.model.backend != "ct2":
+            raise ValueError("--hotwords and --initial-prompt are implemented for the ct2 backend only")
         if self.model.without_timestamps and self.chunking.pack_short_clips:
             # Packed clips are split back apart by Whisper's timestamps.
             raise ValueError("packing short clips needs timestamps: drop --pack or --without-timestamps")
@@ -93,4 +130,12 @@ class TranscribeConfig(YamlConfig):
         import json
 
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("compute", "storage")}
+        # Where redacted audio goes does not change transcripts. Settings left at their defaults
+        # (no vocabulary, no redaction) are left out, so fingerprints from before they existed hold.
+        redact = {k: v for k, v in relevant.pop("redact").items() if k != "audio_dir"}
+        if self.redact.enabled:
+            relevant["redact"] = redact
+        for key in ("hotwords", "initial_prompt"):
+            if relevant["model"].get(key) is None:
+                relevant["model"].pop(key, None)
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
@@ -164,7 +164,34 @@ def iter_transcripts(
     """
     if not files:
         return
-    times = times if times is not None else StageTimes()
+    config = _without_cross_language_packing(config)
+    rows = _transcript_rows(files, config, run_id, times if times is not None else StageTimes())
+    if config.redact.enabled:
+        from pipelines.redaction.stream import redact_stream
+
+        rows = redact_stream(rows, config)
+    yield from rows
+
+
+def _without_cross_language_packing(config: TranscribeConfig) -> TranscribeConfig:
+    """No default packing when a multilingual model detects the language.
+
+    A window is decoded in one language, so packed clips of different languages would all come
+    out in the first one's (measured: Spanish and Mandarin clips transcribed as French). An
+    explicit `--pack` or a given `--language` keeps packing.
+    """
+    if config.chunking.pack_short_clips is not None or config.model.language or config.model.backend != "ct2":
+        return config
+    from models.registry import is_multilingual, resolve_model
+
+    if not is_multilingual(resolve_model(config.model.model, config.storage)):
+        return config
+    return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
+
+
+def _transcript_rows(
+    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes
+) -> Iterator[dict[str, Any]]:
     with times.stage("driver:ray start"):
         ensure_ray()
     with times.stage("driver:model resolution"):
@@ -253,7 +280,8 @@ def run_transcription(
 def _prepare_dest(sink: ParquetSink, mode: str) -> None:
     from pyarrow.fs import FileSelector
 
-    existing = [i for i in sink.fs.get_file_info(FileSelector(sink.root, recursive=True)) if i.is_file]
+    selector = FileSelector(sink.root, recursive=True, allow_not_found=True)
+    existing = [i for i in sink.fs.get_file_info(selector) if i.is_file]
     if not existing or mode == "append":
         return
     if mode == "overwrite":

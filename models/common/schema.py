@@ -54,6 +54,18 @@ SEGMENT_TYPE = pa.struct(
     ]
 )
 
+# One redacted entity: its type, where it was spoken, and where its tag sits in `text` (character
+# offsets). The original value is never kept.
+REDACTION_TYPE = pa.struct(
+    [
+        ("type", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+    ]
+)
+
 TRANSCRIPT_SCHEMA = pa.schema(
     [
         ("path", pa.string()),
@@ -73,6 +85,9 @@ TRANSCRIPT_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("processing_s", pa.float64()),
         ("transcribed_at", pa.timestamp("us", tz="UTC")),
+        # With --redact: what was redacted (null when redaction is off); with --redact-audio: the copy.
+        ("redactions", pa.list_(REDACTION_TYPE)),
+        ("redacted_audio", pa.string()),
     ]
 )
 

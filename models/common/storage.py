@@ -34,11 +34,18 @@ def filesystem(path: str, storage: StorageConfig) -> fsspec.AbstractFileSystem:
     """The fsspec filesystem that serves `path` (cached per process: S3 clients are costly to build)."""
     if not is_s3(path):
         return fsspec.filesystem("file")
-    return _s3fs(endpoint(storage), storage.s3_access_key, storage.s3_secret_key, storage.s3_region)
+    sse = tuple(sorted(storage.sse_arguments().items()))
+    return _s3fs(endpoint(storage), storage.s3_access_key, storage.s3_secret_key, storage.s3_region, sse)
 
 
 @lru_cache(maxsize=8)
-def _s3fs(url: str | None, key: str | None, secret: str | None, region: str | None) -> fsspec.AbstractFileSystem:
+def _s3fs(
+    url: str | None,
+    key: str | None,
+    secret: str | None,
+    region: str | None,
+    sse: tuple[tuple[str, str], ...] = (),
+) -> fsspec.AbstractFileSystem:
     client_kwargs: dict[str, str] = {}
     if url:
         client_kwargs["endpoint_url"] = url
@@ -49,6 +56,8 @@ def _s3fs(url: str | None, key: str | None, secret: str | None, region: str | No
         key=key,
         secret=secret,
         client_kwargs=client_kwargs,
+        # Sent with every PUT and multipart upload s3fs makes: server-side encryption.
+        s3_additional_kwargs=dict(sse),
         # Listings must see objects written a moment ago by this very process.
         use_listings_cache=False,
         skip_instance_cache=True,
@@ -59,6 +68,9 @@ def arrow_filesystem(path: str, storage: StorageConfig) -> tuple[pafs.FileSystem
     """A pyarrow filesystem plus the path inside it, for Parquet reads and writes."""
     if not is_s3(path):
         return pafs.LocalFileSystem(), os.path.abspath(path)
+    if storage.s3_sse:
+        # Arrow's S3 client has no server-side encryption setting; s3fs sends it with every write.
+        return pafs.PyFileSystem(pafs.FSSpecHandler(filesystem(path, storage))), strip_scheme(path)
     url = endpoint(storage)
     kwargs: dict[str, object] = {}
     if url:

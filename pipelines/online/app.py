@@ -26,9 +26,10 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.config import TranscribeConfig
+from pipelines.config import RedactConfig, TranscribeConfig
 from pipelines.export import formats
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
+from pipelines.redaction.entities import parse_entities
 
 log = logging.getLogger("ray.serve")
 
@@ -187,9 +188,17 @@ class TranscriptionAPI:
         if granularities - set(GRANULARITIES):
             raise ApiError(400, f"timestamp_granularities must be among {', '.join(GRANULARITIES)}", "invalid_value")
         words = "word" in granularities and response_format == "verbose_json"
-        # `prompt` and `temperature` are accepted for compatibility and not used: decoding follows
-        # the server's configuration (Whisper's temperature fallback, no initial prompt).
+        # `prompt` is Whisper's initial prompt. `temperature` is accepted for compatibility and not
+        # used: decoding follows the server's temperature fallback. `redact` (voxray's own field):
+        # "pii" or a comma-separated list of entity types, as `voxray transcribe --redact`.
+        redact = _text_field(form, "redact")
+        try:
+            entities = RedactConfig(entities=parse_entities(redact)).entities if redact else ()
+        except ValueError as exc:
+            raise ApiError(400, str(exc), "invalid_value") from None
         options = RequestOptions(
+            prompt=_text_field(form, "prompt") or None,
+            redact=entities,
             language=(_text_field(form, "language") or "").lower() or None,
             words=words,
             max_duration_s=self.settings.max_duration_s,

@@ -54,6 +54,8 @@ class RequestOptions:
     language: str | None = None  # None: the model's configured language (or detection)
     words: bool = False  # word timestamps
     max_duration_s: float | None = None
+    prompt: str | None = None  # Whisper's initial prompt (OpenAI's `prompt` field)
+    redact: tuple[str, ...] = ()  # PII entity types to redact (pipelines/redaction)
 
 
 @dataclass
@@ -154,12 +156,14 @@ class OnlineTranscriber:
         """Transcript rows for prepared requests; their windows share model calls."""
         results: dict[tuple[int, int], Any] = {}
         infer_s: dict[tuple[int, int], float] = {}
-        groups: dict[tuple[str | None, bool], list[int]] = {}
+        groups: dict[tuple[str | None, bool, str | None], list[int]] = {}
         for i, request in enumerate(requests):
-            groups.setdefault((request.options.language, request.options.words), []).append(i)
-        for (language, words), members in groups.items():
+            o = request.options
+            # Redaction times come from words, so a redacting request is aligned word by word.
+            groups.setdefault((o.language, o.words or bool(o.redact), o.prompt), []).append(i)
+        for (language, words, prompt), members in groups.items():
             keys = [(i, w) for i in members for w in range(len(requests[i].features))]
-            with self._decoding(language, words):
+            with self._decoding(language, words, prompt):
                 for start in range(0, len(keys), self.windows_per_call):
                     chunk = keys[start : start + self.windows_per_call]
                     began = time.perf_counter()
@@ -193,10 +197,16 @@ class OnlineTranscriber:
             # No speech at all: one empty transcript, as the batch pipeline writes for silence.
             pieces = split_window([self._placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
         pieces[0]["processing_s"] += request.prepare_s
-        return self._assembler.row(pieces)
+        row = self._assembler.row(pieces)
+        if request.options.redact:
+            from pipelines.config import RedactConfig
+            from pipelines.redaction.presidio import redact_row
+
+            row = redact_row(row, RedactConfig(entities=request.options.redact))
+        return row
 
     @contextmanager
-    def _decoding(self, language: str | None, words: bool) -> Iterator[None]:
+    def _decoding(self, language: str | None, words: bool, prompt: str | None = None) -> Iterator[None]:
         """The backend's decoding options for one group of requests (restored afterwards).
 
         Word alignment costs an extra pass, and language is a per-request choice, so both are
@@ -207,7 +217,10 @@ class OnlineTranscriber:
             yield
             return
         self.backend.config = replace(
-            base, word_timestamps=words or base.word_timestamps, language=language or base.language
+            base,
+            word_timestamps=words or base.word_timestamps,
+            language=language or base.language,
+            initial_prompt=prompt or base.initial_prompt,
         )
         try:
             yield

@@ -1,0 +1,1 @@
+"""PII redaction of transcripts (text) and of the recordings themselves (audio)."""

@@ -1,0 +1,88 @@
+"""Redacted copies of recordings: the time spans of redacted words silenced, as FLAC.
+
+Silence rather than a tone: a tone tells a listener where something was cut but is itself
+"speech-like" enough to make Whisper hallucinate on a re-transcription; silence is what VAD
+drops. The copy keeps the source's sample rate and channel count, and every channel is silenced
+over every redacted span (in a split-channel call, crosstalk carries one side into the other).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import PurePosixPath
+from typing import Any
+
+import av
+import numpy as np
+
+from models.common.storage import filesystem, is_s3
+from pipelines.config import TranscribeConfig
+
+
+def copy_name(path: str) -> str:
+    """A name two inputs can never share: the source's stem plus a hash of its full path."""
+    stem = PurePosixPath(path.rstrip("/")).stem or "audio"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80]
+    return f"{safe}-{hashlib.sha256(path.encode()).hexdigest()[:16]}.flac"
+
+
+def spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]:
+    return sorted(
+        (max(0.0, r["start_s"] - pad_s), r["end_s"] + pad_s) for row in rows for r in row.get("redactions") or []
+    )
+
+
+def write_redacted_audio(rows: list[dict[str, Any]], config: TranscribeConfig) -> str | None:
+    """Write the redacted copy of the recording behind `rows`; its path, or None for failed rows."""
+    if not rows or rows[0]["status"] != "ok":
+        return None
+    source = rows[0]["path"]
+    audio, rate, layout = _read(source, config)
+    for start, end in spans(rows, config.redact.audio_pad_s):
+        audio[:, int(start * rate) : int(np.ceil(end * rate))] = 0
+    dest_dir = config.redact.audio_dir.rstrip("/")
+    dest = f"{dest_dir}/{copy_name(source)}"
+    data = _flac(audio, rate, layout)
+    fs = filesystem(dest, config.storage)
+    if not is_s3(dest):
+        fs.makedirs(dest_dir, exist_ok=True)
+    # One PUT on S3; locally a temporary name then a rename, so no torn copy is ever visible.
+    tmp = dest if is_s3(dest) else dest + ".tmp"
+    with fs.open(tmp, "wb") as f:
+        f.write(data)
+    if tmp != dest:
+        fs.mv(tmp, dest)
+    return dest
+
+
+def _read(path: str, config: TranscribeConfig) -> tuple[np.ndarray, int, str]:
+    """All samples as int16 (channels, samples) at the source's own rate and channel count."""
+    with filesystem(path, config.storage).open(path, "rb") as f, av.open(f, metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        rate, layout = stream.rate, stream.layout.name
+        resampler = av.audio.resampler.AudioResampler(format="s16p", layout=layout, rate=rate)
+        chunks = []
+        for frame in container.decode(stream):
+            chunks += [f.to_ndarray() for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray() for f in resampler.resample(None)]
+    channels = stream.channels or 1
+    audio = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), dtype=np.int16)
+    return audio, rate, layout
+
+
+def _flac(audio: np.ndarray, rate: int, layout: str) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout=layout)
+        step = 4096
+        for start in range(0, audio.shape[1], step):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio[:, start : start + step]), format="s16p", layout=layout
+            )
+            frame.rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buffer.getvalue()

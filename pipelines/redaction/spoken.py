@@ -1,0 +1,125 @@
+"""Spoken forms of numbers and e-mail addresses, rewritten so that PII recognizers can see them.
+
+Whisper writes a number read digit by digit in many ways: "4-1-1-1-1", "two, one, two, five",
+"415, 555, 013 to" (the last "two" heard as "to"), and an e-mail address as "jsmith at example
+dot com" (or, from tiny.en, "MarieLatGmail.com"). Presidio's recognizers look for "4111111111111111", "212-555-0199" and
+"jsmith@example.com". `normalize` rewrites the text and keeps, for every character of the
+result, the span of the original text it came from, so a hit maps back to what Whisper wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+# Words Whisper writes for a digit it heard; counted as digits only next to other digits.
+HOMOPHONES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+# A piece of a spoken number: digits, or a digit word, or a homophone.
+_PIECE = re.compile(r"\d+|[A-Za-z]+")
+# What may separate the pieces of one number as Whisper writes it.
+_GLUE = re.compile(r"[\s,\-.]*")
+# A run needs this many digits to be rewritten (shorter numbers are quantities, times, ...).
+MIN_RUN_DIGITS = 7
+# "jsmith at example dot com"; tiny.en also glues the "at" on ("MarieLatGmail.com").
+_EMAIL = re.compile(
+    r"\b(?P<local>[A-Za-z0-9][\w.+-]*?(?:\s+dot\s+[\w+-]+)*)(?:\s+at\s+|at)"
+    r"(?P<domain>[A-Za-z0-9-]+(?:(?:\s+dot\s+|\.)[A-Za-z0-9-]+)+)",
+    re.IGNORECASE,
+)
+_DOT = re.compile(r"\s+dot\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    # spans[i]: the (start, end) in the original text that character i of `text` came from.
+    spans: list[tuple[int, int]]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        return self.spans[start][0], self.spans[end - 1][1]
+
+
+def normalize(text: str) -> Normalized:
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for start, end, replacement in _rewrites(text):
+        for i in range(pos, start):
+            out.append(text[i])
+            spans.append((i, i + 1))
+        for ch in replacement:
+            out.append(ch)
+            spans.append((start, end))
+        pos = end
+    for i in range(pos, len(text)):
+        out.append(text[i])
+        spans.append((i, i + 1))
+    return Normalized("".join(out), spans)
+
+
+def _rewrites(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, replacement) in text order."""
+    found = [(m.start(), m.end(), _email(m)) for m in _EMAIL.finditer(text)]
+    taken = [(s, e) for s, e, _ in found]
+    for start, end, digits in _digit_runs(text):
+        if not any(s < end and start < e for s, e in taken):
+            found.append((start, end, _format_digits(digits)))
+    return sorted(found)
+
+
+def _email(match: re.Match[str]) -> str:
+    local = _DOT.sub(".", match["local"]).replace(" ", "")
+    domain = _DOT.sub(".", match["domain"]).replace(" ", "")
+    return f"{local}@{domain}".lower()
+
+
+def _digit_runs(text: str) -> list[tuple[int, int, str]]:
+    runs: list[tuple[int, int, str]] = []
+    pieces = [(m.start(), m.end(), _digits_of(m.group())) for m in _PIECE.finditer(text)]
+    i = 0
+    while i < len(pieces):
+        if pieces[i][2] is None:
+            i += 1
+            continue
+        j = i
+        # Extend while the next piece is a digit piece separated only by glue.
+        while j + 1 < len(pieces) and pieces[j + 1][2] is not None and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
+            j += 1
+        k = i
+        # A homophone may end a run ("013 to"), or precede one ("for 1-1-1").
+        if j + 1 < len(pieces) and _homophone(text, pieces[j + 1]) and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
+            j += 1
+        if k > 0 and _homophone(text, pieces[k - 1]) and _is_glue(text[pieces[k - 1][1] : pieces[k][0]]):
+            k -= 1
+        digits = "".join(_digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : j + 1])
+        if len(digits) >= MIN_RUN_DIGITS:
+            runs.append((pieces[k][0], pieces[j][1], digits))
+        i = j + 1
+    return runs
+
+
+def _digits_of(piece: str) -> str | None:
+    if piece.isdigit():
+        return piece
+    return DIGIT_WORDS.get(piece.lower())
+
+
+def _homophone(text: str, piece: tuple[int, int, str | None]) -> bool:
+    return piece[2] is None and text[piece[0] : piece[1]].lower() in HOMOPHONES
+
+
+def _is_glue(between: str) -> bool:
+    return _GLUE.fullmatch(between) is not None
+
+
+def _format_digits(digits: str) -> str:
+    """Digits laid out the way recognizers expect numbers of that length."""
+    if len(digits) == 9:  # a US social security number
+        return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+    if len(digits) == 10:  # a North American phone number
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    return digits
