@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
     from pipelines.transcribe import run_transcription
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode, output_format=args.format)
-    except (SourceNotFoundError, FileExistsError, StoreError) as exc:
+    except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
     if args.show and args.format == "parquet":

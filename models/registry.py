@@ -51,6 +51,31 @@ def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = CACHE_DIR
         raise ModelNotFoundError(f"model {spec!r} is neither a local folder nor downloadable: {exc}") from exc
 
 
+def model_identity(spec: str, storage: StorageConfig) -> str:
+    """What the model behind `spec` is, so that replacing it changes run fingerprints.
+
+    A local folder (and the bundled tiny.en): a hash of its config.json and of every file's name,
+    size and modification time, read without loading anything. An s3:// folder: its objects' keys
+    and ETags, from one listing. A hub name: the name (its weights are not known until downloaded).
+    """
+    if is_s3(spec):
+        fs = filesystem(spec, storage)
+        listing = fs.find(strip_scheme(spec).rstrip("/"), detail=True)
+        versions = sorted((k, str(v.get("ETag") or v.get("size"))) for k, v in listing.items())
+        return "s3:" + hashlib.sha256(json.dumps(versions).encode()).hexdigest()[:16]
+    local = Path(spec).expanduser()
+    folder = local if local.is_dir() else bundled_model_path() if spec == BUNDLED_MODEL else None
+    if folder is None or not folder.is_dir():
+        return "name:" + spec
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        if path.name == "config.json":
+            digest.update(path.read_bytes())
+    return "files:" + digest.hexdigest()[:16]
+
+
 def _fetch_s3_folder(spec: str, storage: StorageConfig, cache_dir: Path) -> Path:
     fs = filesystem(spec, storage)
     remote = strip_scheme(spec).rstrip("/")

@@ -119,9 +119,10 @@ class CT2Whisper:
             decoded = self._decode(encoder_output, durations, language, stage)
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
             for k, (segments, seek) in enumerate(decoded):
-                for segment in segments:
+                seeking = seek is not None and round_index < MAX_SEEK_ROUNDS
+                for segment in _before_seek(segments, seek) if seeking else segments:
                     results[rows[k]].segments.append(_shift(segment, offsets[k]))
-                if seek is not None and round_index < MAX_SEEK_ROUNDS:
+                if seeking:
                     content = math.ceil(durations[k] * FRAMES_PER_SECOND)
                     next_features.append(pad_or_trim(features[k][:, round(seek * FRAMES_PER_SECOND) : content]))
                     next_durations.append(durations[k] - seek)
@@ -294,6 +295,30 @@ def _seek_time(tokens: list[int], timestamp_begin: int, precision: float, durati
         return None
     seek = (tokens[-1] - timestamp_begin) * precision
     return seek if 0 < seek < duration - MIN_REMAINDER_S else None
+
+
+def _before_seek(segments: list[dict[str, Any]], seek: float) -> list[dict[str, Any]]:
+    """Segments cut at the seek point: the next round decodes what lies after it again.
+
+    Whisper can end a window with a word it stopped short of (`... me. It<|t|><|t|>`); the
+    alignment then places that word after t, where the next round finds it again. Kept, it would
+    appear twice and out of order, so words starting at or after t are dropped here.
+    """
+    out = []
+    for segment in segments:
+        words = segment.get("words")
+        if not words:
+            out.append(segment)
+            continue
+        kept = [dict(w, end=min(w["end"], seek)) for w in words if w["start"] < seek]
+        if not kept:
+            continue
+        # Ends are clamped at t too: the next round's first word starts there.
+        segment = dict(segment, words=kept)
+        if len(kept) < len(words):
+            segment["text"] = "".join(w["word"] for w in kept)
+        out.append(dict(segment, end=min(segment["end"], kept[-1]["end"])))
+    return out
 
 
 def _shift(segment: dict[str, Any], offset: float) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Assemble stage (pure): window results -> per-file pieces -> one transcript row per file.
 
-A segment belongs to the placement under its midpoint; its times move from window time to the
-recording's time through that placement. Pieces of one (file, channel) arrive in any order and
+Each word belongs to the placement it overlaps most, and a segment to the placements it really
+covers; times move from window time to the recording's time through that placement, clamped inside
+it. Pieces of one (file, channel) arrive in any order and
 from any actor; a file is complete once all of its `n_windows` pieces are in.
 """
 
@@ -30,11 +31,13 @@ PIECE_SCHEMA = pa.schema(
     ]
 )
 
-# Whisper's timestamps in a window of back-to-back spans are loose by up to about half a second near
-# span edges; this close to an edge counts as the edge.
+# Whisper's segment timestamps near the seam of two back-to-back spans are loose by up to about half a
+# second: a segment that reaches less than this far into a placement does not belong to it.
 SNAP_S = 1.0
 
 _FILE_FIELDS = (*FILE_FIELD_NAMES, "n_windows", "last_window")
+
+Key = tuple[str, int | None]
 
 
 def split_window(
@@ -44,12 +47,18 @@ def split_window(
     language_probability: float | None,
     infer_s: float,
 ) -> list[dict[str, Any]]:
-    """One piece row per (file, channel) in the window, with segments in that recording's time."""
-    keys: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
+    """One piece row per (file, channel) in the window, with segments in that recording's time.
+
+    A window holds placements: stretches of recordings copied to offsets in the window (VAD spans of
+    one recording back to back, or several packed clips). Every time Whisper gives is mapped through
+    the one placement it belongs to and clamped inside it, so a time never leaves its recording,
+    never jumps into a neighbouring span, and a start never passes its end.
+    """
+    keys: dict[Key, list[dict[str, Any]]] = {}
     for p in placements:
-        keys.setdefault((p["path"], p["channel"]), []).append(p)
+        keys.setdefault(_key(p), []).append(p)
     audio_total = sum(p["length_s"] for p in placements) or 1.0
-    pieces: dict[tuple[str, int | None], dict[str, Any]] = {}
+    pieces: dict[Key, dict[str, Any]] = {}
     for key, owned in keys.items():
         first = owned[0]
         share = sum(p["length_s"] for p in owned) / audio_total
@@ -61,55 +70,82 @@ def split_window(
             "segments": [],
             "processing_s": sum(p["prepare_s"] for p in owned) / max(1, first["n_windows"]) + infer_s * share,
         }
+    live = [p for p in placements if p["length_s"] > 0]
     for segment in segments:
-        owner = _owner(placements, (segment["start"] + segment["end"]) / 2)
-        if owner is None:
-            continue
-        key = (owner["path"], owner["channel"])
-        owned = keys[key]
-        moved = dict(
-            segment,
-            start=_to_source(owned, segment["start"], False),
-            end=_to_source(owned, segment["end"], True),
-            channel=owner["channel"],
-        )
-        moved["words"] = [
-            dict(w, start=_to_source(owned, w["start"], False), end=_to_source(owned, w["end"], True))
-            for w in segment.get("words") or []
-        ] or None
-        pieces[key]["segments"].append({k: moved.get(k) for k in SEGMENT_TYPE.names})
+        for key, moved in _map_segment(live, segment):
+            pieces[key]["segments"].append({k: moved.get(k) for k in SEGMENT_TYPE.names})
     return list(pieces.values())
 
 
-def _owner(placements: list[dict[str, Any]], t: float) -> dict[str, Any] | None:
+def _key(p: dict[str, Any]) -> Key:
+    return (p["path"], p["channel"])
+
+
+def _map_segment(placements: list[dict[str, Any]], segment: dict[str, Any]) -> list[tuple[Key, dict[str, Any]]]:
+    """The segment in recording time, once per (file, channel) its words fall in (usually one)."""
     if not placements:
-        return None
-    return min(placements, key=lambda p: _distance(p, t))
+        return []
+    words = segment.get("words") or []
+    if words:
+        # Word times are the finest evidence: each word goes through the placement it overlaps most.
+        # Words of two packed clips in one segment split it in two, one part per clip.
+        parts: dict[Key, list[dict[str, Any]]] = {}
+        for w in words:
+            p = _best(placements, w["start"], w["end"])
+            parts.setdefault(_key(p), []).append(dict(w, start=_through(p, w["start"]), end=_through(p, w["end"])))
+        out = []
+        for key, moved in parts.items():
+            text = segment["text"] if len(parts) == 1 else "".join(w["word"] for w in moved)
+            out.append(
+                (
+                    key,
+                    dict(
+                        segment, text=text, start=moved[0]["start"], end=moved[-1]["end"], words=moved, channel=key[1]
+                    ),
+                )
+            )
+        return out
+    start, end = segment["start"], segment["end"]
+    owner = _key(_best(placements, start, end))
+    owned = [p for p in placements if _key(p) == owner]
+    core = _core(owned, start, end)
+    return [
+        (
+            owner,
+            dict(segment, start=_through(core[0], start), end=_through(core[-1], end), words=None, channel=owner[1]),
+        )
+    ]
+
+
+def _overlap(p: dict[str, Any], start: float, end: float) -> float:
+    return min(end, p["window_offset_s"] + p["length_s"]) - max(start, p["window_offset_s"])
 
 
 def _distance(p: dict[str, Any], t: float) -> float:
-    start, end = p["window_offset_s"], p["window_offset_s"] + p["length_s"]
-    return 0.0 if start <= t <= end else min(abs(t - start), abs(t - end))
+    lo, hi = p["window_offset_s"], p["window_offset_s"] + p["length_s"]
+    return 0.0 if lo <= t <= hi else min(abs(t - lo), abs(t - hi))
 
 
-def _to_source(owned: list[dict[str, Any]], t: float, is_end: bool) -> float:
-    """Window time -> recording time, clamped into the owner's placements.
+def _best(placements: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
+    """The placement an interval (or instant) belongs to: most overlap, else the nearest."""
+    if end > start:
+        p = max(placements, key=lambda q: _overlap(q, start, end))
+        if _overlap(p, start, end) > 0:
+            return p
+    mid = (start + end) / 2
+    return min(placements, key=lambda q: _distance(q, mid))
 
-    VAD spans sit back to back in a window, so a sentence's end and the next one's start are the
-    same window time. An end just inside the next span (or a start just before a span's end)
-    belongs to the neighbouring span: it is moved to that span's edge in the recording.
-    """
-    inside = [p for p in owned if p["window_offset_s"] <= t <= p["window_offset_s"] + p["length_s"]]
-    p = (inside[-1] if not is_end else inside[0]) if inside else min(owned, key=lambda q: _distance(q, t))
+
+def _core(owned: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+    """The placements (in window order) a segment really covers, ignoring loose edges."""
+    need = min(SNAP_S, (end - start) / 2)
+    core = [p for p in owned if end > start and _overlap(p, start, end) >= need > 0]
+    return sorted(core or [_best(owned, start, end)], key=lambda p: p["window_offset_s"])
+
+
+def _through(p: dict[str, Any], t: float) -> float:
+    """Window time -> recording time through one placement, clamped inside it."""
     offset = min(max(t - p["window_offset_s"], 0.0), p["length_s"])
-    if is_end and offset < SNAP_S:
-        before = [q for q in owned if abs(q["window_offset_s"] + q["length_s"] - p["window_offset_s"]) < 1e-6]
-        if before:
-            return round(before[0]["source_start_s"] + before[0]["length_s"], 3)
-    if not is_end and p["length_s"] - offset < SNAP_S:
-        after = [q for q in owned if abs(q["window_offset_s"] - (p["window_offset_s"] + p["length_s"])) < 1e-6]
-        if after:
-            return round(after[0]["source_start_s"], 3)
     return round(p["source_start_s"] + offset, 3)
 
 
@@ -119,9 +155,15 @@ class Assembler:
     def __init__(self, model: str, run_id: str, fingerprint: str) -> None:
         self.model, self.run_id, self.fingerprint = model, run_id, fingerprint
         self._pending: dict[tuple[str, int | None], dict[int, dict[str, Any]]] = {}
+        # Ray re-runs a failed task, and a retried preparation task sends its windows again: a
+        # piece of a file already emitted must not re-open it (a second row, or an "internal
+        # error" row for a file that never completes again).
+        self._finished: set[tuple[str, int | None]] = set()
 
     def add(self, piece: dict[str, Any]) -> Iterator[dict[str, Any]]:
         key = (piece["path"], piece["channel"])
+        if key in self._finished:
+            return
         got = self._pending.setdefault(key, {})
         got[piece["window_index"]] = piece
         # Clips know their window count up front; streamed recordings mark their last window.
@@ -131,6 +173,7 @@ class Assembler:
             total = last["window_index"] + 1 if last else None
         if total is not None and len(got) >= total:
             del self._pending[key]
+            self._finished.add(key)
             yield self.row([got[i] for i in sorted(got)])
 
     @property

@@ -21,6 +21,10 @@ ChannelMode = Literal["mix", "split"]
 VadMode = Literal["auto", "on", "off"]
 
 
+class OptionError(ValueError):
+    """A combination of options the chosen model cannot honour; the CLI exits with status 2."""
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     channels: ChannelMode = "mix"
@@ -113,6 +117,15 @@ class TranscribeConfig(YamlConfig):
             raise ValueError("packing short clips needs timestamps: drop --pack or --without-timestamps")
         if self.model.without_timestamps and self.model.backend != "ct2":
             raise ValueError("--without-timestamps is implemented for the ct2 backend only")
+        if self.model.word_timestamps and self.model.backend != "ct2":
+            # The torch backend has no cross-attention alignment: it would return no words at all.
+            raise ValueError("--word-timestamps is implemented for the ct2 backend only")
+
+    def check_model(self, reads_audio: bool) -> None:
+        """Refuse what the resolved model cannot do, before any work (reads_audio: a CTC model)."""
+        if reads_audio and self.chunking.pack_short_clips:
+            # A CTC model gives one segment per window, without timestamps to split packed clips by.
+            raise OptionError(f"--pack needs a model with timestamps; {self.model.model} is a CTC model")
 
     @property
     def packs_short_clips(self) -> bool:
@@ -129,6 +142,8 @@ class TranscribeConfig(YamlConfig):
         import hashlib
         import json
 
+        from models.registry import model_identity
+
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("compute", "storage")}
         # Where redacted audio goes does not change transcripts. Settings left at their defaults
         # (no vocabulary, no redaction) are left out, so fingerprints from before they existed hold.
@@ -138,4 +153,7 @@ class TranscribeConfig(YamlConfig):
         for key in ("hotwords", "initial_prompt"):
             if relevant["model"].get(key) is None:
                 relevant["model"].pop(key, None)
+        # The model's content, not only its name: new weights behind the same path or name must
+        # not pass for the transcripts of the old ones.
+        relevant["model_identity"] = model_identity(self.model.model, self.storage)
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

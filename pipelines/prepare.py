@@ -156,12 +156,13 @@ class _Preparer:
                     yield from units
                     return
                 yield from self._stream(units, _chain(first, second, blocks), stream, started)
-        except (DecodeError, OSError, ValueError, MemoryError, RuntimeError) as exc:
+        except Exception as exc:  # whatever goes wrong with one file becomes that file's error row
             meta.update(error=_message(exc), prepare_s=time.perf_counter() - started)
-            started_units = [u for u in units if u.windows_done or u.held is not None]
-            if not started_units:
+            if not units:
+                # Failed before its channels were known: one row for the file.
                 yield self._closing_row(_Unit(path, None, meta), meta)
-            for unit in started_units:
+            for unit in units:
+                # Every channel gets its row, also those that had produced no window yet.
                 yield self._closing_row(unit, dict(unit.meta, error=meta["error"]))
 
     def _stream(
@@ -221,8 +222,11 @@ class _Preparer:
         windows: list[list[Placement]] = []
         for i, unit in enumerate(clips):
             started = time.perf_counter()
-            with self.times.stage("prepare:vad+windows"):
-                windows.extend(plan_unit(unit.audio, i, self.config.chunking))
+            try:
+                with self.times.stage("prepare:vad+windows"):
+                    windows.extend(plan_unit(unit.audio, i, self.config.chunking))
+            except Exception as exc:  # this clip's error row (it gets no window below)
+                unit.meta["error"] = _message(exc)
             unit.meta["prepare_s"] += time.perf_counter() - started
         if self.config.packs_short_clips:
             with self.times.stage("prepare:vad+windows"):
@@ -237,8 +241,12 @@ class _Preparer:
                 self.rows.append(self._window_row(None, [self._placement(unit, 0, 1, None)]))
         for window in windows:
             started = time.perf_counter()
-            audio = render(window, [u.audio for u in clips])
-            row = self._window_row(audio, [])
+            try:
+                row = self._window_row(render(window, [u.audio for u in clips]), [])
+            except Exception as exc:  # the window's clips get their error rows through it
+                row = self._window_row(None, [])
+                for i in {p.unit for p in window}:
+                    clips[i].meta["error"] = _message(exc)
             share = (time.perf_counter() - started) / len(window)
             index_in_unit = {p.unit: clips[p.unit].windows_done for p in window}
             placements = []

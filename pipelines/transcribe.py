@@ -196,6 +196,7 @@ def _transcript_rows(
         ensure_ray()
     with times.stage("driver:model resolution"):
         n_mels, needs_audio = model_input(config)
+    config.check_model(needs_audio)
     resources = ray.cluster_resources()
     plan = plan_cluster(config, resources)
     assembler = Assembler(config.model.model, run_id, config.fingerprint())
@@ -246,6 +247,7 @@ def run_transcription(
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
+    config.check_model(model_input(config)[1])  # before listing, and before DEST is touched
     times = StageTimes()
     with times.stage("driver:listing"):
         files = list_sources(sources, config.storage)

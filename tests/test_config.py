@@ -45,6 +45,32 @@ def test_text_only_decoding_cannot_be_combined_with_packing_or_the_torch_backend
         TranscribeConfig(model=ModelConfig(without_timestamps=True, backend="torch"))
 
 
+def test_fingerprint_changes_when_the_model_behind_a_path_is_replaced(tmp_path) -> None:
+    # Same --model path, new weights: transcripts of the old model must not pass for the new one's.
+    import os
+    import shutil
+
+    from models.common.config import StorageConfig
+    from models.registry import resolve_model
+
+    folder = tmp_path / "model"
+    shutil.copytree(resolve_model("tiny.en", StorageConfig()), folder)
+    config = TranscribeConfig(model=ModelConfig(model=str(folder)))
+    before = config.fingerprint()
+    assert config.fingerprint() == before  # stable while nothing changes
+    weights = folder / "model.bin"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # another model of the same size ...
+    weights.write_bytes(bytes(data))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # ... written later
+    assert config.fingerprint() != before
+    config_json = folder / "config.json"
+    changed = config.fingerprint()
+    config_json.write_text(config_json.read_text() + "\n")  # a changed model configuration
+    assert config.fingerprint() != changed
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [

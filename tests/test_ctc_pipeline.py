@@ -26,7 +26,7 @@ def test_ctc_backend_gives_one_row_per_file_with_the_schema(ray_local, tiny_ctc,
         # A randomly initialised model says nonsense; what matters is that audio reached it and
         # its output came back as a well-formed, correctly timed row.
         assert row["status"] == "ok" and row["duration_s"] == pytest.approx(clip["duration_s"], abs=0.1)
-        assert all(0 <= s["start"] <= s["end"] <= row["duration_s"] + 0.05 for s in row["segments"])
+        assert row["segments"] and all(0 <= s["start"] <= s["end"] <= row["duration_s"] + 0.05 for s in row["segments"])
     import pyarrow as pa
 
     assert pa.Table.from_pylist(list(rows.values()), schema=TRANSCRIPT_SCHEMA).num_rows == 4

@@ -1,7 +1,8 @@
-"""Run metrics reach Ray's Prometheus export: transcribe real clips, then scrape the metrics agent."""
+"""Run metrics reach Ray's Prometheus export: `voxray transcribe` and `voxray nightly` on real clips, then a scrape."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 import urllib.request
@@ -11,10 +12,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from pipelines.config import TranscribeConfig
-from pipelines.listing import SourceFile
-from pipelines.metrics import RunMetrics
-from pipelines.transcribe import iter_transcripts
+from jobs.cli import main
 
 
 def free_port() -> int:
@@ -42,35 +40,47 @@ def ray_with_metrics_port() -> Iterator[int]:
     ray.shutdown()
 
 
-def scrape(port: int, wanted: str, timeout_s: float = 60.0) -> dict[str, float]:
-    """voxray samples of the Prometheus page once `wanted` appears, as {name{selected labels}: value}."""
+def scrape(port: int, job: str, wanted: str, timeout_s: float = 60.0) -> dict[str, float]:
+    """voxray samples of one job on the Prometheus page once `wanted` appears, as {name[status]: value}."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         samples = {}
         for line in page.splitlines():
-            if line.startswith("ray_voxray_") and 'job="metrics-test"' in line:
+            if line.startswith("ray_voxray_") and f'job="{job}"' in line:
                 name, value = line.rsplit(" ", 1)
                 status = name.split('status="')[1].split('"')[0] if 'status="' in name else None
                 samples[name.split("{")[0] + (f"[{status}]" if status else "")] = float(value)
         if wanted in samples:
             return samples
         time.sleep(0.5)
-    raise AssertionError(f"{wanted} never appeared on the Prometheus page")
+    raise AssertionError(f"{wanted} of job {job} never appeared on the Prometheus page")
 
 
-def test_files_audio_failures_and_latency_are_exported(ray_with_metrics_port, speech_manifest, bad_dir: Path):
+def test_voxray_transcribe_and_nightly_export_their_metrics(
+    ray_with_metrics_port, speech_manifest, bad_dir: Path, tmp_path: Path
+):
+    # The real commands, as users run them: the metrics come from their own wiring, not from a
+    # RunMetrics fed by hand.
+    source = tmp_path / "archive"
+    source.mkdir()
     clips = speech_manifest[:2]
-    files = [SourceFile(c["path"]) for c in clips] + [SourceFile(str(bad_dir / "random_bytes.flac"))]
-    metrics = RunMetrics("metrics-test")
-    rows = list(iter_transcripts(files, TranscribeConfig(), "metrics-test"))
-    for row in rows:
-        metrics.row(row)
-    metrics.commit()
-    samples = scrape(ray_with_metrics_port, "ray_voxray_commits_total")
+    for clip in clips:
+        shutil.copy(clip["path"], source / Path(clip["path"]).name)
+    shutil.copy(bad_dir / "random_bytes.flac", source / "random_bytes.flac")
+    audio_s = sum(c["duration_s"] for c in clips)
+
+    assert main(["transcribe", str(source), "--output", str(tmp_path / "out")]) == 0
+    samples = scrape(ray_with_metrics_port, "transcribe", "ray_voxray_file_latency_seconds_count")
     assert samples["ray_voxray_files_total[ok]"] == 2
     assert samples["ray_voxray_files_total[error]"] == 1
     assert samples["ray_voxray_failures_total"] == 1
-    audio_s = sum(r["duration_s"] for r in rows if r["status"] == "ok")
-    assert samples["ray_voxray_audio_seconds_total"] == pytest.approx(audio_s, rel=1e-6)
+    assert samples["ray_voxray_audio_seconds_total"] == pytest.approx(audio_s, abs=0.2)
     assert samples["ray_voxray_file_latency_seconds_count"] == 3
+
+    assert main(["nightly", str(source), "--output", str(tmp_path / "store")]) == 0
+    samples = scrape(ray_with_metrics_port, "nightly", "ray_voxray_commits_total")
+    assert samples["ray_voxray_files_total[ok]"] == 2
+    assert samples["ray_voxray_files_total[error]"] == 1
+    assert samples["ray_voxray_audio_seconds_total"] == pytest.approx(audio_s, abs=0.2)
+    assert samples["ray_voxray_commits_total"] >= 1

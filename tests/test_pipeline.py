@@ -99,15 +99,25 @@ def test_speech_rows_have_metadata_and_ordered_segments(transcribed, speech_mani
         assert row["duration_s"] == pytest.approx(clip["duration_s"], abs=0.1)
         assert row["sample_rate"] > 0 and row["channels"] >= 1 and row["language"] == "en"
         starts = [s["start"] for s in row["segments"]]
-        assert starts == sorted(starts)
+        assert starts and starts == sorted(starts)
         assert all(0 <= s["start"] <= s["end"] <= row["duration_s"] + 0.05 for s in row["segments"])
 
 
-def test_default_int8_wer_stays_under_the_measured_bound(transcribed, speech_manifest):
-    # `voxray eval` measured 17.6% WER on these clips (README, int8, beam 5); tiny.en on other
-    # espeak-ng voices is near 29%, the basis of this 30% bound.
+# int8 decoding of these voices moves by up to 2.6 WER points when the log-mel features move by
+# one float32 ulp in 0.1% of their values (faster-whisper itself, 7 runs, 12.4-15.0%:
+# scripts/measure_int8_variation.py), about what separates two correct feature implementations.
+INT8_MARGIN = 0.03
+
+
+def test_default_int8_wer_is_no_worse_than_faster_whisper_int8(transcribed, speech_manifest):
+    # Same clips, same model, beam 5, language en, int8 on both sides: voxray's defaults against
+    # faster-whisper's WhisperModel.transcribe. A 10-point regression cannot hide in the margin.
     rows = {r["path"]: r for r in read_rows(transcribed[1])}
-    assert wer([c["text"] for c in speech_manifest], [rows[c["path"]]["text"] for c in speech_manifest]) <= 0.30
+    refs = [c["text"] for c in speech_manifest]
+    theirs = anchor(speech_manifest, "int8")
+    ours_wer = wer(refs, [rows[c["path"]]["text"] for c in speech_manifest])
+    theirs_wer = wer(refs, [theirs[c["path"]] for c in speech_manifest])
+    assert ours_wer <= theirs_wer + INT8_MARGIN, (ours_wer, theirs_wer)
 
 
 @pytest.fixture(scope="module")

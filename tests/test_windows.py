@@ -160,3 +160,63 @@ def test_error_piece_makes_an_error_row() -> None:
     piece = split_window([placement_dict("bad.wav", 0, 0, 0, error="not audio")], [], None, None, 0.0)[0]
     (row,) = Assembler("m", "r", "f").add(piece)
     assert (row["status"], row["error"], row["text"]) == ("error", "not audio", "")
+
+
+def test_words_near_a_seam_of_back_to_back_spans_stay_in_their_span() -> None:
+    # Two speech spans of one recording, back to back in the window: 10-20 s and 50-60 s of the
+    # recording. Words in the first second of the second span, and in the last second of the
+    # first span, must map through their own span: not end before they start, not jump across.
+    placements = [placement_dict("long.wav", 0.0, 10.0, 10.0), placement_dict("long.wav", 10.0, 50.0, 10.0)]
+    words = [
+        {"word": " end", "start": 9.2, "end": 9.6, "probability": 0.9},
+        {"word": " of", "start": 9.6, "end": 9.9, "probability": 0.9},
+        {"word": " first.", "start": 9.9, "end": 10.04, "probability": 0.9},
+        {"word": " Second", "start": 10.3, "end": 10.7, "probability": 0.9},
+        {"word": " one.", "start": 10.7, "end": 11.2, "probability": 0.9},
+    ]
+    (piece,) = split_window(
+        placements, [dict(segment(9.2, 11.2, " end of first. Second one."), words=words)], "en", 1, 0
+    )
+    moved = [w for s in piece["segments"] for w in s["words"]]
+    assert [(w["start"], w["end"]) for w in moved] == [
+        (19.2, 19.6),
+        (19.6, 19.9),
+        (19.9, 20.0),
+        (50.3, 50.7),
+        (50.7, 51.2),
+    ]
+    assert all(w["start"] <= w["end"] for w in moved)
+
+
+def test_a_segment_spanning_two_packed_clips_is_split_by_its_words() -> None:
+    placements = [placement_dict("a.wav", 0.0, 0.0, 4.0), placement_dict("b.wav", 5.0, 0.0, 3.0)]
+    words = [
+        {"word": " Hello", "start": 2.0, "end": 2.5, "probability": 0.9},
+        {"word": " there.", "start": 2.5, "end": 3.6, "probability": 0.9},
+        {"word": " Good", "start": 5.2, "end": 5.6, "probability": 0.9},
+        {"word": " night.", "start": 5.6, "end": 6.4, "probability": 0.9},
+    ]
+    pieces = {
+        p["path"]: p
+        for p in split_window(
+            placements, [dict(segment(2.0, 6.4, " Hello there. Good night."), words=words)], "en", 1, 0
+        )
+    }
+    a, b = pieces["a.wav"]["segments"], pieces["b.wav"]["segments"]
+    assert [(s["text"], s["start"], s["end"]) for s in a] == [(" Hello there.", 2.0, 3.6)]
+    assert [(s["text"], s["start"], s["end"]) for s in b] == [(" Good night.", 0.2, 1.4)]
+
+
+def test_words_past_the_seek_point_are_left_to_the_next_round() -> None:
+    # Whisper stopped at 6.0 s (`... me. It<|6.0|><|6.0|>`) and the alignment put "It" at 7.4 s,
+    # where the next round, decoding from 6.0 s, finds it again: it must not be kept twice.
+    from models.whisper_ct2 import _before_seek
+
+    words = [
+        {"word": " quickened", "start": 4.4, "end": 4.9, "probability": 0.9},
+        {"word": " me.", "start": 4.9, "end": 5.4, "probability": 0.9},
+        {"word": " It", "start": 7.4, "end": 8.3, "probability": 0.4},
+    ]
+    (kept,) = _before_seek([dict(segment(4.4, 8.3, " quickened me. It"), words=words)], 6.0)
+    assert kept["text"] == " quickened me." and kept["end"] == 5.4
+    assert [w["word"] for w in kept["words"]] == [" quickened", " me."]

@@ -1,0 +1,81 @@
+"""Exactly one row per input when Ray retries a task (issue 11, item 7).
+
+A preparation worker is killed for real (SIGKILL) while it streams the windows of a long
+recording; Ray re-runs the task, which sends the windows it had already sent again. The
+transcript must still hold each input exactly once, ok.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ComputeConfig, TranscribeConfig
+from pipelines.listing import SourceFile
+from pipelines.transcribe import iter_transcripts
+from tests.fixtures_ray import ray_local  # noqa: F401
+from tests.realspeech import build_recording, utterance_files
+
+pytestmark = pytest.mark.slow
+
+
+def own_processes() -> Iterator[tuple[int, str]]:
+    """(pid, command line) of this test's descendants only: Ray's workers, never anyone else's."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    mine: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, ppid in parent.items() if ppid in frontier} - mine
+        mine |= frontier
+    for pid in mine:
+        try:
+            with open(f"/proc/{pid}/cmdline") as cmdline:
+                yield pid, cmdline.read().replace("\0", " ").strip()
+        except OSError:
+            continue
+
+
+def kill_long_running_preparation(killed: list[int], busy_for_s: float, give_up_s: float) -> None:
+    """SIGKILL the worker that has been running a preparation task for `busy_for_s` (the long file)."""
+    first_seen: dict[int, float] = {}
+    deadline = time.monotonic() + give_up_s
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        busy = {pid for pid, title in own_processes() if title.startswith("ray::") and "prepare_windows" in title}
+        first_seen = {pid: first_seen.get(pid, now) for pid in busy}
+        for pid, since in first_seen.items():
+            if now - since >= busy_for_s:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.1)
+
+
+def test_each_input_once_when_a_preparation_worker_is_killed(ray_local, tmp_path: Path):  # noqa: F811
+    # About twenty minutes (the utterances 16 times over): preparation runs at hundreds of audio
+    # seconds per second, so a shorter recording is prepared before the killer can see its task.
+    build_recording(tmp_path / "long.wav", utterance_files() * 16, gap_s=(0.3, 0.8))
+    files = [str(tmp_path / "long.wav"), *(str(p) for p in utterance_files()[:3])]
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_long_running_preparation, args=(killed, 1.0, 120.0), daemon=True)
+    killer.start()
+    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1))
+    rows = list(iter_transcripts([SourceFile(p) for p in files], config, "test"))
+    killer.join()
+    assert killed, "no preparation task ran long enough to be killed"
+    assert Counter(r["path"] for r in rows) == Counter(files)
+    assert all(r["status"] == "ok" for r in rows), [(r["path"], r["error"]) for r in rows]
