@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scenarios",
         default="short-process,long-process,short,long,stages,timestamps,memory",
         help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
-        "long (model throughput in one process, like for like), stages, timestamps, memory, overhead",
+        "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
+        "also diarize-quality, diarize-overhead, diarize-memory",
     )
     p.set_defaults(func=run)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from models.common.config import ModelConfig
 from pipelines.config import TranscribeConfig
 from pipelines.redaction.entities import parse_entities
+from pipelines.speakers.embed import check_backend
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,24 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="pack several short clips into one 30 s window, about twice as fast on short clips (default: on "
         "with the ct2 backend and timestamps; --no-pack gives every clip a window of its own)",
     )
+    d = parser.add_argument_group("speakers")
+    d.add_argument(
+        "--diarize",
+        action="store_true",
+        default=None,
+        help="label who speaks when: a `speaker` on every segment and word, a `speakers` list per row "
+        "(offline encoder from the resemblyzer package; works on the mix of a stereo file)",
+    )
+    d.add_argument("--num-speakers", type=int, help="with --diarize: exactly this many speakers")
+    d.add_argument("--min-speakers", type=int, help="with --diarize: at least this many speakers")
+    d.add_argument("--max-speakers", type=int, help="with --diarize: at most this many speakers")
+    d.add_argument(
+        "--speaker-backend",
+        choices=["resemblyzer", "pyannote"],
+        help="speaker encoder: resemblyzer (offline, default) or a pyannote.audio model from Hugging Face "
+        "(needs pyannote.audio and HF_TOKEN)",
+    )
+    d.add_argument("--speaker-model", help="Hugging Face id of the pyannote embedding model")
     c = parser.add_argument_group("cluster")
     c.add_argument("--batch-size", type=int, help="windows per model call (default 8 on CPU, 32 on GPU)")
     c.add_argument("--num-actors", type=int, help="model actors (default: one per GPU, or from CPU count)")
@@ -112,7 +131,9 @@ def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = N
         if language == "auto":
             model = replace(model, language=None)
         # Flags are checked as strictly as YAML (--beam-size 0 is refused here, not in an actor).
-        return _with_overrides(base, model, args).validated()
+        config = _with_overrides(base, model, args).validated()
+        check_backend(config.diarize)
+        return config
     except ValueError as error:
         print(f"voxray: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -141,6 +162,15 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
             config.redact,
             entities=parse_entities(args.redact) if getattr(args, "redact", None) else None,
             audio_dir=getattr(args, "redact_audio", None),
+        ),
+        diarize=_overrides(
+            config.diarize,
+            enabled=args.diarize,
+            num_speakers=args.num_speakers,
+            min_speakers=args.min_speakers,
+            max_speakers=args.max_speakers,
+            backend=args.speaker_backend,
+            model=args.speaker_model,
         ),
     )
 

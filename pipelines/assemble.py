@@ -9,12 +9,15 @@ from any actor; a file is complete once all of its `n_windows` pieces are in.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
 from models.common.schema import FILE_FIELD_NAMES, FILE_FIELDS, SEGMENT_TYPE, STATUS_ERROR, STATUS_OK, TRANSCRIPT_SCHEMA
+from pipelines.config import DiarizeConfig
+from pipelines.speakers.embed import SPEAKER_WINDOW_TYPE
 
 PIECE_SCHEMA = pa.schema(
     [
@@ -28,6 +31,7 @@ PIECE_SCHEMA = pa.schema(
         ("processing_s", pa.float64()),
         # Stage times (models.common.profile) of the windows this batch carried, on one piece per batch.
         ("profile", pa.string()),
+        ("speaker_windows", pa.list_(SPEAKER_WINDOW_TYPE)),  # with --diarize
     ]
 )
 
@@ -69,6 +73,9 @@ def split_window(
             "language_probability": language_probability if first["error"] is None else None,
             "segments": [],
             "processing_s": sum(p["prepare_s"] for p in owned) / max(1, first["n_windows"]) + infer_s * share,
+            "speaker_windows": None
+            if all(p.get("speaker_windows") is None for p in owned)
+            else [w for p in owned for w in p.get("speaker_windows") or []],
         }
     live = [p for p in placements if p["length_s"] > 0]
     for segment in segments:
@@ -152,8 +159,10 @@ def _through(p: dict[str, Any], t: float) -> float:
 class Assembler:
     """Collects pieces until a (file, channel) is complete, then yields its transcript row."""
 
-    def __init__(self, model: str, run_id: str, fingerprint: str) -> None:
+    def __init__(self, model: str, run_id: str, fingerprint: str, diarize: DiarizeConfig | None = None) -> None:
         self.model, self.run_id, self.fingerprint = model, run_id, fingerprint
+        # With diarization on, a complete file's speaker windows are clustered here, once per file.
+        self.diarize = diarize if diarize is not None and diarize.enabled else None
         self._pending: dict[tuple[str, int | None], dict[int, dict[str, Any]]] = {}
         # Ray re-runs a failed task, and a retried preparation task sends its windows again: a
         # piece of a file already emitted must not re-open it (a second row, or an "internal
@@ -192,6 +201,11 @@ class Assembler:
             for p in pieces
             if p["language"] == language and p["language_probability"] is not None
         ]
+        speakers, diarize_s = None, 0.0
+        if self.diarize is not None and not errors:
+            started = time.perf_counter()
+            segments, speakers = self._speakers(pieces, segments)
+            diarize_s = time.perf_counter() - started
         return {
             "path": first["path"],
             "channel": first["channel"],
@@ -210,9 +224,19 @@ class Assembler:
             "model": self.model,
             "config_fingerprint": self.fingerprint,
             "run_id": self.run_id,
-            "processing_s": sum(p["processing_s"] for p in pieces),
+            "processing_s": sum(p["processing_s"] for p in pieces) + diarize_s,
             "transcribed_at": dt.datetime.now(dt.timezone.utc),
+            "speakers": speakers,
         }
+
+    def _speakers(
+        self, pieces: list[dict[str, Any]], segments: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        from pipelines.speakers.align import label_segments
+        from pipelines.speakers.cluster import diarize_windows
+
+        windows = [w for p in pieces for w in p.get("speaker_windows") or []]
+        return label_segments(segments, diarize_windows(windows, self.diarize))
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:

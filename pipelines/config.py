@@ -67,6 +67,60 @@ class ComputeConfig:
     actor_resources: tuple[tuple[str, NonNegativeFloat], ...] = ()
 
 
+SpeakerBackend = Literal["resemblyzer", "pyannote"]
+
+
+@dataclass(frozen=True)
+class DiarizeConfig:
+    """Who spoke when (`--diarize`): speaker embeddings over VAD speech, clustered per recording."""
+
+    enabled: bool = False
+    # Exactly this many speakers, or a range; neither: estimated from the embeddings.
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    # resemblyzer: the offline encoder in the `resemblyzer` wheel; pyannote: a pyannote.audio
+    # embedding model from Hugging Face (`model`, token from HF_TOKEN), for sites online.
+    backend: SpeakerBackend = "resemblyzer"
+    model: str | None = None
+    # Embedding windows slide over each stretch of speech: GE2E's 1.6 s partials, half overlapping.
+    window_s: float = 1.6
+    step_s: float = 0.8
+    # Cosine distance at which average-linkage clustering stops merging (chosen on the dev set of
+    # scripts/make_diarization_fixtures.py: 0.35-0.40 found every count there, 0.45 merged two).
+    threshold: float = 0.40
+    # An estimated cluster smaller than this share of a recording's windows is folded into the
+    # nearest larger one (a cough or a laugh is not a speaker).
+    min_cluster_share: float = 0.05
+    # Clustering sees at most this many windows (evenly spread); the rest join the nearest
+    # centroid. Average linkage needs n^2 memory: this keeps a 3-hour recording bounded.
+    max_cluster_windows: int = 2000
+
+    def __post_init__(self) -> None:
+        counts = {
+            "num_speakers": self.num_speakers,
+            "min_speakers": self.min_speakers,
+            "max_speakers": self.max_speakers,
+        }
+        for name, value in counts.items():
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {value!r}")
+        if self.num_speakers is not None and (self.min_speakers is not None or self.max_speakers is not None):
+            raise ValueError("give --num-speakers or --min-speakers/--max-speakers, not both")
+        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
+            raise ValueError(f"--min-speakers {self.min_speakers} is more than --max-speakers {self.max_speakers}")
+        if not self.enabled and any(v is not None for v in counts.values()):
+            raise ValueError("--num-speakers, --min-speakers and --max-speakers need --diarize")
+        if self.backend not in ("resemblyzer", "pyannote"):
+            raise ValueError(f"unknown speaker backend {self.backend!r}: use resemblyzer or pyannote")
+        if self.model is not None and self.backend != "pyannote":
+            raise ValueError("--speaker-model is for --speaker-backend pyannote")
+        if not 0 < self.step_s <= self.window_s:
+            raise ValueError("diarize.step_s must be positive and at most diarize.window_s")
+        if not 0 < self.threshold < 2:
+            raise ValueError("diarize.threshold is a cosine distance between 0 and 2")
+
+
 @dataclass(frozen=True)
 class RedactConfig:
     """PII redaction (pipelines/redaction). No entities: nothing is redacted."""
@@ -105,6 +159,7 @@ class TranscribeConfig(YamlConfig):
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     redact: RedactConfig = field(default_factory=RedactConfig)
+    diarize: DiarizeConfig = field(default_factory=DiarizeConfig)
 
     def __post_init__(self) -> None:
         if self.redact.enabled and not self.model.word_timestamps:
@@ -145,6 +200,9 @@ class TranscribeConfig(YamlConfig):
         from models.registry import model_identity
 
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("compute", "storage")}
+        if not self.diarize.enabled:
+            # Runs without --diarize keep the fingerprints they had before diarization existed.
+            del relevant["diarize"]
         # Where redacted audio goes does not change transcripts. Settings left at their defaults
         # (no vocabulary, no redaction) are left out, so fingerprints from before they existed hold.
         redact = {k: v for k, v in relevant.pop("redact").items() if k != "audio_dir"}

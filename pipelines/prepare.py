@@ -25,6 +25,7 @@ from models.common.schema import FILE_FIELDS
 from models.common.storage import filesystem, is_s3, strip_scheme
 from pipelines.config import TranscribeConfig
 from pipelines.decode import AudioStream, DecodeError
+from pipelines.speakers.embed import SPEAKER_WINDOW_TYPE, SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ PLACEMENT_TYPE = pa.struct(
         ("source_start_s", pa.float64()),
         ("length_s", pa.float64()),
         ("prepare_s", pa.float64()),
+        # With --diarize: speaker embeddings over this placement's speech (pipelines/speakers).
+        ("speaker_windows", pa.list_(SPEAKER_WINDOW_TYPE)),
     ]
 )
 
@@ -95,6 +98,7 @@ class _Preparer:
         self.n_mels = n_mels
         self.needs_audio = needs_audio
         self.logmel = _logmel(n_mels) if not needs_audio else None
+        self.embedder = SpeakerEmbedder(config.diarize, config.chunking) if config.diarize.enabled else None
         self.rows: list[dict] = []
         self.times = StageTimes()
 
@@ -188,6 +192,7 @@ class _Preparer:
                 windows = list(windower.feed(channel_audio, final))
             for window in windows:
                 placements = [self._placement(unit, unit.windows_done, -1, p) for p in window.placements]
+                self._speakers(window.audio, placements)
                 row = self._window_row(window.audio, placements)
                 unit.windows_done += 1
                 if unit.held is not None:
@@ -241,10 +246,12 @@ class _Preparer:
                 self.rows.append(self._window_row(None, [self._placement(unit, 0, 1, None)]))
         for window in windows:
             started = time.perf_counter()
+            audio = None
             try:
-                row = self._window_row(render(window, [u.audio for u in clips]), [])
+                audio = render(window, [u.audio for u in clips])
+                row = self._window_row(audio, [])
             except Exception as exc:  # the window's clips get their error rows through it
-                row = self._window_row(None, [])
+                audio, row = None, self._window_row(None, [])
                 for i in {p.unit for p in window}:
                     clips[i].meta["error"] = _message(exc)
             share = (time.perf_counter() - started) / len(window)
@@ -255,7 +262,20 @@ class _Preparer:
                 placements.append(self._placement(clips[p.unit], index_in_unit[p.unit], counts[p.unit], p))
             for i in index_in_unit:
                 clips[i].windows_done += 1
+            if audio is not None:
+                self._speakers(audio, placements)
             self.rows.append(dict(row, placements=placements))
+
+    def _speakers(self, audio: np.ndarray, placements: list[dict]) -> None:
+        """With --diarize: speaker embeddings for each placement, timed into its preparation share."""
+        if self.embedder is None:
+            return
+        started = time.perf_counter()
+        with self.times.stage("prepare:speaker embeddings"):
+            self.embedder(audio, placements)
+        share = (time.perf_counter() - started) / max(1, len(placements))
+        for p in placements:
+            p["prepare_s"] += share
 
     @staticmethod
     def _placement(unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False) -> dict:

@@ -199,7 +199,7 @@ def _transcript_rows(
     config.check_model(needs_audio)
     resources = ray.cluster_resources()
     plan = plan_cluster(config, resources)
-    assembler = Assembler(config.model.model, run_id, config.fingerprint())
+    assembler = Assembler(config.model.model, run_id, config.fingerprint(), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
     ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
     waited = time.perf_counter()

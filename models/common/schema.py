@@ -35,6 +35,7 @@ WORD_TYPE = pa.struct(
         ("end", pa.float64()),
         ("word", pa.string()),
         ("probability", pa.float32()),
+        ("speaker", pa.string()),  # with --diarize: SPEAKER_1, SPEAKER_2, ... (null otherwise)
     ]
 )
 
@@ -51,6 +52,7 @@ SEGMENT_TYPE = pa.struct(
         ("flagged", pa.bool_()),
         ("channel", pa.int32()),
         ("words", pa.list_(WORD_TYPE)),
+        ("speaker", pa.string()),  # with --diarize
     ]
 )
 
@@ -88,6 +90,8 @@ TRANSCRIPT_SCHEMA = pa.schema(
         # With --redact: what was redacted (null when redaction is off); with --redact-audio: the copy.
         ("redactions", pa.list_(REDACTION_TYPE)),
         ("redacted_audio", pa.string()),
+        # With --diarize: the row's speakers in order of first appearance (null otherwise).
+        ("speakers", pa.list_(pa.string())),
     ]
 )
 

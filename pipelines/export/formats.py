@@ -43,29 +43,37 @@ def format_timestamp(seconds: float, always_include_hours: bool = False, decimal
     return f"{hours_marker}{minutes:02d}:{secs:02d}{decimal_marker}{milliseconds:03d}"
 
 
-def _cues(segments: Iterable[Row]) -> Iterable[tuple[float, float, str]]:
+def _cues(segments: Iterable[Row], speaker_format: str = "{text}") -> Iterable[tuple[float, float, str]]:
+    """(start, end, text) per segment; a diarized segment's text goes through `speaker_format`."""
     for s in segments:
         # An arrow inside a cue's text would end the cue early in players (Whisper does the same).
-        yield s["start"], s["end"], s["text"].strip().replace("-->", "->")
+        text = s["text"].strip().replace("-->", "->")
+        speaker = s.get("speaker")
+        yield s["start"], s["end"], speaker_format.format(speaker=speaker, text=text) if speaker else text
 
 
 def to_srt(segments: Sequence[Row]) -> str:
+    # SubRip has no voice tag (players would show `<v ...>` as text): the speaker leads the line.
     return "".join(
         f"{i}\n{format_timestamp(start, True, ',')} --> {format_timestamp(end, True, ',')}\n{text}\n\n"
-        for i, (start, end, text) in enumerate(_cues(segments), start=1)
+        for i, (start, end, text) in enumerate(_cues(segments, "[{speaker}] {text}"), start=1)
     )
 
 
 def to_vtt(segments: Sequence[Row]) -> str:
+    # WebVTT's voice span names the speaker of a cue.
     cues = "".join(
-        f"{format_timestamp(start)} --> {format_timestamp(end)}\n{text}\n\n" for start, end, text in _cues(segments)
+        f"{format_timestamp(start)} --> {format_timestamp(end)}\n{text}\n\n"
+        for start, end, text in _cues(segments, "<v {speaker}>{text}")
     )
     return f"WEBVTT\n\n{cues}"
 
 
 def to_txt(segments: Sequence[Row]) -> str:
-    """Whisper's txt writer: one line per segment."""
-    return "".join(f"{s['text'].strip()}\n" for s in segments)
+    """Whisper's txt writer: one line per segment (`SPEAKER_1: ...` when diarized)."""
+    return "".join(
+        f"{s['speaker']}: {s['text'].strip()}\n" if s.get("speaker") else f"{s['text'].strip()}\n" for s in segments
+    )
 
 
 def to_text(row: Row) -> str:
@@ -89,7 +97,9 @@ def to_verbose_json(row: Row, *, segments: bool = True, words: bool = False, tas
         body["segments"] = [_openai_segment(i, s) for i, s in enumerate(rows)]
     if words:
         body["words"] = [
-            {"word": w["word"], "start": w["start"], "end": w["end"]} for s in rows for w in (s.get("words") or [])
+            {"word": w["word"], "start": w["start"], "end": w["end"], **_speaker(w)}
+            for s in rows
+            for w in (s.get("words") or [])
         ]
     return json.dumps(body, ensure_ascii=False)
 
@@ -107,7 +117,13 @@ def _openai_segment(index: int, s: Row) -> Row:
         "avg_logprob": _number(s.get("avg_logprob")),
         "compression_ratio": _number(s.get("compression_ratio")),
         "no_speech_prob": _number(s.get("no_speech_prob")),
+        **_speaker(s),
     }
+
+
+def _speaker(item: Row) -> Row:
+    """`speaker` (voxray's extension) where diarization set one; absent otherwise, as in OpenAI's API."""
+    return {"speaker": item["speaker"]} if item.get("speaker") else {}
 
 
 def to_jsonl(rows: Iterable[Row]) -> str:

@@ -26,7 +26,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.config import RedactConfig, TranscribeConfig
+from pipelines.config import DiarizeConfig, RedactConfig, TranscribeConfig
 from pipelines.export import formats
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
 from pipelines.redaction.entities import parse_entities
@@ -73,6 +73,29 @@ def error_response(status: int, message: str, code: str | None, kind: str = "inv
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _diarize_options(form: Any) -> DiarizeConfig | None:
+    """voxray's extension: `diarize=true` (with optional `num_speakers` or `min_speakers`/`max_speakers`)."""
+    flag = (_text_field(form, "diarize") or "false").lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"diarize must be true or false, got {flag!r}", "invalid_value")
+    counts: dict[str, int] = {}
+    for name in ("num_speakers", "min_speakers", "max_speakers"):
+        value = _text_field(form, name)
+        if value is None:
+            continue
+        if not value.isdigit():
+            raise ApiError(400, f"{name} must be a whole number, got {value!r}", "invalid_value")
+        counts[name] = int(value)
+    if flag in ("false", "0"):
+        if counts:
+            raise ApiError(400, "num_speakers, min_speakers and max_speakers need diarize=true", "invalid_value")
+        return None
+    try:
+        return DiarizeConfig(enabled=True, **counts)
+    except ValueError as exc:
+        raise ApiError(400, str(exc).replace("--", "").replace("-", "_"), "invalid_value") from None
 
 
 def _text_field(form: Any, name: str) -> str | None:
@@ -202,6 +225,7 @@ class TranscriptionAPI:
             language=(_text_field(form, "language") or "").lower() or None,
             words=words,
             max_duration_s=self.settings.max_duration_s,
+            diarize=_diarize_options(form),
         )
         try:
             result = await self.model.transcribe.remote(data, upload.filename or "upload", options)

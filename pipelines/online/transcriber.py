@@ -25,9 +25,10 @@ from models.features import LogMel
 from models.languages import UnsupportedLanguageError, check_language
 from models.registry import n_mels_of, resolve_model
 from pipelines.assemble import Assembler, split_window
-from pipelines.config import TranscribeConfig
+from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
 from pipelines.inference import load_backend, model_folder
+from pipelines.speakers.embed import SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class RequestOptions:
     max_duration_s: float | None = None
     prompt: str | None = None  # Whisper's initial prompt (OpenAI's `prompt` field)
     redact: tuple[str, ...] = ()  # PII entity types to redact (pipelines/redaction)
+    diarize: DiarizeConfig | None = None  # speaker labels for this request (`diarize` form field)
 
 
 @dataclass
@@ -118,6 +120,10 @@ class OnlineTranscriber:
             prepared.features.append(window_audio if self.needs_audio else self.logmel(window_audio))
             prepared.durations.append(window_audio.shape[0] / SAMPLE_RATE)
             prepared.placements.append([self._placement(meta, index, n, *p) for p in window_placements])
+            if options.diarize is not None and options.diarize.enabled:
+                SpeakerEmbedder(options.diarize, self.config.chunking, threads=0)(  # 0: keep torch's threads
+                    window_audio, prepared.placements[-1]
+                )
         prepared.prepare_s = time.perf_counter() - started
         return prepared
 
@@ -197,7 +203,11 @@ class OnlineTranscriber:
             # No speech at all: one empty transcript, as the batch pipeline writes for silence.
             pieces = split_window([self._placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
         pieces[0]["processing_s"] += request.prepare_s
-        row = self._assembler.row(pieces)
+        if request.options.diarize is not None and request.options.diarize.enabled:
+            diarizing = Assembler(self.config.model.model, RUN_ID, self._assembler.fingerprint, request.options.diarize)
+            row = diarizing.row(pieces)
+        else:
+            row = self._assembler.row(pieces)
         if request.options.redact:
             from pipelines.config import RedactConfig
             from pipelines.redaction.presidio import redact_row

@@ -87,6 +87,7 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             results += bench_stages(cfg)
         if "timestamps" in cfg.scenarios:
             results += bench_timestamps(cfg)
+        results += _bench_diarization(cfg, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (cfg.out / "results.json").write_text(
@@ -94,6 +95,21 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
     )
     plot(results, cfg.out / "bench.png")
     return results
+
+
+def _bench_diarization(cfg: BenchConfig, work: Path) -> list[Measurement]:
+    from pipelines.quality import diarize_bench
+
+    out: list[Measurement] = []
+    if "diarize-memory" in cfg.scenarios:
+        out += diarize_bench.bench_diarize_memory(cfg, Measurement, work)
+    if {"diarize-quality", "diarize-overhead"} & set(cfg.scenarios):
+        out.append(_start_ray())
+    if "diarize-quality" in cfg.scenarios:
+        out += diarize_bench.bench_diarize_quality(cfg, Measurement)
+    if "diarize-overhead" in cfg.scenarios:
+        out += diarize_bench.bench_diarize_overhead(cfg, Measurement, build_long(cfg, work)[0])
+    return out
 
 
 def _start_ray() -> Measurement:

@@ -1,0 +1,104 @@
+"""CPU stage part: speaker embeddings over sliding windows of VAD speech, attached to placements.
+
+Runs where the audio already is, inside the preparation tasks (and the online transcriber), so
+the driver never sees audio: each placement of a window row gets `speaker_windows`, a list of
+(start, end, embedding) in the recording's time, which travels with the window's transcript
+piece to assembly, where one recording's windows are clustered (see cluster.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from models.common.audio import SAMPLE_RATE
+from pipelines.config import ChunkingConfig, DiarizeConfig
+
+SPEAKER_WINDOW_TYPE = pa.struct(
+    [
+        ("start", pa.float64()),  # seconds in the recording
+        ("end", pa.float64()),
+        ("embedding", pa.binary()),  # float32, L2-normalised
+    ]
+)
+# Shorter stretches of speech carry too little voice for an embedding (a breath, a click).
+MIN_SPEECH_S = 0.4
+
+
+@functools.cache
+def load_encoder(backend: str, model: str | None, threads: int = 1) -> Any:
+    """One encoder per worker process, whatever the number of tasks it runs."""
+    if backend == "pyannote":
+        from models.speaker_pyannote import DEFAULT_MODEL, PyannoteEncoder
+
+        return PyannoteEncoder(model or DEFAULT_MODEL, threads=threads)
+    from models.speaker_resemblyzer import ResemblyzerEncoder
+
+    return ResemblyzerEncoder(threads=threads)
+
+
+def check_backend(cfg: DiarizeConfig) -> None:
+    """Refuse at start (ValueError) a speaker backend that cannot load here, before any file is read."""
+    import importlib.util
+
+    if not cfg.enabled:
+        return
+    if cfg.backend == "pyannote":
+        if importlib.util.find_spec("pyannote") is None or importlib.util.find_spec("pyannote.audio") is None:
+            raise ValueError("--speaker-backend pyannote needs pyannote.audio: pip install pyannote.audio")
+        return
+    from models.speaker_resemblyzer import weights_path
+
+    try:
+        weights_path()
+    except RuntimeError as exc:
+        raise ValueError(f"--diarize: {exc}") from None
+
+
+def sliding_windows(start: int, end: int, cfg: DiarizeConfig) -> list[tuple[int, int]]:
+    """Windows of `window_s` every `step_s` over [start, end); the last one ends at `end`."""
+    size, step = int(cfg.window_s * SAMPLE_RATE), int(cfg.step_s * SAMPLE_RATE)
+    if end - start < MIN_SPEECH_S * SAMPLE_RATE:
+        return []
+    if end - start <= size:
+        return [(start, end)]
+    starts = list(range(start, end - size + 1, step))
+    if starts[-1] + size < end:
+        starts.append(end - size)
+    return [(s, s + size) for s in starts]
+
+
+class SpeakerEmbedder:
+    """Fills `speaker_windows` in the placements of one model window, from that window's audio."""
+
+    def __init__(self, cfg: DiarizeConfig, chunking: ChunkingConfig, threads: int = 1) -> None:
+        self.cfg, self.chunking = cfg, chunking
+        self.encoder = load_encoder(cfg.backend, cfg.model, threads)
+
+    def __call__(self, audio: np.ndarray | None, placements: list[dict[str, Any]]) -> None:
+        from pipelines.windows import speech_spans
+
+        clips: list[np.ndarray] = []
+        owners: list[tuple[dict[str, Any], float, float]] = []
+        for p in placements:
+            p["speaker_windows"] = []
+            if audio is None or not p.get("length_s"):
+                continue
+            offset = int(round(p["window_offset_s"] * SAMPLE_RATE))
+            piece = audio[offset : offset + int(round(p["length_s"] * SAMPLE_RATE))]
+            # VAD again inside the placement: a clip's placement runs from its first to its last
+            # speech, silences included, and an embedding of silence would be a speaker of its own.
+            for s, e in speech_spans(piece, self.chunking):
+                for a, b in sliding_windows(s, e, self.cfg):
+                    clips.append(piece[a:b])
+                    owners.append((p, p["source_start_s"] + a / SAMPLE_RATE, p["source_start_s"] + b / SAMPLE_RATE))
+        if not clips:
+            return
+        embeddings = self.encoder.embed(clips)
+        for (p, start, end), vector in zip(owners, embeddings, strict=True):
+            p["speaker_windows"].append(
+                {"start": round(start, 3), "end": round(end, 3), "embedding": vector.astype(np.float32).tobytes()}
+            )
