@@ -79,6 +79,12 @@ def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
         opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
     if storage.s3_region:
         opts["AWS_REGION"] = storage.s3_region
+    # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
+    # voxray: server-side encryption must reach it too.
+    if storage.s3_sse:
+        opts["aws_server_side_encryption"] = storage.s3_sse
+    if storage.s3_sse_kms_key_id:
+        opts["aws_sse_kms_key_id"] = storage.s3_sse_kms_key_id
     return opts
 
 
