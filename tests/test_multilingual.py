@@ -63,6 +63,9 @@ def _block_language(text: str) -> str | None:
 
 
 @pytest.mark.slow
+SWITCH_EDGE_S = 1.0
+
+
 def test_language_per_file_per_window_and_mixed_batch(ray_local, base_model: Path) -> None:  # noqa: F811
     config = TranscribeConfig(model=ModelConfig(model=str(base_model)))
     files = [SourceFile(str(DATA / name)) for name in [*BATCH, "switch.flac"]]
@@ -82,7 +85,15 @@ def test_language_per_file_per_window_and_mixed_batch(ray_local, base_model: Pat
     switch = rows["switch.flac"]
     assert switch["status"] == "ok"
     for block in SWITCH:
-        inside = [s for s in switch["segments"] if block["start_s"] <= (s["start"] + s["end"]) / 2 < block["end_s"]]
+        # A segment within a second of a language switch is not judged: segment times near a seam
+        # of packed VAD spans are loose by up to a second (pipelines/assemble.py), and in one full
+        # suite run a French segment's midpoint landed just inside the German block.
+        edge = SWITCH_EDGE_S
+        inside = [
+            s
+            for s in switch["segments"]
+            if block["start_s"] + edge <= (s["start"] + s["end"]) / 2 < block["end_s"] - edge
+        ]
         heard = [_block_language(s["text"]) for s in inside]
         assert heard and all(h in (None, block["language"]) for h in heard), (block, [s["text"] for s in inside])
         assert heard.count(block["language"]) >= 2, (block, heard)
