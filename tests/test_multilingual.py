@@ -62,10 +62,10 @@ def _block_language(text: str) -> str | None:
     return max(counts, key=counts.get)
 
 
-@pytest.mark.slow
 SWITCH_EDGE_S = 1.0
 
 
+@pytest.mark.slow
 def test_language_per_file_per_window_and_mixed_batch(ray_local, base_model: Path) -> None:  # noqa: F811
     config = TranscribeConfig(model=ModelConfig(model=str(base_model)))
     files = [SourceFile(str(DATA / name)) for name in [*BATCH, "switch.flac"]]
