@@ -26,10 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--long-file",
         type=Path,
-        default=Path("tests/data/long/meeting.wav"),
-        help="a recording with segments.json beside it (text, start_s, end_s per sentence)",
+        default=Path("tests/data/realspeech"),
+        help="a folder of utterances, joined 0.3 s apart (real, dense speech; references from *.trans.txt or "
+        "faster-whisper per utterance), or a recording with a JSON of its sentences beside it",
     )
-    p.add_argument("--long-minutes", type=float, default=60.0)
+    p.add_argument("--long-minutes", type=float, default=60.0, help="minutes of long-form audio in all")
+    p.add_argument("--long-recordings", type=int, default=8, help="files the long-form minutes are split into")
     p.add_argument("--anchor-batch-sizes", default="8,16")
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument(
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         short_count=args.short_count,
         long_file=args.long_file,
         long_minutes=args.long_minutes,
+        long_recordings=args.long_recordings,
         anchor_batch_sizes=tuple(int(b) for b in args.anchor_batch_sizes.split(",")),
         beam_size=args.beam_size,
         compute_type=args.compute_type,

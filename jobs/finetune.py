@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"voxray: error: {exc}", file=sys.stderr)
         return 2
-    ensure_ray()
+    ensure_ray(dashboard=True)
     try:
         result = run_finetune(cfg, spec, storage)
     except (FileNotFoundError, ValueError) as exc:

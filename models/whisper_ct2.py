@@ -77,19 +77,31 @@ class CT2Whisper:
             )
         return self._tokenizers[language]
 
-    def transcribe_windows(self, features: np.ndarray, durations: list[float]) -> list[WindowResult]:
-        """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window."""
+    def transcribe_windows(
+        self, features: np.ndarray, durations: list[float], text_only: list[bool] | None = None
+    ) -> list[WindowResult]:
+        """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window.
+
+        text_only: per window, decode text tokens only (no timestamps, no seeking); None: as
+        configured (`without_timestamps`, None meaning timestamps).
+        """
         if len(durations) == 0:
             return []
+        modes = text_only if text_only is not None else [bool(self.config.without_timestamps)] * len(durations)
         with self.times.stage("model:encode"):
             encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
         languages = self._languages(encoder_output, len(durations))
         results: list[WindowResult | None] = [None] * len(durations)
-        for language in sorted({lang for lang, _ in languages}):
-            idx = [i for i, (lang, _) in enumerate(languages) if lang == language]
-            # Mixed-language batches are rare (multilingual models only): re-encode per language.
-            enc = encoder_output if len(idx) == len(durations) else None
-            group = self._transcribe_group(features[idx], [durations[i] for i in idx], language, enc)
+        for language, mode in sorted({(lang, m) for (lang, _), m in zip(languages, modes, strict=True)}):
+            idx = [
+                i
+                for i, ((lang, _), m) in enumerate(zip(languages, modes, strict=True))
+                if (lang, m) == (language, mode)
+            ]
+            # Mixed batches are rare (a batch across a long recording and clips, or several
+            # languages with a multilingual model): those rows' encoder output is taken apart.
+            enc = encoder_output if len(idx) == len(durations) else _select(encoder_output, idx)
+            group = self._transcribe_group(features[idx], [durations[i] for i in idx], language, enc, mode)
             for i, result in zip(idx, group, strict=True):
                 result.language, result.language_probability = languages[i]
                 results[i] = result
@@ -101,6 +113,7 @@ class CT2Whisper:
         durations: list[float],
         language: str,
         encoder_output: ctranslate2.StorageView | None,
+        text_only: bool = False,
     ) -> list[WindowResult]:
         """Decode windows; where Whisper stops early (it expects to seek), decode the rest again.
 
@@ -116,7 +129,7 @@ class CT2Whisper:
                     encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
                 self.times.add("model:seek windows", 0.0, 0.0, calls=len(durations))
             stage = "model:decode" if round_index == 0 else "model:seek decode"
-            decoded = self._decode(encoder_output, durations, language, stage)
+            decoded = self._decode(encoder_output, durations, language, stage, text_only)
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
             for k, (segments, seek) in enumerate(decoded):
                 seeking = seek is not None and round_index < MAX_SEEK_ROUNDS
@@ -134,11 +147,12 @@ class CT2Whisper:
             rows, offsets, encoder_output = next_rows, next_offsets, None
         return results
 
-    def prompt(self, tokenizer: Tokenizer, cfg: ModelConfig) -> list[int]:
+    def prompt(self, tokenizer: Tokenizer, cfg: ModelConfig, text_only: bool | None = None) -> list[int]:
         """Whisper's prompt; custom vocabulary goes after <|startofprev|> as faster-whisper puts it."""
         previous = tokenizer.encode(" " + cfg.initial_prompt.strip()) if cfg.initial_prompt else []
+        without = bool(cfg.without_timestamps) if text_only is None else text_only
         return self.model.get_prompt(
-            tokenizer, previous_tokens=previous, without_timestamps=cfg.without_timestamps, hotwords=cfg.hotwords
+            tokenizer, previous_tokens=previous, without_timestamps=without, hotwords=cfg.hotwords
         )
 
     def _languages(self, encoder_output: ctranslate2.StorageView, n: int) -> list[tuple[str, float]]:
@@ -151,11 +165,16 @@ class CT2Whisper:
         return [(pairs[0][0][2:-2], float(pairs[0][1])) for pairs in detected]
 
     def _decode(
-        self, encoder_output: ctranslate2.StorageView, durations: list[float], language: str, stage: str
+        self,
+        encoder_output: ctranslate2.StorageView,
+        durations: list[float],
+        language: str,
+        stage: str,
+        text_only: bool = False,
     ) -> list[tuple[list[dict[str, Any]], float | None]]:
         cfg = self.config
         tokenizer = self.tokenizer(language)
-        prompt = self.prompt(tokenizer, cfg)
+        prompt = self.prompt(tokenizer, cfg, text_only)
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]

@@ -183,6 +183,21 @@ class TranscribeConfig(YamlConfig):
             raise OptionError(f"--pack needs a model with timestamps; {self.model.model} is a CTC model")
 
     @property
+    def text_only_long_form(self) -> bool:
+        """Whether the windows of recordings longer than one window are decoded as text only.
+
+        On dense real speech Whisper stops early in most windows and wants the caller to seek, so
+        sentence timestamps cost a second encoder pass over the rest of each such window: 40% more
+        model time than faster-whisper's batched pipeline, which decodes text only by default
+        (docs/performance.md). So by default long recordings are decoded as it does, with one
+        segment per window of speech; word timestamps and speaker turns need Whisper's sentence
+        timing, and turn it back on, as `--sentence-timestamps` does.
+        """
+        if self.model.without_timestamps is not None:
+            return self.model.without_timestamps
+        return self.model.backend == "ct2" and not (self.model.word_timestamps or self.diarize.enabled)
+
+    @property
     def packs_short_clips(self) -> bool:
         if self.chunking.pack_short_clips is not None:
             return self.chunking.pack_short_clips

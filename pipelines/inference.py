@@ -68,6 +68,7 @@ class TranscribeWindows:
         self.times = StageTimes()
         with self.times.stage("actor:model load"):
             self.backend = load_backend(config, threads)
+        self.text_only_long_form = config.text_only_long_form
         self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -99,7 +100,12 @@ class TranscribeWindows:
             features = np.stack(
                 [np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES) for r in with_audio]
             )
-            results = self.backend.transcribe_windows(features, [r["duration_s"] for r in with_audio])
+            durations = [r["duration_s"] for r in with_audio]
+            if self.text_only_long_form:
+                modes = [is_long_form(r["placements"]) for r in with_audio]
+                results = self.backend.transcribe_windows(features, durations, modes)
+            else:
+                results = self.backend.transcribe_windows(features, durations)
         per_window = (time.perf_counter() - started) / max(1, len(with_audio))
         by_row = dict(zip((id(r) for r in with_audio), results, strict=True))
         pieces = []
@@ -152,6 +158,14 @@ class TranscribeWindows:
                 [dict(p, window_offset_s=0.0)], r.segments, r.language, r.language_probability, per_window
             )
         ]
+
+
+def is_long_form(placements: list[dict[str, Any]]) -> bool:
+    """A window of one recording that has several (streamed recordings count theirs as -1).
+
+    Short clips and packed windows are decoded with timestamps, which split packed clips apart.
+    """
+    return len({(p["path"], p["channel"]) for p in placements}) == 1 and placements[0]["n_windows"] != 1
 
 
 # Whisper's timestamps in a packed window are loose by a few tenths of a second; a segment must

@@ -40,8 +40,12 @@ def ray_with_metrics_port() -> Iterator[int]:
     ray.shutdown()
 
 
-def scrape(port: int, job: str, wanted: str, timeout_s: float = 60.0) -> dict[str, float]:
-    """voxray samples of one job on the Prometheus page once `wanted` appears, as {name[status]: value}."""
+def scrape(port: int, job: str, *wanted: str, timeout_s: float = 60.0) -> dict[str, float]:
+    """voxray samples of one job on the Prometheus page once all of `wanted` appear, as {name[status]: value}.
+
+    Each metric reaches the page on its own report interval: one appearing says nothing of another
+    (on a loaded machine the latency histogram once showed before the per-status file counter).
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
@@ -51,10 +55,10 @@ def scrape(port: int, job: str, wanted: str, timeout_s: float = 60.0) -> dict[st
                 name, value = line.rsplit(" ", 1)
                 status = name.split('status="')[1].split('"')[0] if 'status="' in name else None
                 samples[name.split("{")[0] + (f"[{status}]" if status else "")] = float(value)
-        if wanted in samples:
+        if all(w in samples for w in wanted):
             return samples
         time.sleep(0.5)
-    raise AssertionError(f"{wanted} of job {job} never appeared on the Prometheus page")
+    raise AssertionError(f"{wanted} of job {job} never all appeared on the Prometheus page")
 
 
 def test_voxray_transcribe_and_nightly_export_their_metrics(
@@ -71,7 +75,15 @@ def test_voxray_transcribe_and_nightly_export_their_metrics(
     audio_s = sum(c["duration_s"] for c in clips)
 
     assert main(["transcribe", str(source), "--output", str(tmp_path / "out")]) == 0
-    samples = scrape(ray_with_metrics_port, "transcribe", "ray_voxray_file_latency_seconds_count")
+    samples = scrape(
+        ray_with_metrics_port,
+        "transcribe",
+        "ray_voxray_file_latency_seconds_count",
+        "ray_voxray_files_total[ok]",
+        "ray_voxray_files_total[error]",
+        "ray_voxray_failures_total",
+        "ray_voxray_audio_seconds_total",
+    )
     assert samples["ray_voxray_files_total[ok]"] == 2
     assert samples["ray_voxray_files_total[error]"] == 1
     assert samples["ray_voxray_failures_total"] == 1
@@ -79,7 +91,14 @@ def test_voxray_transcribe_and_nightly_export_their_metrics(
     assert samples["ray_voxray_file_latency_seconds_count"] == 3
 
     assert main(["nightly", str(source), "--output", str(tmp_path / "store")]) == 0
-    samples = scrape(ray_with_metrics_port, "nightly", "ray_voxray_commits_total")
+    samples = scrape(
+        ray_with_metrics_port,
+        "nightly",
+        "ray_voxray_commits_total",
+        "ray_voxray_files_total[ok]",
+        "ray_voxray_files_total[error]",
+        "ray_voxray_audio_seconds_total",
+    )
     assert samples["ray_voxray_files_total[ok]"] == 2
     assert samples["ray_voxray_files_total[error]"] == 1
     assert samples["ray_voxray_audio_seconds_total"] == pytest.approx(audio_s, abs=0.2)

@@ -99,9 +99,13 @@ class ModelConfig:
     language: str | None = None
     beam_size: PositiveInt = 5
     word_timestamps: bool = False
-    # Text tokens only, as faster-whisper's batched pipeline decodes by default: one segment per
-    # window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no seeking.
-    without_timestamps: bool = False
+    # True: text tokens only, as faster-whisper's batched pipeline decodes by default: one segment
+    # per window of VAD speech (up to 30 s) instead of Whisper's sentence timestamps, and no
+    # seeking. False: Whisper's sentence timestamps everywhere. None (auto): text only for the
+    # windows of recordings longer than one window, unless word timestamps or speakers are asked
+    # for; short clips keep timestamps, which packing needs to split them apart
+    # (pipelines.config.TranscribeConfig.text_only_long_form says why).
+    without_timestamps: bool | None = None
     # Custom vocabulary, with faster-whisper's semantics: `hotwords` ("Kubernetes Grafana ...") and
     # `initial_prompt` (text that "came before") both go into the previous-text part of Whisper's
     # prompt of every window (windows are decoded independently, so no earlier text is carried).

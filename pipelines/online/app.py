@@ -338,7 +338,7 @@ def start(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, na
     """Start Serve (and Ray, when needed) and deploy the app; returns its base URL."""
     from pipelines.transcribe import ensure_ray
 
-    ensure_ray()
+    ensure_ray(dashboard=True)
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(settings), name=name, route_prefix="/")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

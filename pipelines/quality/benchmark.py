@@ -35,8 +35,13 @@ from pipelines.quality.wer import corpus_wer
 class BenchConfig:
     short_dir: Path = Path("tests/data/speech")
     short_count: int = 200
-    long_file: Path = Path("tests/data/long/meeting.wav")
+    # A folder of utterances (joined 0.3 s apart: real, dense speech) or a recording with its
+    # segments JSON beside it; tiled to `long_minutes` in all, split into `long_recordings` files.
+    long_file: Path = Path("tests/data/realspeech")
     long_minutes: float = 60.0
+    long_recordings: int = 8
+    # The `timestamps` scenario: a recording built from sentences at known positions.
+    timestamps_file: Path = Path("tests/data/long/meeting.wav")
     anchor_batch_sizes: tuple[int, ...] = (8, 16)
     beam_size: int = 5
     # The same CTranslate2 compute type on both sides; int8 is what both default to on CPU.
@@ -84,7 +89,7 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
         if "overhead" in cfg.scenarios:
             results += bench_overhead(cfg, work)
         if "stages" in cfg.scenarios:
-            results += bench_stages(cfg)
+            results += bench_stages(cfg, work)
         if "timestamps" in cfg.scenarios:
             results += bench_timestamps(cfg)
         results += _bench_diarization(cfg, work)
@@ -108,7 +113,7 @@ def _bench_diarization(cfg: BenchConfig, work: Path) -> list[Measurement]:
     if "diarize-quality" in cfg.scenarios:
         out += diarize_bench.bench_diarize_quality(cfg, Measurement)
     if "diarize-overhead" in cfg.scenarios:
-        out += diarize_bench.bench_diarize_overhead(cfg, Measurement, build_long(cfg, work)[0])
+        out += diarize_bench.bench_diarize_overhead(cfg, Measurement, build_long(cfg, work)[0][0])
     return out
 
 
@@ -178,8 +183,10 @@ def bench_process(cfg: BenchConfig, work: Path, workload: str) -> list[Measureme
         files, refs, audio_s = short_clips(cfg, work)
         mode = "loop"
     else:
-        path, reference, audio_s = build_long(cfg, work)
-        files, refs, mode = [path], {str(path.resolve()): reference}, "batched"
+        recordings = build_long(cfg, work)
+        files, mode = [path for path, _, _ in recordings], "batched"
+        refs = {str(path.resolve()): reference for path, reference, _ in recordings}
+        audio_s = sum(seconds for _, _, seconds in recordings)
     order = list(refs)
     model = str(resolve_model("tiny.en", StorageConfig()))
     repo = Path(__file__).resolve().parents[2]
@@ -194,7 +201,7 @@ def bench_process(cfg: BenchConfig, work: Path, workload: str) -> list[Measureme
     anchor_wer = corpus_wer([refs[p] for p in order], [anchor.get(p, "") for p in order])
     out = [Measurement(f"{workload}-process", f"{label}, whole process", audio_s, anchor_s, anchor_wer, extra=gpu)]
     dest = work / f"voxray-{workload}"
-    folder = str(files[0].parent) if workload == "short" else str(files[0])
+    folder = str(files[0].parent)
     voxray_cmd = [sys.executable, "-m", "jobs.cli", "transcribe", folder, "--output", str(dest), "--overwrite"]
     voxray_cmd += ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type, "--language", "en", *device]
     voxray_s, gpu = _timed(voxray_cmd, env, cfg.device)
@@ -282,48 +289,75 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
     return out
 
 
-def build_long(cfg: BenchConfig, work: Path) -> tuple[Path, str, float]:
-    """The long recording tiled to `long_minutes`, and its reference text."""
-    base = decode_audio(str(cfg.long_file)).samples[0]
-    meta = (
-        json.loads(cfg.long_file.with_suffix(".json").read_text())
-        if cfg.long_file.with_suffix(".json").exists()
-        else json.loads((cfg.long_file.parent / "segments.json").read_text())
-    )
-    sentences = meta["segments"] if isinstance(meta, dict) else meta
-    repeats = max(1, int(np.ceil(cfg.long_minutes * 60 * SAMPLE_RATE / base.shape[0])))
-    path = work / "long.flac"
-    with FlacWriter(path) as out:
-        for _ in range(repeats):
-            out.write(base)
-    reference = " ".join(s["text"] for s in sentences) + " "
-    return path, (reference * repeats).strip(), repeats * base.shape[0] / SAMPLE_RATE
+def long_base(cfg: BenchConfig, work: Path) -> tuple[np.ndarray, str]:
+    """One pass of the long workload's audio (16 kHz mono) and its reference text."""
+    if cfg.long_file.is_dir():
+        from pipelines.quality.longform import join_utterances
+
+        joined = work / "utterances.wav"
+        meta = work / "utterances.json"
+        if not meta.exists():
+            meta.write_text(json.dumps(join_utterances(cfg.long_file, joined)))
+        sentences, source = json.loads(meta.read_text()), joined
+    else:
+        beside = cfg.long_file.with_suffix(".json")
+        data = json.loads((beside if beside.exists() else cfg.long_file.parent / "segments.json").read_text())
+        sentences, source = (data["segments"] if isinstance(data, dict) else data), cfg.long_file
+    return decode_audio(str(source)).samples[0], " ".join(s["text"] for s in sentences)
+
+
+def build_long(cfg: BenchConfig, work: Path) -> list[tuple[Path, str, float]]:
+    """The long workload: `long_recordings` files of the base audio tiled, `long_minutes` in all.
+
+    Each is (path, reference text, audio seconds). The files sit alone in one folder, which is
+    what `voxray transcribe` is pointed at.
+    """
+    base, reference = long_base(cfg, work)
+    per_file = cfg.long_minutes * 60 * SAMPLE_RATE / max(1, cfg.long_recordings)
+    repeats = max(1, int(np.ceil(per_file / base.shape[0])))
+    folder = work / "long"
+    folder.mkdir(exist_ok=True)
+    out = []
+    for i in range(max(1, cfg.long_recordings)):
+        path = folder / f"long-{i:02d}.flac"
+        with FlacWriter(path) as sink:
+            for _ in range(repeats):
+                sink.write(base)
+        out.append((path, " ".join([reference] * repeats), repeats * base.shape[0] / SAMPLE_RATE))
+    return out
 
 
 def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
     """faster-whisper's batched pipeline against voxray, both with its defaults and like for like.
 
     BatchedInferencePipeline decodes text only by default (one segment per VAD chunk, no
-    temperature fallback). voxray's default decodes Whisper's sentence timestamps, seeks where
-    Whisper stops early and falls back to higher temperatures: more work for finer output. Each
-    system is measured both ways, so the settings of every comparison are the same.
+    temperature fallback); so does voxray's default on long recordings (with the fallback for
+    windows that fail Whisper's guards). `--sentence-timestamps` decodes Whisper's sentence
+    timestamps and seeks where Whisper stops early: more work for finer output, measured against
+    the anchor's own timestamped mode.
     """
     from faster_whisper import BatchedInferencePipeline
 
-    path, reference, audio_s = build_long(cfg, work)
+    recordings = build_long(cfg, work)
+    paths = [path for path, _, _ in recordings]
+    order = [str(path.resolve()) for path in paths]
+    references = [reference for _, reference, _ in recordings]
+    audio_s = sum(seconds for _, _, seconds in recordings)
     pipeline = BatchedInferencePipeline(_anchor_model(cfg.compute_type, cfg.device))
 
     def anchor(batch_size: int, without_timestamps: bool, name: str) -> Measurement:
         started = time.perf_counter()
-        segments, _ = pipeline.transcribe(
-            str(path),
-            batch_size=batch_size,
-            beam_size=cfg.beam_size,
-            language="en",
-            without_timestamps=without_timestamps,
-        )
-        text = "".join(s.text for s in segments)
-        return Measurement("long", name, audio_s, time.perf_counter() - started, corpus_wer([reference], [text]))
+        texts = []
+        for path in paths:
+            segments, _ = pipeline.transcribe(
+                str(path),
+                batch_size=batch_size,
+                beam_size=cfg.beam_size,
+                language="en",
+                without_timestamps=without_timestamps,
+            )
+            texts.append("".join(s.text for s in segments))
+        return Measurement("long", name, audio_s, time.perf_counter() - started, corpus_wer(references, texts))
 
     out = [anchor(b, True, f"faster-whisper batched (batch {b})") for b in cfg.anchor_batch_sizes]
     best_batch = cfg.anchor_batch_sizes[int(np.argmin([m.wall_s for m in out]))]
@@ -331,14 +365,16 @@ def bench_long(cfg: BenchConfig, work: Path) -> list[Measurement]:
     model_cfg = ModelConfig(beam_size=cfg.beam_size, device=cfg.device, compute_type=cfg.compute_type)
     compute = ComputeConfig(batch_size=best_batch)
     for name, model_config in (
-        (f"voxray (batch {best_batch})", model_cfg),
+        (f"voxray (default, batch {best_batch})", model_cfg),
         (
             f"voxray --without-timestamps, one temperature (batch {best_batch})",
             replace(model_cfg, without_timestamps=True, temperatures=(0.0,)),
         ),
+        (f"voxray --sentence-timestamps (batch {best_batch})", replace(model_cfg, without_timestamps=False)),
     ):
-        texts, wall = _voxray([path], TranscribeConfig(model=model_config, compute=compute))
-        out.append(Measurement("long", name, audio_s, wall, corpus_wer([reference], [next(iter(texts.values()), "")])))
+        texts, wall = _voxray(paths, TranscribeConfig(model=model_config, compute=compute))
+        wer = corpus_wer(references, [texts.get(p, "") for p in order])
+        out.append(Measurement("long", name, audio_s, wall, wer))
     return out
 
 
@@ -354,7 +390,7 @@ def _per_core(name: str, audio_s: float, fn: Callable[[], object]) -> Measuremen
     )
 
 
-def bench_stages(cfg: BenchConfig) -> list[Measurement]:
+def bench_stages(cfg: BenchConfig, work: Path) -> list[Measurement]:
     """CPU seconds per audio second of each CPU stage, on a 10-minute tiling of the long file."""
     import torch
 
@@ -363,7 +399,7 @@ def bench_stages(cfg: BenchConfig) -> list[Measurement]:
     from pipelines.windows import speech_spans
 
     torch.set_num_threads(1)
-    base = decode_audio(str(cfg.long_file)).samples[0]
+    base = long_base(cfg, work)[0]
     audio = np.tile(base, max(1, int(600 * SAMPLE_RATE // base.shape[0])))
     audio_s = audio.shape[0] / SAMPLE_RATE
     with tempfile.TemporaryDirectory() as tmp:
@@ -391,10 +427,12 @@ def bench_timestamps(cfg: BenchConfig) -> list[Measurement]:
     from pipelines.listing import SourceFile
     from pipelines.transcribe import iter_transcripts
 
-    truth = json.loads((cfg.long_file.parent / "segments.json").read_text())
+    truth = json.loads((cfg.timestamps_file.parent / "segments.json").read_text())
     sentences = truth["segments"] if isinstance(truth, dict) else truth
     started = time.perf_counter()
-    rows = list(iter_transcripts([SourceFile(str(cfg.long_file.resolve()))], TranscribeConfig(), "bench"))
+    # Sentence timestamps: what this scenario measures (long recordings default to one per window).
+    config = TranscribeConfig(model=ModelConfig(without_timestamps=False))
+    rows = list(iter_transcripts([SourceFile(str(cfg.timestamps_file.resolve()))], config, "bench"))
     wall = time.perf_counter() - started
     segments = rows[0]["segments"]
     errors = []
@@ -484,7 +522,7 @@ def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
 
     Bounded memory means the two peaks are close: the long recording streams through in blocks.
     """
-    base = decode_audio(str(cfg.long_file)).samples[0]
+    base = long_base(cfg, work)[0]
     out = []
     for hours in sorted({0.25, cfg.memory_hours}):
         path = work / f"hours-{hours}.flac"
