@@ -89,7 +89,7 @@ class DiarizeConfig:
     # Padding of the speech stretches that speaker windows (and so turns) cover. The ASR's VAD
     # pads 0.4 s, which made turns run 0.4 s into every pause: most of the DER left with correct
     # labels. Chosen on the dev set (DER with each window given its true speaker, mean of four
-    # recordings): 0.05 s 2.7%, 0.10 s 2.1%, 0.15 s 2.4%, 0.40 s 8.7%.
+    # recordings): 0.05 s 1.8%, 0.10 s 1.8%, 0.15 s 2.5%, 0.40 s 8.7%.
     speech_pad_s: NonNegativeFloat = 0.1
     # Cosine distance at which average-linkage clustering stops merging, for the resemblyzer
     # encoder's embeddings. Chosen on the dev set of scripts/make_diarization_fixtures.py: 0.19-0.23
