@@ -23,7 +23,7 @@ from pipelines.listing import SourceFile
 from pipelines.quality.diarization import der, score_transcript
 from pipelines.speakers.cluster import diarize_windows
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.speakers.offline import model_windows
+from pipelines.speakers.offline import diarize_audio, model_windows
 from pipelines.transcribe import iter_transcripts
 from pipelines.windows import BLOCK_SAMPLES
 from tests.fixtures_ray import ray_local  # noqa: F401
@@ -84,6 +84,21 @@ def test_given_count_gives_speaker_sized_clusters(speaker_windows):
     # Measured 2026-12-03: DER 3.3%, as estimated. (Cutting the tree at exactly four clusters can
     # spend one on a few outlier windows: on the dev set's dev_phone that gave 9.5%, now 3.4%.)
     assert der(ref["turns"], turns) <= 0.08
+
+
+def test_one_reader_stays_one_speaker():
+    """All 13 utterances of the LibriVox reader (53 s, 0.5 s apart): the speaker the stopping
+    distance (0.21) comes closest to splitting."""
+    import soundfile as sf
+
+    folder = DATA / "realspeech"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    pause = np.zeros(8000, dtype=np.float32)
+    parts = [sf.read(folder / e["file"], dtype="float32")[0] for e in manifest if e["speaker"] == "sonnet"]
+    turns = diarize_audio(np.concatenate([x for part in parts for x in (part, pause)]), DIARIZE)
+    # Measured 2026-12-03: one speaker at 0.19 and 0.21, two at 0.17, four at 0.15 (each telephone
+    # person's utterances alone: one at 0.21).
+    assert len({t.speaker for t in turns}) == 1
 
 
 def test_wrong_speaker_options_fail_fast(tmp_path: Path, capsys):
