@@ -41,9 +41,9 @@ def _cut(tree: np.ndarray, count: int, share: float) -> tuple[np.ndarray, list[i
     """Labels and the `count` clusters to keep, for a given number of speakers.
 
     Cutting the tree at exactly `count` clusters spends clusters on outliers (a window across a
-    speaker change, a breath) and leaves real speakers merged: on the dev set, --num-speakers 2
-    gave DER 37% that way. So the tree is cut lower until `count` big clusters appear; the
-    small ones then join their nearest big one.
+    speaker change, a breath) and leaves real speakers merged: --num-speakers 4 on the dev set's
+    dev_phone gave DER 9.5% that way, 3.4% this way. So the tree is cut lower until `count` big
+    clusters appear; the small ones then join their nearest big one.
     """
     from scipy.cluster.hierarchy import fcluster
 
