@@ -99,6 +99,14 @@ SETS: dict[str, dict[str, list[Speaker]]] = {
             Speaker("C", "espeak:en-us+m1"),
             Speaker("D", "espeak:en-us+f2"),
         ],
+        # The two people of the one telephone conversation in one recording, as in the test set's
+        # four_speakers (other voices, turn order and pauses): the hardest pair for the encoder.
+        "dev_phone": [
+            Speaker("A", "real:spk90"),
+            Speaker("B", "espeak:en-us+m1"),
+            Speaker("C", "real:spk91"),
+            Speaker("D", "espeak:en-us+f4"),
+        ],
     },
 }
 TURNS = {2: 10, 3: 12, 4: 14}

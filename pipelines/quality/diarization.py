@@ -97,6 +97,7 @@ def score_transcript(reference: dict[str, Any], row: dict[str, Any]) -> tuple[fl
     ref_items = [(t["start_s"], t["speaker"], t["text"]) for t in reference["turns"]]
     hyp_items = transcript_words(row)
     cp = cp_word_errors(_by_speaker(ref_items), _by_speaker(hyp_items))
+
     # Stable sorts by start time only: words that share a start (snapped to a span's edge) keep
     # their order; sorting whole tuples would reorder them by speaker and text.
     def in_time_order(items: list[tuple[float, str, str]]) -> str:

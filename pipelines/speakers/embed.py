@@ -78,9 +78,18 @@ class SpeakerEmbedder:
         self.cfg, self.chunking = cfg, chunking
         self.encoder = load_encoder(cfg.backend, cfg.model, threads)
 
-    def __call__(self, audio: np.ndarray | None, placements: list[dict[str, Any]]) -> None:
-        from pipelines.windows import speech_spans
+    def speech(self, piece: np.ndarray) -> list[tuple[int, int]]:
+        """Speech stretches (samples) with diarization's own padding, tighter than the ASR's."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+        options = VadOptions(
+            threshold=self.chunking.vad_threshold,
+            min_silence_duration_ms=self.chunking.vad_min_silence_ms,
+            speech_pad_ms=int(round(self.cfg.speech_pad_s * 1000)),
+        )
+        return [(s["start"], s["end"]) for s in get_speech_timestamps(piece, options)]
+
+    def __call__(self, audio: np.ndarray | None, placements: list[dict[str, Any]]) -> None:
         clips: list[np.ndarray] = []
         owners: list[tuple[dict[str, Any], float, float]] = []
         for p in placements:
@@ -91,7 +100,7 @@ class SpeakerEmbedder:
             piece = audio[offset : offset + int(round(p["length_s"] * SAMPLE_RATE))]
             # VAD again inside the placement: a clip's placement runs from its first to its last
             # speech, silences included, and an embedding of silence would be a speaker of its own.
-            for s, e in speech_spans(piece, self.chunking):
+            for s, e in self.speech(piece):
                 for a, b in sliding_windows(s, e, self.cfg):
                     clips.append(piece[a:b])
                     owners.append((p, p["source_start_s"] + a / SAMPLE_RATE, p["source_start_s"] + b / SAMPLE_RATE))
