@@ -67,26 +67,27 @@ def plan_unit(audio: np.ndarray, unit: int, cfg: ChunkingConfig) -> list[list[Pl
 
 
 def pack_windows(windows: list[list[Placement]], cfg: ChunkingConfig) -> list[list[Placement]]:
-    """Merge single-placement windows of short clips into shared windows, first fit, in order."""
+    """Merge single-placement windows of short clips into shared windows: first fit, longest first.
+
+    Every window costs one full encoder pass whatever it holds, so the fewer the better. Taking
+    the clips longest first (first-fit decreasing) leaves the short ones to fill the gaps; in
+    input order, a long clip arriving late opened a window of its own next to half-empty ones.
+    """
     gap = int(cfg.pack_gap_s * SAMPLE_RATE)
     limit = int(cfg.pack_max_clip_s * SAMPLE_RATE)
+    alone = [w for w in windows if len(w) != 1 or w[0].length > limit]
+    clips = sorted((w[0] for w in windows if len(w) == 1 and w[0].length <= limit), key=lambda c: -c.length)
     packed: list[list[Placement]] = []
-    open_window: list[Placement] = []
-    filled = 0
-    for window in windows:
-        if len(window) != 1 or window[0].length > limit:
-            packed.append(window)
-            continue
-        clip = window[0]
-        offset = filled + gap if open_window else 0
-        if open_window and offset + clip.length > N_SAMPLES:
-            packed.append(open_window)
-            open_window, offset = [], 0
-        open_window.append(Placement(clip.unit, offset, clip.source_start, clip.length))
-        filled = offset + clip.length
-    if open_window:
-        packed.append(open_window)
-    return packed
+    filled: list[int] = []
+    for clip in clips:
+        k = next((k for k, used in enumerate(filled) if used + gap + clip.length <= N_SAMPLES), None)
+        if k is None:
+            packed.append([Placement(clip.unit, 0, clip.source_start, clip.length)])
+            filled.append(clip.length)
+        else:
+            packed[k].append(Placement(clip.unit, filled[k] + gap, clip.source_start, clip.length))
+            filled[k] += gap + clip.length
+    return alone + packed
 
 
 def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.cli import build_parser
+from jobs.options import config_from_args
 from models.common.config import ConfigError, ModelConfig, StorageConfig
-from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, DiarizeConfig, TranscribeConfig
 
 
 def test_yaml_round_trip_keeps_every_field() -> None:
@@ -144,3 +146,24 @@ def test_nightly_flags_apply_on_top_of_its_yaml_file(tmp_path) -> None:
     config = nightly_config_from_args(args)
     assert (config.commit_every, config.sources, config.output) == (7, ("in/",), "out/")
     assert (config.transcribe.model.beam_size, config.transcribe.model.language) == (3, "en")
+
+
+def test_long_recordings_decode_text_only_unless_finer_timing_is_asked_for() -> None:
+    assert TranscribeConfig().text_only_long_form
+    assert not TranscribeConfig(model=ModelConfig(without_timestamps=False)).text_only_long_form
+    assert not TranscribeConfig(model=ModelConfig(word_timestamps=True)).text_only_long_form
+    assert not TranscribeConfig(diarize=DiarizeConfig(enabled=True)).text_only_long_form
+    assert not TranscribeConfig(model=ModelConfig(backend="torch")).text_only_long_form
+    # Short clips keep the timestamps that packing splits them by.
+    assert TranscribeConfig().packs_short_clips
+
+
+def test_timing_flags_reach_the_config_and_exclude_each_other(capsys) -> None:
+    parser = build_parser()
+    sentence = parser.parse_args(["transcribe", "x.wav", "--output", "o", "--sentence-timestamps"])
+    assert config_from_args(sentence).model.without_timestamps is False
+    plain = parser.parse_args(["transcribe", "x.wav", "--output", "o"])
+    assert config_from_args(plain).model.without_timestamps is None
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["transcribe", "x.wav", "--output", "o", "--sentence-timestamps", "--without-timestamps"])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err

@@ -43,9 +43,11 @@ def test_long_recording_segments_are_in_order_and_on_time(ray_local, long_dir: P
         assert segment["start"] - 0.05 <= words[0]["start"] and words[-1]["end"] <= segment["end"] + 0.05
 
 
-def test_without_timestamps_gives_one_segment_per_vad_window(ray_local, long_dir: Path):  # noqa: F811
+# None: the default, which decodes long recordings as text only, as faster-whisper's batched pipeline does.
+@pytest.mark.parametrize("without_timestamps", [None, True])
+def test_without_timestamps_gives_one_segment_per_vad_window(ray_local, long_dir: Path, without_timestamps):  # noqa: F811
     truth = json.loads((long_dir / "segments.json").read_text())["segments"]
-    config = TranscribeConfig(model=ModelConfig(without_timestamps=True))
+    config = TranscribeConfig(model=ModelConfig(without_timestamps=without_timestamps))
     (row,) = transcribe([str(long_dir / "meeting.wav")], config)
     segments = row["segments"]
     assert row["status"] == "ok" and segments
@@ -57,6 +59,21 @@ def test_without_timestamps_gives_one_segment_per_vad_window(ray_local, long_dir
     assert abs(segments[0]["start"] - truth[0]["start_s"]) <= 0.5
     assert abs(segments[-1]["end"] - truth[-1]["end_s"]) <= 0.5
     assert wer([" ".join(t["text"] for t in truth)], [row["text"]]) < 0.2
+
+
+def test_sentence_timestamps_on_a_long_recording(ray_local, long_dir: Path, tmp_path: Path):  # noqa: F811
+    truth = json.loads((long_dir / "segments.json").read_text())["segments"]
+    dest = tmp_path / "out"
+    assert main(["transcribe", str(long_dir / "meeting.wav"), "--output", str(dest), "--sentence-timestamps"]) == 0
+    import pyarrow.dataset as pads
+
+    (row,) = pads.dataset(str(dest), format="parquet").to_table().to_pylist()
+    # Whisper's sentence timestamps: about a segment per sentence, each within 0.5 s of its sentence.
+    assert len(row["segments"]) >= len(truth) - 1
+    for sentence in truth:
+        overlap = lambda s, t=sentence: min(s["end"], t["end_s"]) - max(s["start"], t["start_s"])  # noqa: E731
+        best = max(row["segments"], key=overlap)
+        assert abs(best["start"] - sentence["start_s"]) <= 0.5 and abs(best["end"] - sentence["end_s"]) <= 0.5
 
 
 def test_split_channels_label_each_party(ray_local, long_dir: Path, tmp_path: Path):  # noqa: F811
