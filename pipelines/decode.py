@@ -6,7 +6,6 @@ Audio comes out in blocks, so a three-hour recording never has to sit in memory 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -67,9 +66,11 @@ class AudioStream:
         self.close()
 
     def close(self) -> None:
+        # No gc.collect() here: PyAV >= 14 frees its resampler by reference counting (faster-whisper
+        # issue 390 was about older PyAV; tests/test_decode.py checks that no cycle is left). A full
+        # collection in a worker that has imported torch walks ~200k objects: about 100 ms per file,
+        # which capped an archive of short files at about ten files per second per core.
         self._container.close()
-        # PyAV's resampler objects are only freed by a collection (faster-whisper issue 390).
-        gc.collect()
 
     @property
     def duration_s(self) -> float:

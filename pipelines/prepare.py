@@ -61,6 +61,11 @@ WINDOW_SCHEMA = pa.schema(
 
 # Windows leave in small tables so that one long recording's windows spread over the actor pool.
 WINDOWS_PER_OUTPUT = 8
+# Inputs with no audio to transcribe (unreadable, silent) travel together as one featureless row per
+# task, up to this many placements: one row for the model stage to pass through, not one per file.
+# Row by row, an archive of small bad files cost a model batch, a Ray block and a driver round trip
+# per handful of files, and that (not decoding) capped it at tens of files per second.
+MAX_EMPTY_PLACEMENTS = 1024
 
 
 @dataclass
@@ -86,7 +91,7 @@ def prepare_windows(
             if isinstance(item, _Unit):
                 clips.append(item)
             else:
-                preparer.rows.append(item)
+                preparer.add(item)
             yield from preparer.drain()
     preparer.windows_for_clips(clips)
     yield from preparer.drain(everything=True)
@@ -97,12 +102,34 @@ class _Preparer:
         self.config = config
         self.n_mels = n_mels
         self.needs_audio = needs_audio
-        self.logmel = _logmel(n_mels) if not needs_audio else None
         self.embedder = SpeakerEmbedder(config.diarize, config.chunking) if config.diarize.enabled else None
         self.rows: list[dict] = []
+        # Placements of featureless rows, gathered into one row (see MAX_EMPTY_PLACEMENTS).
+        self._empty: list[dict] = []
+        self._empty_keys: set[tuple[str, int | None]] = set()
         self.times = StageTimes()
 
+    def add(self, row: dict) -> None:
+        """A window row to send: rows with audio as they are, featureless ones gathered into one."""
+        if row["features"] is not None or row["audio"] is not None:
+            self.rows.append(row)
+            return
+        for placement in row["placements"]:
+            key = (placement["path"], placement["channel"])
+            # The model stage makes one piece per (file, channel) of a row: a key may appear once.
+            if key in self._empty_keys or len(self._empty) >= MAX_EMPTY_PLACEMENTS:
+                self._send_empty()
+            self._empty.append(placement)
+            self._empty_keys.add(key)
+
+    def _send_empty(self) -> None:
+        if self._empty:
+            self.rows.append(self._window_row(None, self._empty))
+            self._empty, self._empty_keys = [], set()
+
     def drain(self, everything: bool = False) -> Iterator[pa.Table]:
+        if everything:
+            self._send_empty()
         while len(self.rows) >= WINDOWS_PER_OUTPUT or (everything and self.rows):
             chunk, self.rows = self.rows[:WINDOWS_PER_OUTPUT], self.rows[WINDOWS_PER_OUTPUT:]
             chunk[0] = dict(chunk[0], profile=self.times.drain())
@@ -214,7 +241,9 @@ class _Preparer:
         features = None
         if audio is not None and not self.needs_audio:
             with self.times.stage("prepare:features"):
-                features = self.logmel(audio).tobytes()
+                # The filter bank (and torch) loads at the first window with audio, not per task:
+                # a task of unreadable or silent files never pays for the import.
+                features = _logmel(self.n_mels)(audio).tobytes()
         return {
             "features": features,
             "audio": audio.astype(np.float32, copy=False).tobytes() if audio is not None and self.needs_audio else None,
@@ -243,7 +272,7 @@ class _Preparer:
         for i, unit in enumerate(clips):
             if counts[i] == 0:
                 # A clip with no speech: still exactly one row downstream.
-                self.rows.append(self._window_row(None, [self._placement(unit, 0, 1, None)]))
+                self.add(self._window_row(None, [self._placement(unit, 0, 1, None)]))
         for window in windows:
             started = time.perf_counter()
             audio = None
@@ -264,7 +293,7 @@ class _Preparer:
                 clips[i].windows_done += 1
             if audio is not None:
                 self._speakers(audio, placements)
-            self.rows.append(dict(row, placements=placements))
+            self.add(dict(row, placements=placements))
 
     def _speakers(self, audio: np.ndarray, placements: list[dict]) -> None:
         """With --diarize: speaker embeddings for each placement, timed into its preparation share."""
