@@ -10,6 +10,7 @@ becomes one window row without features and with its `error`, so it reaches the 
 from __future__ import annotations
 
 import functools
+import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -341,16 +342,41 @@ def _open(path: str, size: int | None, config: TranscribeConfig, times: StageTim
         raise DecodeError("empty file (0 bytes)")
     if size is not None and size > config.decode.max_bytes:
         raise DecodeError(f"object of {size} bytes exceeds the limit of {config.decode.max_bytes} bytes")
-    fs = filesystem(path, config.storage)
     try:
         with times.stage("prepare:read"):
-            handle = _TimedReader(fs.open(strip_scheme(path) if is_s3(path) else path, "rb"), times)
+            handle = _read_handle(path, size, config, times)
     except FileNotFoundError as exc:
         raise OSError(f"cannot read {path}: object not found (deleted after listing?)") from exc
     except PermissionError as exc:
         raise OSError(f"cannot read {path}: permission denied") from exc
     try:
         return _OwnedStream(handle, config)
+    except BaseException:
+        handle.close()
+        raise
+
+
+# Files listed at up to this size (most call-centre clips) are read in one request and decoded from
+# memory. FFmpeg pulling bytes through a Python file object costs more than probing a small file
+# (measured per unreadable 200-byte file: 143 us through an fsspec handle, 46 us from memory), and
+# on S3 it is one GET instead of several range requests. Larger files stream, so memory stays bounded.
+WHOLE_READ_BYTES = 2 * 1024**2
+
+
+def _read_handle(path: str, size: int | None, config: TranscribeConfig, times: StageTimes) -> Any:
+    """A readable handle on `path`'s bytes: in memory for small files, else a timed stream."""
+    if is_s3(path):
+        handle = filesystem(path, config.storage).open(strip_scheme(path), "rb")
+    else:
+        handle = open(strip_scheme(path), "rb")  # noqa: SIM115 (closed with the stream, or below)
+    try:
+        if size is not None and size <= WHOLE_READ_BYTES:
+            data = handle.read(WHOLE_READ_BYTES + 1)
+            if len(data) <= WHOLE_READ_BYTES:
+                handle.close()
+                return io.BytesIO(data)
+            handle.seek(0)  # it grew after listing: stream it like a large file
+        return _TimedReader(handle, times)
     except BaseException:
         handle.close()
         raise
@@ -373,7 +399,7 @@ class _TimedReader:
 class _OwnedStream(AudioStream):
     """An AudioStream that also closes the file handle it reads from."""
 
-    def __init__(self, handle, config: TranscribeConfig) -> None:  # noqa: ANN001 (fsspec file)
+    def __init__(self, handle, config: TranscribeConfig) -> None:  # noqa: ANN001 (a binary file object)
         self._handle = handle
         super().__init__(
             handle,
