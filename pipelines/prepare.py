@@ -4,7 +4,8 @@ One input row per file; output rows are model windows (features plus where each 
 came from). Clips (up to one block) are decoded whole and may be packed together; longer
 recordings stream block by block through VAD, so memory stays bounded and their windows flow to
 the actor pool while the rest is still being decoded. A file that cannot be read or decoded
-becomes one window row without features and with its `error`, so it reaches the output once.
+becomes one placement without features and with its `error`, so it reaches the output once; such
+featureless placements of one task share a row (MAX_EMPTY_PLACEMENTS).
 """
 
 from __future__ import annotations
