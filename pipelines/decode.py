@@ -66,10 +66,10 @@ class AudioStream:
         self.close()
 
     def close(self) -> None:
-        # No gc.collect() here (faster-whisper calls one per file against a PyAV resampler leak,
-        # its issue 390): with PyAV 18 no resampler or container outlives its file (counted after
-        # 200 decodes), RSS stays flat over 600, and a full collection in a preparation worker,
-        # whose heap holds torch, cost 88 ms a file: 12x the decoding of a 4-second clip.
+        # No gc.collect() here: PyAV >= 14 frees its resampler by reference counting (faster-whisper
+        # issue 390 was about older PyAV; tests/test_decode.py checks that no cycle is left). A full
+        # collection in a worker that has imported torch walks ~200k objects: about 100 ms per file,
+        # which capped an archive of short files at about ten files per second per core.
         self._container.close()
 
     @property

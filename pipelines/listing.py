@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -67,7 +68,8 @@ class SourceNotFoundError(FileNotFoundError):
 
 
 def is_audio(path: str) -> bool:
-    return PurePosixPath(path).suffix.lower() in AUDIO_EXTENSIONS
+    # posixpath, not PurePosixPath: the same suffix at a quarter of the cost, for millions of names.
+    return posixpath.splitext(path)[1].lower() in AUDIO_EXTENSIONS
 
 
 def list_sources(sources: list[str], storage: StorageConfig) -> list[SourceFile]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.quality.benchmark import BenchConfig, bench_memory
+from pipelines.quality.benchmark import BenchConfig, bench_memory, bench_overhead
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,3 +51,16 @@ def test_memory_peak_is_the_childs_own_not_the_parents(tmp_path: Path) -> None:
     # reading would be at least the 2 GiB held here.
     assert 100 < measurement.extra["peak_rss_mb"] < 1500
     assert ballast[-1] == 1.0
+
+
+@pytest.mark.slow
+def test_overhead_counts_every_file_once_in_a_fresh_process(tmp_path: Path) -> None:
+    # The archive-scale rate is only a rate if every unreadable file got its row, exactly once.
+    [measurement] = bench_overhead(BenchConfig(overhead_files=300, out=tmp_path), tmp_path)
+    extra = measurement.extra
+    assert extra["exit_code"] == 0
+    assert extra["rows"] == extra["distinct_paths"] == 300
+    # Random bytes rarely decode as audio (files 11241 and 15280 of the bench's seed do); these don't.
+    assert extra["error_rows"] == 300
+    assert extra["files_per_s_after_ray_start"] > extra["files_per_s"] > 0
+    assert 50 < extra["driver_peak_rss_mb"] < 4000

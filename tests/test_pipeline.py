@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow.dataset as pads
 import pytest
 from faster_whisper import WhisperModel
@@ -185,3 +186,32 @@ def test_non_empty_destination_is_refused_unless_overwrite(ray_local, tmp_path, 
     assert main(["transcribe", str(clip.parent), "--output", str(dest), "--overwrite"]) == 0
     rows = read_rows(dest)
     assert [r["path"] for r in rows] == [str(clip)] and rows[0]["status"] == "ok"
+
+
+def test_an_archive_of_mostly_unreadable_files_gives_each_file_exactly_one_row(
+    ray_local,  # noqa: F811
+    tmp_path,
+    speech_manifest,
+    bad_dir,
+):
+    # Unreadable files travel as featureless rows of many files each (pipelines/prepare.py); over
+    # many tasks, with speech among them, no file may be lost or written twice.
+    src = tmp_path / "archive"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        (src / f"junk{i:04d}.wav").write_bytes(b"\x00junk" + rng.bytes(120))
+    clips = [c for c in speech_manifest if c["path"].endswith(".wav")][:3]
+    for i, clip in enumerate(clips):
+        shutil.copyfile(clip["path"], src / f"speech{i}.wav")
+    for bad in bad_dir.iterdir():
+        if bad.suffix != ".jsonl":
+            shutil.copyfile(bad, src / f"bad_{bad.name}")
+    dest = tmp_path / "out"
+    assert main(["transcribe", str(src), "--output", str(dest), "--files-per-task", "32"]) == 0
+    rows = read_rows(dest)
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in src.iterdir())
+    by_name = {Path(r["path"]).name: r for r in rows}
+    junk = [r for name, r in by_name.items() if name.startswith("junk")]
+    assert len(junk) == 400 and all(r["status"] == "error" and r["error"] for r in junk)
+    assert all(by_name[f"speech{i}.wav"]["status"] == "ok" and by_name[f"speech{i}.wav"]["text"] for i in range(3))

@@ -98,3 +98,67 @@ def test_a_late_duplicate_piece_does_not_reopen_a_finished_file():
     first = [*assembler.add(piece), *assembler.add(streamed_piece)]
     again = [*assembler.add(piece), *assembler.add(streamed_piece)]
     assert [r["path"] for r in first] == ["a.wav", "b.wav"] and again == [] and assembler.incomplete == []
+
+
+def test_featureless_inputs_travel_together_and_every_file_appears_once(tmp_path: Path, bad_dir: Path):
+    # Unreadable, empty and silent inputs have no audio for the model: they share featureless rows
+    # (one per task, not one per file), and still give exactly one row each.
+    rng = np.random.default_rng(0)
+    junk = [tmp_path / f"junk{i:03d}.wav" for i in range(60)]
+    for path in junk:
+        path.write_bytes(rng.bytes(200))
+    bad = sorted(p for p in bad_dir.iterdir() if p.suffix != ".jsonl")
+    good = utterance_files()[:2]
+    inputs = [*junk[:30], good[0], *bad, *junk[30:], good[1]]
+    windows = prepared(inputs, TranscribeConfig())
+    featureless = [w for w in windows if w["features"] is None]
+    assert len(featureless) == 1
+    for window in windows:  # the model stage makes one piece per (file, channel) of a row
+        keys = [(p["path"], p["channel"]) for p in window["placements"]]
+        assert len(keys) == len(set(keys))
+    rows = rows_of(windows)
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in inputs)
+    by_path = {r["path"]: r for r in rows}
+    assert all(by_path[str(p)]["status"] == "error" and by_path[str(p)]["error"] for p in junk)
+    assert {by_path[str(p)]["status"] for p in good} == {"ok"}
+
+
+def test_a_featureless_row_holds_each_file_once_and_no_more_than_its_limit(tmp_path: Path, monkeypatch):
+    import pipelines.prepare as prepare
+
+    monkeypatch.setattr(prepare, "MAX_EMPTY_PLACEMENTS", 7)
+    junk = [tmp_path / f"junk{i:02d}.wav" for i in range(20)]
+    for path in junk:
+        path.write_bytes(b"not audio at all " * 10)
+    windows = prepared(junk, TranscribeConfig())
+    assert [len(w["placements"]) for w in windows] == [7, 7, 6]
+    assert sorted(r["path"] for r in rows_of(windows)) == sorted(str(p) for p in junk)
+
+
+def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, monkeypatch):
+    # Files listed as small are read whole; a stale listed size (the file grew) or a large file
+    # streams. The windows must not depend on which way the bytes came.
+    import pipelines.prepare as prepare
+
+    clip = utterance_files()[0]
+    size = clip.stat().st_size
+
+    def features(listed: int | None) -> list[bytes]:
+        batch = pa.Table.from_pylist([{"path": str(clip), "size": listed}])
+        rows = [r for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for r in t.to_pylist()]
+        assert all(p["error"] is None for r in rows for p in r["placements"])
+        return [r["features"] for r in rows]
+
+    whole = features(size)
+    assert whole and all(whole)
+    assert features(None) == whole  # size unknown: streamed
+    assert features(100) == whole  # listed smaller than it is: still read to the end
+    monkeypatch.setattr(prepare, "WHOLE_READ_BYTES", size // 2)
+    assert features(size // 4) == whole  # grew past the in-memory limit after listing: streamed
+
+
+def test_a_file_deleted_after_listing_gets_an_error_row(tmp_path: Path):
+    batch = pa.Table.from_pylist([{"path": str(tmp_path / "gone.wav"), "size": 200}])
+    windows = [r for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for r in t.to_pylist()]
+    rows = rows_of(windows)
+    assert [(r["status"], "object not found" in r["error"]) for r in rows] == [("error", True)]

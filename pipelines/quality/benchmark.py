@@ -490,14 +490,21 @@ def bench_overhead(cfg: BenchConfig, work: Path) -> list[Measurement]:
         "print('BENCH', code, peak_kb, wall)\n"
     )
     env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    # The rate depends on what else the machine runs: the load average goes with the numbers.
+    load_before = os.getloadavg()[0]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    load_after = os.getloadavg()[0]
     _, exit_code, peak_kb, wall = next(line for line in result.stdout.splitlines() if line.startswith("BENCH")).split()
     ray_start = next(
         (float(line.split()[2]) for line in result.stdout.splitlines() if line.startswith("driver:ray start")), 0.0
     )
     import pyarrow.dataset as pads
 
-    rows = pads.dataset(str(dest), format="parquet").count_rows()
+    table = pads.dataset(str(dest), format="parquet").to_table(columns=["path", "status"])
+    rows = table.num_rows
+    # Every input exactly once, each with its error: the rate counts only if nothing was lost.
+    distinct = len(set(table.column("path").to_pylist()))
+    errors = table.column("status").to_pylist().count("error")
     shutil.rmtree(folder)
     shutil.rmtree(dest)
     return [
@@ -508,10 +515,13 @@ def bench_overhead(cfg: BenchConfig, work: Path) -> list[Measurement]:
             float(wall),
             extra={
                 "rows": rows,
+                "distinct_paths": distinct,
+                "error_rows": errors,
                 "exit_code": int(exit_code),
                 "files_per_s": round(cfg.overhead_files / float(wall), 1),
                 "files_per_s_after_ray_start": round(cfg.overhead_files / max(1e-9, float(wall) - ray_start), 1),
                 "driver_peak_rss_mb": round(int(peak_kb) / 1024),
+                "load_avg_1min": f"{load_before:.1f}-{load_after:.1f}",
             },
         )
     ]
