@@ -81,7 +81,8 @@ def test_hotwords_and_prompt_share_the_prompt_slot() -> None:
 
 @pytest.mark.slow
 def test_irrelevant_vocabulary_keeps_wer(ray_local, speech_manifest) -> None:  # noqa: F811
-    refs = speech_manifest[:8]
+    refs = speech_manifest  # all 24 fixtures, 267 words: on the first 8 alone (64 words) the gap below
+    # swung from 3.2 to 12.5 points with nothing but the order clips were packed in.
     files = [SourceFile(r["path"]) for r in refs]
 
     def run(config: TranscribeConfig) -> float:
@@ -91,10 +92,11 @@ def test_irrelevant_vocabulary_keeps_wer(ray_local, speech_manifest) -> None:  #
     plain = run(TranscribeConfig())
     hot = run(TranscribeConfig(model=ModelConfig(hotwords=IRRELEVANT)))
     print(f"WER on normal fixtures: plain {plain:.3f}, irrelevant hotwords {hot:.3f}")
-    # Measured 2026-11-25: 0.156 plain, 0.188 with irrelevant hotwords (0.266 / 0.234 before short
-    # clips were packed by default). The margin is that measured difference plus about one word of
-    # the ~60 reference words of these clips.
-    assert hot <= plain + 0.05, (plain, hot)
+    # Measured 2026-12-03 on all 24: packed (the default) 0.079 plain, 0.124 with irrelevant hotwords
+    # (+4.5 points: the hotwords make Whisper write some of them, "a castle of Xendesk"); unpacked
+    # 0.150 both. The bound is that cost plus the int8 run-to-run spread on these fixtures (2.6
+    # points, scripts/measure_int8_variation.py): batch composition changes int8 results.
+    assert hot <= plain + 0.07, (plain, hot)
 
 
 @pytest.mark.slow
