@@ -37,11 +37,11 @@ GPU_BATCH_SIZE = 32
 # also needs several clips in one task. An upper bound keeps a task's memory and the delay before
 # its first windows small. Recordings longer than a few minutes gain nothing from packing, so they
 # may go one per task, for parallelism.
+# Clips are packed only with the others of their task, so bigger tasks pack tighter (200 clips of
+# 2-6 s: 38 windows in tasks of 13 files, 33 in tasks of 32), but on 2 cores tasks of 32 were
+# slower as a whole (45.9 and 46.4 s against 38.9 and 43.6 s): the model waited longer for the
+# first windows and the last. So packing does not raise the minimum.
 MIN_FILES_PER_TASK = 8
-# Clips are packed only with the others of their task, and each task's last window goes out part
-# full: 200 clips of 2-6 s took 38 windows in tasks of 13 files, 33 in tasks of 32 (31 at best).
-# Preparing 32 short clips takes a fraction of a second, so the first windows are not held long.
-MIN_FILES_PER_PACKED_TASK = 32
 MAX_FILES_PER_TASK = 256
 LONG_FILE_BYTES = 8 * 1024**2
 # Rows the driver hands to metrics and the sink at a time (one timing and one metrics update each).
@@ -131,7 +131,7 @@ def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: floa
     slots = max(1, int(cpus / config.compute.prepare_cpus))
     sizes = [f.size for f in files if f.size is not None]
     long_files = bool(sizes) and sum(sizes) / len(sizes) > LONG_FILE_BYTES
-    low = 1 if long_files else MIN_FILES_PER_PACKED_TASK if config.packs_short_clips else MIN_FILES_PER_TASK
+    low = 1 if long_files else MIN_FILES_PER_TASK
     return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
 
 

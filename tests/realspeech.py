@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import wave
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from models.common.audio import SAMPLE_RATE
 from pipelines.decode import decode_audio
+from pipelines.quality.longform import write_wav
 
 REALSPEECH_DIR = Path(__file__).parent / "data" / "realspeech"
 
@@ -50,12 +50,7 @@ def build_recording(dest: Path, files: list[Path], gap_s: tuple[float, float], s
         placed.append(Utterance(path, speaker, at / SAMPLE_RATE, (at + audio.shape[0]) / SAMPLE_RATE))
         parts += [audio, pause]
         at += audio.shape[0] + pause.shape[0]
-    pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(dest), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(pcm.tobytes())
+    write_wav(dest, np.concatenate(parts))
     return placed
 
 

@@ -59,10 +59,15 @@ def join_utterances(folder: Path, dest: Path, gap_s: float = DENSE_GAP_S, limit:
         segments.append({"text": text or "", "start_s": at / SAMPLE_RATE, "end_s": (at + audio.shape[0]) / SAMPLE_RATE})
         parts += [audio, gap]
         at += audio.shape[0] + gap.shape[0]
-    pcm = (np.clip(np.concatenate(parts), -1.0, 1.0) * 32767).astype("<i2")
+    write_wav(dest, np.concatenate(parts))
+    return segments
+
+
+def write_wav(dest: Path, audio: np.ndarray) -> None:
+    """16 kHz mono float audio as a 16-bit PCM WAV."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
     with wave.open(str(dest), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
         out.writeframes(pcm.tobytes())
-    return segments
