@@ -196,12 +196,14 @@ class TranscribeConfig(YamlConfig):
         sentence timestamps cost a second encoder pass over the rest of each such window: 40% more
         model time than faster-whisper's batched pipeline, which decodes text only by default
         (docs/performance.md). So by default long recordings are decoded as it does, with one
-        segment per window of speech; word timestamps and speaker turns need Whisper's sentence
-        timing, and turn it back on, as `--sentence-timestamps` does.
+        segment per window of speech; word timestamps, speaker turns and split-channel calls
+        (read as a conversation, turn by turn) need Whisper's sentence timing, and turn it back
+        on, as `--sentence-timestamps` does.
         """
         if self.model.without_timestamps is not None:
             return self.model.without_timestamps
-        return self.model.backend == "ct2" and not (self.model.word_timestamps or self.diarize.enabled)
+        finer = self.model.word_timestamps or self.diarize.enabled or self.decode.channels == "split"
+        return self.model.backend == "ct2" and not finer
 
     @property
     def packs_short_clips(self) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from jobs.cli import build_parser
 from jobs.options import config_from_args
 from models.common.config import ConfigError, ModelConfig, StorageConfig
-from pipelines.config import ChunkingConfig, ComputeConfig, DiarizeConfig, TranscribeConfig
+from pipelines.config import ChunkingConfig, ComputeConfig, DecodeConfig, DiarizeConfig, TranscribeConfig
 
 
 def test_yaml_round_trip_keeps_every_field() -> None:
@@ -153,6 +153,7 @@ def test_long_recordings_decode_text_only_unless_finer_timing_is_asked_for() -> 
     assert not TranscribeConfig(model=ModelConfig(without_timestamps=False)).text_only_long_form
     assert not TranscribeConfig(model=ModelConfig(word_timestamps=True)).text_only_long_form
     assert not TranscribeConfig(diarize=DiarizeConfig(enabled=True)).text_only_long_form
+    assert not TranscribeConfig(decode=DecodeConfig(channels="split")).text_only_long_form
     assert not TranscribeConfig(model=ModelConfig(backend="torch")).text_only_long_form
     # Short clips keep the timestamps that packing splits them by.
     assert TranscribeConfig().packs_short_clips

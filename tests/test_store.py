@@ -23,7 +23,7 @@ from models.common.config import StorageConfig
 from pipelines.listing import list_sources
 from pipelines.store.reader import read_committed
 from pipelines.store.state import with_store_columns
-from pipelines.store.table import FILE_PREFIX, StoreError, TranscriptTable
+from pipelines.store.table import FILE_PREFIX, TABLE_NAME, StoreError, TranscriptTable
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -225,3 +225,16 @@ def test_manifest_entries_get_a_version_from_a_stat_and_the_size_limit(tmp_path,
     small = TranscribeConfig(decode=DecodeConfig(max_bytes=100))
     with pytest.raises(DecodeError, match="exceeds the limit"):
         _open(entry.path, entry.size, small, StageTimes())
+
+
+def test_a_log_without_a_version_is_a_table_being_created(tmp_path):
+    # Two writers starting at once on S3: the second saw the first's _delta_log before its
+    # version 0 and refused DEST as foreign (a full-suite run of the two-writer nightly test).
+    # The empty log folder stands in for that moment; a foreign table is still refused by name.
+    (tmp_path / "dest" / "_delta_log").mkdir(parents=True)
+    table = TranscriptTable(str(tmp_path / "dest"))
+    assert table.open(create=True).metadata().name == TABLE_NAME
+    (tmp_path / "other" / "_delta_log").mkdir(parents=True)
+    (tmp_path / "other" / "notes.txt").write_text("not ours")
+    with pytest.raises(StoreError, match="not a voxray Delta table"):
+        TranscriptTable(str(tmp_path / "other")).open(create=True)

@@ -72,7 +72,6 @@ class NightlyConfig(YamlConfig):
             raise ValueError(f"vacuum_retention_hours must be >= 0, got {self.vacuum_retention_hours}")
 
 
-
 @dataclass
 class RunRecord:
     run_id: str

@@ -53,6 +53,8 @@ TABLE_NAME = "voxray-transcripts"
 WRITERS_APP = "voxray.writers"
 FILE_PREFIX = "voxray-"
 OLD_FORMAT_MARKER = "_voxray/commits"
+# Delta Lake's transaction log folder inside the table root.
+LOG_DIR = "_delta_log"
 FILE_SCHEMA = pa.schema([f for f in STORE_SCHEMA if f.name != PARTITION])
 
 
@@ -131,7 +133,7 @@ class TranscriptTable:
             table = DeltaTable(self.uri, storage_options=self.options)
         else:
             if not create:
-                raise StoreError(f"{self.dest} is not a voxray table (no _delta_log)")
+                raise StoreError(f"{self.dest} is not a voxray table (no {LOG_DIR})")
             self._check_empty()
             table = self._create()
         name = table.metadata().name
@@ -156,6 +158,12 @@ class TranscriptTable:
                 "(the old folder is left as it is; `voxray transcribe --format delta` or a rerun fills the new one)"
             )
         names = sorted(i.base_name for i in children)[:5]
+        if names == [LOG_DIR]:
+            # A log without a version yet: another writer is creating the table this moment (seen
+            # on S3 with two nightly runs starting at once: its log appeared before its version 0).
+            # The conditional PUT of version 0 in _create decides who makes it, and the name check
+            # in `open` still refuses a Delta table that voxray did not create.
+            return
         raise StoreError(
             f"{self.dest} holds files that are not a voxray Delta table ({', '.join(names)}"
             f"{', ...' if len(children) > 5 else ''}); voxray never writes into a folder it does not own. "
