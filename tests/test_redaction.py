@@ -42,6 +42,8 @@ def _row(text: str) -> dict:
         (" Send the invoice to jsmith at example dot com before Friday.", "EMAIL_ADDRESS"),
         (" Please send the receipt to MarieLatGmail.com. The order", "EMAIL_ADDRESS"),
         (" My social security number is 2-1-9-0-9-9-9-9-9.", "US_SSN"),
+        # A fresh clone's CI (issue 20): six of nine digits, kept only by the cue before them.
+        (" My social security number is 2909, I need very fun this week.", "US_SSN"),
     ],
 )
 def test_spoken_forms_are_redacted(written: str, kind: str) -> None:

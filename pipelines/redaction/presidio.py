@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.config import RedactConfig
+from pipelines.redaction.context import find_after_cues
+from pipelines.redaction.cues import CUES
 from pipelines.redaction.entities import DIGITS_ENTITY, PII
 from pipelines.redaction.spoken import normalize
 
@@ -70,6 +72,8 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
         norm.text, language="en", entities=list(config.entities), score_threshold=config.score_threshold
     )
     hits = [Hit(r.entity_type, *norm.original_span(r.start, r.end)) for r in results]
+    cues = tuple(c for c in CUES if c.type in config.entities)
+    hits += [Hit(h.type, h.start, h.end) for h in find_after_cues(text, cues)]
     return _merge(hits)
 
 
