@@ -20,15 +20,15 @@ demo: $(STAMP)
 
 # The whole test suite, slow end-to-end tests included (CI runs exactly this).
 test: $(STAMP)
-	$(BIN)/ruff check pipelines models jobs tests scripts
+	$(BIN)/ruff check pipelines models jobs tools tests scripts
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipelines models jobs tests scripts
-	$(BIN)/ruff format --check pipelines models jobs tests scripts
+	$(BIN)/ruff check pipelines models jobs tools tests scripts
+	$(BIN)/ruff format --check pipelines models jobs tools tests scripts
 
 bench: $(STAMP)
 	$(BIN)/voxray bench --out bench-results

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.quality.benchmark import BenchConfig, render_table, run_benchmarks
+    from tools.bench.benchmark import BenchConfig, render_table, run_benchmarks
 
     cfg = BenchConfig(
         short_dir=args.short_dir,

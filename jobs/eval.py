@@ -58,12 +58,9 @@ def run(args: argparse.Namespace) -> int:
         evaluate,
         hypotheses_by_path,
         load_references,
-        render_comparison,
-        render_report,
-        totals_json,
         transcribe_references,
-        write_outputs,
     )
+    from pipelines.quality.report import render_comparison, render_report, totals_json, write_outputs
     from pipelines.store.reader import read_transcripts
 
     config = config_from_args(args)

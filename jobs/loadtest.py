@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipelines.decode import DecodeError, decode_audio
     from pipelines.online.app import resolve_api_key
-    from pipelines.online.loadtest import LoadSpec, compare_batching, run_load, validate
+    from tools.loadtest import LoadSpec, compare_batching, run_load, validate
 
     try:
         data = args.file.read_bytes()

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from pipelines.online.app import start
-    from pipelines.online.loadtest import is_loopback
+    from pipelines.online.network import is_loopback
 
     try:
         settings = settings_from_args(args)

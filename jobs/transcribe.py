@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from jobs.options import add_model_options, config_from_args, refuse_unknown_language
+
+if TYPE_CHECKING:
+    from pipelines.config import TranscribeConfig
+    from pipelines.write import SinkFactory
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
               "transcribed again", file=sys.stderr)  # fmt: skip
         return 2
     try:
-        summary = run_transcription(args.sources, args.output, config, mode=mode, output_format=args.format)
+        summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config))
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
@@ -73,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
     return 3 if args.fail_on_error and summary.failed else 0
+
+
+def _sink(args: argparse.Namespace, config: TranscribeConfig) -> SinkFactory | None:
+    """--format delta: voxray's Delta table (pipelines/store); parquet: the default Parquet folder."""
+    if args.format != "delta":
+        return None
+    from pipelines.store.sink import DeltaSink
+
+    return lambda files, run_id: DeltaSink(args.output, config.storage, run_id, files)
 
 
 def _show(paths: list[str], limit: int, config) -> None:

@@ -8,17 +8,15 @@ from typing import Literal
 from models.common.config import (
     ModelConfig,
     NonNegativeFloat,
-    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    Probability,
     StorageConfig,
     YamlConfig,
 )
 from pipelines.redaction.settings import RedactConfig
+from pipelines.windows import ChunkingConfig
 
 ChannelMode = Literal["mix", "split"]
-VadMode = Literal["auto", "on", "off"]
 
 
 class OptionError(ValueError):
@@ -32,20 +30,6 @@ class DecodeConfig:
     max_duration_s: PositiveFloat = 24 * 3600.0
     # Objects bigger than this are refused before any byte is read.
     max_bytes: PositiveInt = 8 * 1024**3
-
-
-@dataclass(frozen=True)
-class ChunkingConfig:
-    # auto: VAD only for recordings longer than one 30 s window (short clips go whole, like Whisper).
-    vad: VadMode = "auto"
-    # Pack several short clips into one 30 s window (with silence between them). None (auto): on
-    # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
-    pack_short_clips: bool | None = None
-    pack_gap_s: NonNegativeFloat = 1.0
-    # A clip longer than this is never packed; it gets a window of its own.
-    pack_max_clip_s: PositiveFloat = 12.0
-    vad_threshold: Probability = 0.5
-    vad_min_silence_ms: NonNegativeInt = 160
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pipelines.config import TranscribeConfig
 from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
 from pipelines.prepare import prepare_windows
-from pipelines.write import ParquetSink
+from pipelines.write import SinkFactory, parquet_sink
 
 CPU_BATCH_SIZE = 8
 # CPU model actors get one thread per this many CPUs of the cluster (one on up to 15 cores).
@@ -276,11 +276,12 @@ def run_transcription(
     *,
     mode: str = "error",
     run_id: str | None = None,
-    output_format: str = "parquet",
+    sink: SinkFactory | None = None,
 ) -> RunSummary:
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST.
 
-    `output_format` parquet: a plain Parquet folder; delta: voxray's Delta table (pipelines/store).
+    `sink` makes where rows go once the inputs are listed (jobs/ chooses: a Delta table is
+    pipelines/store's); by default a Parquet folder at DEST, `mode` error, overwrite or append.
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
@@ -288,13 +289,7 @@ def run_transcription(
     times = StageTimes()
     with times.stage("driver:listing"):
         files = list_sources(sources, config.storage)
-    if output_format == "delta":
-        from pipelines.store.sink import DeltaSink
-
-        sink: Any = DeltaSink(dest, config.storage, run_id, files)
-    else:
-        sink = ParquetSink(dest, config.storage, prefix=f"part-{run_id}")
-        _prepare_dest(sink, mode)
+    out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
     for chunk in _chunks(iter_transcripts(files, config, run_id, times), WRITE_CHUNK_ROWS):
@@ -307,13 +302,9 @@ def run_transcription(
             summary.add(row)
         with times.stage("driver:write"):
             for row in chunk:
-                sink.add(row)
-    if not files and output_format != "delta":
-        from pipelines.assemble import rows_to_table
-
-        sink.write_table(rows_to_table([]))
+                out.add(row)
     with times.stage("driver:write"):
-        summary.written = sink.close()
+        summary.written = out.close()
     summary.wall_s = time.perf_counter() - started
     return summary
 
@@ -328,16 +319,3 @@ def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
             chunk = []
     if chunk:
         yield chunk
-
-
-def _prepare_dest(sink: ParquetSink, mode: str) -> None:
-    from pyarrow.fs import FileSelector
-
-    selector = FileSelector(sink.root, recursive=True, allow_not_found=True)
-    existing = [i for i in sink.fs.get_file_info(selector) if i.is_file]
-    if not existing or mode == "append":
-        return
-    if mode == "overwrite":
-        sink.fs.delete_dir_contents(sink.root)
-        return
-    raise FileExistsError(f"output {sink.root} is not empty ({len(existing)} files); pass --overwrite or --append")

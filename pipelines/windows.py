@@ -11,12 +11,30 @@ offset inside the window. The same mechanism serves three cases:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
-from pipelines.config import ChunkingConfig
+from models.common.config import NonNegativeFloat, NonNegativeInt, PositiveFloat, Probability
+
+VadMode = Literal["auto", "on", "off"]
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How recordings are cut into model windows (VAD, packing): the `chunking:` section of a config."""
+
+    # auto: VAD only for recordings longer than one 30 s window (short clips go whole, like Whisper).
+    vad: VadMode = "auto"
+    # Pack several short clips into one 30 s window (with silence between them). None (auto): on
+    # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
+    pack_short_clips: bool | None = None
+    pack_gap_s: NonNegativeFloat = 1.0
+    # A clip longer than this is never packed; it gets a window of its own.
+    pack_max_clip_s: PositiveFloat = 12.0
+    vad_threshold: Probability = 0.5
+    vad_min_silence_ms: NonNegativeInt = 160
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,10 @@ class Placement:
 
 
 def speech_spans(audio: np.ndarray, cfg: ChunkingConfig) -> list[tuple[int, int]]:
+    # Imported here: faster_whisper's package import pulls in CTranslate2 and PyAV, and the
+    # driver, which only reads ChunkingConfig, never runs VAD.
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
     options = VadOptions(
         threshold=cfg.vad_threshold,
         max_speech_duration_s=N_SAMPLES / SAMPLE_RATE,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +18,45 @@ import pyarrow.parquet as pq
 from models.common.config import StorageConfig
 from models.common.storage import arrow_filesystem, is_s3, qualified
 from pipelines.assemble import rows_to_table
+from pipelines.listing import SourceFile
+
+
+class Sink(Protocol):
+    """Where a run's transcript rows go: every row once through `add`, then `close` (what was written)."""
+
+    def add(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> list[str]: ...
+
+
+# A sink for one run, made once its inputs are listed (a Delta sink records their versions): the
+# command line chooses the kind (Parquet here, pipelines/store/sink.py's Delta table), the batch
+# path only writes rows through it.
+SinkFactory = Callable[[list[SourceFile], str], Sink]
+
+
+def parquet_sink(dest: str, storage: StorageConfig, mode: str = "error") -> SinkFactory:
+    """A factory of Parquet sinks into DEST; mode error (DEST must be empty), overwrite or append."""
+
+    def make(files: list[SourceFile], run_id: str) -> ParquetSink:
+        sink = ParquetSink(dest, storage, prefix=f"part-{run_id}")
+        _prepare_dest(sink, mode)
+        return sink
+
+    return make
+
+
+def _prepare_dest(sink: ParquetSink, mode: str) -> None:
+    from pyarrow.fs import FileSelector
+
+    selector = FileSelector(sink.root, recursive=True, allow_not_found=True)
+    existing = [i for i in sink.fs.get_file_info(selector) if i.is_file]
+    if not existing or mode == "append":
+        return
+    if mode == "overwrite":
+        sink.fs.delete_dir_contents(sink.root)
+        return
+    raise FileExistsError(f"output {sink.root} is not empty ({len(existing)} files); pass --overwrite or --append")
 
 
 class ParquetSink:
@@ -59,4 +99,7 @@ class ParquetSink:
 
     def close(self) -> list[str]:
         self.flush()
+        if not self.written:
+            # No input at all: DEST still holds a (empty) Parquet dataset with the schema.
+            self.write_table(rows_to_table([]))
         return self.written

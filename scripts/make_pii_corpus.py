@@ -1,4 +1,4 @@
-"""Build the spoken-PII evaluation corpus (pipelines/quality/pii_corpus.py) with espeak-ng.
+"""Build the spoken-PII evaluation corpus (tools/bench/pii_corpus.py) with espeak-ng.
 
 `voxray bench --scenarios redact-quality` builds it by itself into ~/.cache/voxray; this script is
 for looking at it: WAVs and corpus.jsonl (text, type, split, voice, speed, the values) in --out.
@@ -12,7 +12,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from pipelines.quality.pii_corpus import build_utterances, synthesize
+from tools.bench.pii_corpus import build_utterances, synthesize
 
 
 def main() -> int:

@@ -5,7 +5,7 @@
 `voxray bench --long-file UTTERANCE_DIR` does the same by itself; this keeps the recording (and
 OUT.json beside it: `segments` with text, start_s, end_s) for other uses, e.g. `voxray transcribe`
 and the faster-whisper anchor by hand. How utterances are joined and where references come from:
-pipelines/quality/longform.py.
+tools/bench/longform.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipelines.quality.longform import DENSE_GAP_S, join_utterances
+from tools.bench.longform import DENSE_GAP_S, join_utterances
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from models.common.audio import SAMPLE_RATE
 from pipelines.decode import decode_audio
-from pipelines.quality.longform import write_wav
+from tools.bench.longform import write_wav
 
 REALSPEECH_DIR = Path(__file__).parent / "data" / "realspeech"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.quality.benchmark import BenchConfig, bench_memory, bench_overhead
+from tools.bench.benchmark import BenchConfig, bench_memory, bench_overhead
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def test_bench_runs_without_soundfile(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['soundfile'] = None\n"
         "import numpy as np, jobs.bench\n"
-        "from pipelines.quality.benchmark import FlacWriter\n"
+        "from tools.bench.benchmark import FlacWriter\n"
         "from pipelines.decode import decode_audio\n"
         "x = (0.5 * np.sin(np.arange(48000) / 10)).astype(np.float32)\n"
         f"with FlacWriter({str(tmp_path / 'a.flac')!r}) as out:\n    out.write(x[:20000]); out.write(x[20000:])\n"

@@ -1,4 +1,4 @@
-"""The layering rule: jobs -> pipelines -> models -> models.common, and nothing imports upward.
+"""The layering rule: jobs -> tools -> pipelines -> models -> models.common, and nothing imports upward.
 
 Every import statement is checked, including imports inside functions (voxray imports lazily to
 keep start-up light, so a top-level-only check would miss most of them).
@@ -15,9 +15,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # What each layer may not import; the first matching prefix of a module's own name decides.
 FORBIDDEN: list[tuple[str, tuple[str, ...]]] = [
-    ("models.common", ("models.", "pipelines", "jobs")),
-    ("models", ("pipelines", "jobs")),
-    ("pipelines", ("jobs",)),
+    ("models.common", ("models.", "pipelines", "tools", "jobs")),
+    ("models", ("pipelines", "tools", "jobs")),
+    # The product never imports the development tools (benchmarks, the load test).
+    ("pipelines", ("tools", "jobs")),
+    ("tools", ("jobs",)),
 ]
 
 
@@ -49,7 +51,7 @@ def violations(name: str, source: str) -> list[str]:
     return []
 
 
-SOURCES = sorted(p for top in ("models", "pipelines", "jobs") for p in (REPO / top).rglob("*.py"))
+SOURCES = sorted(p for top in ("models", "pipelines", "tools", "jobs") for p in (REPO / top).rglob("*.py"))
 
 
 def test_every_package_is_checked() -> None:
@@ -68,6 +70,8 @@ def test_the_check_catches_upward_imports() -> None:
     assert violations("pipelines.x", "def f():\n    from jobs import cli\n")
     assert violations("models.common.x", "from models import registry\n")
     assert violations("models.common.x", "import pipelines.decode\n")
+    assert violations("pipelines.x", "from tools.bench.benchmark import BenchConfig\n")
+    assert violations("tools.x", "from jobs.cli import main\n")
     assert not violations("models.common.x", "from models.common.audio import SAMPLE_RATE\n")
     assert not violations("pipelines.x", "from models.registry import resolve_model\n")
     assert not violations("jobs.x", "from pipelines.transcribe import run_transcription\n")

@@ -20,8 +20,8 @@ from jobs.cli import main
 from pipelines.config import ChunkingConfig, TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.online.app import ServeSettings, build_app, start
-from pipelines.online.loadtest import LoadSpec, run_load
 from pipelines.transcribe import iter_transcripts
+from tools.loadtest import LoadSpec, run_load
 
 pytestmark = pytest.mark.slow
 

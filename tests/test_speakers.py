@@ -23,10 +23,10 @@ from pipelines.listing import SourceFile
 from pipelines.quality.diarization import der, score_transcript
 from pipelines.speakers.cluster import diarize_windows
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.speakers.offline import diarize_audio, model_windows
 from pipelines.transcribe import iter_transcripts
 from pipelines.windows import BLOCK_SAMPLES
 from tests.fixtures_ray import ray_local  # noqa: F401
+from tools.bench.offline_speakers import diarize_audio, model_windows
 
 DATA = Path(__file__).parent / "data"
 SPEAKERS = DATA / "speakers"

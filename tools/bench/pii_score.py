@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pipelines.quality.pii_corpus import Utterance
+from tools.bench.pii_corpus import Utterance
 
 _UNITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}  # noqa: SIM905
 _UNITS["oh"] = "0"

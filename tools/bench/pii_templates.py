@@ -1,4 +1,4 @@
-"""Phrasings of the spoken-PII corpus (pipelines/quality/pii_corpus.py): twelve per type, the
+"""Phrasings of the spoken-PII corpus (tools/bench/pii_corpus.py): twelve per type, the
 first six for the dev split and the last six for the test split, so no test phrasing was seen
 while tuning. `{v}` is the value; `{a}. ... {b}` splits it across two sentences. Test phrasings
 were written to differ from dev's (other cue words, other sentence shapes)."""

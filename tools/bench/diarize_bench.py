@@ -31,8 +31,8 @@ def bench_diarize_quality(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfi
     from pipelines.decode import decode_audio
     from pipelines.listing import SourceFile
     from pipelines.quality.diarization import der, load_reference, score_transcript
-    from pipelines.speakers.offline import diarize_audio
     from pipelines.transcribe import iter_transcripts
+    from tools.bench.offline_speakers import diarize_audio
 
     config = TranscribeConfig(
         model=ModelConfig(word_timestamps=True, beam_size=cfg.beam_size, compute_type=cfg.compute_type),
@@ -93,7 +93,7 @@ import os, resource, sys, time
 import numpy as np
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import AudioStream
-from pipelines.speakers.offline import diarize_stream
+from tools.bench.offline_speakers import diarize_stream
 from pipelines.windows import BLOCK_SAMPLES
 t = time.perf_counter()
 with open(sys.argv[1], 'rb') as f, AudioStream(f) as stream:

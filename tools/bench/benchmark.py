@@ -94,7 +94,7 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             results += bench_timestamps(cfg)
         results += _bench_diarization(cfg, work)
         if "redact-quality" in cfg.scenarios:
-            from pipelines.quality.bench_redaction import bench_redact_quality
+            from tools.bench.bench_redaction import bench_redact_quality
 
             results.append(_start_ray())
             results += bench_redact_quality(cfg, Measurement)
@@ -108,7 +108,7 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
 
 
 def _bench_diarization(cfg: BenchConfig, work: Path) -> list[Measurement]:
-    from pipelines.quality import diarize_bench
+    from tools.bench import diarize_bench
 
     out: list[Measurement] = []
     if "diarize-memory" in cfg.scenarios:
@@ -175,7 +175,7 @@ def short_clips(cfg: BenchConfig, work: Path) -> tuple[list[Path], dict[str, str
 
 def bench_process(cfg: BenchConfig, work: Path, workload: str) -> list[Measurement]:
     """Whole processes, as a user times them: `voxray transcribe` with its defaults against a plain
-    faster-whisper script (pipelines/quality/anchor.py) on the same files, model, beam and compute type.
+    faster-whisper script (tools/bench/anchor.py) on the same files, model, beam and compute type.
 
     Short clips: the anchor is a `WhisperModel.transcribe` loop. Long recordings: its
     `BatchedInferencePipeline` (batch 8, its defaults). Each process starts cold: imports, Ray start
@@ -198,7 +198,7 @@ def bench_process(cfg: BenchConfig, work: Path, workload: str) -> list[Measureme
     env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(repo))
     device = [] if cfg.device == "auto" else ["--device", cfg.device]
     texts_path = work / f"anchor-{workload}.json"
-    anchor_cmd = [sys.executable, "-m", "pipelines.quality.anchor", mode, "--model", model, "--out", str(texts_path)]
+    anchor_cmd = [sys.executable, "-m", "tools.bench.anchor", mode, "--model", model, "--out", str(texts_path)]
     anchor_cmd += ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type, *device]
     anchor_s, gpu = _timed([*anchor_cmd, *order], env, cfg.device)
     anchor = json.loads(texts_path.read_text())
@@ -297,7 +297,7 @@ def bench_short(cfg: BenchConfig, work: Path) -> list[Measurement]:
 def long_base(cfg: BenchConfig, work: Path) -> tuple[np.ndarray, str]:
     """One pass of the long workload's audio (16 kHz mono) and its reference text."""
     if cfg.long_file.is_dir():
-        from pipelines.quality.longform import join_utterances
+        from tools.bench.longform import join_utterances
 
         joined = work / "utterances.wav"
         meta = work / "utterances.json"

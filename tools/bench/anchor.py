@@ -5,7 +5,7 @@ clips), or faster-whisper's `BatchedInferencePipeline` (long recordings). `voxra
 script and `voxray transcribe` as whole processes on the same files, model, beam size and compute
 type, so start-up, model loading and everything else a user waits for is in both numbers.
 
-    python -m pipelines.quality.anchor {loop|batched} --model DIR --out texts.json FILE...
+    python -m tools.bench.anchor {loop|batched} --model DIR --out texts.json FILE...
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipelines.quality.anchor")
+    p = argparse.ArgumentParser(prog="python -m tools.bench.anchor")
     p.add_argument("mode", choices=["loop", "batched"])
     p.add_argument("files", nargs="+")
     p.add_argument("--model", required=True, help="a CTranslate2 Whisper folder")

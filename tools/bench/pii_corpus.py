@@ -1,5 +1,5 @@
 """A spoken-PII corpus read by espeak-ng (apt-get install -y espeak-ng): every redactable
-type in twelve phrasings (pipelines/quality/pii_templates.py), eight voices at three speeds,
+type in twelve phrasings (tools/bench/pii_templates.py), eight voices at three speeds,
 digits read one by one or in groups, values split across two sentences, and sentences with
 ordinary numbers that must stay.
 
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipelines.quality.pii_templates import ORDINARY, TEMPLATES
+from tools.bench.pii_templates import ORDINARY, TEMPLATES
 
 VOICES = {
     "dev": ("en-us", "en-gb+f3", "en-gb-x-gbclan+m3", "en-029+f2"),
@@ -173,13 +173,14 @@ def _utterance(out: list, split: str, kind: str, t_index: int, text: str, digits
 
 
 def synthesize(utterances: list[Utterance], folder: Path) -> list[Path]:
-    """One WAV per utterance (espeak-ng's own 22.05 kHz) in `folder`; existing ones are kept."""
+    """One WAV per utterance (espeak-ng's own 22.05 kHz) in `folder`/SPLIT/; existing ones are kept."""
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng not found: apt-get install -y espeak-ng")
-    folder.mkdir(parents=True, exist_ok=True)
+    for split in VOICES:
+        (folder / split).mkdir(parents=True, exist_ok=True)
 
     def one(u: Utterance) -> Path:
-        dest = folder / f"{u.id}.wav"
+        dest = folder / u.split / f"{u.id}.wav"
         if not dest.exists():
             tmp = dest.with_suffix(".tmp")
             subprocess.run(["espeak-ng", "-v", u.voice, "-s", str(u.speed), "-w", str(tmp), u.text], check=True)

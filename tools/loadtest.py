@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import math
 import socket
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from pipelines.online.network import is_loopback
 
 MAX_DURATION_S = 600.0
 MAX_CONCURRENCY = 256
@@ -195,12 +196,3 @@ def compare_batching(
         if started_ray:
             ray.shutdown()
     return results[0], results[1]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
