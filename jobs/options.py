@@ -52,8 +52,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--initial-prompt", help="text Whisper sees as preceding every window (style, spellings)")
     v.add_argument(
         "--redact",
-        help="redact PII in transcripts: 'pii' (cards, phones, e-mail, SSN, IBAN, IP, long digit runs) "
-        "or a comma-separated list of Presidio entity types; turns on word timestamps",
+        help="redact PII in transcripts: 'pii' (every type below) or a comma-separated list of AWS Transcribe's "
+        "types: BANK_ACCOUNT_NUMBER, BANK_ROUTING, CREDIT_DEBIT_NUMBER, CREDIT_DEBIT_CVV, CREDIT_DEBIT_EXPIRY, PIN, "
+        "EMAIL, ADDRESS, NAME, PHONE, SSN, IBAN, DATE_OF_BIRTH, IP; turns on word timestamps",
     )
     v.add_argument(
         "--redact-audio",

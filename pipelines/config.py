@@ -10,11 +10,10 @@ from models.common.config import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
-    Probability,
     StorageConfig,
     YamlConfig,
 )
-from pipelines.redaction.entities import KNOWN, NER_ENTITIES
+from pipelines.redaction.settings import RedactConfig
 from pipelines.windows import ChunkingConfig
 
 ChannelMode = Literal["mix", "split"]
@@ -110,36 +109,6 @@ class DiarizeConfig:
             raise ValueError("diarize.step_s must be positive and at most diarize.window_s")
         if not 0 < self.threshold < 2:
             raise ValueError("diarize.threshold is a cosine distance between 0 and 2")
-
-
-@dataclass(frozen=True)
-class RedactConfig:
-    """PII redaction (pipelines/redaction). No entities: nothing is redacted."""
-
-    entities: tuple[str, ...] = ()
-    # Presidio's score below which a hit is ignored (its phone recognizer scores 0.4).
-    score_threshold: Probability = 0.3
-    # spaCy pipeline for Presidio: blank:en serves the pattern recognizers; NER entities need a
-    # trained, installed one (e.g. en_core_web_lg).
-    spacy_model: str = "blank:en"
-    # Redacted copies of the recordings go here (local folder or s3:// prefix); None: none.
-    audio_dir: str | None = None
-    # Silence this much beyond each redacted word's timestamps (word times are approximate).
-    audio_pad_s: NonNegativeFloat = 0.25
-
-    def __post_init__(self) -> None:
-        unknown = [e for e in self.entities if e not in KNOWN]
-        if unknown:
-            raise ValueError(f"redact: unknown entity types {unknown}; known: {', '.join(KNOWN)} (or 'pii')")
-        ner = [e for e in self.entities if e in NER_ENTITIES]
-        if ner and self.spacy_model.startswith("blank:"):
-            raise ValueError(f"redact: {ner} need a trained spaCy NER pipeline in redact.spacy_model")
-        if self.audio_dir and not self.entities:
-            raise ValueError("--redact-audio needs --redact (which entities to silence)")
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.entities)
 
 
 @dataclass(frozen=True)

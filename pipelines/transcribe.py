@@ -202,7 +202,7 @@ def iter_transcripts(
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
-        rows = redact_stream(rows, config)
+        rows = redact_stream(rows, config.redact, config.storage)
     yield from rows
 
 

@@ -33,22 +33,22 @@ PII = [
         "p1_card",
         "Thanks for calling. My card number is 4 5 3 2, 0 1 5 1, 1 2 8 3, 0 3 6 6. "
         "The parcel was left outside in the rain.",
-        {"CREDIT_CARD": "4532015112830366"},
+        {"CREDIT_DEBIT_NUMBER": "4532015112830366"},
     ),
     (
         "p2_phone",
         "You can reach me on 2 1 2, 5 5 5, 0 1 9 9. I will be at home all afternoon.",
-        {"PHONE_NUMBER": "2125550199"},
+        {"PHONE": "2125550199"},
     ),
     (
         "p3_email",
         "My email is maria garcia at gmail dot com. The order arrived two days late.",
-        {"EMAIL_ADDRESS": "garcia@gmail.com"},
+        {"EMAIL": "garcia@gmail.com"},
     ),
     (
         "p4_ssn",
         "My social security number is 2 1 9, 0 9, 9 9 9 9. I need the refund this week.",
-        {"US_SSN": "219099999"},
+        {"SSN": "219099999"},
     ),
 ]
 

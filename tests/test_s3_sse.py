@@ -69,7 +69,7 @@ def test_every_object_written_is_encrypted(sse_s3: SeaweedS3) -> None:
     # Redaction in the nightly job too: the committed row holds the tag, not the number.
     storage = StorageConfig(s3_endpoint=sse_s3.endpoint_url, s3_sse="AES256")
     [row] = read_transcripts(f"s3://{bucket}/store", storage).to_pylist()
-    assert "[US_SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["US_SSN"], row["text"]
+    assert "[SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["SSN"], row["text"]
     objects = _encryption(sse_s3, bucket)
     kinds = {k.split("/")[0] for k in objects}
     assert kinds == {"t", "audio", "store"} and any(k.endswith(".flac") for k in objects), sorted(objects)

@@ -112,4 +112,4 @@ def test_serve_honours_prompt_and_redact() -> None:
     assert "postgres" in transcriber.transcribe(clip, "a", RequestOptions(prompt="Postgres"))["text"].lower()
     call = (DATA / "pii" / "p4_ssn.flac").read_bytes()
     row = transcriber.transcribe(call, "b", RequestOptions(redact=PII))
-    assert "[US_SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["US_SSN"]
+    assert "[SSN]" in row["text"] and [r["type"] for r in row["redactions"]] == ["SSN"]

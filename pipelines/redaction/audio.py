@@ -16,8 +16,9 @@ from typing import Any
 import av
 import numpy as np
 
+from models.common.config import StorageConfig
 from models.common.storage import filesystem, is_s3
-from pipelines.config import TranscribeConfig
+from pipelines.redaction.settings import RedactConfig
 
 
 def copy_name(path: str) -> str:
@@ -33,18 +34,18 @@ def spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]
     )
 
 
-def write_redacted_audio(rows: list[dict[str, Any]], config: TranscribeConfig) -> str | None:
+def write_redacted_audio(rows: list[dict[str, Any]], redact: RedactConfig, storage: StorageConfig) -> str | None:
     """Write the redacted copy of the recording behind `rows`; its path, or None for failed rows."""
-    if not rows or rows[0]["status"] != "ok":
+    if not rows or rows[0]["status"] != "ok" or not redact.audio_dir:
         return None
     source = rows[0]["path"]
-    audio, rate, layout = _read(source, config)
-    for start, end in spans(rows, config.redact.audio_pad_s):
+    audio, rate, layout = _read(source, storage)
+    for start, end in spans(rows, redact.audio_pad_s):
         audio[:, int(start * rate) : int(np.ceil(end * rate))] = 0
-    dest_dir = config.redact.audio_dir.rstrip("/")
+    dest_dir = redact.audio_dir.rstrip("/")
     dest = f"{dest_dir}/{copy_name(source)}"
     data = _flac(audio, rate, layout)
-    fs = filesystem(dest, config.storage)
+    fs = filesystem(dest, storage)
     if not is_s3(dest):
         fs.makedirs(dest_dir, exist_ok=True)
     # One PUT on S3; locally a temporary name then a rename, so no torn copy is ever visible.
@@ -56,9 +57,9 @@ def write_redacted_audio(rows: list[dict[str, Any]], config: TranscribeConfig) -
     return dest
 
 
-def _read(path: str, config: TranscribeConfig) -> tuple[np.ndarray, int, str]:
+def _read(path: str, storage: StorageConfig) -> tuple[np.ndarray, int, str]:
     """All samples as int16 (channels, samples) at the source's own rate and channel count."""
-    with filesystem(path, config.storage).open(path, "rb") as f, av.open(f, metadata_errors="ignore") as container:
+    with filesystem(path, storage).open(path, "rb") as f, av.open(f, metadata_errors="ignore") as container:
         stream = container.streams.audio[0]
         rate, layout = stream.rate, stream.layout.name
         resampler = av.audio.resampler.AudioResampler(format="s16p", layout=layout, rate=rate)

@@ -1,15 +1,16 @@
-"""PII redaction of transcript rows with Microsoft Presidio (runs in CPU tasks, never the driver).
+"""PII redaction of transcript rows (runs in CPU tasks, never the driver).
 
-Each detected entity is replaced by a tag such as `[CREDIT_CARD]` in `text`, in every segment's
-text and in the words it covers; the row gets a `redactions` list (type, times, character offsets
-in the redacted `text`) that never holds the original value.
+Each detected entity is replaced by a tag such as `[SSN]` in `text`, in every segment's text and
+in the words it covers; the row gets a `redactions` list (type, times, character offsets in the
+redacted `text`) that never holds the original value.
 
-Presidio's pattern recognizers (credit cards with their Luhn check, phone numbers, e-mail, US SSN,
-IBAN, IP addresses) need no language model: they run on spaCy's `blank:en` pipeline, which ships
-with spaCy. Entities found by NER (PERSON, LOCATION, ...) need a trained spaCy pipeline installed
-by the user (`RedactConfig.spacy_model`); none is bundled, because spaCy's models are not on PyPI.
-Transcription errors break checksums (a 16-digit card read aloud rarely comes back Luhn-valid), so
-long digit runs are redacted as DIGITS whatever their checksum.
+Three finders, their spans merged:
+- Microsoft Presidio's pattern recognizers (cards with their Luhn check, phone numbers, e-mail,
+  US SSN, IBAN, IP) on the transcript with spoken forms rewritten (pipelines/redaction/spoken.py),
+  plus long digit runs whatever their checksum (transcription errors break checksums);
+- Presidio's spaCy NER (names, places) on the pinned offline pipeline (pipelines/redaction/ner.py);
+- cue rules: the value after "social security number", "PIN", "expires", "my name is", ...,
+  however partial (pipelines/redaction/cues.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,30 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipelines.config import RedactConfig
-from pipelines.redaction.entities import DIGITS_ENTITY, PII
+from pipelines.redaction.context import find_after_cues
+from pipelines.redaction.cues import CUES, find_domains
+from pipelines.redaction.entities import PII
+from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import normalize
 
 # A run of this many digits is redacted whatever its checksum (see the module docstring).
 MIN_DIGITS = 7
+DIGITS_ENTITY = "DIGITS"
+# Presidio's entity names for voxray's (AWS Transcribe's) types.
+PRESIDIO = {
+    "SSN": "US_SSN",
+    "CREDIT_DEBIT_NUMBER": "CREDIT_CARD",
+    "PHONE": "PHONE_NUMBER",
+    "EMAIL": "EMAIL_ADDRESS",
+    "IBAN": "IBAN_CODE",
+    "IP": "IP_ADDRESS",
+    "NAME": "PERSON",
+    "ADDRESS": "LOCATION",
+}
+_FROM_PRESIDIO = {v: k for k, v in PRESIDIO.items()}
+_NEEDS_NER = ("PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION")
 # When hits overlap, the merged span takes the first of these types it covers.
-_RANK = (*PII[:-1], DIGITS_ENTITY)
+_RANK = PII
 
 
 @dataclass(frozen=True)
@@ -33,26 +50,24 @@ class Hit:
     type: str
     start: int  # character offsets in the text that was analysed
     end: int
+    # Which finder's type wins when hits overlap: a cue's (0) says more than a pattern's (1),
+    # which says more than a digit count's or NER's (2).
+    rank: int = 1
 
 
 @lru_cache(maxsize=4)
 def analyzer(spacy_model: str):  # -> presidio_analyzer.AnalyzerEngine
     """One analyzer per process (a Ray worker keeps it between tasks); no network access."""
-    import spacy
     import tldextract.tldextract
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
+    from pipelines.redaction.ner import load
+
     # Presidio's e-mail check calls tldextract, which downloads the public suffix list when it can;
     # its bundled snapshot is enough and keeps workers off the network.
     tldextract.tldextract.TLD_EXTRACTOR.suffix_list_urls = ()
-    if spacy_model.startswith("blank:"):
-        nlp = spacy.blank(spacy_model.split(":", 1)[1])
-    elif spacy.util.is_package(spacy_model):
-        nlp = spacy.load(spacy_model)
-    else:
-        # Presidio would try to download it; voxray never downloads at run time.
-        raise ValueError(f"spaCy model {spacy_model!r} is not installed (redact.spacy_model)")
+    nlp = load(spacy_model)
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_model}])
     engine.nlp = {"en": nlp}
     engine_analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
@@ -65,22 +80,48 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     """Entities in `text`, as non-overlapping spans of `text` (spoken forms included)."""
     if not text.strip():
         return []
+    hits = _presidio_hits(text, config)
+    hits += [Hit(h.type, h.start, h.end, 0) for h in find_after_cues(text, CUES)]
+    hits += [Hit(h.type, h.start, h.end, 0) for h in find_domains(text)]
+    return _merge([h for h in hits if h.type in config.entities])
+
+
+def _presidio_hits(text: str, config: RedactConfig) -> list[Hit]:
+    wanted = {PRESIDIO.get(e, e) for e in config.entities} | {DIGITS_ENTITY}
+    if not config.uses_ner:
+        wanted -= set(_NEEDS_NER)
     norm = normalize(text)
     results = analyzer(config.spacy_model).analyze(
-        norm.text, language="en", entities=list(config.entities), score_threshold=config.score_threshold
+        norm.text, language="en", entities=sorted(wanted), score_threshold=config.score_threshold
     )
-    hits = [Hit(r.entity_type, *norm.original_span(r.start, r.end)) for r in results]
-    return _merge(hits)
+    hits = []
+    for r in results:
+        kind = _digits_type(norm.text[r.start : r.end]) if r.entity_type == DIGITS_ENTITY else r.entity_type
+        rank = 2 if r.entity_type == DIGITS_ENTITY or r.entity_type in _NEEDS_NER else 1
+        hits.append(Hit(_FROM_PRESIDIO.get(kind, kind), *norm.original_span(r.start, r.end), rank))
+    return hits
+
+
+def _digits_type(value: str) -> str:
+    """A long digit run said without a cue, typed by its length."""
+    count = sum(c.isdigit() for c in value)
+    if count == 9:
+        return "SSN"
+    if count in (10, 11):
+        return "PHONE"
+    if 13 <= count <= 19:
+        return "CREDIT_DEBIT_NUMBER"
+    return "BANK_ACCOUNT_NUMBER"
 
 
 def _merge(hits: list[Hit]) -> list[Hit]:
-    """Overlapping hits become one span, typed by the first recognizer ranked in `_RANK`."""
+    """Overlapping hits become one span, typed by the best-ranked finder (then by `_RANK`)."""
     merged: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
         if merged and hit.start < merged[-1].end:
             last = merged[-1]
-            kind = min(last.type, hit.type, key=_rank)
-            merged[-1] = Hit(kind, last.start, max(last.end, hit.end))
+            best = min(last, hit, key=lambda h: (h.rank, _rank(h.type)))
+            merged[-1] = Hit(best.type, last.start, max(last.end, hit.end), best.rank)
         else:
             merged.append(hit)
     return merged
@@ -175,12 +216,16 @@ def _redact_words(words: list[dict[str, Any]], text: str, edits: list[tuple[int,
 
 
 def _span_times(segment: dict[str, Any], start: int, end: int) -> list[float]:
+    """The time span of characters [start, end) of a segment, reaching into the silent-looking gaps
+    around it: audio the model gave no word to may hold digits it dropped (tiny.en wrote nine
+    digits read aloud as "2909"), and silencing a pause costs nothing."""
     words = segment.get("words")
     if not words:
         return [segment["start"], segment["end"]]
-    hit = [
-        w for w, (w0, w1) in zip(words, _word_bounds(words, segment["text"]), strict=True) if w0 < end and start < w1
-    ]
-    if not hit:
+    inside = [i for i, (w0, w1) in enumerate(_word_bounds(words, segment["text"])) if w0 < end and start < w1]
+    if not inside:
         return [segment["start"], segment["end"]]
-    return [min(w["start"] for w in hit), max(w["end"] for w in hit)]
+    first, last = words[inside[0]], words[inside[-1]]
+    before = words[inside[0] - 1]["end"] if inside[0] > 0 else segment["start"]
+    after = words[inside[-1] + 1]["start"] if inside[-1] + 1 < len(words) else segment["end"]
+    return [min(first["start"], before), max(last["end"], after)]

@@ -93,6 +93,11 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
         if "timestamps" in cfg.scenarios:
             results += bench_timestamps(cfg)
         results += _bench_diarization(cfg, work)
+        if "redact-quality" in cfg.scenarios:
+            from tools.bench.bench_redaction import bench_redact_quality
+
+            results.append(_start_ray())
+            results += bench_redact_quality(cfg, Measurement)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (cfg.out / "results.json").write_text(

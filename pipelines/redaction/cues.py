@@ -1,0 +1,103 @@
+"""The cue words that introduce each kind of spoken value (see pipelines/redaction/context.py).
+
+Tuned on the dev split of the spoken-PII corpus (scripts/make_pii_corpus.py) only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipelines.redaction.context import ContextHit, Cue, cue
+from pipelines.redaction.values import CODE, DATE, TLDS, address, email, name, number
+
+CUES: tuple[Cue, ...] = (
+    cue("SSN", number(), "social", "social security", "security number", "ssn", "s s n", "social insurance"),
+    cue(
+        "CREDIT_DEBIT_NUMBER",
+        number(),
+        "card",
+        "card number",
+        "credit card",
+        "debit card",
+        "visa",
+        "mastercard",
+        "master card",
+        "amex",
+        "american express",
+        "long number",
+    ),
+    cue(
+        "CREDIT_DEBIT_CVV",
+        number(),
+        "security code",
+        "cvv",
+        "c v v",
+        "cvc",
+        "c v c",
+        "verification code",
+        "verification number",
+        "three digit code",
+        "three-digit code",
+        "code on the back",
+    ),
+    cue("CREDIT_DEBIT_EXPIRY", number(DATE), "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
+    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code"),
+    cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
+    cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
+    cue(
+        "PHONE",
+        number(),
+        "phone",
+        "phone number",
+        "mobile",
+        "cell",
+        "telephone",
+        "call me on",
+        "call me at",
+        "reach me on",
+        "reach me at",
+        "text me",
+        "contact number",
+        "callback number",
+        "call back number",
+    ),
+    cue("DATE_OF_BIRTH", number(DATE), "born", "date of birth", "birth date", "birthday", "dob", "d o b"),
+    cue("IBAN", number(CODE), "iban", "i ban", "international bank account"),
+    cue("IP", number(), "ip", "i p", "ip address"),
+    cue("NAME", name(lowercase=True), "my name is", "name is", "name's", "surname", "last name", "first name"),
+    cue("NAME", name(lowercase=False), "this is", "i am", "i'm", "speaking with", "talking to", "mister", "miss"),
+    cue(
+        "ADDRESS",
+        address,
+        "i live at",
+        "i live on",
+        "live at",
+        r"(?<!ip\s)(?<!mail\s)address is",
+        "my address",
+        "reside at",
+        "located at",
+        "ship it to",
+        "deliver it to",
+        "mailing address",
+        "zip code",
+        "postcode",
+        "post code",
+    ),
+    cue("EMAIL", email, "email", "e-mail", "e mail", "send it to", "mail me at", "email address"),
+)
+
+# A domain said without a cue ("... to my toutlook.com"): the domain and the words just before it.
+_DOMAIN = re.compile(rf"\b[\w-]+(?:\s*\.\s*|\s+dot\s+)(?:{'|'.join(TLDS)})\b", re.IGNORECASE)
+_BEFORE_DOMAIN = re.compile(r"(?:[\w'-]+\s+){0,3}$")
+_NOT_ADDRESS = re.compile(r"\b(?:from|on|visit|website|site|at|is|was)\s", re.IGNORECASE)
+
+
+def find_domains(text: str) -> list[ContextHit]:
+    hits = []
+    for m in _DOMAIN.finditer(text):
+        before = _BEFORE_DOMAIN.search(text[: m.start()])
+        start = m.start()
+        if before is not None and not _NOT_ADDRESS.search(before.group()):
+            start = before.start()
+        hits.append(ContextHit("EMAIL", start, m.end()))
+    return hits

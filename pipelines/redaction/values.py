@@ -1,0 +1,199 @@
+"""How far a spoken value reaches after its cue, by kind: numbers, dates, codes, names,
+addresses and e-mail addresses, in the forms Whisper writes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.redaction.context import Token
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that are a digit (or a number) in speech; enough to start a value after a cue.
+NUMBER_WORDS = _words(
+    "zero oh o one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "double triple"
+)
+# Words and letters Whisper writes for a digit it heard; part of a value only next to a number.
+WEAK_DIGITS = frozenset("for fore four to too two ate won tree free sex nein i l s b z g".split())  # noqa: SIM905
+MONTHS = _words(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+ORDINALS = _words(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth"
+)
+# Separators inside one spoken value ("04/29", "2, 1, 9", "4-1-1", "nine. Nine", "10 dot 0").
+_GLUE = frozenset([",", "-", ".", "/", ":", ";", "slash", "dash", "dot", "point", "and"])
+_DATE_GLUE = _GLUE | {"of", "the"}
+# Words between a cue and its value ("my card number is, um, 4 5 ..."); what they may be.
+MAX_WORDS_BEFORE_VALUE = 8
+LEAD_WORDS = _words(
+    "is was it's its my the a number code name address at on to be would that um uh so it this okay ok yes yeah sure"
+)
+# Top-level domains that end a spoken e-mail address.
+TLDS = frozenset("com net org edu gov io co uk us de info biz me".split())  # noqa: SIM905
+STREET_WORDS = _words(
+    "street st avenue ave road rd lane ln drive dr boulevard blvd court ct way place pl terrace circle "
+    "parkway highway square crescent close"
+)
+MAX_NAME_WORDS = 4
+MAX_ADDRESS_WORDS = 12
+MAX_EMAIL_WORDS = 10
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a number-like value is made of."""
+
+    strong: frozenset[str]  # words that are part of it anywhere (besides digits)
+    glue: frozenset[str]  # separators that do not end it
+    max_filler: int = 1  # ordinary words tolerated inside it ("2 1 9 uh 0 9")
+    letters: bool = False  # short capitalised letter groups belong to it (IBAN, postcode)
+
+    def is_strong(self, t: Token) -> bool:
+        return (
+            t.text[0].isdigit()
+            or t.lower in self.strong
+            or (self.letters and t.text.isalpha() and t.text.isupper() and len(t.text) <= 4)
+        )
+
+
+NUMBER = Shape(NUMBER_WORDS, _GLUE)
+DATE = Shape(NUMBER_WORDS | MONTHS | ORDINALS, _DATE_GLUE)
+CODE = Shape(NUMBER_WORDS, _GLUE, max_filler=1, letters=True)
+
+
+def number(shape: Shape = NUMBER):
+    def find(toks: list[Token], first: int) -> tuple[int, int] | None:
+        i = _first_strong(toks, first, shape)
+        if i is None:
+            return None
+        start = i
+        # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
+        while start - 1 >= first and toks[start - 1].lower in WEAK_DIGITS:
+            start -= 1
+        return start, _number_end(toks, i, shape)
+
+    return find
+
+
+def _first_strong(toks: list[Token], first: int, shape: Shape) -> int | None:
+    words = 0
+    for i in range(first, len(toks)):
+        t = toks[i]
+        if shape.is_strong(t):
+            return i
+        if t.text in "?!":
+            return None
+        if t.word:
+            words += 1
+            if words > MAX_WORDS_BEFORE_VALUE:
+                return None
+    return None
+
+
+def _number_end(toks: list[Token], i: int, shape: Shape) -> int:
+    last, filler = i, 0
+    for j in range(i + 1, len(toks)):
+        t = toks[j]
+        if t.text in "?!":
+            break
+        if shape.is_strong(t) or (t.lower in WEAK_DIGITS and _next_to(toks, j, shape)):
+            last, filler = j, 0
+        elif t.lower not in shape.glue and t.word:
+            filler += 1
+            if filler > shape.max_filler:
+                break
+    return last
+
+
+def _next_to(toks: list[Token], j: int, shape: Shape) -> bool:
+    """A weak token counts when a number is its neighbour, separators aside."""
+    for step in (-1, 1):
+        k = j + step
+        while 0 <= k < len(toks) and toks[k].lower in shape.glue:
+            k += step
+        if 0 <= k < len(toks) and shape.is_strong(toks[k]):
+            return True
+    return False
+
+
+def _skip_lead(toks: list[Token], first: int) -> int | None:
+    """The first token after the cue that is not a lead word or punctuation."""
+    for i in range(first, min(len(toks), first + MAX_WORDS_BEFORE_VALUE)):
+        if toks[i].word and toks[i].lower not in LEAD_WORDS:
+            return i
+    return None
+
+
+def name(lowercase: bool):
+    """Up to four capitalised words ("Sarah Johnson", "Mary-Ann O'Neil"); two lower-case words too
+    when the cue says a name follows ("my name is sarah johnson"), not after "I'm" ("I'm calling")."""
+
+    def find(toks: list[Token], first: int) -> tuple[int, int] | None:
+        i = _skip_lead(toks, first)
+        if i is None:
+            return None
+        capital = toks[i].text[0].isupper() and toks[i].text != "I"
+        if not capital and not lowercase:
+            return None
+        limit = MAX_NAME_WORDS if capital else 2
+        last, count = i, 0
+        for j in range(i, len(toks)):
+            t = toks[j]
+            if t.text in "-'":
+                continue
+            if not t.text.isalpha() or (capital and not t.text[0].isupper()) or count >= limit:
+                break
+            last, count = j, count + 1
+        return i, last
+
+    return find
+
+
+def address(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """A street address: up to the end of the sentence, at most twelve words."""
+    i = _skip_lead(toks, first)
+    if i is None:
+        return None
+    last, count = i, 0
+    for j in range(i, len(toks)):
+        t = toks[j]
+        if t.text in "?!" or (t.text == "." and count >= 2 and not _abbrev(toks[j - 1])):
+            break
+        if t.word:
+            last, count = j, count + 1
+            if count >= MAX_ADDRESS_WORDS:
+                break
+    return i, last
+
+
+def _abbrev(t: Token) -> bool:
+    return t.lower in STREET_WORDS and len(t.text) <= 4
+
+
+def email(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """Up to the top-level domain ("... gmail dot com", "toutlook.com"), else to the sentence end."""
+    i = _skip_lead(toks, first)
+    if i is None:
+        return None
+    last, count = i, 0
+    for j in range(i, min(len(toks), i + 3 * MAX_EMAIL_WORDS)):
+        t = toks[j]
+        if t.lower in (".", "dot") and j + 1 < len(toks) and toks[j + 1].lower in TLDS:
+            return i, j + 1
+        if t.word:
+            count += 1
+            if count > MAX_EMAIL_WORDS:
+                break
+            if count <= MAX_EMAIL_WORDS // 2:
+                last = j
+        elif t.text in "?!" or (t.text == "." and count > 1):
+            break
+    return i, last
