@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.config import DiarizeConfig
+from pipelines.speakers.settings import DiarizeConfig
 
 
 @dataclass(frozen=True)
