@@ -59,15 +59,24 @@ def model_windows(blocks: Iterator[np.ndarray], config: RunSettings) -> Iterator
             yield window.audio, _placements(window.audio, offsets)
 
 
-def diarize_stream(blocks: Iterator[np.ndarray], config: RunSettings) -> list[Turn]:
-    """Speaker turns of one recording; memory: a block, a window, and the embeddings."""
+def stream_windows(blocks: Iterator[np.ndarray], config: RunSettings) -> list[dict]:
+    """One recording's speaker windows, as the preparation tasks compute them."""
     embedder = SpeakerEmbedder(config.diarize, config.chunking)
     windows: list[dict] = []
     for audio, placements in model_windows(blocks, config):
         embedder(audio, placements)
         windows += [w for p in placements for w in p["speaker_windows"]]
-    return diarize_windows(windows, config.diarize)
+    return windows
+
+
+def diarize_stream(blocks: Iterator[np.ndarray], config: RunSettings) -> list[Turn]:
+    """Speaker turns of one recording; memory: a block, a window, and the embeddings."""
+    return diarize_windows(stream_windows(blocks, config), config.diarize)
+
+
+def audio_blocks(mono: np.ndarray) -> Iterator[np.ndarray]:
+    return (mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES))
 
 
 def diarize_audio(mono: np.ndarray, config: RunSettings) -> list[Turn]:
-    return diarize_stream((mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES)), config)
+    return diarize_stream(audio_blocks(mono), config)
