@@ -103,35 +103,45 @@ def speaker_turns(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray) -> l
     return turns
 
 
-def _centroids_of(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.unique(labels)
+def _centroids_of(x: np.ndarray, labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Speakers holding at least `share` of the windows, and their centroids. A smaller cluster
+    (one window of a short first utterance, say) would keep its own windows by matching its own
+    centroid best, so it is no state of the resegmentation."""
+    ids = np.array(_big(labels, share) or [int(np.argmax(np.bincount(labels)))])
     return ids, _centroids(x, labels, ids.tolist())
+
+
+def _viterbi(score: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
+    """The best state per window: summed scores less a penalty per change of state."""
+    n, k = score.shape
+    change = 1.0 - np.eye(k)
+    best, back = score[0].copy(), np.zeros((n, k), dtype=np.int64)
+    for i in range(1, n):
+        # Overlapping windows lie in one stretch of speech; a pause makes a change cheaper.
+        penalty = cfg.switch_penalty if starts[i] < ends[i - 1] else cfg.pause_switch_penalty
+        paths = best[:, None] - penalty * change
+        back[i] = np.argmax(paths, axis=0)
+        best = paths[back[i], np.arange(k)] + score[i]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmax(best))
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
 
 
 def resegment(
     x: np.ndarray, starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, cfg: DiarizeConfig
 ) -> np.ndarray:
-    """Viterbi over windows in time order: similarity to a speaker's centroid, less a penalty per change."""
-    n = x.shape[0]
-    for _ in range(cfg.resegment_passes):
-        ids, centroids = _centroids_of(x, labels)
-        if ids.size < 2:
-            return labels
-        score = x @ centroids.T
-        k = ids.size
-        change = 1.0 - np.eye(k)
-        best, back = score[0].copy(), np.zeros((n, k), dtype=np.int64)
-        for i in range(1, n):
-            # Overlapping windows lie in one stretch of speech; a pause makes a change cheaper.
-            penalty = cfg.switch_penalty if starts[i] < ends[i - 1] else cfg.pause_switch_penalty
-            paths = best[:, None] - penalty * change
-            back[i] = np.argmax(paths, axis=0)
-            best = paths[back[i], np.arange(k)] + score[i]
-        path = np.empty(n, dtype=np.int64)
-        path[-1] = int(np.argmax(best))
-        for i in range(n - 1, 0, -1):
-            path[i - 1] = back[i, path[i]]
-        labels = ids[path]
+    """Viterbi over windows in time order: similarity to a speaker's centroid, less a penalty per change.
+
+    The passes re-estimate the centroids; a speaker left under the minimum share is then dropped
+    with one more pass, so the output holds no speaker smaller than the clustering would keep.
+    """
+    for i in range(cfg.resegment_passes + 1):
+        ids, centroids = _centroids_of(x, labels, cfg.min_cluster_share)
+        if i == cfg.resegment_passes and ids.size == np.unique(labels).size:
+            break
+        labels = ids[_viterbi(x @ centroids.T, starts, ends, cfg)] if ids.size > 1 else np.full_like(labels, ids[0])
     return labels
 
 
