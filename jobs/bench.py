@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="short-process,long-process,short,long,stages,timestamps,memory",
         help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
         "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
-        "also diarize-quality, diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
+        "also diarize-quality (builds its evaluation set with espeak-ng and ffmpeg into ~/.cache/voxray on "
+        "first use), diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
         "espeak-ng, needs espeak-ng and ffmpeg)",
     )
     p.set_defaults(func=run)

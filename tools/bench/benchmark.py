@@ -116,6 +116,7 @@ def _bench_diarization(cfg: BenchConfig, work: Path) -> list[Measurement]:
     if {"diarize-quality", "diarize-overhead"} & set(cfg.scenarios):
         out.append(_start_ray())
     if "diarize-quality" in cfg.scenarios:
+        out += diarize_bench.bench_diarize_evalset(cfg, Measurement)
         out += diarize_bench.bench_diarize_quality(cfg, Measurement)
     if "diarize-overhead" in cfg.scenarios:
         out += diarize_bench.bench_diarize_overhead(cfg, Measurement, build_long(cfg, work)[0][0])
