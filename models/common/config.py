@@ -73,6 +73,20 @@ class StorageConfig:
     # nightly table): "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with an optional key id).
     s3_sse: Literal["AES256", "aws:kms"] | None = None
     s3_sse_kms_key_id: str | None = None
+    # Retries and timeouts (docs/faults.md). Each S3 request is tried up to `s3_max_attempts` times by
+    # the client that makes it (botocore's "standard" mode for s3fs, Arrow's AwsStandardS3RetryStrategy,
+    # delta-rs's object_store), which covers a dropped connection or a 503. An outage lasts longer
+    # than a client's few attempts (a restarted S3 server took about 10 s to answer again), so voxray
+    # itself tries a whole read or write again, with exponential backoff from `retry_backoff_s`
+    # (doubling, capped at RETRY_BACKOFF_CAP_S, jittered), for up to `retry_deadline_s` (0: no retry
+    # beyond the client's). Only transient errors are retried (connection refused, reset, timeout,
+    # 5xx); a missing object or a refused key fails at once.
+    s3_max_attempts: PositiveInt = 5
+    s3_connect_timeout_s: PositiveFloat = 5.0
+    # A read or write that gets no byte for this long is abandoned (and tried again).
+    s3_read_timeout_s: PositiveFloat = 60.0
+    retry_deadline_s: NonNegativeFloat = 120.0
+    retry_backoff_s: PositiveFloat = 0.5
 
     def __post_init__(self) -> None:
         if self.s3_sse not in (None, "AES256", "aws:kms"):

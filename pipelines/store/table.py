@@ -37,6 +37,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from models.common.config import StorageConfig
+from models.common.retry import RETRY_BACKOFF_CAP_S, call_with_retries
 from models.common.schema import STORE_SCHEMA
 from models.common.storage import arrow_filesystem, endpoint, is_s3, strip_scheme
 from pipelines.store.faults import pause_point
@@ -66,6 +67,10 @@ def run_app_id(run_id: str) -> str:
     return f"voxray.run.{run_id}"
 
 
+# A count high enough that retry_timeout (the deadline) is what ends object_store's retries.
+OBJECT_STORE_MAX_RETRIES = 1000
+
+
 def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
     """delta-rs options for DEST. On S3 the log is committed with conditional PUTs (If-None-Match)."""
     if not is_s3(dest):
@@ -81,6 +86,19 @@ def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
         opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
     if storage.s3_region:
         opts["AWS_REGION"] = storage.s3_region
+    # object_store retries each request itself, with backoff, for up to the same deadline as
+    # voxray's own retries (models/common/retry.py), so a log read or commit rides out an outage.
+    opts.update(
+        # Bounded by the deadline, not a count: object_store retries only transient failures.
+        max_retries=str(OBJECT_STORE_MAX_RETRIES if storage.retry_deadline_s else storage.s3_max_attempts - 1),
+        retry_timeout=f"{max(storage.retry_deadline_s, 1):g}s",
+        connect_timeout=f"{storage.s3_connect_timeout_s:g}s",
+        timeout=f"{storage.s3_read_timeout_s:g}s",
+        **{
+            "backoff_config.init_backoff": f"{storage.retry_backoff_s:g}s",
+            "backoff_config.max_backoff": f"{RETRY_BACKOFF_CAP_S:g}s",
+        },
+    )
     # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
     # voxray: server-side encryption must reach it too.
     if storage.s3_sse:
@@ -305,7 +323,11 @@ class TranscriptTable:
         tag = f"{FILE_PREFIX}{run_id}-u{unit:05d}-{uuid.uuid4().hex[:8]}"
         for i, rel in enumerate(affected):
             # Copy on write: the other rows of a file stay, the replaced inputs' rows go.
-            old = pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA)
+            old = call_with_retries(
+                lambda rel=rel: pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA),
+                self.storage,
+                f"reading {rel}",
+            )
             keep = old.filter(pc.invert(pc.is_in(old["path"], pa.array(sorted(paths), pa.string()))))
             partition = partition_of(rel)
             removes.append(RemoveAction(rel, True, now_ms, None, {PARTITION: partition}))
@@ -328,9 +350,13 @@ class TranscriptTable:
         path = f"{self.root}/{rel}"
         if not is_s3(self.uri):
             self.fs.create_dir(f"{self.root}/{PARTITION}={partition}", recursive=True)
-        pq.write_table(table.cast(FILE_SCHEMA), path, filesystem=self.fs, compression="zstd")
+        data = table.cast(FILE_SCHEMA)
+        # A whole object under a fixed name: safe to write again after an outage.
+        call_with_retries(
+            lambda: pq.write_table(data, path, filesystem=self.fs, compression="zstd"), self.storage, f"writing {rel}"
+        )
         written.append(path)
-        size = int(self.fs.get_file_info(path).size or 0)
+        size = int(call_with_retries(lambda: self.fs.get_file_info(path), self.storage, f"sizing {rel}").size or 0)
         stats = _stats(table)
         return AddAction(rel, size, {PARTITION: partition}, int(time.time() * 1000), True, json.dumps(stats))
 
