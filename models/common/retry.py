@@ -13,6 +13,7 @@ because storage was unreachable, and the job exits non-zero instead of 0 (jobs/t
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import time
@@ -22,6 +23,7 @@ from typing import TypeVar
 from models.common.config import StorageConfig
 
 T = TypeVar("T")
+log = logging.getLogger("voxray.storage")
 
 # The longest single wait between two tries: long enough to let a restarting server come up, short
 # enough that a run resumes within seconds of the server answering again.
@@ -146,6 +148,10 @@ def call_with_retries(
                     f"{TRANSIENT_PREFIX}{what} failed {attempt} time(s) over {waited:.0f} s "
                     f"(retry_deadline_s={storage.retry_deadline_s:g}): {describe_error(exc)}"
                 ) from exc
+            # A warning, so that an outage ridden out leaves a trace in the job's log.
+            log.warning(
+                "%s: transient storage error, try %d in %.1f s: %s", what, attempt + 1, pause, describe_error(exc)
+            )
             sleep(pause)
 
 
