@@ -90,7 +90,9 @@ def run_with_outage(
     return OutageRun(proc.returncode, output, time.monotonic() - started, killed_at, back_at)
 
 
-def parquet_rows(s3: SeaweedS3, prefix: str) -> list[dict]:
+def parquet_rows(
+    s3: SeaweedS3, prefix: str, columns: tuple[str, ...] | None = ("path", "status", "error")
+) -> list[dict]:
     """Every row of every Parquet file under `prefix` (each file must read whole: none may be torn)."""
     fs = S3FileSystem(**s3.pyarrow_kwargs())
     root = prefix.removeprefix("s3://")
@@ -99,7 +101,7 @@ def parquet_rows(s3: SeaweedS3, prefix: str) -> list[dict]:
     for info in infos:
         if info.is_file:
             assert info.path.endswith(".parquet"), f"a file that is not a finished part: {info.path}"
-            rows.extend(pq.read_table(info.path, filesystem=fs, columns=["path", "status", "error"]).to_pylist())
+            rows.extend(pq.read_table(info.path, filesystem=fs, columns=list(columns) if columns else None).to_pylist())
     return rows
 
 

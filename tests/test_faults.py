@@ -71,6 +71,17 @@ def test_storage_config_retry_settings_round_trip_and_are_validated() -> None:
             dataclass_from_dict(StorageConfig, {key: bad})
 
 
+def test_the_secret_key_is_in_no_repr_and_no_config_error() -> None:
+    from models.common.config import ConfigError, dataclass_from_dict
+
+    secret = "s3cr3t-never-shown"
+    config = StorageConfig(s3_access_key="id", s3_secret_key=secret)
+    assert secret not in repr(config) and "id" in repr(config)
+    with pytest.raises(ConfigError) as wrong:
+        dataclass_from_dict(StorageConfig, {"s3_secret_key": 123456789})
+    assert "s3_secret_key" in str(wrong.value) and "123456789" not in str(wrong.value)
+
+
 def test_refused_connection_is_transient_missing_object_is_not(s3: SeaweedS3) -> None:
     fs = filesystem("s3://x/y", _storage(s3))
     s3.make_bucket("kinds")
@@ -129,20 +140,26 @@ def test_transcribe_s3_to_s3_killed_server_loses_and_duplicates_nothing(s3: Seaw
     source = upload_copies(s3, SPEECH, "outage-audio", copies=2)
     s3.make_bucket("outage-out")
     dest = "s3://outage-out/transcripts"
-    run = run_with_outage(s3, ["transcribe", source, "--output", dest], kill_after_s=12, down_s=3)
+    # The secret key both in the environment (s3.env()) and in the config: it must show up nowhere.
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage:\n  s3_access_key: {s3.access_key}\n  s3_secret_key: {s3.secret_key}\n")
+    args = ["transcribe", source, "--output", dest, "--config", str(config)]
+    run = run_with_outage(s3, args, kill_after_s=12, down_s=3)
+    assert s3.secret_key not in run.output
     assert run.killed_at_s is not None, f"the run ended before the outage:\n{run.output[-2000:]}"
     # Either every read rode out the outage, or the run says so and exits 75 (never 0 with rows lost).
     rows = parquet_rows(s3, dest)
     unavailable = [r for r in rows if storage_unavailable(r["error"])]
     assert run.code == (EXIT_STORAGE_UNAVAILABLE if unavailable else 0), run.output[-3000:]
     if run.code:
-        again = ["transcribe", source, "--output", dest, "--overwrite"]
+        again = [*args, "--overwrite"]
         rerun = run_with_outage(s3, again, kill_after_s=None, down_s=0)
         assert rerun.code == 0, rerun.output[-3000:]
         rows = parquet_rows(s3, dest)
     distinct, duplicated, statuses = count_paths(rows)
     assert (distinct, duplicated, len(rows)) == (2 * len(SPEECH), 0, 2 * len(SPEECH))
     assert statuses == {"ok": 2 * len(SPEECH)}
+    assert s3.secret_key not in repr(parquet_rows(s3, dest, columns=None))
 
 
 @pytest.mark.slow

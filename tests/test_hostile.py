@@ -113,3 +113,30 @@ def test_serve_answers_400_for_hostile_uploads() -> None:
     with pytest.raises(RequestError) as long:
         _decode(BOMB.read_bytes(), max_duration_s=600.0)
     assert long.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/data/../../etc/passwd", "s3://b/../../x.wav", "s3://b/a/..", "rel/../../../../root/.ssh/id_rsa", "/"],
+)
+def test_written_names_never_leave_dest(path: str) -> None:
+    """Redacted copies and exports are named from input paths: no input can name a place outside DEST."""
+    from pipelines.export.names import output_names
+    from pipelines.redaction.audio import copy_name
+
+    name = copy_name(path)
+    assert "/" not in name and name.endswith(".flac")  # one file directly in the audio folder
+    for stem in output_names({path: [""], "/other/x.wav": [""]}).values():
+        assert not stem.startswith("/") and ".." not in stem.split("/")
+
+
+def test_manifest_paths_resolve_as_documented(tmp_path: Path) -> None:
+    """Relative manifest paths are relative to the manifest (`..` included, normalised); absolute ones stay."""
+    from models.common.config import StorageConfig
+    from pipelines.listing import manifest_rows
+
+    (tmp_path / "audio").mkdir()
+    manifest = tmp_path / "audio" / "manifest.jsonl"
+    manifest.write_text('{"path": "../outside.wav"}\n{"path": "/abs/x.wav"}\n{"path": "in.wav"}\n')
+    paths = manifest_rows(str(manifest), StorageConfig(), required=("path",))["path"]
+    assert paths == [str(tmp_path / "outside.wav"), "/abs/x.wav", str(tmp_path / "audio" / "in.wav")]

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -67,7 +67,8 @@ class StorageConfig:
     s3_endpoint: str | None = None
     # Listing and reading stay anonymous-free by default; explicit keys are for S3-compatible stores.
     s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    # Never shown: not in repr (logs, tracebacks), not in a config error, not in the fingerprint.
+    s3_secret_key: str | None = field(default=None, repr=False)
     s3_region: str | None = None
     # Server-side encryption of every object voxray writes (transcripts, redacted audio, the
     # nightly table): "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with an optional key id).
@@ -164,8 +165,14 @@ def dataclass_from_dict(cls: type, data: Any, where: str = "") -> Any:
         raise ConfigError(f"{where + ': ' if where else ''}{exc}") from exc
 
 
+# Fields whose values an error message must not repeat.
+SECRET_FIELDS = ("s3_secret_key",)
+
+
 def convert(hint: Any, value: Any, where: str) -> Any:
     """`value` (plain YAML data) as the type `hint` declares, or ConfigError naming `where`."""
+    if where.rsplit(".", 1)[-1] in SECRET_FIELDS and not (value is None or isinstance(value, str)):
+        raise ConfigError(f"{where} must be a string (the value given is not shown: it is a secret)")
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Annotated:
         out = convert(args[0], value, where)

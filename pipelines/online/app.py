@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,6 +41,7 @@ API_KEY_ENV = "VOXRAY_API_KEY"
 OPENAI_MODEL_ALIAS = "whisper-1"
 # Multipart framing and the small form fields around the file.
 _FORM_OVERHEAD_BYTES = 64 * 1024
+MAX_RETRY_AFTER_S = 60
 GRANULARITIES = ("segment", "word")
 
 
@@ -56,6 +60,10 @@ class ServeSettings:
     replica_cpus: float = 1.0
     ingress_cpus: float = 0.25
     threads: int = 2  # CPU threads per model replica (CTranslate2 intra-op)
+    # Requests one ingress replica holds at once (reading, waiting for or in the model). More are
+    # answered 503 with Retry-After at once: 300 requests sent together were all queued before,
+    # the last answered after 150 s. Each held request may hold an upload of max_upload_bytes.
+    max_queued_requests: int = 64
     use_gpu: bool | None = None  # None: one GPU per model replica when the cluster has GPUs
 
     @property
@@ -64,15 +72,31 @@ class ServeSettings:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None,
+        kind: str = "invalid_request_error",
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.kind = status, message, code, kind
+        self.retry_after_s = retry_after_s
 
 
-def error_response(status: int, message: str, code: str | None, kind: str = "invalid_request_error") -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    code: str | None,
+    kind: str = "invalid_request_error",
+    retry_after_s: int | None = None,
+) -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _diarize_options(form: Any) -> DiarizeConfig | None:
@@ -114,7 +138,7 @@ api = FastAPI(title="voxray", docs_url=None, redoc_url=None, openapi_url=None)
 
 @api.exception_handler(ApiError)
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.message, exc.code, exc.kind)
+    return error_response(exc.status, exc.message, exc.code, exc.kind, exc.retry_after_s)
 
 
 @api.exception_handler(StarletteHTTPException)
@@ -162,6 +186,9 @@ class TranscriptionAPI:
         self.settings = settings
         self.model_names = (settings.model_name, OPENAI_MODEL_ALIAS)
         formats.language_name("en")  # loads the language table now, not on the first request
+        # Admission: requests held now, and a running mean of how long the model takes (for Retry-After).
+        self.held = 0
+        self.model_s = 1.0
 
     @api.get("/health")
     async def health(self) -> dict[str, str]:
@@ -182,9 +209,18 @@ class TranscriptionAPI:
         # 401 rather than a broken connection).
         try:
             self._authorize(request)
+            if self.held >= self.settings.max_queued_requests:
+                raise self._busy()  # before the body: a full server takes in no more uploads
         except ApiError:
             await self._drain(request, _FORM_OVERHEAD_BYTES)
             raise
+        self.held += 1
+        try:
+            return await self._transcribe(request)
+        finally:
+            self.held -= 1
+
+    async def _transcribe(self, request: Request) -> Response:
         body = await self._read_body(request)
         form = await self._form(request, body)
         upload = form.get("file")
@@ -227,11 +263,15 @@ class TranscriptionAPI:
             max_duration_s=self.settings.max_duration_s,
             diarize=_diarize_options(form),
         )
+        began = time.monotonic()
         try:
             result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
+        except BackPressureError:
+            raise self._busy() from None  # the model deployment's own queue bound (Serve's max_queued_requests)
         except Exception:
             log.exception("the model deployment failed a request")
             raise ApiError(500, "transcription failed (internal error)", None, "server_error") from None
+        self.model_s = 0.8 * self.model_s + 0.2 * (time.monotonic() - began)
         if "error" in result:
             e = result["error"]
             raise ApiError(e["status"], e["message"], e["code"])
@@ -247,6 +287,17 @@ class TranscriptionAPI:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
             raise ApiError(401, "invalid or missing API key (send 'Authorization: Bearer KEY')", "invalid_api_key")
+
+    def _busy(self) -> ApiError:
+        # A slot frees when a request leaves the model: about one model call from now.
+        wait = min(MAX_RETRY_AFTER_S, max(1, math.ceil(self.model_s)))
+        return ApiError(
+            503,
+            f"server busy ({self.held} requests in progress); retry after {wait} s",
+            "server_busy",
+            "server_error",
+            retry_after_s=wait,
+        )
 
     def _too_large(self) -> ApiError:
         limit_mb = self.settings.max_upload_bytes / 1024**2
@@ -301,6 +352,10 @@ class TranscriptionAPI:
             raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
 
 
+# Requests beyond max_queued_requests the ingress takes in only to answer 503.
+INGRESS_HEADROOM = 64
+
+
 def resolve_api_key(flag: str | None) -> str | None:
     return flag or os.environ.get(API_KEY_ENV) or None
 
@@ -327,9 +382,18 @@ def build_app(settings: ServeSettings) -> serve.Application:
                 "target_ongoing_requests": settings.max_batch_size,
             }
         }
-    model = TranscriptionModel.options(ray_actor_options=actor_options, max_ongoing_requests=ongoing, **scaling)
+    # Bounded queues everywhere: the ingress sheds load itself (503 with Retry-After, before the
+    # body) once it holds max_queued_requests; Serve's own bounds are the backstop behind it (the
+    # model's raises BackPressureError, answered the same way; the proxy's answers a bare 503).
+    queued = settings.max_queued_requests
+    model = TranscriptionModel.options(
+        ray_actor_options=actor_options, max_ongoing_requests=ongoing, max_queued_requests=queued, **scaling
+    )
     ingress = TranscriptionAPI.options(
-        ray_actor_options={"num_cpus": settings.ingress_cpus}, max_ongoing_requests=4 * ongoing
+        ray_actor_options={"num_cpus": settings.ingress_cpus},
+        # Room for the requests it holds plus those it is turning away (each a few milliseconds).
+        max_ongoing_requests=queued + INGRESS_HEADROOM,
+        max_queued_requests=queued + INGRESS_HEADROOM,
     )
     return ingress.bind(model.bind(settings), settings)
 

@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -216,7 +216,7 @@ class TranscriptTable:
         table = self.refresh()
         self.states_version = table.version()
         states: dict[str, InputState] = {}
-        for fragment in table.to_pyarrow_dataset().get_fragments():
+        for fragment in table.to_pyarrow_dataset(filesystem=self._data_fs()).get_fragments():
             # Batch by batch: a compacted file of millions of rows is never held whole as Python lists.
             for batch in fragment.to_batches(columns=STATE_COLUMNS):
                 fold_rows(states, batch.to_pydict(), fragment.path)
@@ -418,7 +418,20 @@ class TranscriptTable:
             raise StoreError(f"{self.dest} is a Delta table that voxray did not create")
         if as_of is not None:
             table.load_as_version(as_of)
-        return table.to_pyarrow_table(columns=columns)
+        return table.to_pyarrow_table(columns=columns, filesystem=self._data_fs())
+
+    def _data_fs(self) -> pafs.FileSystem:
+        """Arrow's own filesystem at the table's root, for reading the data files the log names.
+
+        Left to itself, delta-rs reads them through a Python filesystem handler (DeltaStorageHandler)
+        that Arrow's I/O threads call into. A read still in flight when the interpreter finalises
+        (Parquet pre-buffering) then takes the GIL from a finalising interpreter, and the process
+        aborts after printing correct results: "terminate called without an active exception",
+        SIGABRT, exit 134 (delta-io/delta-rs#2184). No Python runs in Arrow's threads this way.
+        Reads need no server-side-encryption headers, so Arrow's S3 client serves SSE tables too.
+        """
+        fs, root = arrow_filesystem(self.uri, replace(self.storage, s3_sse=None, s3_sse_kms_key_id=None))
+        return pafs.SubTreeFileSystem(root.rstrip("/"), fs)
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return DeltaTable(self.uri, storage_options=self.options).history(limit)
