@@ -12,6 +12,7 @@ scripts/outage_check.py (bigger runs, numbers for docs/faults.md).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -24,6 +25,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pyarrow.fs import FileSelector, S3FileSystem
 
+from models.common.config import StorageConfig
+from pipelines.store.state import with_store_columns
+from pipelines.store.table import TranscriptTable
 from tests.s3server import SeaweedS3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,3 +113,20 @@ def count_paths(rows: list[dict]) -> tuple[int, int, Counter[str]]:
     """(distinct paths, paths with more than one row, statuses)."""
     per_path = Counter(r["path"] for r in rows)
     return len(per_path), sum(1 for n in per_path.values() if n > 1), Counter(r["status"] for r in rows)
+
+
+def build_table(s3: SeaweedS3, dest: str, commits: int = 40, rows: int = 50) -> None:
+    """A voxray Delta table of `commits` files over up to 10 partitions, without a model."""
+    storage = StorageConfig(s3_endpoint=s3.endpoint_url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key)
+    table = TranscriptTable(dest, storage)
+    table.open(create=True)
+    states = table.input_states()
+    for unit in range(commits):
+        when = dt.datetime(2026, 11, 1 + unit % 10, tzinfo=dt.timezone.utc)
+        made = [
+            {"path": f"s3://a/{unit}-{i}.wav", "status": "ok", "text": "hello " * 50, "segments": [],
+             "duration_s": 1.0, "transcribed_at": when, "model": "tiny.en", "config_fingerprint": "fp"}
+            for i in range(rows)
+        ]  # fmt: skip
+        built = with_store_columns(made, version="v1", attempts=0, quarantined=False)
+        table.commit_unit("build", unit + 1, lambda _, built=built: built, states)

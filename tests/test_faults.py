@@ -24,7 +24,7 @@ from models.common.retry import (
 )
 from models.common.storage import arrow_filesystem, filesystem
 from pipelines.store.table import TranscriptTable
-from tests.outage import count_paths, parquet_rows, run_with_outage, upload_copies
+from tests.outage import build_table, count_paths, parquet_rows, run_with_outage, upload_copies
 from tests.s3server import S3ServerError, SeaweedS3, find_weed
 
 SPEECH = sorted((Path(__file__).parent / "data" / "speech").glob("*.wav"))
@@ -177,3 +177,15 @@ def test_nightly_killed_server_then_rerun_gives_every_input_exactly_once(s3: Sea
     distinct, duplicated, statuses = count_paths(rows)
     assert (distinct, duplicated, len(rows)) == (2 * len(SPEECH), 0, 2 * len(SPEECH))
     assert statuses == {"ok": 2 * len(SPEECH)}, [r["error"] for r in rows if r["error"]]
+
+
+def test_read_and_status_of_a_delta_table_on_s3_exit_0_every_time(s3: SeaweedS3) -> None:
+    """A few runs here; scripts/exit_codes.py runs 20 of each command (docs/faults.md)."""
+    s3.make_bucket("exits")
+    dest = "s3://exits/table"
+    build_table(s3, dest, commits=12, rows=20)
+    for command in (["read", dest, "--columns", "path,text"], ["read", dest], ["status", dest]):
+        for _ in range(2):
+            run = run_with_outage(s3, command, kill_after_s=None, down_s=0)
+            assert run.code == 0, run.output[-2000:]
+    assert run_with_outage(s3, ["read", dest], kill_after_s=None, down_s=0).output.count("\n") >= 240
