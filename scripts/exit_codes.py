@@ -39,7 +39,8 @@ def main() -> int:
         dest = "s3://out/table"
         build_table(s3, dest)
         commands = {
-            "read": ["read", dest, "--columns", "path,text"],
+            "read": ["read", dest],
+            "read-columns": ["read", dest, "--columns", "path,text"],
             "status": ["status", dest],
             "export": ["export", dest, "--out", f"{tmp}/export", "--format", "txt"],
             # An empty source: nothing to transcribe, so the run opens, plans and commits its markers.

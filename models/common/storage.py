@@ -10,6 +10,7 @@ import fsspec
 import pyarrow.fs as pafs
 
 from models.common.config import StorageConfig
+from models.common.retry import RETRY_BACKOFF_CAP_S
 
 # Models fetched from S3 or a hub, and converted models, are kept here (one copy per node).
 CACHE_DIR = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
@@ -69,6 +70,24 @@ def _s3fs(url: str | None, storage: StorageConfig) -> fsspec.AbstractFileSystem:
     # a class attribute in s3fs, not a constructor argument.
     fs.retries = storage.s3_max_attempts
     return fs
+
+
+# A count high enough that retry_timeout (the deadline) is what ends object_store's retries.
+OBJECT_STORE_MAX_RETRIES = 1000
+
+
+def object_store_retry_options(storage: StorageConfig) -> dict[str, str]:
+    """delta-rs (object_store) retry and timeout options: each request retried with backoff for up to
+    the same deadline as voxray's own retries, so a log read or a commit rides out an outage."""
+    return {
+        # Bounded by the deadline, not a count: object_store retries only transient failures.
+        "max_retries": str(OBJECT_STORE_MAX_RETRIES if storage.retry_deadline_s else storage.s3_max_attempts - 1),
+        "retry_timeout": f"{max(storage.retry_deadline_s, 1):g}s",
+        "connect_timeout": f"{storage.s3_connect_timeout_s:g}s",
+        "timeout": f"{storage.s3_read_timeout_s:g}s",
+        "backoff_config.init_backoff": f"{storage.retry_backoff_s:g}s",
+        "backoff_config.max_backoff": f"{RETRY_BACKOFF_CAP_S:g}s",
+    }
 
 
 def arrow_filesystem(path: str, storage: StorageConfig) -> tuple[pafs.FileSystem, str]:

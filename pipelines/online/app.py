@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import math
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.config import DiarizeConfig, RedactConfig, TranscribeConfig
 from pipelines.export import formats
+from pipelines.online.admission import Admission
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
 from pipelines.redaction.entities import parse_entities
 
@@ -41,7 +40,6 @@ API_KEY_ENV = "VOXRAY_API_KEY"
 OPENAI_MODEL_ALIAS = "whisper-1"
 # Multipart framing and the small form fields around the file.
 _FORM_OVERHEAD_BYTES = 64 * 1024
-MAX_RETRY_AFTER_S = 60
 GRANULARITIES = ("segment", "word")
 
 
@@ -186,9 +184,7 @@ class TranscriptionAPI:
         self.settings = settings
         self.model_names = (settings.model_name, OPENAI_MODEL_ALIAS)
         formats.language_name("en")  # loads the language table now, not on the first request
-        # Admission: requests held now, and a running mean of how long the model takes (for Retry-After).
-        self.held = 0
-        self.model_s = 1.0
+        self.admission = Admission(settings.max_queued_requests)
 
     @api.get("/health")
     async def health(self) -> dict[str, str]:
@@ -209,16 +205,13 @@ class TranscriptionAPI:
         # 401 rather than a broken connection).
         try:
             self._authorize(request)
-            if self.held >= self.settings.max_queued_requests:
+            if self.admission.full:
                 raise self._busy()  # before the body: a full server takes in no more uploads
         except ApiError:
             await self._drain(request, _FORM_OVERHEAD_BYTES)
             raise
-        self.held += 1
-        try:
+        with self.admission.hold():
             return await self._transcribe(request)
-        finally:
-            self.held -= 1
 
     async def _transcribe(self, request: Request) -> Response:
         body = await self._read_body(request)
@@ -263,15 +256,14 @@ class TranscriptionAPI:
             max_duration_s=self.settings.max_duration_s,
             diarize=_diarize_options(form),
         )
-        began = time.monotonic()
         try:
-            result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
+            with self.admission.timing():
+                result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
         except BackPressureError:
             raise self._busy() from None  # the model deployment's own queue bound (Serve's max_queued_requests)
         except Exception:
             log.exception("the model deployment failed a request")
             raise ApiError(500, "transcription failed (internal error)", None, "server_error") from None
-        self.model_s = 0.8 * self.model_s + 0.2 * (time.monotonic() - began)
         if "error" in result:
             e = result["error"]
             raise ApiError(e["status"], e["message"], e["code"])
@@ -289,11 +281,10 @@ class TranscriptionAPI:
             raise ApiError(401, "invalid or missing API key (send 'Authorization: Bearer KEY')", "invalid_api_key")
 
     def _busy(self) -> ApiError:
-        # A slot frees when a request leaves the model: about one model call from now.
-        wait = min(MAX_RETRY_AFTER_S, max(1, math.ceil(self.model_s)))
+        wait = self.admission.retry_after_s()
         return ApiError(
             503,
-            f"server busy ({self.held} requests in progress); retry after {wait} s",
+            f"server busy ({self.admission.held} requests in progress); retry after {wait} s",
             "server_busy",
             "server_error",
             retry_after_s=wait,

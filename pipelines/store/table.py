@@ -37,9 +37,9 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from models.common.config import StorageConfig
-from models.common.retry import RETRY_BACKOFF_CAP_S, call_with_retries
+from models.common.retry import call_with_retries
 from models.common.schema import STORE_SCHEMA
-from models.common.storage import arrow_filesystem, endpoint, is_s3, strip_scheme
+from models.common.storage import arrow_filesystem, endpoint, is_s3, object_store_retry_options, strip_scheme
 from pipelines.store.faults import pause_point
 from pipelines.store.state import (
     PARTITION,
@@ -67,10 +67,6 @@ def run_app_id(run_id: str) -> str:
     return f"voxray.run.{run_id}"
 
 
-# A count high enough that retry_timeout (the deadline) is what ends object_store's retries.
-OBJECT_STORE_MAX_RETRIES = 1000
-
-
 def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
     """delta-rs options for DEST. On S3 the log is committed with conditional PUTs (If-None-Match)."""
     if not is_s3(dest):
@@ -86,19 +82,7 @@ def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
         opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
     if storage.s3_region:
         opts["AWS_REGION"] = storage.s3_region
-    # object_store retries each request itself, with backoff, for up to the same deadline as
-    # voxray's own retries (models/common/retry.py), so a log read or commit rides out an outage.
-    opts.update(
-        # Bounded by the deadline, not a count: object_store retries only transient failures.
-        max_retries=str(OBJECT_STORE_MAX_RETRIES if storage.retry_deadline_s else storage.s3_max_attempts - 1),
-        retry_timeout=f"{max(storage.retry_deadline_s, 1):g}s",
-        connect_timeout=f"{storage.s3_connect_timeout_s:g}s",
-        timeout=f"{storage.s3_read_timeout_s:g}s",
-        **{
-            "backoff_config.init_backoff": f"{storage.retry_backoff_s:g}s",
-            "backoff_config.max_backoff": f"{RETRY_BACKOFF_CAP_S:g}s",
-        },
-    )
+    opts.update(object_store_retry_options(storage))
     # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
     # voxray: server-side encryption must reach it too.
     if storage.s3_sse:
