@@ -218,3 +218,22 @@ def test_reads_and_writes_through_a_network_that_resets_replies(s3: SeaweedS3) -
     direct, _ = arrow_filesystem("s3://resets/t.parquet", _storage(s3))
     assert all(pq.read_table(f"resets/t{i}.parquet", filesystem=direct).equals(table) for i in range(3))
     assert resets > 0, proxy.stats
+
+
+@pytest.mark.parametrize("command", ["nightly", "transcribe"])
+def test_unreachable_storage_exits_75_with_a_one_line_message(command: str, tmp_path: Path, capsys) -> None:
+    """Storage that stays unreachable past the deadline: exit 75 (EX_TEMPFAIL), no traceback, no secret."""
+    from jobs.cli import main
+
+    storage = "storage:\n  s3_endpoint: http://127.0.0.1:9\n  s3_access_key: k\n  s3_secret_key: hidden-secret-value\n"
+    storage += "  retry_deadline_s: 1\n  retry_backoff_s: 0.2\n  s3_max_attempts: 1\n  s3_connect_timeout_s: 1\n"
+    config = tmp_path / "config.yaml"
+    if command == "nightly":
+        config.write_text("transcribe:\n" + "".join(f"  {line}\n" for line in storage.splitlines()))
+        args = ["nightly", "s3://nowhere/audio/", "--output", "s3://nowhere/table", "--config", str(config)]
+    else:
+        config.write_text(storage)
+        args = ["transcribe", "s3://nowhere/audio/", "--output", "s3://nowhere/out", "--config", str(config)]
+    assert main(args) == EXIT_STORAGE_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert "storage unreachable" in err and "Traceback" not in err and "hidden-secret-value" not in err
