@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from jobs.options import add_model_options, config_from_args, refuse_unknown_language
+from models.common.retry import EXIT_STORAGE_UNAVAILABLE, TRANSIENT_PREFIX, describe_error, is_transient
 
 if TYPE_CHECKING:
     from pipelines.config import TranscribeConfig
@@ -68,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # Parquet parts written so far are whole; a Delta table has only whole commits.
+        print(f"voxray: storage unreachable, run stopped: {describe_error(exc)}; run again to finish "
+              "(--overwrite for --format parquet)", file=sys.stderr)  # fmt: skip
+        return EXIT_STORAGE_UNAVAILABLE
     if args.show and args.format == "parquet":
         _show(summary.written, args.show, config)
     print(summary.render())
@@ -77,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"committed to the Delta table at {args.output}")
     else:
         print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
+    if summary.unavailable:
+        print(
+            f"voxray: {summary.unavailable} file(s) were not transcribed because storage stayed unreachable "
+            f"(rows with error '{TRANSIENT_PREFIX}...'); everything else is written. Run again to finish "
+            "(--overwrite for --format parquet; --format delta replaces those rows)",
+            file=sys.stderr,
+        )
+        return EXIT_STORAGE_UNAVAILABLE
     return 3 if args.fail_on_error and summary.failed else 0
 
 

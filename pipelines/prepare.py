@@ -22,7 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
+from models.common.config import StorageConfig
 from models.common.profile import StageTimes
+from models.common.retry import call_with_retries, is_transient
 from models.common.schema import FILE_FIELDS
 from models.common.storage import filesystem, is_s3, strip_scheme
 from pipelines.config import TranscribeConfig
@@ -345,7 +347,10 @@ def _open(path: str, size: int | None, config: TranscribeConfig, times: StageTim
         raise DecodeError(f"object of {size} bytes exceeds the limit of {config.decode.max_bytes} bytes")
     try:
         with times.stage("prepare:read"):
-            handle = _read_handle(path, size, config, times)
+            # Tried again across a storage outage; one still failing is raised with TRANSIENT_PREFIX.
+            handle = call_with_retries(
+                lambda: _read_handle(path, size, config, times), config.storage, f"reading {path}"
+            )
     except FileNotFoundError as exc:
         raise OSError(f"cannot read {path}: object not found (deleted after listing?)") from exc
     except PermissionError as exc:
@@ -377,21 +382,35 @@ def _read_handle(path: str, size: int | None, config: TranscribeConfig, times: S
                 handle.close()
                 return io.BytesIO(data)
             handle.seek(0)  # it grew after listing: stream it like a large file
-        return _TimedReader(handle, times)
+        return _TimedReader(handle, times, config.storage)
     except BaseException:
         handle.close()
         raise
 
 
 class _TimedReader:
-    """A file handle whose reads count as `prepare:read` (FFmpeg pulls bytes through it as it decodes)."""
+    """A file handle whose reads count as `prepare:read` (FFmpeg pulls bytes through it as it decodes).
 
-    def __init__(self, handle: Any, times: StageTimes) -> None:
-        self._handle, self._times = handle, times
+    A read that fails for a transient reason is tried again from the same offset (models.common.retry).
+    """
+
+    def __init__(self, handle: Any, times: StageTimes, storage: StorageConfig) -> None:
+        self._handle, self._times, self._storage = handle, times, storage
 
     def read(self, n: int = -1) -> bytes:
         with self._times.stage("prepare:read"):
-            return self._handle.read(n)
+            at = self._handle.tell()
+
+            def again() -> bytes:
+                self._handle.seek(at)
+                return self._handle.read(n)
+
+            try:
+                return self._handle.read(n)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                return call_with_retries(again, self._storage, f"reading {getattr(self._handle, 'path', 'a file')}")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)

@@ -20,6 +20,7 @@ import ray
 
 from models.common.ids import new_run_id
 from models.common.profile import StageTimes
+from models.common.retry import call_with_retries, storage_unavailable
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
@@ -99,6 +100,8 @@ class RunSummary:
     rows: int = 0
     ok: int = 0
     failed: int = 0
+    # Failed rows whose file could not be read or written because storage stayed unreachable.
+    unavailable: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     written: list[str] = field(default_factory=list)
@@ -115,6 +118,7 @@ class RunSummary:
             self.audio_s += row["duration_s"] or 0.0
         else:
             self.failed += 1
+            self.unavailable += storage_unavailable(row.get("error"))
 
     def render(self) -> str:
         return (
@@ -288,7 +292,7 @@ def run_transcription(
     config.check_model(model_input(config)[1])  # before listing, and before DEST is touched
     times = StageTimes()
     with times.stage("driver:listing"):
-        files = list_sources(sources, config.storage)
+        files = call_with_retries(lambda: list_sources(sources, config.storage), config.storage, "listing")
     out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None

@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -37,8 +37,9 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from models.common.config import StorageConfig
+from models.common.retry import call_with_retries
 from models.common.schema import STORE_SCHEMA
-from models.common.storage import arrow_filesystem, endpoint, is_s3, strip_scheme
+from models.common.storage import arrow_filesystem, endpoint, is_s3, object_store_retry_options, strip_scheme
 from pipelines.store.faults import pause_point
 from pipelines.store.state import (
     PARTITION,
@@ -81,6 +82,7 @@ def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
         opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
     if storage.s3_region:
         opts["AWS_REGION"] = storage.s3_region
+    opts.update(object_store_retry_options(storage))
     # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
     # voxray: server-side encryption must reach it too.
     if storage.s3_sse:
@@ -198,7 +200,7 @@ class TranscriptTable:
         table = self.refresh()
         self.states_version = table.version()
         states: dict[str, InputState] = {}
-        for fragment in table.to_pyarrow_dataset().get_fragments():
+        for fragment in table.to_pyarrow_dataset(filesystem=self._data_fs()).get_fragments():
             # Batch by batch: a compacted file of millions of rows is never held whole as Python lists.
             for batch in fragment.to_batches(columns=STATE_COLUMNS):
                 fold_rows(states, batch.to_pydict(), fragment.path)
@@ -305,7 +307,11 @@ class TranscriptTable:
         tag = f"{FILE_PREFIX}{run_id}-u{unit:05d}-{uuid.uuid4().hex[:8]}"
         for i, rel in enumerate(affected):
             # Copy on write: the other rows of a file stay, the replaced inputs' rows go.
-            old = pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA)
+            old = call_with_retries(
+                lambda rel=rel: pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA),
+                self.storage,
+                f"reading {rel}",
+            )
             keep = old.filter(pc.invert(pc.is_in(old["path"], pa.array(sorted(paths), pa.string()))))
             partition = partition_of(rel)
             removes.append(RemoveAction(rel, True, now_ms, None, {PARTITION: partition}))
@@ -328,9 +334,13 @@ class TranscriptTable:
         path = f"{self.root}/{rel}"
         if not is_s3(self.uri):
             self.fs.create_dir(f"{self.root}/{PARTITION}={partition}", recursive=True)
-        pq.write_table(table.cast(FILE_SCHEMA), path, filesystem=self.fs, compression="zstd")
+        data = table.cast(FILE_SCHEMA)
+        # A whole object under a fixed name: safe to write again after an outage.
+        call_with_retries(
+            lambda: pq.write_table(data, path, filesystem=self.fs, compression="zstd"), self.storage, f"writing {rel}"
+        )
         written.append(path)
-        size = int(self.fs.get_file_info(path).size or 0)
+        size = int(call_with_retries(lambda: self.fs.get_file_info(path), self.storage, f"sizing {rel}").size or 0)
         stats = _stats(table)
         return AddAction(rel, size, {PARTITION: partition}, int(time.time() * 1000), True, json.dumps(stats))
 
@@ -392,7 +402,20 @@ class TranscriptTable:
             raise StoreError(f"{self.dest} is a Delta table that voxray did not create")
         if as_of is not None:
             table.load_as_version(as_of)
-        return table.to_pyarrow_table(columns=columns)
+        return table.to_pyarrow_table(columns=columns, filesystem=self._data_fs())
+
+    def _data_fs(self) -> pafs.FileSystem:
+        """Arrow's own filesystem at the table's root, for reading the data files the log names.
+
+        Left to itself, delta-rs reads them through a Python filesystem handler (DeltaStorageHandler)
+        that Arrow's I/O threads call into. A read still in flight when the interpreter finalises
+        (Parquet pre-buffering) then takes the GIL from a finalising interpreter, and the process
+        aborts after printing correct results: "terminate called without an active exception",
+        SIGABRT, exit 134 (delta-io/delta-rs#2184). No Python runs in Arrow's threads this way.
+        Reads need no server-side-encryption headers, so Arrow's S3 client serves SSE tables too.
+        """
+        fs, root = arrow_filesystem(self.uri, replace(self.storage, s3_sse=None, s3_sse_kms_key_id=None))
+        return pafs.SubTreeFileSystem(root.rstrip("/"), fs)
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return DeltaTable(self.uri, storage_options=self.options).history(limit)
