@@ -19,12 +19,9 @@ MAX_MODULE = 400
 
 # Debt: what was over a limit when the limits came in, at its size then. Split these; do not add.
 RATCHET: dict[str, int] = {
-    "function pipelines/online/app.py:transcriptions": 63,
     "class pipelines/online/transcriber.py:OnlineTranscriber": 162,
-    "module pipelines/prepare.py": 421,
     "class pipelines/prepare.py:_Preparer": 222,
-    "module pipelines/store/table.py": 417,
-    "class pipelines/store/table.py:TranscriptTable": 293,
+    "class pipelines/store/table.py:TranscriptTable": 276,
     "function pipelines/store/table.py:commit_unit": 71,
     "module pipelines/training/finetune.py": 546,
     "function pipelines/training/finetune.py:train_func": 94,

@@ -21,16 +21,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError
@@ -39,8 +37,16 @@ from deltalake.transaction import AddAction, RemoveAction
 from models.common.config import StorageConfig
 from models.common.retry import call_with_retries
 from models.common.schema import STORE_SCHEMA
-from models.common.storage import arrow_filesystem, endpoint, is_s3, object_store_retry_options, strip_scheme
+from models.common.storage import arrow_filesystem, is_s3
 from pipelines.store.faults import pause_point
+from pipelines.store.location import (
+    LOG_DIR,
+    StoreError,
+    check_dest_empty,
+    data_filesystem,
+    storage_options,
+    table_uri,
+)
 from pipelines.store.state import (
     PARTITION,
     STATE_COLUMNS,
@@ -53,49 +59,11 @@ from pipelines.store.state import (
 TABLE_NAME = "voxray-transcripts"
 WRITERS_APP = "voxray.writers"
 FILE_PREFIX = "voxray-"
-OLD_FORMAT_MARKER = "_voxray/commits"
-# Delta Lake's transaction log folder inside the table root.
-LOG_DIR = "_delta_log"
 FILE_SCHEMA = pa.schema([f for f in STORE_SCHEMA if f.name != PARTITION])
-
-
-class StoreError(ValueError):
-    """DEST cannot be used as voxray's table (foreign files, old format, another table)."""
 
 
 def run_app_id(run_id: str) -> str:
     return f"voxray.run.{run_id}"
-
-
-def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
-    """delta-rs options for DEST. On S3 the log is committed with conditional PUTs (If-None-Match)."""
-    if not is_s3(dest):
-        return {}
-    opts = {"conditional_put": "etag"}
-    url = endpoint(storage)
-    if url:
-        opts["AWS_ENDPOINT_URL"] = url
-        if url.startswith("http://"):
-            opts["AWS_ALLOW_HTTP"] = "true"
-    if storage.s3_access_key:
-        opts["AWS_ACCESS_KEY_ID"] = storage.s3_access_key
-        opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
-    if storage.s3_region:
-        opts["AWS_REGION"] = storage.s3_region
-    opts.update(object_store_retry_options(storage))
-    # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
-    # voxray: server-side encryption must reach it too.
-    if storage.s3_sse:
-        opts["aws_server_side_encryption"] = storage.s3_sse
-    if storage.s3_sse_kms_key_id:
-        opts["aws_sse_kms_key_id"] = storage.s3_sse_kms_key_id
-    return opts
-
-
-def table_uri(dest: str) -> str:
-    if is_s3(dest):
-        return "s3://" + strip_scheme(dest).rstrip("/")
-    return os.path.abspath(os.path.expanduser(dest))
 
 
 @dataclass
@@ -136,7 +104,7 @@ class TranscriptTable:
         else:
             if not create:
                 raise StoreError(f"{self.dest} is not a voxray table (no {LOG_DIR})")
-            self._check_empty()
+            check_dest_empty(self.fs, self.root, self.dest)
             table = self._create()
         name = table.metadata().name
         if name != TABLE_NAME:
@@ -146,31 +114,6 @@ class TranscriptTable:
             )
         self._dt = table
         return table
-
-    def _check_empty(self) -> None:
-        if self.fs.get_file_info(self.root).type == pafs.FileType.File:
-            raise StoreError(f"{self.dest} is a file; DEST must be a folder or s3:// prefix for the table")
-        children = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
-        if not children:
-            return
-        if self.fs.get_file_info(f"{self.root}/{OLD_FORMAT_MARKER}").type != pafs.FileType.NotFound:
-            raise StoreError(
-                f"{self.dest} holds transcripts in voxray's old commit-record format, which this version "
-                "no longer reads. Start a new table: run `voxray nightly` with a new, empty --output "
-                "(the old folder is left as it is; `voxray transcribe --format delta` or a rerun fills the new one)"
-            )
-        names = sorted(i.base_name for i in children)[:5]
-        if names == [LOG_DIR]:
-            # A log without a version yet: another writer is creating the table this moment (seen
-            # on S3 with two nightly runs starting at once: its log appeared before its version 0).
-            # The conditional PUT of version 0 in _create decides who makes it, and the name check
-            # in `open` still refuses a Delta table that voxray did not create.
-            return
-        raise StoreError(
-            f"{self.dest} holds files that are not a voxray Delta table ({', '.join(names)}"
-            f"{', ...' if len(children) > 5 else ''}); voxray never writes into a folder it does not own. "
-            "Pick an empty or new DEST"
-        )
 
     def _create(self) -> DeltaTable:
         try:
@@ -200,7 +143,7 @@ class TranscriptTable:
         table = self.refresh()
         self.states_version = table.version()
         states: dict[str, InputState] = {}
-        for fragment in table.to_pyarrow_dataset(filesystem=self._data_fs()).get_fragments():
+        for fragment in table.to_pyarrow_dataset(filesystem=data_filesystem(self.uri, self.storage)).get_fragments():
             # Batch by batch: a compacted file of millions of rows is never held whole as Python lists.
             for batch in fragment.to_batches(columns=STATE_COLUMNS):
                 fold_rows(states, batch.to_pydict(), fragment.path)
@@ -402,20 +345,7 @@ class TranscriptTable:
             raise StoreError(f"{self.dest} is a Delta table that voxray did not create")
         if as_of is not None:
             table.load_as_version(as_of)
-        return table.to_pyarrow_table(columns=columns, filesystem=self._data_fs())
-
-    def _data_fs(self) -> pafs.FileSystem:
-        """Arrow's own filesystem at the table's root, for reading the data files the log names.
-
-        Left to itself, delta-rs reads them through a Python filesystem handler (DeltaStorageHandler)
-        that Arrow's I/O threads call into. A read still in flight when the interpreter finalises
-        (Parquet pre-buffering) then takes the GIL from a finalising interpreter, and the process
-        aborts after printing correct results: "terminate called without an active exception",
-        SIGABRT, exit 134 (delta-io/delta-rs#2184). No Python runs in Arrow's threads this way.
-        Reads need no server-side-encryption headers, so Arrow's S3 client serves SSE tables too.
-        """
-        fs, root = arrow_filesystem(self.uri, replace(self.storage, s3_sse=None, s3_sse_kms_key_id=None))
-        return pafs.SubTreeFileSystem(root.rstrip("/"), fs)
+        return table.to_pyarrow_table(columns=columns, filesystem=data_filesystem(self.uri, self.storage))
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return DeltaTable(self.uri, storage_options=self.options).history(limit)
