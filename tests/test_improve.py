@@ -1,0 +1,118 @@
+"""`voxray improve`: the model registry, the pseudo-label filters, the gate, and the loop's refusals.
+
+The registry tests use real folders and the real SeaweedFS S3 server; the loop tests use real Ray,
+the bundled tiny.en and the packaged Whisper base as the teacher.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from models.common.config import StorageConfig
+from models.registry import ModelNotFoundError, bundled_model_path, model_identity, resolve_model
+from models.versions import COMPLETE, POINTER, ModelRegistry, RegistryError
+
+DATA = Path(__file__).parent / "data"
+
+
+def _model_folder(tmp_path: Path, name: str, payload: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"payload": payload}))
+    (folder / "model.bin").write_bytes(payload.encode() * 100)
+    return folder
+
+
+def test_registry_publishes_versions_moves_current_and_rolls_back(tmp_path: Path) -> None:
+    registry = ModelRegistry(str(tmp_path / "reg"))
+    assert registry.pointer() is None and registry.versions() == []
+    with pytest.raises(ModelNotFoundError, match="no current version"):
+        resolve_model(f"registry:{tmp_path / 'reg'}", StorageConfig())
+    first = registry.publish(_model_folder(tmp_path, "a", "one"), {"wer": 0.5})
+    second = registry.publish(_model_folder(tmp_path, "b", "two"), {"wer": 0.2})
+    assert registry.versions() == [first, second]
+    assert registry.report(second) == {"wer": 0.2, "version": second}
+    spec = f"registry:{tmp_path / 'reg'}"
+    assert resolve_model(spec, StorageConfig()) == Path(registry.current())
+    assert json.loads((resolve_model(spec, StorageConfig()) / "config.json").read_text()) == {"payload": "two"}
+    promoted = model_identity(spec, StorageConfig())
+    assert registry.rollback() == first
+    assert Path(registry.current()).name == first
+    assert model_identity(spec, StorageConfig()) != promoted
+    with pytest.raises(RegistryError, match="no earlier version"):
+        registry.rollback()
+    # The rolled-back version stays on disk: versions are never deleted.
+    assert (tmp_path / "reg" / "versions" / second / COMPLETE).exists()
+
+
+def test_pointer_never_names_a_partial_version(tmp_path: Path) -> None:
+    """Readers polling during publishes always find a complete folder behind the pointer."""
+    registry = ModelRegistry(str(tmp_path / "reg"))
+    registry.publish(_model_folder(tmp_path, "seed", "seed"), {})
+    big = _model_folder(tmp_path, "big", "x" * 2000)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            current = Path(registry.current())
+            assert (current / COMPLETE).exists() and (current / "model.bin").stat().st_size > 0
+            seen.append(current.name)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(5):
+            registry.publish(big, {})
+    finally:
+        stop.set()
+        reader.join()
+    assert len(set(seen)) >= 2
+    # A crashed publish leaves only a hidden partial folder, which is never listed.
+    (tmp_path / "reg" / "versions" / ".partial-v0099-abcdef").mkdir()
+    assert len(registry.versions()) == 6
+
+
+def test_registry_refuses_an_unwritable_root(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RegistryError, match=str(blocker)):
+        ModelRegistry(str(blocker / "reg")).check_writable()
+
+
+def test_fingerprint_follows_the_registry_pointer(tmp_path: Path) -> None:
+    from pipelines.config import TranscribeConfig
+
+    tiny = bundled_model_path()
+    registry = ModelRegistry(str(tmp_path / "reg"))
+    registry.publish(tiny, {"base": True})
+    config = TranscribeConfig.from_dict({"model": {"model": f"registry:{tmp_path / 'reg'}"}})
+    before = config.fingerprint()
+    registry.publish(tiny, {"base": False})
+    after = config.fingerprint()
+    registry.rollback()
+    assert before != after and config.fingerprint() == before
+
+
+@pytest.mark.slow
+def test_registry_on_s3(s3_env, tmp_path: Path) -> None:
+    s3_env.make_bucket("models")
+    storage = StorageConfig()
+    root = "s3://models/flywheel"
+    registry = ModelRegistry(root, storage)
+    registry.check_writable()
+    first = registry.publish(_model_folder(tmp_path, "a", "one"), {"n": 1})
+    second = registry.publish(_model_folder(tmp_path, "b", "two"), {"n": 2})
+    # An upload that died before its marker: listed by S3, never by the registry.
+    s3_env.client().put_object(Bucket="models", Key="flywheel/versions/v0003-abcdef/model.bin", Body=b"half")
+    assert registry.versions() == [first, second]
+    local = resolve_model(f"registry:{root}", storage, cache_dir=tmp_path / "cache")
+    assert json.loads((local / "config.json").read_text()) == {"payload": "two"}
+    assert registry.rollback() == first
+    pointer = json.loads(s3_env.client().get_object(Bucket="models", Key=f"flywheel/{POINTER}")["Body"].read())
+    assert pointer == {"version": first, "history": [first]}
+    assert registry.report(second)["n"] == 2
