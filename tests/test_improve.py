@@ -116,3 +116,60 @@ def test_registry_on_s3(s3_env, tmp_path: Path) -> None:
     pointer = json.loads(s3_env.client().get_object(Bucket="models", Key=f"flywheel/{POINTER}")["Body"].read())
     assert pointer == {"version": first, "history": [first]}
     assert registry.report(second)["n"] == 2
+
+
+# --- filters and gate (pure) ----------------------------------------------------------------------
+
+
+def _row(path: str, text: str, *, status: str = "ok", duration: float = 3.0, **segment: float) -> dict:
+    seg = {"start": 0.0, "end": duration, "avg_logprob": -0.2, "no_speech_prob": 0.01, "flagged": False, **segment}
+    return {"path": path, "status": status, "text": text, "duration_s": duration, "segments": [seg]}
+
+
+def test_filters_count_each_removal_under_its_first_reason() -> None:
+    from pipelines.improve import filters
+
+    sentence = "please add Roamshield to my Veltrix Fiber account"
+    teacher = [
+        _row("ok", sentence),
+        _row("broken", "", status="error", duration=0.0),
+        _row("short", sentence, duration=0.2),
+        _row("empty", "", segments=[]),
+        _row("flagged", sentence, flagged=True),
+        _row("silence", sentence, no_speech_prob=0.9),
+        _row("unsure", sentence, avg_logprob=-1.5),
+        _row("loop", " ".join(["the plan the plan"] * 20)),
+        _row("disagree", sentence),
+        _row("orphan", sentence),
+    ]
+    production = {r["path"]: {**r, "status": "ok", "text": sentence} for r in teacher if r["path"] != "orphan"}
+    production["disagree"]["text"] = "ich möchte bitte einen Vertrag kündigen"
+    production["loop"]["text"] = teacher[7]["text"]
+    result = filters.select(teacher, production, filters.FilterConfig())
+    assert [k.path for k in result.kept] == ["ok"] and result.seen == 10
+    expected = {
+        filters.UNREADABLE: 1,
+        filters.NO_PRODUCTION: 1,
+        filters.TOO_SHORT: 1,
+        filters.NO_TEXT: 1,
+        filters.FLAGGED: 1,
+        filters.NO_SPEECH: 1,
+        filters.LOW_LOGPROB: 1,
+        filters.REPETITIVE: 1,
+        filters.DISAGREE: 1,
+    }
+    assert {k: v for k, v in result.removed.items() if v} == expected
+    # Domain words the production model misses are not disagreement: that gap is what the teacher adds.
+    assert filters.disagreement(sentence, "please add roam shield to my velvet fiber account") <= 0.6
+
+
+def test_gate_promotes_only_a_better_dev_wer_within_the_regression_margin() -> None:
+    from pipelines.improve.gate import GateConfig, Scores, decide
+
+    cfg = GateConfig()
+    assert decide(Scores(0.40, 0.10), Scores(0.15, 0.105), cfg).promote
+    worse_dev = decide(Scores(0.40, 0.10), Scores(0.40, 0.10), cfg)
+    assert not worse_dev.promote and "dev WER" in worse_dev.reasons[0]
+    regressed = decide(Scores(0.40, 0.10), Scores(0.15, 0.12), cfg)
+    assert not regressed.promote and "regression WER 12.0%" in regressed.reasons[0]
+    assert not decide(Scores(0.40, 0.10), Scores(float("nan"), 0.10), cfg).promote
