@@ -32,7 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument(
+        "--freeze-encoder",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
     p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
@@ -85,7 +91,12 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     if not 0 < args.dev_share < 1:
         raise ValueError(f"--dev-share must be between 0 and 1, not {args.dev_share}")
     train = TrainSettings(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_steps=args.max_steps, storage=args.storage
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        storage=args.storage,
+        freeze_encoder=args.freeze_encoder,
     )
     cfg = ImproveConfig(
         registry=args.registry,

@@ -7,6 +7,7 @@ the bundled tiny.en and the packaged Whisper base as the teacher.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from models.common.config import StorageConfig
 from models.registry import ModelNotFoundError, bundled_model_path, model_identity, resolve_model
 from models.versions import COMPLETE, POINTER, ModelRegistry, RegistryError
+from tests.fixtures_ray import ray_local  # noqa: F401
 
 DATA = Path(__file__).parent / "data"
 
@@ -173,3 +175,67 @@ def test_gate_promotes_only_a_better_dev_wer_within_the_regression_margin() -> N
     regressed = decide(Scores(0.40, 0.10), Scores(0.15, 0.12), cfg)
     assert not regressed.promote and "regression WER 12.0%" in regressed.reasons[0]
     assert not decide(Scores(0.40, 0.10), Scores(float("nan"), 0.10), cfg).promote
+
+
+# --- the loop ---------------------------------------------------------------------------------------
+
+
+def _noise_clips(folder: Path, seed: int = 0) -> list[Path]:
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, level in enumerate((0.05, 0.3)):
+        path = folder / f"noise-{i}.wav"
+        sf.write(path, (level * rng.standard_normal(16000 * 4)).astype("float32"), 16000)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.slow
+def test_a_bad_archive_is_never_promoted(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:  # noqa: F811
+    """Noise, silence, other languages and undecodable files: counted, filtered out, nothing trained or promoted."""
+    from jobs.cli import main
+
+    archive = tmp_path / "archive"
+    _noise_clips(archive)
+    for name in ("silence.wav", "empty.wav", "not_audio.wav", "truncated.mp3", "zero_length.wav"):
+        shutil.copy(DATA / "bad" / name, archive / name)
+    for name in ("de_termin.flac", "es_conteo.flac", "fr_bonjour_monde.flac", "zh_jishu.flac"):
+        shutil.copy(DATA / "languages" / name, archive / name)
+    summary = tmp_path / "summary.json"
+    registry = tmp_path / "reg"
+    argv = ["improve", str(archive), "--registry", str(registry), "--work", str(tmp_path / "work")]
+    argv += ["--hotwords", "Veltrix Roamshield", "--summary", str(summary), "--min-kept", "4"]
+    assert main(argv) == 0
+    result = json.loads(summary.read_text())
+    assert result["promoted"] is False and result["model"] is None
+    assert result["clips_seen"] == 11 and result["clips_kept"] < 4
+    removed = result["report"]["removed"]
+    assert removed["unreadable"] >= 3  # not audio, truncated, zero length (empty and silence may decode)
+    assert sum(removed.values()) + result["clips_kept"] == 11
+    assert "not promoted" in capsys.readouterr().out
+    # The registry holds the seed only, and registry:DIR resolves to it (tiny.en's files).
+    versions = ModelRegistry(str(registry)).versions()
+    assert len(versions) == 1
+    seeded = resolve_model(f"registry:{registry}", StorageConfig())
+    assert (seeded / "model.bin").stat().st_size == (bundled_model_path() / "model.bin").stat().st_size
+
+
+def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from jobs.cli import main
+
+    clip = DATA / "speech" / "01_quick_brown_fox.wav"
+    base = ["improve", str(clip), "--registry", str(tmp_path / "reg")]
+    assert main([*base, "--teacher", str(tmp_path / "no-such-model")]) == 2
+    assert "--teacher" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["improve", str(clip), "--registry", str(blocker / "reg")]) == 2
+    assert f"registry {blocker / 'reg'} is not writable" in capsys.readouterr().err
+    assert main([*base, "--eval", str(tmp_path / "missing.jsonl")]) == 2
+    assert "--eval" in capsys.readouterr().err
+    assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
+    assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2

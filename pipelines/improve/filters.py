@@ -55,7 +55,7 @@ class FilterConfig:
     max_no_speech_prob: float = 0.6
     min_avg_logprob: float = -0.7
     max_compression_ratio: float = 2.4
-    max_disagreement: float = 0.6  # WER of the production transcript against the teacher's
+    max_disagreement: float = 0.8  # WER of the production transcript against the teacher's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
