@@ -222,6 +222,14 @@ def test_a_bad_archive_is_never_promoted(ray_local, tmp_path: Path, capsys: pyte
     assert len(versions) == 1
     seeded = resolve_model(f"registry:{registry}", StorageConfig())
     assert (seeded / "model.bin").stat().st_size == (bundled_model_path() / "model.bin").stat().st_size
+    # registry:DIR is a model spec like any other for `voxray transcribe`.
+    out = tmp_path / "out"
+    clip = DATA / "speech" / "01_quick_brown_fox.wav"
+    assert main(["transcribe", str(clip), "-o", str(out), "--model", f"registry:{registry}"]) == 0
+    import pyarrow.dataset as pads
+
+    rows = pads.dataset(str(out), format="parquet").to_table().to_pylist()
+    assert rows[0]["status"] == "ok" and "fox" in rows[0]["text"].lower()
 
 
 def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -239,3 +247,18 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
     assert "--eval" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
+
+
+def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: Path) -> None:
+    """Resume after a crash relies on the run name: same model, labels and settings -> same name."""
+    from pipelines.improve.filters import Labelled
+    from pipelines.improve.train import TrainSettings, run_name, write_manifest
+
+    tiny = str(bundled_model_path())
+    train = write_manifest(tmp_path / "train.jsonl", [Labelled("/a.wav", "hello there", 1.0)])
+    val = write_manifest(tmp_path / "val.jsonl", [{"path": "/b.wav", "text": "bye"}])
+    name = run_name(tiny, train, val, TrainSettings(), StorageConfig())
+    assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) == name
+    assert run_name(tiny, train, val, TrainSettings(lr=1e-4), StorageConfig()) != name
+    write_manifest(train, [Labelled("/a.wav", "hello their", 1.0)])
+    assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) != name
