@@ -222,14 +222,22 @@ def test_a_bad_archive_is_never_promoted(ray_local, tmp_path: Path, capsys: pyte
     assert len(versions) == 1
     seeded = resolve_model(f"registry:{registry}", StorageConfig())
     assert (seeded / "model.bin").stat().st_size == (bundled_model_path() / "model.bin").stat().st_size
-    # registry:DIR is a model spec like any other for `voxray transcribe`.
-    out = tmp_path / "out"
-    clip = DATA / "speech" / "01_quick_brown_fox.wav"
-    assert main(["transcribe", str(clip), "-o", str(out), "--model", f"registry:{registry}"]) == 0
+
+
+@pytest.mark.slow
+def test_transcribe_accepts_a_registry_as_its_model(ray_local, tmp_path: Path) -> None:  # noqa: F811
     import pyarrow.dataset as pads
 
+    from jobs.cli import main
+
+    registry = ModelRegistry(str(tmp_path / "reg"))
+    registry.publish(bundled_model_path(), {"base": True})
+    out = tmp_path / "out"
+    clip = DATA / "speech" / "01_quick_brown_fox.wav"
+    assert main(["transcribe", str(clip), "-o", str(out), "--model", f"registry:{tmp_path / 'reg'}"]) == 0
     rows = pads.dataset(str(out), format="parquet").to_table().to_pylist()
-    assert rows[0]["status"] == "ok" and "fox" in rows[0]["text"].lower()
+    assert rows[0]["status"] == "ok" and "lazy dog" in rows[0]["text"].lower()
+    assert rows[0]["model"] == f"registry:{tmp_path / 'reg'}"
 
 
 def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
