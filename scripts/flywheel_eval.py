@@ -30,12 +30,37 @@ def eval_json(refs: Path, *model_args: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def label_quality(domain: Path, work: Path) -> dict:
+    """Analysis only (the loop never reads archive_truth.jsonl): the archive passes and the kept labels
+    scored against the text the clips were spoken from, and the passes' wall times on the same clips."""
+    import pyarrow.dataset as pads
+
+    from pipelines.quality.wer import corpus_wer
+
+    truth = {}
+    for line in (domain / "archive_truth.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        truth[str((domain / row["path"]).resolve())] = row["text"]
+    out = {}
+    for name in ("teacher", "production"):
+        rows = pads.dataset(str(work / "work" / name), format="parquet").to_table().to_pylist()
+        hyps = {r["path"]: r["text"] or "" for r in rows}
+        paths = sorted(truth)
+        out[f"{name}_archive_wer"] = corpus_wer([truth[p] for p in paths], [hyps.get(p, "") for p in paths], "en")
+        out[f"{name}_processing_s"] = sum(r["processing_s"] or 0.0 for r in rows)
+    kept = [json.loads(line) for line in (work / "work" / "train.jsonl").read_text().splitlines()]
+    out["kept_labels_wer"] = corpus_wer([truth[k["path"]] for k in kept], [k["text"] for k in kept], "en")
+    out["kept"] = len(kept)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--domain", type=Path, required=True)
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--teacher", help="teacher spec (default: voxray improve's default, the packaged base)")
     p.add_argument("--skip-improve", action="store_true", help="only measure (the registry exists)")
+    p.add_argument("--skip-teacher", action="store_true", help="do not run the teacher on test (the slowest)")
     args, improve_extra = p.parse_known_args()
     from models.packaged import packaged_base
 
@@ -53,6 +78,7 @@ def main() -> int:
         )  # fmt: skip
         results["improve_wall_s"] = round(time.perf_counter() - started, 1)
         results["summary"] = json.loads((work / "summary.json").read_text())
+    results["labels"] = label_quality(domain, work)
     test = domain / "test.jsonl"
     systems = {
         "tiny.en": ["--model", "tiny.en"],
@@ -60,6 +86,8 @@ def main() -> int:
         "teacher + glossary hotwords": ["--model", teacher, "--language", "en", "--hotwords", glossary],
         "registry model (no hotwords)": ["--model", f"registry:{registry}"],
     }
+    if args.skip_teacher:
+        del systems["teacher + glossary hotwords"]
     results["test"] = {}
     for name, model_args in systems.items():
         totals = eval_json(test, *model_args)

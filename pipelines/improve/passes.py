@@ -39,8 +39,8 @@ def archive_pass(sources: list[str], config: TranscribeConfig, dest: Path) -> li
     marker = dest / DONE
     if not (marker.exists() and json.loads(marker.read_text()).get("key") == key):
         marker.unlink(missing_ok=True)
-        run_transcription(sources, str(dest), config, mode="overwrite")
-        marker.write_text(json.dumps({"key": key, "model": config.model.model}))
+        done = run_transcription(sources, str(dest), config, mode="overwrite")
+        marker.write_text(json.dumps({"key": key, "model": config.model.model, "wall_s": round(done.wall_s, 1)}))
     rows = pads.dataset(str(dest), format="parquet").to_table(columns=ARCHIVE_COLUMNS).to_pylist()
     return [{**r, "path": path_key(r["path"])} for r in rows]
 
