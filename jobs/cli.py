@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "jobs.bench",
     "jobs.models",
     "jobs.finetune",
+    "jobs.improve",
     "jobs.serve",
     "jobs.loadtest",
 )

@@ -28,7 +28,8 @@ def _model_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--model",
         help="tiny.en (bundled, offline; default), a faster-whisper name such as "
-        "large-v3 (downloaded), a local CTranslate2 folder, or an s3:// folder",
+        "large-v3 (downloaded), a local CTranslate2 folder, an s3:// folder, or registry:DIR "
+        "(the current version of a `voxray improve` model registry)",
     )
     g.add_argument("--backend", choices=["ct2", "torch"], help="inference engine (default ct2)")
     g.add_argument("--language", help="language code, or 'auto' to detect per file (multilingual models)")
