@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--short-count", type=int, default=200)
     p.add_argument(
+        "--short-sets",
+        type=Path,
+        default=None,
+        help="short-sets scenario: a folder of clip sets made by scripts/make_clip_sets.py (default: build three "
+        "held-out sets of 60 clips, which needs espeak-ng, sox and ffmpeg)",
+    )
+    p.add_argument(
         "--long-file",
         type=Path,
         default=Path("tests/data/realspeech"),
@@ -53,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="short-process,long-process,short,long,stages,timestamps,memory",
         help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
         "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
+        "short-sets (held-out clip sets: the per-file loop, defaults and --no-pack, per set); "
         "also diarize-quality (builds its evaluation set with espeak-ng and ffmpeg into ~/.cache/voxray on "
         "first use), diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
         "espeak-ng, needs espeak-ng and ffmpeg)",
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         short_dir=args.short_dir,
         short_count=args.short_count,
+        short_sets=args.short_sets,
         long_file=args.long_file,
         long_minutes=args.long_minutes,
         long_recordings=args.long_recordings,

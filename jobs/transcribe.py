@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print where the time went: wall and CPU seconds per stage, summed over the run's processes",
     )
+    p.add_argument("--verbose", action="store_true", help="also show Ray's own warnings and log lines on the console")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
-    from pipelines.transcribe import run_transcription
+    from pipelines.transcribe import ensure_ray, run_transcription
 
     config = config_from_args(args)
     refuse_unknown_language(config)
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray: {flag} is for --format parquet; a Delta table replaces a file's row when it is "
               "transcribed again", file=sys.stderr)  # fmt: skip
         return 2
+    if args.verbose:
+        ensure_ray(verbose=True)  # before the run starts Ray quietly
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config))
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:

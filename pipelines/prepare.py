@@ -98,6 +98,25 @@ def prepare_windows(
     yield from preparer.drain(everything=True)
 
 
+def rows_for_windows(
+    clips: list[tuple[str, np.ndarray]], windows: list[list[Placement]], config: TranscribeConfig, n_mels: int
+) -> list[dict]:
+    """Window rows for decoded clips (path, 16 kHz mono audio) grouped as the caller planned.
+
+    For measuring and testing packing under other groupings than `pack_windows`'s
+    (tools/bench/packing.py); a clip in no window gets its featureless row, as in a job.
+    """
+    preparer = _Preparer(config, n_mels)
+    units = []
+    for path, audio in clips:
+        meta = {"size_bytes": None, "file_duration_s": audio.shape[0] / SAMPLE_RATE, "sample_rate": SAMPLE_RATE,
+                "channels": 1, "error": None, "prepare_s": 0.0}  # fmt: skip
+        units.append(_Unit(path, None, meta, audio))
+    preparer.add_windows(units, windows)
+    preparer._send_empty()
+    return preparer.rows
+
+
 class _Preparer:
     def __init__(self, config: TranscribeConfig, n_mels: int, needs_audio: bool = False) -> None:
         self.config = config
@@ -266,6 +285,10 @@ class _Preparer:
         if self.config.packs_short_clips:
             with self.times.stage("prepare:vad+windows"):
                 windows = pack_windows(windows, self.config.chunking)
+        self.add_windows(clips, windows)
+
+    def add_windows(self, clips: list[_Unit], windows: list[list[Placement]]) -> None:
+        """Rows for planned windows over `clips` (placement units index it), and one for each clip without any."""
         counts = [0] * len(clips)
         for window in windows:
             for i in {p.unit for p in window}:

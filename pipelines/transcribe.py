@@ -24,6 +24,7 @@ from models.common.retry import call_with_retries, storage_unavailable
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
+from pipelines.console import quiet_ray_console, ray_log_level
 from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
 from pipelines.prepare import prepare_windows
@@ -139,7 +140,7 @@ def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: floa
     return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
 
 
-def ensure_ray(dashboard: bool = False) -> None:
+def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     """Join the cluster RAY_ADDRESS (or the last `ray start`) names, or start a local one for this run.
 
     A local Ray started here is this process's alone, so it is set up for throughput on one
@@ -147,12 +148,15 @@ def ensure_ray(dashboard: bool = False) -> None:
     2 cores; Serve keeps it, for `serve status`), and workers at the driver's priority. Ray starts
     workers at nice 15 by default, which let any other work on the machine take the model's cores
     (measured: a 13-minute recording took 57 s next to one niced background process, 33 s with
-    workers at nice 0). Joining a running cluster leaves its settings alone.
+    workers at nice 0). Joining a running cluster leaves its settings alone. Ray's own warnings
+    reach the console only when `verbose` (pipelines/console.py).
     """
     if ray.is_initialized():
         return
+    quiet_ray_console(verbose)
     os.environ.setdefault(WORKER_NICENESS_ENV, "0")
-    ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=dashboard, logging_level="warning")
+    address = os.environ.get("RAY_ADDRESS") or None
+    ray.init(address=address, include_dashboard=dashboard, logging_level=ray_log_level(verbose))
 
 
 def build_dataset(
