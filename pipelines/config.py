@@ -65,6 +65,11 @@ class ComputeConfig:
     # Custom Ray resources each model actor asks for, e.g. {"voxray_inference": 1} to pin the pool
     # to the inference node type of cluster.yaml / the KubeRay RayJob.
     actor_resources: tuple[tuple[str, NonNegativeFloat], ...] = ()
+    # A run that finishes no window for this long ends with an error naming what it waited for
+    # (actors restarting on a lost node, resources no node has). Five minutes: a node-loss run ends
+    # within five minutes of its last possible progress; raise it for a first model download slower
+    # than that. None: wait for ever.
+    stall_timeout_s: PositiveFloat | None = 300.0
 
 
 SpeakerBackend = Literal["resemblyzer", "pyannote"]
