@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="short-process,long-process,short,long,stages,timestamps,memory",
         help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
         "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
-        "also diarize-quality, diarize-overhead, diarize-memory",
+        "also diarize-quality, diarize-overhead, diarize-memory; elastic (1-CPU `ray start` nodes on this "
+        "machine: node lost, replaced, joining, SIGTERM; rows, time, time after a loss against what is left)",
     )
     p.set_defaults(func=run)
 

@@ -22,7 +22,7 @@ from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
-from pipelines.cluster_state import alive_nodes, describe_wait
+from pipelines.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.config import TranscribeConfig
 from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
@@ -285,12 +285,15 @@ def _transcript_rows(
     plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
+    probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
+    probe.watch(ds)
     waited = time.perf_counter()
     batches = watched(
         lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
         config.compute.stall_timeout_s,
-        lambda: describe_wait(ds, len(nodes)),
+        lambda: describe_wait(probe, len(nodes)),
+        on_stall=probe.stop,
     )
     for batch in batches:
         if waited is not None:

@@ -33,8 +33,15 @@ class _Failed:
 _DONE = object()
 
 
-def watched(items: Callable[[], Iterator[T]], timeout_s: float | None, diagnose: Callable[[], str]) -> Iterator[T]:
+def watched(
+    items: Callable[[], Iterator[T]],
+    timeout_s: float | None,
+    diagnose: Callable[[], str],
+    on_stall: Callable[[], None] = lambda: None,
+) -> Iterator[T]:
     """What `items()` yields, or StalledError when nothing comes for `timeout_s` (None: no limit).
+
+    On a stall, `diagnose()` says what the pipeline waited for, then `on_stall()` stops it.
 
     `items` is called on the producer thread, so that an iterator bound to a thread (Ray Data's)
     is made and used in one. Time the consumer spends on an item does not count as a stall.
@@ -51,7 +58,9 @@ def watched(items: Callable[[], Iterator[T]], timeout_s: float | None, diagnose:
             try:
                 item = out.get(timeout=timeout_s)
             except queue.Empty:
-                raise StalledError(f"no progress for {timeout_s:.0f} s; {diagnose()}") from None
+                message = f"no progress for {timeout_s:.0f} s; {diagnose()}"
+                on_stall()
+                raise StalledError(message) from None
             if item is _DONE:
                 return
             if isinstance(item, _Failed):

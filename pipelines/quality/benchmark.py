@@ -93,6 +93,10 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
         if "timestamps" in cfg.scenarios:
             results += bench_timestamps(cfg)
         results += _bench_diarization(cfg, work)
+        if "elastic" in cfg.scenarios:
+            from pipelines.quality.bench_elastic import bench_elastic
+
+            results += bench_elastic(cfg, Measurement, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (cfg.out / "results.json").write_text(
