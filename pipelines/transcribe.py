@@ -70,16 +70,16 @@ class ClusterPlan:
     # CPUs each preparation task asks for: the configured share, or less where a node full of
     # model actors would otherwise have no room for one (see _cpu_shares).
     prepare_cpus: float = 0.5
-    # The pool starts at the planned size and grows onto nodes that join, up to max_actors (None:
-    # as many as the nodes hold). It does not shrink below the planned size: Ray Data's autoscaler
-    # removed an actor that sat idle while the first windows were prepared, and then left the
-    # queued windows undispatched beside the other, idle actor (Ray 2.60, two 1-CPU nodes).
+    # The pool starts at the planned size and may grow onto nodes that join, up to max_actors. It
+    # does not shrink below the planned size: Ray Data's autoscaler removed an actor that sat idle
+    # while the first windows were prepared (Ray 2.60, two 1-CPU nodes), to start it again later.
     max_actors: int | None = None
-
     def pool(self) -> ray.data.ActorPoolStrategy:
         """Ray Data's autoscaling actor pool, from the planned size up to max_actors."""
         return ray.data.ActorPoolStrategy(
-            min_size=self.num_actors, max_size=self.max_actors, max_tasks_in_flight_per_actor=2
+            min_size=self.num_actors,
+            max_size=max(self.num_actors, self.max_actors or self.num_actors),
+            max_tasks_in_flight_per_actor=2,
         )
 
 
@@ -110,7 +110,7 @@ def plan_cluster(
     if use_gpu:
         threads = compute.threads_per_actor or 4
         batch = compute.batch_size or GPU_BATCH_SIZE
-        return ClusterPlan(True, fixed or gpus, threads, 1.0, batch, compute.prepare_cpus, fixed)
+        return ClusterPlan(True, fixed or gpus, threads, 1.0, batch, compute.prepare_cpus, compute.max_actors)
     # On CPUs, more actors with fewer threads each: CTranslate2's beam search keeps two threads of
     # one actor busy only part of the time (1.4 cores of 2), while two one-thread actors keep both
     # cores busy (measured on 2 cores: an hour of real speech 131 s -> 101 s, 200 short clips
@@ -120,7 +120,8 @@ def plan_cluster(
     per_node = max(1, int(smallest) // threads)
     actor_cpus, prepare_cpus = _cpu_shares(nodes, threads, per_node, compute.prepare_cpus)
     actors = fixed or sum(int(c / actor_cpus) for c in nodes)
-    return ClusterPlan(False, actors, threads, actor_cpus, compute.batch_size or CPU_BATCH_SIZE, prepare_cpus, fixed)
+    batch = compute.batch_size or CPU_BATCH_SIZE
+    return ClusterPlan(False, actors, threads, actor_cpus, batch, prepare_cpus, compute.max_actors)
 
 
 def _cpu_shares(nodes: list[float], threads: int, per_node: int, prepare: float) -> tuple[float, float]:

@@ -136,7 +136,7 @@ def test_losing_one_of_two_one_cpu_nodes_mid_run_finishes_on_the_other(two_one_c
     input must now get exactly one ok row from the node that is left, with no replacement."""
     cluster, worker = two_one_cpu_nodes
     files = list_sources([c["path"] for c in speech_manifest[:8] if c["path"].endswith(".wav")], StorageConfig())
-    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1, stall_timeout_s=120))
+    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1))
     rows = []
     for row in iter_transcripts(files, config, "run-node-lost"):
         if not rows:

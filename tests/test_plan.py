@@ -50,9 +50,12 @@ def test_each_node_keeps_room_for_a_preparation_task_beside_a_full_load_of_actor
         assert plan.num_actors == sum(int(c / plan.actor_cpus) for c in nodes)
 
 
-def test_pool_grows_from_the_planned_size_onto_nodes_that_join() -> None:
+def test_pool_keeps_the_planned_size_and_grows_only_when_asked() -> None:
     pool = plan_cluster(TranscribeConfig(), {"CPU": 2}, [1, 1]).pool()
-    assert (pool.min_size, pool.initial_size, pool.max_size) == (2, 2, float("inf"))
+    assert (pool.min_size, pool.initial_size, pool.max_size) == (2, 2, 2)
+    growing = TranscribeConfig(compute=ComputeConfig(max_actors=6))
+    pool = plan_cluster(growing, {"CPU": 2}, [1, 1]).pool()
+    assert (pool.min_size, pool.initial_size, pool.max_size) == (2, 2, 6)
     fixed = plan_cluster(TranscribeConfig(compute=ComputeConfig(num_actors=3)), {"CPU": 8}).pool()
     assert (fixed.min_size, fixed.initial_size, fixed.max_size) == (3, 3, 3)
 
