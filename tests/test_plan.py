@@ -6,7 +6,7 @@ import pytest
 
 from models.common.config import ModelConfig
 from pipelines.config import ComputeConfig, TranscribeConfig
-from pipelines.transcribe import CPU_BATCH_SIZE, GPU_BATCH_SIZE, plan_cluster
+from pipelines.plan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, plan_cluster
 
 
 def test_gpu_cluster_gets_one_actor_per_gpu() -> None:
