@@ -142,6 +142,9 @@ def test_losing_one_of_two_one_cpu_nodes_mid_run_finishes_on_the_other(two_one_c
         if not rows:
             cluster.remove_node(worker, allow_graceful=False)  # windows are in flight on both nodes
         rows.append(row)
-    assert not [n for n in ray.nodes() if n["Alive"] and n["NodeID"] == worker.node_id]
     assert sorted(r["path"] for r in rows) == sorted(f.path for f in files)  # each exactly once
     assert {r["status"] for r in rows} == {"ok"}
+    deadline = time.monotonic() + 30  # the loss is noticed within about 2 s (health checks)
+    while [n for n in ray.nodes() if n["Alive"] and n["NodeID"] == worker.node_id] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [n for n in ray.nodes() if n["Alive"] and n["NodeID"] == worker.node_id]

@@ -8,7 +8,10 @@ and how the run ended. The loss case is judged against what the capacity left ne
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -52,28 +55,28 @@ class _Run:
         threading.Timer(delay_s, action).start()
 
     def run(self, case: str) -> Outcome:
-        import ray
-
-        from pipelines.transcribe import iter_transcripts
-        from pipelines.watchdog import StalledError
-
-        saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-        os.environ.update({k: self.cluster.env[k] for k in saved})
-        ray.shutdown()
-        ended = "finished"
+        """The job as its own driver process on the cluster (as `voxray transcribe` runs), its rows
+        streamed back one line each, so that the rows done at a loss are known."""
+        spec = {"paths": [f.path for f in self.files], "config": self.config.to_dict()}
         self.started = time.monotonic()
-        try:
-            for row in iter_transcripts(self.files, self.config, f"bench-{case}"):
-                self.rows.append(row)
-        except StalledError as exc:
-            ended = f"stalled: {str(exc).splitlines()[0]}"
-        except Exception as exc:  # a failed run is a result here, not a crash of the bench
-            ended = f"failed: {type(exc).__name__}: {exc}"
-        finally:
-            wall = time.monotonic() - self.started
-            ray.shutdown()
-            for k, v in saved.items():
-                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.quality.bench_elastic", json.dumps(spec)],
+            env={**self.cluster.env, "PYTHONPATH": os.pathsep.join(sys.path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        ended = "no end line"
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            kind, _, rest = line.rstrip("\n").partition(" ")
+            if kind == "ROW":
+                status, _, path = rest.partition(" ")
+                self.rows.append({"status": status, "path": path})
+            elif kind == "END":
+                ended = rest
+        proc.wait()
+        wall = time.monotonic() - self.started
         ok = Counter(r["path"] for r in self.rows if r["status"] == "ok")
         return Outcome(
             case,
@@ -82,7 +85,7 @@ class _Run:
             ok=len(ok),
             duplicated=sum(n - 1 for n in ok.values()),
             missing=len({f.path for f in self.files} - set(ok)),
-            ended=ended,
+            ended=f"{ended} (exit {proc.returncode})",
             extra=self.notes,
         )
 
@@ -150,7 +153,8 @@ def elastic_config() -> TranscribeConfig:
     return TranscribeConfig(compute=ComputeConfig(files_per_task=2))
 
 
-# Clips per case: enough for a loss to land mid-job on 1-CPU nodes, few enough for a 2-core machine.
+# Clips per case (fewer with --short-count): enough for a loss to land mid-job on 1-CPU nodes, few
+# enough for a 2-core machine.
 ELASTIC_FILES = 48
 
 
@@ -164,7 +168,7 @@ def bench_elastic(cfg: Any, measurement: type, work: Path) -> list[Any]:
     clips = sorted(p for p in Path(cfg.short_dir).glob("*.wav"))
     folder = work / "elastic"
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(ELASTIC_FILES):
+    for i in range(min(cfg.short_count, ELASTIC_FILES)):
         shutil.copy(clips[i % len(clips)], folder / f"{i:03d}_{clips[i % len(clips)].name}")
     files = list_sources([str(folder)], StorageConfig())
     results = []
@@ -172,3 +176,25 @@ def bench_elastic(cfg: Any, measurement: type, work: Path) -> list[Any]:
         extra = {"files": o.files, "ok": o.ok, "duplicated": o.duplicated, "missing": o.missing, "ended": o.ended}
         results.append(measurement(f"elastic-{o.case}", "voxray", 0.0, o.wall_s, extra={**extra, **o.extra}))
     return results
+
+
+def _drive(spec: dict[str, Any]) -> None:
+    """The driver process of one case: rows out as `ROW status path` lines, then `END how`."""
+    from models.common.config import StorageConfig
+    from pipelines.listing import list_sources
+    from pipelines.transcribe import iter_transcripts
+    from pipelines.watchdog import StalledError
+
+    config = TranscribeConfig.from_dict(spec["config"])
+    files = list_sources(spec["paths"], StorageConfig())
+    try:
+        for row in iter_transcripts(files, config, "bench-elastic"):
+            print(f"ROW {row['status']} {row['path']}", flush=True)
+    except StalledError as exc:
+        print(f"END stalled: {str(exc).splitlines()[0]}", flush=True)
+        raise SystemExit(4) from None
+    print("END finished", flush=True)
+
+
+if __name__ == "__main__":
+    _drive(json.loads(sys.argv[1]))
