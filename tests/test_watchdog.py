@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from models.common.config import StorageConfig
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import list_sources
+from pipelines.store.nightly import NightlyConfig, run_nightly, runs_from_history
+from pipelines.store.reader import read_committed
+from pipelines.store.table import TranscriptTable
 from pipelines.transcribe import iter_transcripts
 from pipelines.watchdog import StalledError, watched
 from tests.fixtures_ray import ray_local  # noqa: F401
@@ -63,3 +67,27 @@ def test_a_pipeline_waiting_for_resources_no_node_has_fails_naming_them(ray_loca
     assert time.monotonic() - started < 60
     assert "no progress for 5 s" in message and "nodes: 1 alive" in message
     assert "TranscribeWindows" in message and "pending=" in message, message
+
+
+@pytest.mark.slow
+def test_a_stalled_nightly_run_fails_on_record_and_the_next_run_completes(
+    ray_local,  # noqa: F811
+    speech_manifest,
+    tmp_path: Path,
+) -> None:
+    clips = [c["path"] for c in speech_manifest[:3]]
+    src = tmp_path / "archive"
+    src.mkdir()
+    for clip in clips:
+        (src / Path(clip).name).write_bytes(Path(clip).read_bytes())
+    dest = str(tmp_path / "out")
+    stuck = TranscribeConfig(compute=ComputeConfig(actor_resources=(("voxray_gone", 1.0),), stall_timeout_s=5))
+    with pytest.raises(StalledError):
+        run_nightly(NightlyConfig(sources=(str(src),), output=dest, transcribe=stuck))
+    [failed] = runs_from_history(TranscriptTable(dest).history())
+    assert failed["status"] == "failed" and "no progress for 5 s" in failed["error"]
+
+    record = run_nightly(NightlyConfig(sources=(str(src),), output=dest))
+    assert (record.todo, record.ok) == (3, 3)
+    paths = read_committed(dest, StorageConfig())["path"].to_pylist()
+    assert sorted(paths) == sorted(str(src / Path(c).name) for c in clips)
