@@ -64,6 +64,7 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
 def run(args: argparse.Namespace) -> int:
     from pipelines.listing import SourceNotFoundError
     from pipelines.store.nightly import run_nightly
+    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     try:
         config = nightly_config_from_args(args)
@@ -71,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     except (SourceNotFoundError, ValueError) as exc:  # StoreError (foreign DEST) is a ValueError
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
+    except StalledError as exc:
+        print(f"voxray: {exc}\nwhat had finished is committed: the next run resumes from there", file=sys.stderr)
+        return STALLED_EXIT
     except Exception as exc:
         if not is_transient(exc):
             raise

@@ -117,6 +117,11 @@ def _speaker_options(d: argparse._ArgumentGroup) -> None:
 
 def _cluster_options(c: argparse._ArgumentGroup) -> None:
     c.add_argument("--batch-size", type=int, help="windows per model call (default 8 on CPU, 32 on GPU)")
+    c.add_argument(
+        "--stall-timeout",
+        type=float,
+        help="seconds without a finished window before the run fails, naming what it waits for (default 300)",
+    )
     c.add_argument("--num-actors", type=int, help="model actors (default: one per GPU, or from CPU count)")
     c.add_argument("--threads-per-actor", type=int, help="CPU threads per model actor")
     c.add_argument(
@@ -181,6 +186,7 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
             num_actors=args.num_actors,
             threads_per_actor=args.threads_per_actor,
             files_per_task=args.files_per_task,
+            stall_timeout_s=getattr(args, "stall_timeout", None),
         ),
         storage=_overrides(
             config.storage,

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
     from pipelines.transcribe import ensure_ray, run_transcription
+    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     config = config_from_args(args)
     refuse_unknown_language(config)
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
+    except StalledError as exc:
+        print(f"voxray: {exc}", file=sys.stderr)
+        return STALLED_EXIT
     except Exception as exc:
         if not is_transient(exc):
             raise

@@ -50,6 +50,16 @@ class ComputeConfig:
     # Custom Ray resources each model actor asks for, e.g. {"voxray_inference": 1} to pin the pool
     # to the inference node type of cluster.yaml / the KubeRay RayJob.
     actor_resources: tuple[tuple[str, NonNegativeFloat], ...] = ()
+    # The model actor pool may grow to this many actors onto nodes that join mid-run (an
+    # autoscaling cluster's). None: the planned size, which lost actors return to when a node
+    # joins. Ray Data keeps CPU in reserve for a pool's growth, so a larger maximum takes CPU
+    # from preparation on the nodes there are (two 1-CPU nodes: one preparation task, not two).
+    max_actors: PositiveInt | None = None
+    # A run that finishes no window for this long ends with an error naming what it waited for
+    # (actors restarting on a lost node, resources no node has). Five minutes: a node-loss run ends
+    # within five minutes of its last possible progress; raise it for a first model download slower
+    # than that. None: wait for ever.
+    stall_timeout_s: PositiveFloat | None = 300.0
 
 
 @dataclass(frozen=True)

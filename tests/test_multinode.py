@@ -20,8 +20,10 @@ from ray.util.state import list_actors, list_tasks
 
 from models.common.config import ModelConfig, StorageConfig
 from pipelines.config import ComputeConfig, TranscribeConfig
+from pipelines.listing import list_sources
 from pipelines.store.nightly import NightlyConfig, run_nightly
 from pipelines.store.reader import read_committed
+from pipelines.transcribe import iter_transcripts
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +106,45 @@ def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_sur
     ran_on = {t.node_id for t in prepare if t.node_id}
     assert ran_on and gpu_node_id not in ran_on
     assert cpu_node_id in ran_on  # the worker did take part before it was removed
+
+
+@pytest.fixture
+def two_one_cpu_nodes():
+    """Issue 27's cluster: a head and a worker of one CPU each, the driver on the head."""
+    ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+        },
+    )
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="warning")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield cluster, worker
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_losing_one_of_two_one_cpu_nodes_mid_run_finishes_on_the_other(two_one_cpu_nodes, speech_manifest):
+    """Issue 27: the same job hung (0 rows, idle CPU) when the worker node died mid-run. Every
+    input must now get exactly one ok row from the node that is left, with no replacement."""
+    cluster, worker = two_one_cpu_nodes
+    files = list_sources([c["path"] for c in speech_manifest[:8] if c["path"].endswith(".wav")], StorageConfig())
+    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1))
+    rows = []
+    for row in iter_transcripts(files, config, "run-node-lost"):
+        if not rows:
+            cluster.remove_node(worker, allow_graceful=False)  # windows are in flight on both nodes
+        rows.append(row)
+    assert sorted(r["path"] for r in rows) == sorted(f.path for f in files)  # each exactly once
+    assert {r["status"] for r in rows} == {"ok"}
+    deadline = time.monotonic() + 30  # the loss is noticed within about 2 s (health checks)
+    while [n for n in ray.nodes() if n["Alive"] and n["NodeID"] == worker.node_id] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [n for n in ray.nodes() if n["Alive"] and n["NodeID"] == worker.node_id]

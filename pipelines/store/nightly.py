@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,7 +221,20 @@ class _UnitCommitter:
         from pipelines.transcribe import iter_transcripts
 
         by_path = {f.path: f for f in files}
-        for row in iter_transcripts(files, self.config.transcribe, self.record.run_id):
+        try:
+            self._collect(iter_transcripts(files, self.config.transcribe, self.record.run_id), by_path)
+        except Exception:
+            # A stalled or failed pipeline: the inputs that did finish are committed, so that the
+            # next run resumes after them; the unfinished ones are simply not in the table.
+            self.commit()
+            raise
+        for path, rows in self.pending.items():
+            self.unit.append((by_path[path], rows))
+        self.pending = {}
+        self.commit()
+
+    def _collect(self, stream: Iterator[dict[str, Any]], by_path: dict[str, SourceFile]) -> None:
+        for row in stream:
             pause_point("transcribing")
             self._metrics().row(row)
             path = row["path"]
@@ -233,10 +247,6 @@ class _UnitCommitter:
                 self.unit.append((by_path[path], self.pending.pop(path)))
                 if len(self.unit) >= self.config.commit_every:
                     self.commit()
-        for path, rows in self.pending.items():
-            self.unit.append((by_path[path], rows))
-        self.pending = {}
-        self.commit()
 
     def commit(self) -> None:
         if not self.unit:

@@ -104,6 +104,10 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
 
             results.append(_start_ray())
             results += bench_redact_quality(cfg, Measurement)
+        if "elastic" in cfg.scenarios:
+            from tools.bench.bench_elastic import bench_elastic
+
+            results += bench_elastic(cfg, Measurement, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (cfg.out / "results.json").write_text(
