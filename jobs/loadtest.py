@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_mix(args: argparse.Namespace, audio_s: float) -> int:
     """Exit 0 only when every answer was the expected one, no 5xx, and the burst was shed with Retry-After."""
-    from pipelines.online.loadmix import MixSpec, run_mix
+    from tools.loadmix import MixSpec, run_mix
 
     spec = MixSpec(args.file, args.concurrency, args.duration, args.burst, args.max_queued, warmup=args.warmup)
     mixed, (statuses, retry_after, last_s) = run_mix(spec)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.online.loadmix import MixSpec, run_mix
 from tests.fixtures_ray import ray_local  # noqa: F401
+from tools.loadmix import MixSpec, run_mix
 
 CLIP = Path(__file__).parent / "data" / "speech" / "01_quick_brown_fox.wav"
 

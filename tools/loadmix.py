@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.online.loadtest import REQUEST_TIMEOUT_S, LoadResult, free_port
+from tools.loadtest import REQUEST_TIMEOUT_S, LoadResult, free_port
 
 # What each kind of upload must be answered with.
 EXPECTED = {"valid": 200, "corrupt": 400, "oversized": 413, "unauthorised": 401}
