@@ -1,4 +1,4 @@
-"""Build the diarization evaluation set (pipelines/quality/diarize_evalset.py) and, with --score, score it.
+"""Build the diarization evaluation set (tools/bench/diarize_evalset.py) and, with --score, score it.
 
 The set is not committed: it is built from tests/data/realspeech, tests/data/voices and espeak-ng
 voices into a cache folder (`voxray bench --scenarios diarize-quality` builds the same one). Needs
@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from pipelines.config import DiarizeConfig, TranscribeConfig
-from pipelines.quality.diarize_eval import evaluate, summarise
-from pipelines.quality.diarize_evalset import build, default_cache_root
+from tools.bench.diarize_eval import evaluate, summarise
+from tools.bench.diarize_evalset import build, default_cache_root
 
 
 def main() -> None:

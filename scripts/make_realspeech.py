@@ -15,7 +15,7 @@ Sources (downloaded from PyPI with pip when not given):
   CMU ARCTIC's licence (COPYING beside each file) allows any use with the notice kept.
 
 Only the first two were used to choose the diarizer's parameters before 2026-12-06; the
-diarization evaluation set (pipelines/quality/diarize_evalset.py) keeps the others for its test split.
+diarization evaluation set (tools/bench/diarize_evalset.py) keeps the others for its test split.
 
 The sonnet is cut at its pauses (Silero VAD, as voxray uses it); the conversation at its speaker
 turns (each turn's longest stretch that overlaps no other turn, if it lasts at least a second).
@@ -65,7 +65,7 @@ PyPI (MIT licence, Copyright (c) 2020 CNRS), cut at the speaker turns of its sam
 """
 
 VOICES_LICENCE = """Real human speech that PyPI packages ship, for the diarization evaluation set
-(pipelines/quality/diarize_evalset.py), written by scripts/make_realspeech.py (selection and
+(tools/bench/diarize_evalset.py), written by scripts/make_realspeech.py (selection and
 re-encoding to 16 kHz mono FLAC only). Kept apart from tests/data/realspeech so that the tests
 built from that folder do not change.
 

@@ -232,10 +232,10 @@ def test_der_with_overlap_scores_the_second_voice():
 
 def test_evaluation_set_splits_by_speaker_identity():
     """No real person, espeak-ng base voice or variant of the dev split occurs in the test split
-    (pipelines/quality/diarize_evalset.py; building it needs espeak-ng, so the bench does)."""
+    (tools/bench/diarize_evalset.py; building it needs espeak-ng, so the bench does)."""
     import random
 
-    from pipelines.quality import diarize_evalset as es
+    from tools.bench import diarize_evalset as es
 
     for table in (es.REAL, es.BASES, es.VARIANTS):
         assert not set(table["dev"]) & set(table["test"])

@@ -39,7 +39,7 @@ class DiarizeConfig:
     # How the merge tree measures the distance between two clusters: "weighted" (WPGMA: the mean
     # of the two merged clusters' distances, each weighing the same whatever its size) or
     # "average" (UPGMA, used until 2026-12-06). Chosen on the evaluation set's dev split (24 mixes
-    # of 2-6 speakers, pipelines/quality/diarize_evalset.py): weighted keeps a speaker who says
+    # of 2-6 speakers, tools/bench/diarize_evalset.py): weighted keeps a speaker who says
     # little apart from one who says much; mean DER 9.4-9.9% against 10.4-11.1% at the best stops.
     linkage: ClusterLinkage = "weighted"
     # Cosine distance at which the tree stops merging, for the resemblyzer encoder's embeddings.

@@ -1,6 +1,6 @@
 """Diarization benchmarks (`voxray bench --scenarios diarize-quality,diarize-overhead,diarize-memory`).
 
-- diarize-quality: first the evaluation set (pipelines/quality/diarize_evalset.py: 60 mixes of
+- diarize-quality: first the evaluation set (tools/bench/diarize_evalset.py: 60 mixes of
   2-6 speakers, split by speaker into dev and test, built with espeak-ng and ffmpeg into a cache
   folder on first use): per split, mean DER (collar 0.25 s, overlap skipped), mean DER with
   overlap scored, mean JER and the share of mixes whose speaker count is right, then every mix.
@@ -31,8 +31,8 @@ RECORDINGS = ("two_speakers", "three_speakers", "four_speakers")
 
 def bench_diarize_evalset(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfig, Measurement)
     """Dev and test summaries (labelled), then every mix, of the default diarizer on the evaluation set."""
-    from pipelines.quality.diarize_eval import evaluate, summarise
-    from pipelines.quality.diarize_evalset import build, default_cache_root
+    from tools.bench.diarize_eval import evaluate, summarise
+    from tools.bench.diarize_evalset import build, default_cache_root
 
     folder = build(default_cache_root())
     config = TranscribeConfig(diarize=DiarizeConfig(enabled=True))

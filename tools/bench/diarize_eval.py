@@ -1,4 +1,4 @@
-"""Score the diarizer on the evaluation set (pipelines/quality/diarize_evalset.py), split by split.
+"""Score the diarizer on the evaluation set (tools/bench/diarize_evalset.py), split by split.
 
 Each mix goes through the same windows, embeddings and clustering as `voxray transcribe
 --diarize` (pipelines/speakers/offline.py), without the speech model. Per mix: DER (collar
@@ -35,8 +35,9 @@ class MixScore:
 
 
 def mix_windows(path: Path, config: Any) -> list[dict]:
-    from pipelines.decode import decode_audio
     from pipelines.speakers.offline import audio_blocks, stream_windows
+
+    from pipelines.decode import decode_audio
 
     return stream_windows(audio_blocks(decode_audio(str(path)).samples[0]), config)
 
