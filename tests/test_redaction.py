@@ -213,3 +213,26 @@ def test_cue_and_value_in_different_segments() -> None:
     row = redact_row({"status": "ok", "segments": segments}, RedactConfig(entities=PII))
     assert not re.search(r"\d", row["text"]) and "refund" in row["text"], row["text"]
     assert [(r["type"], r["start_s"], r["end_s"]) for r in row["redactions"]] == [("SSN", 2.0, 6.0)]
+
+
+def test_cli_refuses_unknown_types_and_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jobs.cli import main
+
+    calls = DATA / "pii"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["transcribe", str(calls), "--output", str(tmp_path / "a"), "--redact", "SSN,BOGUS"])
+    assert exit_info.value.code == 2 and "BOGUS" in capsys.readouterr().err
+    config = tmp_path / "c.yaml"
+    config.write_text("redact:\n  spacy_model: en_core_web_lg\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["transcribe", str(calls), "--output", str(tmp_path / "b"), "--redact", "pii", "--config", str(config)])
+    assert exit_info.value.code == 2 and "en_core_web_lg" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_redact_settings_round_trip_yaml() -> None:
+    config = TranscribeConfig(
+        model=ModelConfig(word_timestamps=True), redact=RedactConfig(entities=("US_SSN", "EMAIL"), audio_pad_s=0.5)
+    )
+    again = TranscribeConfig.from_yaml_text(config.to_yaml())
+    assert again == config and again.redact.entities == ("SSN", "EMAIL")

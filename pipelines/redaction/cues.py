@@ -7,8 +7,20 @@ from __future__ import annotations
 
 import re
 
-from pipelines.redaction.context import ContextHit, Cue, cue
-from pipelines.redaction.values import CODE, DATE, TLDS, address, email, name, number
+from pipelines.redaction.context import ContextHit, Cue, cue, tokens
+from pipelines.redaction.values import (
+    CODE,
+    DATE,
+    MONTHS,
+    NUMBER,
+    STREET_WORDS,
+    TLDS,
+    address,
+    digit_string,
+    email,
+    name,
+    number,
+)
 
 CUES: tuple[Cue, ...] = (
     cue("SSN", number(), "social", "social security", "security number", "ssn", "s s n", "social insurance"),
@@ -36,12 +48,14 @@ CUES: tuple[Cue, ...] = (
         "c v c",
         "verification code",
         "verification number",
-        "three digit code",
-        "three-digit code",
+        "digit code",
+        "digits code",
         "code on the back",
+        "cv",
+        "c v",
     ),
     cue("CREDIT_DEBIT_EXPIRY", number(DATE), "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
-    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code"),
+    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin"),
     cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
     cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
     cue(
@@ -61,7 +75,9 @@ CUES: tuple[Cue, ...] = (
         "callback number",
         "call back number",
     ),
-    cue("DATE_OF_BIRTH", number(DATE), "born", "date of birth", "birth date", "birthday", "dob", "d o b"),
+    cue("DATE_OF_BIRTH", number(DATE), "born", r"birth\w*", "dob", "d o b"),
+    # Any other "number" followed by five or more digits: typed by its length (presidio.py).
+    cue("DIGITS", number(min_digits=5), "number", "numbers", "no"),
     cue("IBAN", number(CODE), "iban", "i ban", "international bank account"),
     cue("IP", number(), "ip", "i p", "ip address"),
     cue("NAME", name(lowercase=True), "my name is", "name is", "name's", "surname", "last name", "first name"),
@@ -100,4 +116,47 @@ def find_domains(text: str) -> list[ContextHit]:
         if before is not None and not _NOT_ADDRESS.search(before.group()):
             start = before.start()
         hits.append(ContextHit("EMAIL", start, m.end()))
+    return hits
+
+
+# A calendar date with a day and a year said without a cue ("June 27th, 1960"): in a call, a
+# birth date far more often than not; a month and a year alone ("May 2020") stay.
+_FULL_DATE_DIGITS = 5
+_date_value = number(DATE)
+
+
+def find_dates(text: str) -> list[ContextHit]:
+    toks = tokens(text)
+    hits = []
+    for i, t in enumerate(toks):
+        if t.lower in MONTHS and len(t.text) > 3:
+            span = _date_value(toks, i)
+            if span and len(digit_string(text[toks[span[0]].start : toks[span[1]].end])) >= _FULL_DATE_DIGITS:
+                hits.append(ContextHit("DATE_OF_BIRTH", toks[span[0]].start, toks[span[1]].end))
+    return hits
+
+
+# A house number, up to three words and a street word ("42 elm street"), said without a cue.
+_MAX_STREET_NAME_WORDS = 3
+
+
+def find_streets(text: str) -> list[ContextHit]:
+    toks = tokens(text)
+    hits = []
+    for i, t in enumerate(toks):
+        if t.lower not in STREET_WORDS or len(t.text) < 4:
+            continue
+        start, words = None, 0
+        for back in range(i - 1, -1, -1):
+            if NUMBER.is_strong(toks[back]):
+                start = back
+            elif start is not None and toks[back].lower not in ("and", "-"):
+                break
+            elif toks[back].word:
+                words += 1
+                if words > _MAX_STREET_NAME_WORDS:
+                    break
+        if start is not None:
+            end = address(toks, i)
+            hits.append(ContextHit("ADDRESS", toks[start].start, toks[end[1] if end else i].end))
     return hits

@@ -20,13 +20,14 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.redaction.context import find_after_cues
-from pipelines.redaction.cues import CUES, find_domains
+from pipelines.redaction.cues import CUES, find_dates, find_domains, find_streets
 from pipelines.redaction.entities import PII
 from pipelines.redaction.settings import RedactConfig
-from pipelines.redaction.spoken import normalize
+from pipelines.redaction.spoken import is_amount, normalize
+from pipelines.redaction.values import digit_string
 
 # A run of this many digits is redacted whatever its checksum (see the module docstring).
-MIN_DIGITS = 7
+MIN_DIGITS = 5
 DIGITS_ENTITY = "DIGITS"
 # Presidio's entity names for voxray's (AWS Transcribe's) types.
 PRESIDIO = {
@@ -81,8 +82,10 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     if not text.strip():
         return []
     hits = _presidio_hits(text, config)
-    hits += [Hit(h.type, h.start, h.end, 0) for h in find_after_cues(text, CUES)]
-    hits += [Hit(h.type, h.start, h.end, 0) for h in find_domains(text)]
+    for h in (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text)):
+        # A bare "number" cue says nothing of the type: the digit count does.
+        kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
+        hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
     return _merge([h for h in hits if h.type in config.entities])
 
 
@@ -96,6 +99,8 @@ def _presidio_hits(text: str, config: RedactConfig) -> list[Hit]:
     )
     hits = []
     for r in results:
+        if r.entity_type == DIGITS_ENTITY and is_amount(norm.text, r.start, r.end):
+            continue
         kind = _digits_type(norm.text[r.start : r.end]) if r.entity_type == DIGITS_ENTITY else r.entity_type
         rank = 2 if r.entity_type == DIGITS_ENTITY or r.entity_type in _NEEDS_NER else 1
         hits.append(Hit(_FROM_PRESIDIO.get(kind, kind), *norm.original_span(r.start, r.end), rank))
@@ -104,7 +109,7 @@ def _presidio_hits(text: str, config: RedactConfig) -> list[Hit]:
 
 def _digits_type(value: str) -> str:
     """A long digit run said without a cue, typed by its length."""
-    count = sum(c.isdigit() for c in value)
+    count = len(digit_string(value))
     if count == 9:
         return "SSN"
     if count in (10, 11):

@@ -17,13 +17,21 @@ DIGIT_WORDS = {
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
 # Words Whisper writes for a digit it heard; counted as digits only next to other digits.
-HOMOPHONES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1"}
+HOMOPHONES = {
+    "for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3", "tree": "3",
+    "nearly": "0",  # tiny.en's "zero" (measured on the dev split of the spoken-PII corpus)
+}  # fmt: skip
 # A piece of a spoken number: digits, or a digit word, or a homophone.
 _PIECE = re.compile(r"\d+|[A-Za-z]+")
 # What may separate the pieces of one number as Whisper writes it.
 _GLUE = re.compile(r"[\s,\-.]*")
 # A run needs this many digits to be rewritten (shorter numbers are quantities, times, ...).
-MIN_RUN_DIGITS = 7
+MIN_RUN_DIGITS = 5
+# Amounts are not identifiers: "$12,500", "25,000", "12500 dollars".
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A decimal as Whisper writes a price ("for 49.99"): digits read one by one never get a bare point.
+_DECIMAL = re.compile(r"(?:[A-Za-z]+\s+)?\d+\.\d{1,2}")
+_CURRENCY_AFTER = re.compile(r"\s*(?:dollars?|bucks|pounds?|euros?|cents?|percent|%)", re.IGNORECASE)
 # "jsmith at example dot com"; tiny.en also glues the "at" on ("MarieLatGmail.com").
 _EMAIL = re.compile(
     r"\b(?P<local>[A-Za-z0-9][\w.+-]*?(?:\s+dot\s+[\w+-]+)*)(?:\s+at\s+|at)"
@@ -67,7 +75,9 @@ def _rewrites(text: str) -> list[tuple[int, int, str]]:
     taken = [(s, e) for s, e, _ in found]
     for start, end, digits in _digit_runs(text):
         if not any(s < end and start < e for s, e in taken):
-            found.append((start, end, _format_digits(digits)))
+            # A run glued to a letter ("d55, 0, 2") gets a space, so recognizers see a word boundary.
+            space = " " if start > 0 and text[start - 1].isalnum() else ""
+            found.append((start, end, space + _format_digits(digits)))
     return sorted(found)
 
 
@@ -78,6 +88,8 @@ def _email(match: re.Match[str]) -> str:
 
 
 def _digit_runs(text: str) -> list[tuple[int, int, str]]:
+    """Runs of digit pieces separated only by glue; homophones count inside a run and at its ends
+    ("zero-one-zero, three-free", "013 to", "for 1-1-1"). Amounts are left alone."""
     runs: list[tuple[int, int, str]] = []
     pieces = [(m.start(), m.end(), _digits_of(m.group())) for m in _PIECE.finditer(text)]
     i = 0
@@ -85,21 +97,28 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
         if pieces[i][2] is None:
             i += 1
             continue
-        j = i
-        # Extend while the next piece is a digit piece separated only by glue.
-        while j + 1 < len(pieces) and pieces[j + 1][2] is not None and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
-            j += 1
-        k = i
-        # A homophone may end a run ("013 to"), or precede one ("for 1-1-1").
-        if j + 1 < len(pieces) and _homophone(text, pieces[j + 1]) and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
+        k, j = i, i
+        while j + 1 < len(pieces) and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
+            if pieces[j + 1][2] is None and not _homophone(text, pieces[j + 1]):
+                break
             j += 1
         if k > 0 and _homophone(text, pieces[k - 1]) and _is_glue(text[pieces[k - 1][1] : pieces[k][0]]):
             k -= 1
         digits = "".join(_digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : j + 1])
-        if len(digits) >= MIN_RUN_DIGITS:
+        if len(digits) >= MIN_RUN_DIGITS and not is_amount(text, pieces[k][0], pieces[j][1]):
             runs.append((pieces[k][0], pieces[j][1], digits))
         i = j + 1
     return runs
+
+
+def is_amount(text: str, start: int, end: int) -> bool:
+    """A price, a count written with thousands separators, or a percentage."""
+    return (
+        _THOUSANDS.fullmatch(text[start:end].strip(" .,")) is not None
+        or _DECIMAL.fullmatch(text[start:end].strip(" ,")) is not None
+        or text[:start].rstrip().endswith(("$", "£", "€"))
+        or _CURRENCY_AFTER.match(text, end) is not None
+    )
 
 
 def _digits_of(piece: str) -> str | None:

@@ -3,6 +3,7 @@ addresses and e-mail addresses, in the forms Whisper writes them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
@@ -42,6 +43,10 @@ STREET_WORDS = _words(
     "street st avenue ave road rd lane ln drive dr boulevard blvd court ct way place pl terrace circle "
     "parkway highway square crescent close"
 )
+# A value may go on after a few ordinary words when the next number is that long ("the routing
+# is 0 0 3. The rest is 1 4 7, 2 5 8"): a second group of a value split by the speaker.
+MAX_GAP_WORDS = 4
+MIN_DIGITS_AFTER_GAP = 3
 MAX_NAME_WORDS = 4
 MAX_ADDRESS_WORDS = 12
 MAX_EMAIL_WORDS = 10
@@ -69,7 +74,9 @@ DATE = Shape(NUMBER_WORDS | MONTHS | ORDINALS, _DATE_GLUE)
 CODE = Shape(NUMBER_WORDS, _GLUE, max_filler=1, letters=True)
 
 
-def number(shape: Shape = NUMBER):
+def number(shape: Shape = NUMBER, min_digits: int = 1):
+    """A number-like value of `shape` with at least `min_digits` digits (digit words count)."""
+
     def find(toks: list[Token], first: int) -> tuple[int, int] | None:
         i = _first_strong(toks, first, shape)
         if i is None:
@@ -78,12 +85,28 @@ def number(shape: Shape = NUMBER):
         # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
         while start - 1 >= first and toks[start - 1].lower in WEAK_DIGITS:
             start -= 1
-        return start, _number_end(toks, i, shape)
+        end = _number_end(toks, i, shape)
+        if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
+            return None
+        return start, end
 
     return find
 
 
-def _first_strong(toks: list[Token], first: int, shape: Shape) -> int | None:
+_UNIT_DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}  # noqa: SIM905
+_UNIT_DIGITS |= {"oh": "0", "o": "0", "for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}
+
+
+def digit_string(text: str) -> str:
+    """The digits a piece of transcript says, digit words included ("4-1 two" -> "412")."""
+    out = []
+    for t in re.findall(r"\d+|[A-Za-z]+", text):
+        out.append(t if t.isdigit() else _UNIT_DIGITS.get(t.lower(), ""))
+    return "".join(out)
+
+
+def _first_strong(toks: list[Token], first: int, shape: Shape, max_words: int = 0) -> int | None:
+    max_words = max_words or MAX_WORDS_BEFORE_VALUE
     words = 0
     for i in range(first, len(toks)):
         t = toks[i]
@@ -93,23 +116,51 @@ def _first_strong(toks: list[Token], first: int, shape: Shape) -> int | None:
             return None
         if t.word:
             words += 1
-            if words > MAX_WORDS_BEFORE_VALUE:
+            if words > max_words:
                 return None
     return None
 
 
 def _number_end(toks: list[Token], i: int, shape: Shape) -> int:
     last, filler = i, 0
-    for j in range(i + 1, len(toks)):
+    j = i + 1
+    while j < len(toks):
         t = toks[j]
-        if t.text in "?!":
+        # A question mark inside digits is Whisper's ("2910? 7444"); elsewhere it ends the value.
+        if t.text in "?!" and not (j + 1 < len(toks) and shape.is_strong(toks[j + 1])):
             break
         if shape.is_strong(t) or (t.lower in WEAK_DIGITS and _next_to(toks, j, shape)):
             last, filler = j, 0
         elif t.lower not in shape.glue and t.word:
             filler += 1
             if filler > shape.max_filler:
-                break
+                nxt = _next_group(toks, j, shape)
+                if nxt is None:
+                    break
+                last, filler, j = nxt, 0, nxt
+        j += 1
+    return last
+
+
+def _next_group(toks: list[Token], j: int, shape: Shape) -> int | None:
+    """The first token of a long enough number within a few words after `j`, if any."""
+    nxt = _first_strong(toks, j, shape, MAX_GAP_WORDS)
+    if nxt is None:
+        return None
+    end = _number_end_plain(toks, nxt, shape)
+    text = " ".join(t.text for t in toks[nxt : end + 1])
+    return nxt if len(digit_string(text)) >= MIN_DIGITS_AFTER_GAP else None
+
+
+def _number_end_plain(toks: list[Token], i: int, shape: Shape) -> int:
+    """The end of a number without gaps (how long the group after a gap is)."""
+    last = i
+    for j in range(i + 1, len(toks)):
+        t = toks[j]
+        if shape.is_strong(t) or t.lower in WEAK_DIGITS:
+            last = j
+        elif t.lower not in shape.glue:
+            break
     return last
 
 
@@ -158,17 +209,20 @@ def name(lowercase: bool):
 
 
 def address(toks: list[Token], first: int) -> tuple[int, int] | None:
-    """A street address: up to the end of the sentence, at most twelve words."""
+    """A street address: up to the end of the sentence, at most twelve words; past the end of a
+    sentence that held only a house number (Whisper's full stop: "five hundred and forty. Maple
+    Street in ...")."""
     i = _skip_lead(toks, first)
     if i is None:
         return None
-    last, count = i, 0
+    last, count, named = i, 0, False
     for j in range(i, len(toks)):
         t = toks[j]
-        if t.text in "?!" or (t.text == "." and count >= 2 and not _abbrev(toks[j - 1])):
+        if t.text in "?!" or (t.text == "." and count >= 2 and named and not _abbrev(toks[j - 1])):
             break
         if t.word:
             last, count = j, count + 1
+            named = named or not (NUMBER.is_strong(t) or t.lower in _GLUE)
             if count >= MAX_ADDRESS_WORDS:
                 break
     return i, last
