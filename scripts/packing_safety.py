@@ -6,7 +6,7 @@ per-file rise, the files that lost words of their alone transcript, and model CP
 stage (fallback temperatures, clips decoded alone). References: a folder's manifest.jsonl
 (path, text); a file without one is scored against its own transcript alone.
 
-    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies]
+    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies] [--fallback window]
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ def main() -> None:
     p.add_argument("--groupings", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--copies", action="store_true", help="add a byte copy of every third file")
+    p.add_argument(
+        "--fallback",
+        choices=["split", "window"],
+        default="split",
+        help="split: a packed window failing Whisper's guards at t=0 has its clips decoded alone (voxray's); "
+        "window: the whole window goes through the temperature ladder (before issue 21), for comparison",
+    )
     args = p.parse_args()
     paths = sorted(f for d in args.folders for f in d.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS)
     refs = references(args.folders)
@@ -53,6 +60,10 @@ def main() -> None:
     clips = load_clips(paths)
     decoder = PackedDecoder(TranscribeConfig().validated())
     alone = decoder.transcripts(clips, [[i] for i in range(len(clips))])
+    if args.fallback == "window":
+        backend = decoder.model.backend
+        split = backend.transcribe_windows
+        backend.transcribe_windows = lambda f, d, modes=None, single=None: split(f, d, modes, None)
     print(f"{len(clips)} clips alone: {decoder.times.to_json()}")
     rng = random.Random(args.seed)
     lengths = [p.length if p else 0 for p in decoder.placements(clips)]
