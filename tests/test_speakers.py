@@ -2,8 +2,8 @@
 
 Fixtures: tests/data/speakers/ (scripts/make_diarization_fixtures.py): real speakers from PyPI packages
 and espeak-ng voices, 2, 3 and 4 speakers, turns of 2-20 s, a third of them back to back.
-Parameters were chosen on a separate dev set (`--set dev`: the same three real people in other
-mixes, other espeak-ng voices), not on these.
+Parameters are chosen on the dev split of the diarization evaluation set
+(pipelines/quality/diarize_evalset.py, `voxray bench --scenarios diarize-quality`), not on these.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_given_count_gives_speaker_sized_clusters(speaker_windows):
 
 def test_one_reader_stays_one_speaker():
     """All 13 utterances of the LibriVox reader (53 s, 0.5 s apart): the speaker the stopping
-    distance (0.21) comes closest to splitting."""
+    distance comes closest to splitting."""
     import soundfile as sf
 
     folder = DATA / "realspeech"
@@ -96,8 +96,8 @@ def test_one_reader_stays_one_speaker():
     pause = np.zeros(8000, dtype=np.float32)
     parts = [sf.read(folder / e["file"], dtype="float32")[0] for e in manifest if e["speaker"] == "sonnet"]
     turns = diarize_audio(np.concatenate([x for part in parts for x in (part, pause)]), DIARIZE)
-    # Measured 2026-12-03: one speaker at 0.19 and 0.21, two at 0.17, four at 0.15 (each telephone
-    # person's utterances alone: one at 0.21).
+    # Measured 2026-12-06 (weighted linkage, resegmentation): one speaker at 0.17-0.195 (the
+    # default), five at 0.15. (2026-12-03, average linkage: one at 0.19 and 0.21, two at 0.17.)
     assert len({t.speaker for t in turns}) == 1
 
 

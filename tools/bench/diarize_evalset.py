@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ class Voice:
 
 
 def espeak_version() -> str:
+    missing = [tool for tool in ("espeak-ng", "ffmpeg") if shutil.which(tool) is None]
+    if missing:
+        needed = " and ".join(missing)
+        raise RuntimeError(f"the diarization evaluation set needs {needed}: apt-get install espeak-ng ffmpeg")
     out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
     return out.split(":")[1].split()[0] if ":" in out else out.strip()
 
