@@ -21,11 +21,20 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.config import ModelConfig
 from models.common.profile import StageTimes
+from models.whisper_decoding import (
+    before_seek,
+    fallback_choice,
+    is_silence,
+    passes_guards,
+    sampling_options,
+    score_hypothesis,
+    seek_time,
+    shift_segment,
+    split_by_timestamps,
+)
 
 # A window whose decoding stopped early is decoded again from there, at most this many times.
 MAX_SEEK_ROUNDS = 3
-# Less audio than this left after Whisper's last timestamp is not worth another pass.
-MIN_REMAINDER_S = 1.0
 # Whisper's defaults for attaching punctuation to words (word timestamps).
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
@@ -150,8 +159,8 @@ class CT2Whisper:
                     results[rows[k]].failed = True
                     continue
                 seeking = seek is not None and round_index < MAX_SEEK_ROUNDS
-                for segment in _before_seek(segments, seek) if seeking else segments:
-                    results[rows[k]].segments.append(_shift(segment, offsets[k]))
+                for segment in before_seek(segments, seek) if seeking else segments:
+                    results[rows[k]].segments.append(shift_segment(segment, offsets[k]))
                 if seeking:
                     content = math.ceil(durations[k] * FRAMES_PER_SECOND)
                     next_features.append(pad_or_trim(features[k][:, round(seek * FRAMES_PER_SECOND) : content]))
@@ -202,32 +211,15 @@ class CT2Whisper:
         for temperature in cfg.temperatures:
             if not pending:
                 break
-            sampling: dict[str, Any] = (
-                {
-                    "beam_size": 1,
-                    "num_hypotheses": cfg.beam_size,
-                    "sampling_topk": 0,
-                    "sampling_temperature": temperature,
-                }
-                if temperature > 0
-                else {"beam_size": cfg.beam_size}
-            )
+            sampling = sampling_options(temperature, cfg.beam_size)
             enc = encoder_output if len(pending) == len(durations) else _select(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
                 outputs = self._generate(enc, prompt, len(pending), suppress, sampling)
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
-                tokens = out.sequences_ids[0]
-                decoded = {
-                    "tokens": tokens,
-                    "avg_logprob": out.scores[0] * len(tokens) / (len(tokens) + 1),
-                    "no_speech_prob": float(out.no_speech_prob),
-                    "temperature": float(temperature),
-                }
-                text = tokenizer.decode([t for t in tokens if t < tokenizer.eot])
-                decoded["compression_ratio"] = get_compression_ratio(text) if text.strip() else 0.0
+                decoded = score_hypothesis(out, tokenizer, temperature)
                 candidates[i].append(decoded)
-                if _passes(decoded, cfg) or _is_silence(decoded, cfg):
+                if passes_guards(decoded, cfg) or is_silence(decoded, cfg):
                     best[i] = decoded
                 else:
                     still_pending.append(i)
@@ -236,9 +228,7 @@ class CT2Whisper:
                 failed.update(i for i in pending if single[i])
                 pending = [i for i in pending if not single[i]]
         for i in pending:
-            # Every temperature failed: keep the likeliest result that is not repetitive, flagged.
-            pool = [c for c in candidates[i] if c["compression_ratio"] <= cfg.compression_ratio_threshold]
-            best[i] = dict(max(pool or candidates[i], key=lambda c: c["avg_logprob"]), flagged=True)
+            best[i] = fallback_choice(candidates[i], cfg)
         for i in failed:
             best[i] = dict(candidates[i][0], flagged=True)
         segments = self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer)
@@ -280,12 +270,12 @@ class CT2Whisper:
         for result, duration in zip(decoded, durations, strict=True):
             size = min(N_FRAMES, max(1, math.ceil(duration * FRAMES_PER_SECOND)))
             sizes.append(size)
-            if _is_silence(result, cfg):
+            if is_silence(result, cfg):
                 per_window.append([])
                 seeks.append(None)
                 continue
             tokens = result["tokens"]
-            seeks.append(_seek_time(tokens, tokenizer.timestamp_begin, self.model.time_precision, duration))
+            seeks.append(seek_time(tokens, tokenizer.timestamp_begin, self.model.time_precision, duration))
             subsegments = split_by_timestamps(
                 tokens, tokenizer.timestamp_begin, tokenizer.eot, self.model.time_precision, duration
             )
@@ -311,115 +301,29 @@ class CT2Whisper:
             per_window.append(segments)
         if cfg.word_timestamps and any(per_window):
             with self.times.stage("model:word alignment"):
-                self._add_words(encoder_output, per_window, sizes, tokenizer)
+                add_words(self.model, encoder_output, per_window, sizes, tokenizer)
         return list(zip(per_window, seeks, strict=True))
 
-    def _add_words(
-        self,
-        encoder_output: ctranslate2.StorageView,
-        per_window: list[list[dict[str, Any]]],
-        sizes: list[int],
-        tokenizer: Tokenizer,
-    ) -> None:
-        keep = [i for i, segs in enumerate(per_window) if segs]
-        enc = encoder_output if len(keep) == len(per_window) else _select(encoder_output, keep)
-        self.model.add_word_timestamps(
-            [per_window[i] for i in keep],
-            tokenizer,
-            enc,
-            [sizes[i] for i in keep],
-            PREPEND_PUNCTUATIONS,
-            APPEND_PUNCTUATIONS,
-            0.0,
-        )
 
-
-def _seek_time(tokens: list[int], timestamp_begin: int, precision: float, duration: float) -> float | None:
-    """Where Whisper wants the next window to start: a final `<|t|><|t|>` pair with audio left after t."""
-    if len(tokens) < 2 or tokens[-1] < timestamp_begin or tokens[-2] < timestamp_begin:
-        return None
-    seek = (tokens[-1] - timestamp_begin) * precision
-    return seek if 0 < seek < duration - MIN_REMAINDER_S else None
-
-
-def _before_seek(segments: list[dict[str, Any]], seek: float) -> list[dict[str, Any]]:
-    """Segments cut at the seek point: the next round decodes what lies after it again.
-
-    Whisper can end a window with a word it stopped short of (`... me. It<|t|><|t|>`); the
-    alignment then places that word after t, where the next round finds it again. Kept, it would
-    appear twice and out of order, so words starting at or after t are dropped here.
-    """
-    out = []
-    for segment in segments:
-        words = segment.get("words")
-        if not words:
-            out.append(segment)
-            continue
-        kept = [dict(w, end=min(w["end"], seek)) for w in words if w["start"] < seek]
-        if not kept:
-            continue
-        # Ends are clamped at t too: the next round's first word starts there.
-        segment = dict(segment, words=kept)
-        if len(kept) < len(words):
-            segment["text"] = "".join(w["word"] for w in kept)
-        out.append(dict(segment, end=min(segment["end"], kept[-1]["end"])))
-    return out
-
-
-def _shift(segment: dict[str, Any], offset: float) -> dict[str, Any]:
-    if not offset:
-        return segment
-    words = [dict(w, start=w["start"] + offset, end=w["end"] + offset) for w in segment.get("words") or []]
-    return dict(segment, start=segment["start"] + offset, end=segment["end"] + offset, words=words or None)
-
-
-def split_by_timestamps(
-    tokens: list[int], timestamp_begin: int, eot: int, precision: float, duration: float
-) -> list[dict[str, Any]]:
-    """Segments from `<|t0|> text <|t1|><|t1|> text <|t2|>`, keeping a trailing unclosed segment.
-
-    Whisper often ends a window's last sentence without its closing timestamp. Sequential decoding
-    seeks there and decodes again; a batch of independent windows cannot, so the text is kept and
-    its segment ends where the window's audio ends (faster-whisper's splitter drops it).
-    """
-    segments: list[dict[str, Any]] = []
-    start: float | None = None
-    last_time = 0.0
-    text_tokens: list[int] = []
-    for token in tokens:
-        if token >= timestamp_begin:
-            last_time = (token - timestamp_begin) * precision
-            if text_tokens:
-                segments.append(
-                    {
-                        "start": start if start is not None else last_time,
-                        "end": last_time,
-                        "tokens": text_tokens,
-                        "seek": 0,
-                    }
-                )
-                text_tokens, start = [], None
-            else:
-                start = last_time
-        elif token < eot:
-            if start is None:
-                start = last_time
-            text_tokens.append(token)
-    if text_tokens:
-        end = max(duration, start or 0.0)
-        segments.append({"start": start or 0.0, "end": end, "tokens": text_tokens, "seek": 0})
-    return segments
-
-
-def _passes(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
-    return (
-        decoded["compression_ratio"] <= cfg.compression_ratio_threshold
-        and decoded["avg_logprob"] >= cfg.log_prob_threshold
+def add_words(
+    model: WhisperModel,
+    encoder_output: ctranslate2.StorageView,
+    per_window: list[list[dict[str, Any]]],
+    sizes: list[int],
+    tokenizer: Tokenizer,
+) -> None:
+    """Word timings for the windows that have segments: Whisper's cross-attention alignment (DTW)."""
+    keep = [i for i, segs in enumerate(per_window) if segs]
+    enc = encoder_output if len(keep) == len(per_window) else _select(encoder_output, keep)
+    model.add_word_timestamps(
+        [per_window[i] for i in keep],
+        tokenizer,
+        enc,
+        [sizes[i] for i in keep],
+        PREPEND_PUNCTUATIONS,
+        APPEND_PUNCTUATIONS,
+        0.0,
     )
-
-
-def _is_silence(decoded: dict[str, Any], cfg: ModelConfig) -> bool:
-    return decoded["no_speech_prob"] > cfg.no_speech_threshold and decoded["avg_logprob"] < cfg.log_prob_threshold
 
 
 def _select(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:

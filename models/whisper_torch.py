@@ -31,7 +31,8 @@ from faster_whisper.transcribe import get_compression_ratio
 from models.common.audio import SAMPLE_RATE, TIME_PRECISION_S, is_multilingual
 from models.common.config import ModelConfig, StorageConfig
 from models.common.storage import CACHE_DIR
-from models.whisper_ct2 import WindowResult, split_by_timestamps
+from models.whisper_ct2 import WindowResult
+from models.whisper_decoding import split_by_timestamps
 
 
 def resolve_torch_model(spec: str, storage: StorageConfig) -> Path | str:

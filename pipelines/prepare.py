@@ -238,7 +238,7 @@ class _Preparer:
             with self.times.stage("prepare:vad+windows"):
                 windows = list(windower.feed(channel_audio, final))
             for window in windows:
-                placements = [self._placement(unit, unit.windows_done, -1, p) for p in window.placements]
+                placements = [placement_row(unit, unit.windows_done, -1, p) for p in window.placements]
                 self._speakers(window.audio, placements)
                 row = self._window_row(window.audio, placements)
                 unit.windows_done += 1
@@ -251,7 +251,7 @@ class _Preparer:
         unit.meta = final_meta
         if unit.held is None:
             # No speech at all (or an error before any window): one row without features.
-            return self._window_row(None, [self._placement(unit, unit.windows_done, -1, None, last=True)])
+            return self._window_row(None, [placement_row(unit, unit.windows_done, -1, None, last=True)])
         row, unit.held = unit.held, None
         row["placements"] = [dict(p, **final_meta, last_window=True) for p in row["placements"]]
         return row
@@ -296,7 +296,7 @@ class _Preparer:
         for i, unit in enumerate(clips):
             if counts[i] == 0:
                 # A clip with no speech: still exactly one row downstream.
-                self.add(self._window_row(None, [self._placement(unit, 0, 1, None)]))
+                self.add(self._window_row(None, [placement_row(unit, 0, 1, None)]))
         for window in windows:
             started = time.perf_counter()
             audio = None
@@ -312,7 +312,7 @@ class _Preparer:
             placements = []
             for p in window:
                 clips[p.unit].meta["prepare_s"] += share
-                placements.append(self._placement(clips[p.unit], index_in_unit[p.unit], counts[p.unit], p))
+                placements.append(placement_row(clips[p.unit], index_in_unit[p.unit], counts[p.unit], p))
             for i in index_in_unit:
                 clips[i].windows_done += 1
             if audio is not None:
@@ -330,19 +330,20 @@ class _Preparer:
         for p in placements:
             p["prepare_s"] += share
 
-    @staticmethod
-    def _placement(unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False) -> dict:
-        return {
-            "path": unit.path,
-            "channel": unit.channel,
-            "window_index": window_index,
-            "n_windows": n_windows,
-            "last_window": last or (n_windows > 0 and window_index == n_windows - 1),
-            "window_offset_s": p.window_offset / SAMPLE_RATE if p else 0.0,
-            "source_start_s": p.source_start / SAMPLE_RATE if p else 0.0,
-            "length_s": p.length / SAMPLE_RATE if p else 0.0,
-            **unit.meta,
-        }
+
+def placement_row(unit: _Unit, window_index: int, n_windows: int, p: Placement | None, last: bool = False) -> dict:
+    """The placement record of a stretch of `unit` in a window (None: a featureless row for it)."""
+    return {
+        "path": unit.path,
+        "channel": unit.channel,
+        "window_index": window_index,
+        "n_windows": n_windows,
+        "last_window": last or (n_windows > 0 and window_index == n_windows - 1),
+        "window_offset_s": p.window_offset / SAMPLE_RATE if p else 0.0,
+        "source_start_s": p.source_start / SAMPLE_RATE if p else 0.0,
+        "length_s": p.length / SAMPLE_RATE if p else 0.0,
+        **unit.meta,
+    }
 
 
 @functools.lru_cache(maxsize=4)

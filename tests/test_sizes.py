@@ -20,14 +20,13 @@ MAX_MODULE = 400
 # Debt: what was over a limit when the limits came in, at its size then. Split these; do not add.
 RATCHET: dict[str, int] = {
     "class pipelines/online/transcriber.py:OnlineTranscriber": 162,
-    "class pipelines/prepare.py:_Preparer": 222,
+    "class pipelines/prepare.py:_Preparer": 212,
     "class pipelines/store/table.py:TranscriptTable": 276,
     "function pipelines/store/table.py:commit_unit": 71,
     "module pipelines/training/finetune.py": 546,
     "function pipelines/training/finetune.py:train_func": 94,
     "function pipelines/training/finetune.py:run_finetune": 82,
-    "module models/whisper_ct2.py": 404,
-    "class models/whisper_ct2.py:CT2Whisper": 254,
+    "class models/whisper_ct2.py:CT2Whisper": 239,
 }
 
 

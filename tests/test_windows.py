@@ -210,13 +210,13 @@ def test_a_segment_spanning_two_packed_clips_is_split_by_its_words() -> None:
 def test_words_past_the_seek_point_are_left_to_the_next_round() -> None:
     # Whisper stopped at 6.0 s (`... me. It<|6.0|><|6.0|>`) and the alignment put "It" at 7.4 s,
     # where the next round, decoding from 6.0 s, finds it again: it must not be kept twice.
-    from models.whisper_ct2 import _before_seek
+    from models.whisper_decoding import before_seek
 
     words = [
         {"word": " quickened", "start": 4.4, "end": 4.9, "probability": 0.9},
         {"word": " me.", "start": 4.9, "end": 5.4, "probability": 0.9},
         {"word": " It", "start": 7.4, "end": 8.3, "probability": 0.4},
     ]
-    (kept,) = _before_seek([dict(segment(4.4, 8.3, " quickened me. It"), words=words)], 6.0)
+    (kept,) = before_seek([dict(segment(4.4, 8.3, " quickened me. It"), words=words)], 6.0)
     assert kept["text"] == " quickened me." and kept["end"] == 5.4
     assert [w["word"] for w in kept["words"]] == [" quickened", " me."]
