@@ -31,3 +31,17 @@ def test_mixed_load_gets_the_right_answers_and_a_burst_is_shed_with_retry_after(
     assert statuses[503] >= spec.burst - 2 * spec.max_queued, statuses
     assert statuses[200] >= 1
     assert len(retry_after) == statuses[503] and all(int(r) >= 1 for r in retry_after)
+
+
+def test_admission_holds_at_most_its_limit_and_advises_a_bounded_retry_after() -> None:
+    from pipelines.online.admission import MAX_RETRY_AFTER_S, Admission
+
+    admission = Admission(limit=2, first_guess_s=0.2)
+    with admission.hold():
+        assert not admission.full
+        with admission.hold():
+            assert admission.full and admission.held == 2
+        assert not admission.full
+    assert admission.held == 0 and admission.retry_after_s() == 1  # never 0: clients would hammer
+    admission.model_s = 1e6
+    assert admission.retry_after_s() == MAX_RETRY_AFTER_S
