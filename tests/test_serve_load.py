@@ -20,7 +20,8 @@ CLIP = Path(__file__).parent / "data" / "speech" / "01_quick_brown_fox.wav"
 
 @pytest.mark.slow
 def test_mixed_load_gets_the_right_answers_and_a_burst_is_shed_with_retry_after(ray_local) -> None:  # noqa: F811
-    spec = MixSpec(CLIP, concurrency=6, duration_s=8.0, burst=40, max_queued=4, warmup=2)
+    # Fewer clients than the queue holds: the mixed phase must never be shed; the burst must be.
+    spec = MixSpec(CLIP, concurrency=3, duration_s=8.0, burst=40, max_queued=4, warmup=2)
     mixed, (statuses, retry_after, _) = run_mix(spec)
     assert not mixed.unexpected, mixed.render()
     assert mixed.server_errors == 0
@@ -31,3 +32,17 @@ def test_mixed_load_gets_the_right_answers_and_a_burst_is_shed_with_retry_after(
     assert statuses[503] >= spec.burst - 2 * spec.max_queued, statuses
     assert statuses[200] >= 1
     assert len(retry_after) == statuses[503] and all(int(r) >= 1 for r in retry_after)
+
+
+def test_admission_holds_at_most_its_limit_and_advises_a_bounded_retry_after() -> None:
+    from pipelines.online.admission import MAX_RETRY_AFTER_S, Admission
+
+    admission = Admission(limit=2, first_guess_s=0.2)
+    with admission.hold():
+        assert not admission.full
+        with admission.hold():
+            assert admission.full and admission.held == 2
+        assert not admission.full
+    assert admission.held == 0 and admission.retry_after_s() == 1  # never 0: clients would hammer
+    admission.model_s = 1e6
+    assert admission.retry_after_s() == MAX_RETRY_AFTER_S
