@@ -3,7 +3,7 @@
 Fixtures: tests/data/speakers/ (scripts/make_diarization_fixtures.py): real speakers from PyPI packages
 and espeak-ng voices, 2, 3 and 4 speakers, turns of 2-20 s, a third of them back to back.
 Parameters are chosen on the dev split of the diarization evaluation set
-(pipelines/quality/diarize_evalset.py, `voxray bench --scenarios diarize-quality`), not on these.
+(tools/bench/diarize_evalset.py, `voxray bench --scenarios diarize-quality`), not on these.
 """
 
 from __future__ import annotations
