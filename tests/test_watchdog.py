@@ -91,3 +91,14 @@ def test_a_stalled_nightly_run_fails_on_record_and_the_next_run_completes(
     assert (record.todo, record.ok) == (3, 3)
     paths = read_committed(dest, StorageConfig())["path"].to_pylist()
     assert sorted(paths) == sorted(str(src / Path(c).name) for c in clips)
+
+
+def test_a_stall_is_not_a_storage_outage() -> None:
+    # A stalled run's message names its timeout; it must not pass for an outage to wait out (exit 75):
+    # `voxray eval` once exited 75, "storage unreachable", after a stall on a loaded machine.
+    from models.common.retry import is_transient
+    from pipelines.watchdog import StalledError
+
+    assert not is_transient(StalledError("no progress for 300 s; compute.stall_timeout_s: timeout"))
+    assert not is_transient(RuntimeError("the operation timed out"))
+    assert is_transient(OSError("AWS Error NETWORK_CONNECTION during GetObject: curlCode: 7, timed out"))

@@ -38,6 +38,8 @@ EXIT_STORAGE_UNAVAILABLE = 75
 # Words of transient failures in the messages of clients that raise plain OSError (Arrow's C++
 # client: "AWS Error NETWORK_CONNECTION during GetObject operation: curlCode: 7, Couldn't connect
 # to server"; object_store through delta-rs: "error sending request", "connection reset").
+# Libraries whose errors may describe an outage only in words (delta-rs raises plain exceptions).
+_STORAGE_MODULES = ("deltalake", "_deltalake", "pyarrow", "s3fs", "fsspec", "botocore", "aiobotocore", "object_store")
 _TRANSIENT_WORDS = (
     "network_connection",
     "couldn't connect",
@@ -104,8 +106,11 @@ def _is_transient_one(exc: BaseException) -> bool:
         status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         return (isinstance(status, int) and status >= 500) or code in ("SlowDown", "Throttling", "RequestTimeout")
+    # Words only where the storage stack raised it: voxray's own errors (a stalled run says "timeout")
+    # and other libraries' are never an outage to wait out.
     text = str(exc).lower()
-    return isinstance(exc, OSError | RuntimeError) and any(word in text for word in _TRANSIENT_WORDS)
+    from_storage = isinstance(exc, OSError) or module.startswith(_STORAGE_MODULES)
+    return from_storage and any(word in text for word in _TRANSIENT_WORDS)
 
 
 def is_transient(exc: BaseException) -> bool:
