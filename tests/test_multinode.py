@@ -64,7 +64,7 @@ def cluster():
 
 
 def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_survived(
-    cluster, speech_manifest, tmp_path
+    cluster, speech_manifest, tmp_path, monkeypatch
 ):
     cluster, nodes = cluster
     clips = speech_manifest[:6]
