@@ -64,7 +64,7 @@ def cluster():
 
 
 def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_survived(
-    cluster, speech_manifest, tmp_path, monkeypatch
+    cluster, speech_manifest, tmp_path
 ):
     cluster, nodes = cluster
     clips = speech_manifest[:6]
@@ -101,11 +101,9 @@ def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_sur
     paths = read_committed(str(dest), StorageConfig())["path"].to_pylist()
     assert sorted(paths) == sorted(str(src / Path(c["path"]).name) for c in clips)  # each exactly once
 
-    actors = [
-        a for a in list_actors(address=cluster.address, detail=True, limit=1000) if "TranscribeWindows" in a.class_name
-    ]
+    actors = [a for a in list_actors(detail=True, limit=1000) if "TranscribeWindows" in a.class_name]
     assert actors and {a.node_id for a in actors} == {gpu_node_id}
-    prepare = [t for t in list_tasks(address=cluster.address, detail=True, limit=10000) if "prepare_windows" in t.name]
+    prepare = [t for t in list_tasks(detail=True, limit=10000) if "prepare_windows" in t.name]
     ran_on = {t.node_id for t in prepare if t.node_id}
     assert ran_on and gpu_node_id not in ran_on
     assert cpu_node_id in ran_on  # the worker did take part before it was removed
