@@ -41,6 +41,14 @@ class ExecutorProbe:
         found = [e for key, e in list(_RecordExecutor.started.items()) if self.uuid and self.uuid in key]
         return found[-1] if found else None
 
+    def tasks_finished(self) -> int:
+        """Tasks of the pipeline finished so far (0 before it starts); Ray Data's own metrics."""
+        executor = self.executor
+        try:
+            return sum(op.metrics.num_tasks_finished for op in executor._topology) if executor else 0
+        except Exception:  # a Ray upgrade may move these; then only finished windows count
+            return 0
+
     def stop(self) -> None:
         """Shut the stalled execution down, releasing its actors (they may hold a GPU)."""
         executor = self.executor

@@ -55,10 +55,10 @@ class ComputeConfig:
     # joins. Ray Data keeps CPU in reserve for a pool's growth, so a larger maximum takes CPU
     # from preparation on the nodes there are (two 1-CPU nodes: one preparation task, not two).
     max_actors: PositiveInt | None = None
-    # A run that finishes no window for this long ends with an error naming what it waited for
-    # (actors restarting on a lost node, resources no node has). Five minutes: a node-loss run ends
-    # within five minutes of its last possible progress; raise it for a first model download slower
-    # than that. None: wait for ever.
+    # A run that finishes no window and no task for this long ends with an error naming what it
+    # waited for (actors restarting on a lost node, resources no node has). Five minutes: a
+    # node-loss run ends within five minutes of its last possible progress; raise it for a first
+    # model download slower than that. None: wait for ever.
     stall_timeout_s: PositiveFloat | None = 300.0
 
 

@@ -215,6 +215,7 @@ def _transcript_rows(
         config.compute.stall_timeout_s,
         lambda: describe_wait(probe, len(nodes)),
         on_stall=probe.stop,
+        activity=probe.tasks_finished,
     )
     for batch in batches:
         if waited is not None:

@@ -38,10 +38,13 @@ def watched(
     timeout_s: float | None,
     diagnose: Callable[[], str],
     on_stall: Callable[[], None] = lambda: None,
+    activity: Callable[[], int] = lambda: 0,
 ) -> Iterator[T]:
     """What `items()` yields, or StalledError when nothing comes for `timeout_s` (None: no limit).
 
     On a stall, `diagnose()` says what the pipeline waited for, then `on_stall()` stops it.
+    `activity()` counts work done upstream (tasks finished): while it grows, a slow first result
+    (a loaded machine, a long recording in preparation) is not a stall.
 
     `items` is called on the producer thread, so that an iterator bound to a thread (Ray Data's)
     is made and used in one. Time the consumer spends on an item does not count as a stall.
@@ -54,10 +57,14 @@ def watched(
     thread = threading.Thread(target=_produce, args=(items, out, stop), name="voxray-watchdog", daemon=True)
     thread.start()
     try:
+        seen = activity()
         while True:
             try:
                 item = out.get(timeout=timeout_s)
             except queue.Empty:
+                if activity() != seen:
+                    seen = activity()
+                    continue
                 message = f"no progress for {timeout_s:.0f} s; {diagnose()}"
                 on_stall()
                 raise StalledError(message) from None

@@ -45,6 +45,17 @@ def test_a_silent_producer_is_a_stall_with_the_diagnosis() -> None:
     assert got == [1] and time.monotonic() - started < 10
 
 
+def test_work_finishing_upstream_is_progress_too() -> None:
+    """A first result slower than the limit is no stall while upstream tasks keep finishing."""
+    finished = iter(range(100))
+
+    def slow_first() -> Iterator[int]:
+        time.sleep(2.5)
+        yield 1
+
+    assert list(watched(slow_first, 1.0, lambda: "", activity=lambda: next(finished))) == [1]
+
+
 def test_the_producers_error_is_raised_in_the_consumer() -> None:
     def failing() -> Iterator[int]:
         yield 1

@@ -51,8 +51,13 @@ class _Run:
     started: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
 
+    timers: list[threading.Timer] = field(default_factory=list)
+
     def at(self, delay_s: float, action: Callable[[], None]) -> None:
-        threading.Timer(delay_s, action).start()
+        """`action` at `delay_s` into the run, unless the run has ended by then."""
+        timer = threading.Timer(delay_s, action)
+        self.timers.append(timer)
+        timer.start()
 
     def run(self, case: str) -> Outcome:
         """The job as its own driver process on the cluster (as `voxray transcribe` runs), its rows
@@ -77,6 +82,8 @@ class _Run:
                 ended = rest
         proc.wait()
         wall = time.monotonic() - self.started
+        for timer in self.timers:
+            timer.cancel()
         ok = Counter(r["path"] for r in self.rows if r["status"] == "ok")
         return Outcome(
             case,
