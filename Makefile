@@ -18,9 +18,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/voxray transcribe samples --output out/demo --overwrite --show 20
 
-# The whole test suite, slow end-to-end tests included (CI runs exactly this).
+# Lint, the import contract (pyproject's [tool.importlinter]) and the whole test suite, slow
+# end-to-end tests included (CI runs exactly this).
 test: $(STAMP)
 	$(BIN)/ruff check pipelines models jobs tools tests scripts
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -28,6 +30,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines models jobs tools tests scripts
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check pipelines models jobs tools tests scripts
 
 bench: $(STAMP)

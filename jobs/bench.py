@@ -5,6 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# What each scenario measures (the --scenarios help); the default set is the first seven.
+SCENARIOS_HELP = (
+    "comma-separated: short-process, long-process (whole processes, as a user times them), short, "
+    "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
+    "short-sets (held-out clip sets: the per-file loop, defaults and --no-pack, per set); "
+    "also diarize-quality (builds its evaluation set with espeak-ng and ffmpeg into ~/.cache/voxray on "
+    "first use), diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
+    "espeak-ng, needs espeak-ng and ffmpeg); elastic (1-CPU `ray start` nodes on this "
+    "machine: node lost, replaced, joining, SIGTERM; rows, time, time after a loss against what is left)"
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder with clips and a manifest.jsonl (path, text, optional duration_s); clips repeat to --short-count",
     )
     p.add_argument("--short-count", type=int, default=200)
+    p.add_argument(
+        "--short-sets",
+        type=Path,
+        default=None,
+        help="short-sets scenario: a folder of clip sets made by scripts/make_clip_sets.py (default: build three "
+        "held-out sets of 60 clips, which needs espeak-ng, sox and ffmpeg)",
+    )
     p.add_argument(
         "--long-file",
         type=Path,
@@ -51,10 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--scenarios",
         default="short-process,long-process,short,long,stages,timestamps,memory",
-        help="comma-separated: short-process, long-process (whole processes, as a user times them), short, "
-        "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
-        "also diarize-quality, diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
-        "espeak-ng, needs espeak-ng and ffmpeg)",
+        help=SCENARIOS_HELP,
     )
     p.set_defaults(func=run)
 
@@ -65,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         short_dir=args.short_dir,
         short_count=args.short_count,
+        short_sets=args.short_sets,
         long_file=args.long_file,
         long_minutes=args.long_minutes,
         long_recordings=args.long_recordings,

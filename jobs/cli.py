@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "jobs.bench",
     "jobs.models",
     "jobs.finetune",
+    "jobs.improve",
     "jobs.serve",
     "jobs.loadtest",
 )
@@ -41,7 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        from models.common.retry import EXIT_STORAGE_UNAVAILABLE, describe_error, is_transient
+
+        if not is_transient(exc):
+            raise
+        # Storage stayed unreachable past the retry deadline: a scheduler should run it again later.
+        print(f"voxray {args.command}: storage unreachable: {describe_error(exc)}; run it again", file=sys.stderr)
+        return EXIT_STORAGE_UNAVAILABLE
 
 
 if __name__ == "__main__":

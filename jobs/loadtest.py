@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="tiny.en", help="model field sent; with --compare-batching, the model served")
     p.add_argument("--response-format", default="json", help="response_format sent (default json)")
     p.add_argument("--warmup", type=int, default=2, help="requests sent (and not counted) before measuring")
+    m = p.add_argument_group("--mix (faults and load: docs/faults.md)")
+    m.add_argument(
+        "--mix",
+        action="store_true",
+        help="start a local app with an API key and send valid, corrupt, oversized and unauthorised uploads; "
+        "check each answer (200/400/413/401), report p50/p95/p99, throughput and the app's RSS, then send "
+        "--burst requests at once (the excess must get 503 with Retry-After)",
+    )
+    m.add_argument("--burst", type=int, default=300, help="requests sent at once after the mixed load (default 300)")
+    m.add_argument("--max-queued", type=int, default=64, help="the app's --max-queued (default 64)")
     c = p.add_argument_group("--compare-batching")
     c.add_argument("--compare-batching", action="store_true", help="start a local app twice: batched vs unbatched")
     c.add_argument("--max-batch-size", type=int, help="batch size of the batched run (default: --concurrency)")
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"clip: {args.file} ({audio_s:.1f} s of audio)")
     try:
         validate(spec)
+        if args.mix:
+            return _run_mix(args, audio_s)
         if args.compare_batching:
             batched, single = compare_batching(
                 spec,
@@ -87,3 +99,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray loadtest: {exc}", file=sys.stderr)
         return 2
     return 1 if failed else 0
+
+
+def _run_mix(args: argparse.Namespace, audio_s: float) -> int:
+    """Exit 0 only when every answer was the expected one, no 5xx, and the burst was shed with Retry-After."""
+    from tools.loadmix import MixSpec, run_mix
+
+    spec = MixSpec(args.file, args.concurrency, args.duration, args.burst, args.max_queued, warmup=args.warmup)
+    mixed, (statuses, retry_after, last_s) = run_mix(spec)
+    mixed.load.audio_s = audio_s
+    print(f"-- mixed load: {spec.concurrency} clients for {spec.duration_s:g} s")
+    print(mixed.render())
+    shed = statuses.get(503, 0)
+    with_header = sum(1 for r in retry_after if r)
+    print(f"-- burst: {spec.burst} requests at once (max_queued {spec.max_queued}): {dict(sorted(statuses.items()))}, "
+          f"503s with Retry-After: {with_header}/{shed}, last answer after {last_s:.1f} s")  # fmt: skip
+    burst_ok = set(statuses) <= {200, 503} and all(retry_after)
+    return 0 if not mixed.unexpected and burst_ok else 1

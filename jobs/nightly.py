@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 
 from jobs.options import add_model_options, config_from_args, refuse_unknown_language
+from models.common.retry import EXIT_STORAGE_UNAVAILABLE, describe_error, is_transient
 from pipelines.store.nightly import NightlyConfig
 
 __all__ = ["NightlyConfig", "register", "run"]
@@ -63,6 +64,7 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
 def run(args: argparse.Namespace) -> int:
     from pipelines.listing import SourceNotFoundError
     from pipelines.store.nightly import run_nightly
+    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     try:
         config = nightly_config_from_args(args)
@@ -70,5 +72,19 @@ def run(args: argparse.Namespace) -> int:
     except (SourceNotFoundError, ValueError) as exc:  # StoreError (foreign DEST) is a ValueError
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
+    except StalledError as exc:
+        print(f"voxray: {exc}\nwhat had finished is committed: the next run resumes from there", file=sys.stderr)
+        return STALLED_EXIT
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # What was committed stays committed (whole units only); the next run does the rest.
+        print(f"voxray: storage unreachable, run stopped: {describe_error(exc)}; run again to finish",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_STORAGE_UNAVAILABLE
     print(record.render())
+    if record.unavailable:
+        print(f"voxray: {record.unavailable} file(s) could not be read because storage stayed unreachable; "
+              "they are retried by the next run (not counted towards quarantine)", file=sys.stderr)  # fmt: skip
+        return EXIT_STORAGE_UNAVAILABLE
     return 0

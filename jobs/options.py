@@ -14,12 +14,22 @@ from pipelines.speakers.embed import check_backend
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("model")
+    """The options of every subcommand that runs the model, one argument group per concern."""
+    _model_options(parser.add_argument_group("model"))
+    _vocabulary_options(parser.add_argument_group("vocabulary and privacy"))
+    _audio_options(parser.add_argument_group("audio"))
+    _speaker_options(parser.add_argument_group("speakers"))
+    _cluster_options(parser.add_argument_group("cluster"))
+    _storage_options(parser.add_argument_group("storage"))
+
+
+def _model_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--config", type=Path, help="YAML file with a TranscribeConfig; flags override it")
     g.add_argument(
         "--model",
         help="tiny.en (bundled, offline; default), a faster-whisper name such as "
-        "large-v3 (downloaded), a local CTranslate2 folder, or an s3:// folder",
+        "large-v3 (downloaded), a local CTranslate2 folder, an s3:// folder, or registry:DIR "
+        "(the current version of a `voxray improve` model registry)",
     )
     g.add_argument("--backend", choices=["ct2", "torch"], help="inference engine (default ct2)")
     g.add_argument("--language", help="language code, or 'auto' to detect per file (multilingual models)")
@@ -47,7 +57,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="Whisper's sentence timestamps on long recordings too (seeking where it stops early: about "
         "40%% more model time on dense speech); on by default with --word-timestamps or --diarize",
     )
-    v = parser.add_argument_group("vocabulary and privacy")
+
+
+def _vocabulary_options(v: argparse._ArgumentGroup) -> None:
     v.add_argument("--hotwords", help='terms to favour, e.g. "Kubernetes Grafana Xarelto" (faster-whisper hotwords)')
     v.add_argument("--initial-prompt", help="text Whisper sees as preceding every window (style, spellings)")
     v.add_argument(
@@ -61,7 +73,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write a copy of each recording with redacted words silenced (FLAC; local or s3://)",
     )
-    a = parser.add_argument_group("audio")
+
+
+def _audio_options(a: argparse._ArgumentGroup) -> None:
     a.add_argument(
         "--channels",
         choices=["mix", "split"],
@@ -79,7 +93,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="pack several short clips into one 30 s window, about twice as fast on short clips (default: on "
         "with the ct2 backend and timestamps; --no-pack gives every clip a window of its own)",
     )
-    d = parser.add_argument_group("speakers")
+
+
+def _speaker_options(d: argparse._ArgumentGroup) -> None:
     d.add_argument(
         "--diarize",
         action="store_true",
@@ -97,8 +113,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "(needs pyannote.audio and HF_TOKEN)",
     )
     d.add_argument("--speaker-model", help="Hugging Face id of the pyannote embedding model")
-    c = parser.add_argument_group("cluster")
+
+
+def _cluster_options(c: argparse._ArgumentGroup) -> None:
     c.add_argument("--batch-size", type=int, help="windows per model call (default 8 on CPU, 32 on GPU)")
+    c.add_argument(
+        "--stall-timeout",
+        type=float,
+        help="seconds without a finished window before the run fails, naming what it waits for (default 300)",
+    )
     c.add_argument("--num-actors", type=int, help="model actors (default: one per GPU, or from CPU count)")
     c.add_argument("--threads-per-actor", type=int, help="CPU threads per model actor")
     c.add_argument(
@@ -106,7 +129,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="files per CPU preparation task (default: from the file count and the cluster's CPUs)",
     )
-    s = parser.add_argument_group("storage")
+
+
+def _storage_options(s: argparse._ArgumentGroup) -> None:
     s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
     s.add_argument(
         "--s3-sse",
@@ -161,6 +186,7 @@ def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse
             num_actors=args.num_actors,
             threads_per_actor=args.threads_per_actor,
             files_per_task=args.files_per_task,
+            stall_timeout_s=getattr(args, "stall_timeout", None),
         ),
         storage=_overrides(
             config.storage,

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from models.common.config import StorageConfig
+    from models.common.retry import is_transient
     from pipelines.store.reader import parse_as_of, read_committed
     from pipelines.store.table import StoreError
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # delta-rs: an unknown column, or a version the log no longer has
+        if is_transient(exc):
+            raise  # storage unreachable: exit 75 (jobs/cli.py), not a usage error
         print(f"voxray: cannot read {args.dest}: {exc}", file=sys.stderr)
         return 2
     if args.format == "parquet":

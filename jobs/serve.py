@@ -43,6 +43,12 @@ def add_serve_options(p: argparse.ArgumentParser) -> None:
     s.add_argument("--batch-wait-ms", type=float, default=50.0, help="how long a batch waits to fill (default 50)")
     s.add_argument("--replica-cpus", type=float, default=1.0, help="CPUs reserved per model replica (default 1)")
     s.add_argument("--threads", type=int, default=2, help="CPU threads per model replica (default 2)")
+    s.add_argument(
+        "--max-queued",
+        type=int,
+        default=64,
+        help="requests held at once (reading, waiting, in the model); more get 503 with Retry-After (default 64)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported lazily)
@@ -61,6 +67,8 @@ def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported 
     config = config.validated()
     if (args.min_replicas is None) != (args.max_replicas is None):
         raise ValueError("--min-replicas and --max-replicas go together")
+    if args.max_queued < 1:
+        raise ValueError(f"--max-queued must be at least 1, got {args.max_queued}")
     return ServeSettings(
         config=config,
         api_key=resolve_api_key(getattr(args, "api_key", None)),
@@ -73,6 +81,7 @@ def settings_from_args(args: argparse.Namespace):  # -> ServeSettings (imported 
         max_replicas=args.max_replicas,
         replica_cpus=args.replica_cpus,
         threads=args.threads,
+        max_queued_requests=args.max_queued,
     )
 
 
@@ -89,11 +98,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray serve: {exc}", file=sys.stderr)
         return 2
     if not is_loopback(args.host) and not settings.api_key:
+        # Anyone who can reach the address could use the model: refused, not a warning.
         print(
-            f"voxray serve: warning: listening on {args.host} without an API key; anyone who can reach it can "
-            "use it (pass --api-key or set VOXRAY_API_KEY)",
+            f"voxray serve: refusing to listen on {args.host} without an API key; pass --api-key or set "
+            "VOXRAY_API_KEY (or listen on 127.0.0.1)",
             file=sys.stderr,
         )
+        return 2
     from ray import serve
 
     url = start(settings, host=args.host, port=args.port)

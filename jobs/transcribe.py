@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from jobs.options import add_model_options, config_from_args, refuse_unknown_language
+from models.common.retry import EXIT_STORAGE_UNAVAILABLE, TRANSIENT_PREFIX, describe_error, is_transient
 
 if TYPE_CHECKING:
     from pipelines.config import TranscribeConfig
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print where the time went: wall and CPU seconds per stage, summed over the run's processes",
     )
+    p.add_argument("--verbose", action="store_true", help="also show Ray's own warnings and log lines on the console")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -51,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
-    from pipelines.transcribe import run_transcription
+    from pipelines.transcribe import ensure_ray, run_transcription
+    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     config = config_from_args(args)
     refuse_unknown_language(config)
@@ -63,11 +66,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray: {flag} is for --format parquet; a Delta table replaces a file's row when it is "
               "transcribed again", file=sys.stderr)  # fmt: skip
         return 2
+    if args.verbose:
+        ensure_ray(verbose=True)  # before the run starts Ray quietly
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config))
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
+    except StalledError as exc:
+        print(f"voxray: {exc}", file=sys.stderr)
+        return STALLED_EXIT
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # Parquet parts written so far are whole; a Delta table has only whole commits.
+        print(f"voxray: storage unreachable, run stopped: {describe_error(exc)}; run again to finish "
+              "(--overwrite for --format parquet)", file=sys.stderr)  # fmt: skip
+        return EXIT_STORAGE_UNAVAILABLE
     if args.show and args.format == "parquet":
         _show(summary.written, args.show, config)
     print(summary.render())
@@ -77,6 +92,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"committed to the Delta table at {args.output}")
     else:
         print(f"wrote {len(summary.written)} Parquet file(s) to {args.output}")
+    if summary.unavailable:
+        print(
+            f"voxray: {summary.unavailable} file(s) were not transcribed because storage stayed unreachable "
+            f"(rows with error '{TRANSIENT_PREFIX}...'); everything else is written. Run again to finish "
+            "(--overwrite for --format parquet; --format delta replaces those rows)",
+            file=sys.stderr,
+        )
+        return EXIT_STORAGE_UNAVAILABLE
     return 3 if args.fail_on_error and summary.failed else 0
 
 

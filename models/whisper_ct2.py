@@ -38,6 +38,9 @@ class WindowResult:
     segments: list[dict[str, Any]] = field(default_factory=list)
     language: str = "en"
     language_probability: float = 1.0
+    # Decoded at the first temperature only (`single_pass`) and it failed Whisper's guards: the
+    # caller decodes the window's parts some other way (packed clips: each on its own).
+    failed: bool = False
 
 
 def pick_device(device: str) -> str:
@@ -78,16 +81,23 @@ class CT2Whisper:
         return self._tokenizers[language]
 
     def transcribe_windows(
-        self, features: np.ndarray, durations: list[float], text_only: list[bool] | None = None
+        self,
+        features: np.ndarray,
+        durations: list[float],
+        text_only: list[bool] | None = None,
+        single_pass: list[bool] | None = None,
     ) -> list[WindowResult]:
         """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window.
 
         text_only: per window, decode text tokens only (no timestamps, no seeking); None: as
         configured (`without_timestamps`, None meaning timestamps).
+        single_pass: per window, try the first temperature only; a window failing Whisper's guards
+        there comes back `failed` instead of running the fallback temperatures over all of it.
         """
         if len(durations) == 0:
             return []
         modes = text_only if text_only is not None else [bool(self.config.without_timestamps)] * len(durations)
+        single = single_pass if single_pass is not None else [False] * len(durations)
         with self.times.stage("model:encode"):
             encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
         languages = self._languages(encoder_output, len(durations))
@@ -101,7 +111,9 @@ class CT2Whisper:
             # Mixed batches are rare (a batch across a long recording and clips, or several
             # languages with a multilingual model): those rows' encoder output is taken apart.
             enc = encoder_output if len(idx) == len(durations) else _select(encoder_output, idx)
-            group = self._transcribe_group(features[idx], [durations[i] for i in idx], language, enc, mode)
+            group = self._transcribe_group(
+                features[idx], [durations[i] for i in idx], language, enc, mode, [single[i] for i in idx]
+            )
             for i, result in zip(idx, group, strict=True):
                 result.language, result.language_probability = languages[i]
                 results[i] = result
@@ -114,6 +126,7 @@ class CT2Whisper:
         language: str,
         encoder_output: ctranslate2.StorageView | None,
         text_only: bool = False,
+        single: list[bool] | None = None,
     ) -> list[WindowResult]:
         """Decode windows; where Whisper stops early (it expects to seek), decode the rest again.
 
@@ -123,15 +136,19 @@ class CT2Whisper:
         """
         results = [WindowResult() for _ in durations]
         rows, offsets = list(range(len(durations))), [0.0] * len(durations)
+        single = single or [False] * len(durations)
         for round_index in range(MAX_SEEK_ROUNDS + 1):
             if encoder_output is None:
                 with self.times.stage("model:seek encode"):
                     encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
                 self.times.add("model:seek windows", 0.0, 0.0, calls=len(durations))
             stage = "model:decode" if round_index == 0 else "model:seek decode"
-            decoded = self._decode(encoder_output, durations, language, stage, text_only)
+            decoded = self._decode(encoder_output, durations, language, stage, text_only, [single[r] for r in rows])
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
-            for k, (segments, seek) in enumerate(decoded):
+            for k, (segments, seek, failed) in enumerate(decoded):
+                if failed:
+                    results[rows[k]].failed = True
+                    continue
                 seeking = seek is not None and round_index < MAX_SEEK_ROUNDS
                 for segment in _before_seek(segments, seek) if seeking else segments:
                     results[rows[k]].segments.append(_shift(segment, offsets[k]))
@@ -171,7 +188,9 @@ class CT2Whisper:
         language: str,
         stage: str,
         text_only: bool = False,
-    ) -> list[tuple[list[dict[str, Any]], float | None]]:
+        single: list[bool] | None = None,
+    ) -> list[tuple[list[dict[str, Any]], float | None, bool]]:
+        """Per window: segments, where to seek (or None), and whether a single-pass window failed."""
         cfg = self.config
         tokenizer = self.tokenizer(language)
         prompt = self.prompt(tokenizer, cfg, text_only)
@@ -179,6 +198,7 @@ class CT2Whisper:
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]
         pending = list(range(len(durations)))
+        failed: set[int] = set()
         for temperature in cfg.temperatures:
             if not pending:
                 break
@@ -212,11 +232,17 @@ class CT2Whisper:
                 else:
                     still_pending.append(i)
             pending = still_pending
+            if single:
+                failed.update(i for i in pending if single[i])
+                pending = [i for i in pending if not single[i]]
         for i in pending:
             # Every temperature failed: keep the likeliest result that is not repetitive, flagged.
             pool = [c for c in candidates[i] if c["compression_ratio"] <= cfg.compression_ratio_threshold]
             best[i] = dict(max(pool or candidates[i], key=lambda c: c["avg_logprob"]), flagged=True)
-        return self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer)
+        for i in failed:
+            best[i] = dict(candidates[i][0], flagged=True)
+        segments = self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer)
+        return [(segs, seek, i in failed) for i, (segs, seek) in enumerate(segments)]
 
     def _generate(
         self,

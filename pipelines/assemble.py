@@ -98,7 +98,7 @@ def _map_segment(placements: list[dict[str, Any]], segment: dict[str, Any]) -> l
         # Words of two packed clips in one segment split it in two, one part per clip.
         parts: dict[Key, list[dict[str, Any]]] = {}
         for w in words:
-            p = _best(placements, w["start"], w["end"])
+            p = best_placement(placements, w["start"], w["end"])
             parts.setdefault(_key(p), []).append(dict(w, start=_through(p, w["start"]), end=_through(p, w["end"])))
         out = []
         for key, moved in parts.items():
@@ -113,7 +113,7 @@ def _map_segment(placements: list[dict[str, Any]], segment: dict[str, Any]) -> l
             )
         return out
     start, end = segment["start"], segment["end"]
-    owner = _key(_best(placements, start, end))
+    owner = _key(best_placement(placements, start, end))
     owned = [p for p in placements if _key(p) == owner]
     core = _core(owned, start, end)
     return [
@@ -133,7 +133,7 @@ def _distance(p: dict[str, Any], t: float) -> float:
     return 0.0 if lo <= t <= hi else min(abs(t - lo), abs(t - hi))
 
 
-def _best(placements: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
+def best_placement(placements: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
     """The placement an interval (or instant) belongs to: most overlap, else the nearest."""
     if end > start:
         p = max(placements, key=lambda q: _overlap(q, start, end))
@@ -147,7 +147,7 @@ def _core(owned: list[dict[str, Any]], start: float, end: float) -> list[dict[st
     """The placements (in window order) a segment really covers, ignoring loose edges."""
     need = min(SNAP_S, (end - start) / 2)
     core = [p for p in owned if end > start and _overlap(p, start, end) >= need > 0]
-    return sorted(core or [_best(owned, start, end)], key=lambda p: p["window_offset_s"])
+    return sorted(core or [best_placement(owned, start, end)], key=lambda p: p["window_offset_s"])
 
 
 def _through(p: dict[str, Any], t: float) -> float:

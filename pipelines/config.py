@@ -14,6 +14,7 @@ from models.common.config import (
     YamlConfig,
 )
 from pipelines.redaction.settings import RedactConfig
+from pipelines.speakers.settings import DiarizeConfig, SpeakerBackend  # noqa: F401 (re-exported)
 from pipelines.windows import ChunkingConfig
 
 ChannelMode = Literal["mix", "split"]
@@ -49,66 +50,16 @@ class ComputeConfig:
     # Custom Ray resources each model actor asks for, e.g. {"voxray_inference": 1} to pin the pool
     # to the inference node type of cluster.yaml / the KubeRay RayJob.
     actor_resources: tuple[tuple[str, NonNegativeFloat], ...] = ()
-
-
-SpeakerBackend = Literal["resemblyzer", "pyannote"]
-
-
-@dataclass(frozen=True)
-class DiarizeConfig:
-    """Who spoke when (`--diarize`): speaker embeddings over VAD speech, clustered per recording."""
-
-    enabled: bool = False
-    # Exactly this many speakers, or a range; neither: estimated from the embeddings.
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-    # resemblyzer: the offline encoder in the `resemblyzer` wheel; pyannote: a pyannote.audio
-    # embedding model from Hugging Face (`model`, token from HF_TOKEN), for sites online.
-    backend: SpeakerBackend = "resemblyzer"
-    model: str | None = None
-    # Embedding windows slide over each stretch of speech: GE2E's 1.6 s partials, half overlapping.
-    window_s: float = 1.6
-    step_s: float = 0.8
-    # Padding of the speech stretches that speaker windows (and so turns) cover. The ASR's VAD
-    # pads 0.4 s, which made turns run 0.4 s into every pause: most of the DER left with correct
-    # labels. Chosen on the dev set (DER with each window given its true speaker, mean of four
-    # recordings): 0.05 s 1.8%, 0.10 s 1.8%, 0.15 s 2.5%, 0.40 s 8.7%.
-    speech_pad_s: NonNegativeFloat = 0.1
-    # Cosine distance at which average-linkage clustering stops merging, for the resemblyzer
-    # encoder's embeddings. Chosen on the dev set of scripts/make_diarization_fixtures.py: 0.19-0.23
-    # found all four counts there, 0.18 split a speaker, 0.24 merged the telephone pair; the middle.
-    threshold: float = 0.21
-    # An estimated cluster smaller than this share of a recording's windows is folded into the
-    # nearest larger one (a cough or a laugh is not a speaker).
-    min_cluster_share: float = 0.05
-    # Clustering sees at most this many windows (evenly spread); the rest join the nearest
-    # centroid. Average linkage needs n^2 memory: this keeps a 3-hour recording bounded.
-    max_cluster_windows: int = 2000
-
-    def __post_init__(self) -> None:
-        counts = {
-            "num_speakers": self.num_speakers,
-            "min_speakers": self.min_speakers,
-            "max_speakers": self.max_speakers,
-        }
-        for name, value in counts.items():
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"--{name.replace('_', '-')} must be a whole number of at least 1, not {value!r}")
-        if self.num_speakers is not None and (self.min_speakers is not None or self.max_speakers is not None):
-            raise ValueError("give --num-speakers or --min-speakers/--max-speakers, not both")
-        if self.min_speakers is not None and self.max_speakers is not None and self.min_speakers > self.max_speakers:
-            raise ValueError(f"--min-speakers {self.min_speakers} is more than --max-speakers {self.max_speakers}")
-        if not self.enabled and any(v is not None for v in counts.values()):
-            raise ValueError("--num-speakers, --min-speakers and --max-speakers need --diarize")
-        if self.backend not in ("resemblyzer", "pyannote"):
-            raise ValueError(f"unknown speaker backend {self.backend!r}: use resemblyzer or pyannote")
-        if self.model is not None and self.backend != "pyannote":
-            raise ValueError("--speaker-model is for --speaker-backend pyannote")
-        if not 0 < self.step_s <= self.window_s:
-            raise ValueError("diarize.step_s must be positive and at most diarize.window_s")
-        if not 0 < self.threshold < 2:
-            raise ValueError("diarize.threshold is a cosine distance between 0 and 2")
+    # The model actor pool may grow to this many actors onto nodes that join mid-run (an
+    # autoscaling cluster's). None: the planned size, which lost actors return to when a node
+    # joins. Ray Data keeps CPU in reserve for a pool's growth, so a larger maximum takes CPU
+    # from preparation on the nodes there are (two 1-CPU nodes: one preparation task, not two).
+    max_actors: PositiveInt | None = None
+    # A run that finishes no window for this long ends with an error naming what it waited for
+    # (actors restarting on a lost node, resources no node has). Five minutes: a node-loss run ends
+    # within five minutes of its last possible progress; raise it for a first model download slower
+    # than that. None: wait for ever.
+    stall_timeout_s: PositiveFloat | None = 300.0
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.profile import StageTimes
 from models.languages import check_language
 from models.registry import n_mels_of, resolve_model
-from pipelines.assemble import PIECE_SCHEMA, split_window
+from pipelines.assemble import PIECE_SCHEMA, best_placement, split_window
 from pipelines.config import TranscribeConfig
 
 
@@ -69,6 +69,8 @@ class TranscribeWindows:
         with self.times.stage("actor:model load"):
             self.backend = load_backend(config, threads)
         self.text_only_long_form = config.text_only_long_form
+        # CTranslate2 decodes a packed window at t=0 only (`single_pass`); see `_transcribe`.
+        self.ct2 = config.model.backend == "ct2"
         self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -101,26 +103,28 @@ class TranscribeWindows:
                 [np.frombuffer(r["features"], dtype=np.float32).reshape(r["n_mels"], N_FRAMES) for r in with_audio]
             )
             durations = [r["duration_s"] for r in with_audio]
-            if self.text_only_long_form:
-                modes = [is_long_form(r["placements"]) for r in with_audio]
-                results = self.backend.transcribe_windows(features, durations, modes)
+            if self.ct2:
+                # A packed window failing Whisper's guards at t=0 is not decoded again at five more
+                # temperatures as a whole: its clips are decoded on their own (`_alone`), each
+                # with its own fallback only where it needs one (docs/performance.md).
+                modes = [is_long_form(r["placements"]) for r in with_audio] if self.text_only_long_form else None
+                packed = [is_packed(r["placements"]) for r in with_audio]
+                results = self.backend.transcribe_windows(features, durations, modes, packed)
             else:
                 results = self.backend.transcribe_windows(features, durations)
         per_window = (time.perf_counter() - started) / max(1, len(with_audio))
         by_row = dict(zip((id(r) for r in with_audio), results, strict=True))
-        pieces = []
+        pieces: list[dict[str, Any]] = []
+        redo: list[tuple[int, dict[str, Any]]] = []  # (window of `features`, packed clip) to decode alone
         for row in rows:
             result = by_row.get(id(row))
             placements = row["placements"]
-            alone: list[dict[str, Any]] = []
             if result is not None and features is not None:
-                alone = unsafe_clips(placements, result.segments)
-            if alone:
-                # Segments that touch a clip decoded again on its own are dropped from the packed result.
-                keep = [s for s in result.segments if not any(_overlap(p, s) > 0 for p in alone)]
-                result = dataclasses.replace(result, segments=keep)
-                pieces.extend(self._alone(features[with_audio.index(row)], alone))
-                placements = [p for p in placements if p not in alone]
+                alone = list(placements) if result.failed else unsafe_clips(placements, result.segments)
+                if alone:
+                    result = dataclasses.replace(result, segments=_kept(placements, result.segments, alone))
+                    redo.extend((with_audio.index(row), p) for p in alone)
+                    placements = [p for p in placements if p not in alone]
             pieces.extend(
                 split_window(
                     placements,
@@ -130,22 +134,26 @@ class TranscribeWindows:
                     per_window if result else 0.0,
                 )
             )
+        if redo:
+            pieces.extend(self._alone(features, redo))
         return pieces
 
-    def _alone(self, features: np.ndarray, placements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Decode packed clips one by one, from their own frames of the packed window's features."""
+    def _alone(self, features: np.ndarray, redo: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Decode packed clips each on its own (one batch), from their frames of the packed windows' features."""
         started = time.perf_counter()
+        placements = [p for _, p in redo]
         windows = np.stack(
             [
                 pad_or_trim(
                     features[
+                        k,
                         :,
                         round(p["window_offset_s"] * FRAMES_PER_SECOND) : round(
                             (p["window_offset_s"] + p["length_s"]) * FRAMES_PER_SECOND
                         ),
                     ]
                 )
-                for p in placements
+                for k, p in redo
             ]
         )
         results = self.backend.transcribe_windows(windows, [p["length_s"] for p in placements])
@@ -168,9 +176,20 @@ def is_long_form(placements: list[dict[str, Any]]) -> bool:
     return len({(p["path"], p["channel"]) for p in placements}) == 1 and placements[0]["n_windows"] != 1
 
 
+def is_packed(placements: list[dict[str, Any]]) -> bool:
+    """A window holding stretches of more than one (file, channel): packed short clips."""
+    return len({(p["path"], p["channel"]) for p in placements}) > 1
+
+
 # Whisper's timestamps in a packed window are loose by a few tenths of a second; a segment must
 # reach this far into two clips before it counts as holding words of both.
 STRADDLE_S = 0.3
+# A packed clip's placement runs from its first to its last speech (VAD, with Silero's padding), so
+# its own segments cover it from end to end. Uncovered stretches longer than these, at its edges
+# or between its segments, are words Whisper skipped or gave to a neighbour: measured on packed
+# windows against the same clips alone (docs/performance.md, scripts/packing_safety.py).
+EDGE_S = 1.0
+INNER_GAP_S = 1.5
 
 
 def _overlap(p: dict[str, Any], segment: dict[str, Any]) -> float:
@@ -183,20 +202,57 @@ def unsafe_clips(placements: list[dict[str, Any]], segments: list[dict[str, Any]
 
     Packing puts several clips (a second of silence apart) in one 30-second window, and Whisper's
     segments are split back to the clips by time. That is safe while every segment lies within one
-    clip. A segment reaching well into two clips (Whisper ran one clip's sentence into the next) or a
-    clip that got no segment at all (its words went into a neighbour's segment, or were skipped)
-    would put words in the wrong row or lose them: those clips are decoded again on their own.
+    clip and each clip's segments cover it. Those clips are decoded again on their own:
+    - a segment reaching well into two clips (Whisper ran one clip's sentence into the next);
+    - a segment lying in no clip (in a gap or after the last): its words may be either neighbour's;
+    - a clip its own segments leave uncovered for long (no segment at all, a lost last or first
+      segment, a skipped middle): its words were dropped or went into a neighbour's segment.
     """
-    units = {(p["path"], p["channel"]) for p in placements}
-    if len(units) < 2 or not segments:
+    if not is_packed(placements):
         return []
-    unsafe: list[dict[str, Any]] = []
-    for p in placements:
-        touched = [s for s in segments if _overlap(p, s) > 0]
-        straddles = any(
-            sum(1 for q in placements if _overlap(q, s) > STRADDLE_S) > 1 and _overlap(p, s) > STRADDLE_S
-            for s in touched
-        )
-        if straddles or not touched:
-            unsafe.append(p)
-    return unsafe
+    if not segments:
+        return list(placements)  # VAD heard speech in every clip: nothing decoded means words lost
+    ordered = sorted(placements, key=lambda p: p["window_offset_s"])
+    owned: dict[int, list[dict[str, Any]]] = {id(p): [] for p in placements}
+    unsafe: set[int] = set()
+    for s in segments:
+        owner = best_placement(placements, s["start"], s["end"])
+        owned[id(owner)].append(s)
+        crossing = [q for q in placements if _overlap(q, s) > STRADDLE_S]
+        if len(crossing) > 1:
+            unsafe.update(id(q) for q in crossing)
+        if not any(_overlap(q, s) > 0 for q in placements):
+            unsafe.update(id(q) for q in _neighbours(ordered, (s["start"] + s["end"]) / 2))
+    unsafe.update(id(p) for p in placements if not _covered(p, owned[id(p)]))
+    return [p for p in placements if id(p) in unsafe]
+
+
+def _neighbours(ordered: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:
+    """The clips just before and just after window time `t` (which lies in no clip)."""
+    before = [p for p in ordered if p["window_offset_s"] + p["length_s"] <= t]
+    after = [p for p in ordered if p["window_offset_s"] >= t]
+    return before[-1:] + after[:1]
+
+
+def _covered(p: dict[str, Any], segments: list[dict[str, Any]]) -> bool:
+    start, end = p["window_offset_s"], p["window_offset_s"] + p["length_s"]
+    spans = sorted((max(s["start"], start), min(s["end"], end)) for s in segments)
+    if not spans or spans[0][0] - start > EDGE_S:
+        return False
+    reached = spans[0][1]
+    for lo, hi in spans[1:]:
+        if lo - reached > INNER_GAP_S:
+            return False
+        reached = max(reached, hi)
+    return end - reached <= EDGE_S
+
+
+def _kept(placements: list[dict[str, Any]], segments: list[dict[str, Any]], alone: list[dict[str, Any]]) -> list:
+    """The packed window's segments that stay: those of the clips not decoded again on their own.
+
+    A segment belongs to the clip it overlaps most (as in assembly). One that reached far into a
+    clip decoded alone made both clips unsafe; a loose edge reaching a little way into one does not
+    cost its own clip the segment.
+    """
+    redo = {id(p) for p in alone}
+    return [s for s in segments if id(best_placement(placements, s["start"], s["end"])) not in redo]

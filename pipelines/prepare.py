@@ -11,12 +11,11 @@ featureless placements of one task share a row (MAX_EMPTY_PLACEMENTS).
 from __future__ import annotations
 
 import functools
-import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -24,9 +23,9 @@ import pyarrow as pa
 from models.common.audio import SAMPLE_RATE
 from models.common.profile import StageTimes
 from models.common.schema import FILE_FIELDS
-from models.common.storage import filesystem, is_s3, strip_scheme
 from pipelines.config import TranscribeConfig
 from pipelines.decode import AudioStream, DecodeError
+from pipelines.read import open_audio
 from pipelines.speakers.embed import SPEAKER_WINDOW_TYPE, SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 
@@ -97,6 +96,25 @@ def prepare_windows(
             yield from preparer.drain()
     preparer.windows_for_clips(clips)
     yield from preparer.drain(everything=True)
+
+
+def rows_for_windows(
+    clips: list[tuple[str, np.ndarray]], windows: list[list[Placement]], config: TranscribeConfig, n_mels: int
+) -> list[dict]:
+    """Window rows for decoded clips (path, 16 kHz mono audio) grouped as the caller planned.
+
+    For measuring and testing packing under other groupings than `pack_windows`'s
+    (tools/bench/packing.py); a clip in no window gets its featureless row, as in a job.
+    """
+    preparer = _Preparer(config, n_mels)
+    units = []
+    for path, audio in clips:
+        meta = {"size_bytes": None, "file_duration_s": audio.shape[0] / SAMPLE_RATE, "sample_rate": SAMPLE_RATE,
+                "channels": 1, "error": None, "prepare_s": 0.0}  # fmt: skip
+        units.append(_Unit(path, None, meta, audio))
+    preparer.add_windows(units, windows)
+    preparer._send_empty()
+    return preparer.rows
 
 
 class _Preparer:
@@ -172,7 +190,7 @@ class _Preparer:
         }
         units: list[_Unit] = []
         try:
-            with _open(path, size, self.config, self.times) as stream:
+            with open_audio(path, size, self.config, self.times) as stream:
                 meta.update(sample_rate=stream.source_sample_rate, channels=stream.source_channels)
                 split = self.config.decode.channels == "split"
                 units = [_Unit(path, c if split else None, dict(meta)) for c in range(stream.n_channels)]
@@ -267,6 +285,10 @@ class _Preparer:
         if self.config.packs_short_clips:
             with self.times.stage("prepare:vad+windows"):
                 windows = pack_windows(windows, self.config.chunking)
+        self.add_windows(clips, windows)
+
+    def add_windows(self, clips: list[_Unit], windows: list[list[Placement]]) -> None:
+        """Rows for planned windows over `clips` (placement units index it), and one for each clip without any."""
         counts = [0] * len(clips)
         for window in windows:
             for i in {p.unit for p in window}:
@@ -336,83 +358,6 @@ def _chain(first: np.ndarray, second: np.ndarray, rest: Iterator[np.ndarray]) ->
     yield first
     yield second
     yield from rest
-
-
-def _open(path: str, size: int | None, config: TranscribeConfig, times: StageTimes) -> AudioStream:
-    if size == 0:
-        raise DecodeError("empty file (0 bytes)")
-    if size is not None and size > config.decode.max_bytes:
-        raise DecodeError(f"object of {size} bytes exceeds the limit of {config.decode.max_bytes} bytes")
-    try:
-        with times.stage("prepare:read"):
-            handle = _read_handle(path, size, config, times)
-    except FileNotFoundError as exc:
-        raise OSError(f"cannot read {path}: object not found (deleted after listing?)") from exc
-    except PermissionError as exc:
-        raise OSError(f"cannot read {path}: permission denied") from exc
-    try:
-        return _OwnedStream(handle, config)
-    except BaseException:
-        handle.close()
-        raise
-
-
-# Files listed at up to this size (most call-centre clips) are read in one request and decoded from
-# memory. FFmpeg pulling bytes through a Python file object costs more than probing a small file
-# (measured per unreadable 200-byte file: 143 us through an fsspec handle, 46 us from memory), and
-# on S3 it is one GET instead of several range requests. Larger files stream, so memory stays bounded.
-WHOLE_READ_BYTES = 2 * 1024**2
-
-
-def _read_handle(path: str, size: int | None, config: TranscribeConfig, times: StageTimes) -> Any:
-    """A readable handle on `path`'s bytes: in memory for small files, else a timed stream."""
-    if is_s3(path):
-        handle = filesystem(path, config.storage).open(strip_scheme(path), "rb")
-    else:
-        handle = open(strip_scheme(path), "rb")  # noqa: SIM115 (closed with the stream, or below)
-    try:
-        if size is not None and size <= WHOLE_READ_BYTES:
-            data = handle.read(WHOLE_READ_BYTES + 1)
-            if len(data) <= WHOLE_READ_BYTES:
-                handle.close()
-                return io.BytesIO(data)
-            handle.seek(0)  # it grew after listing: stream it like a large file
-        return _TimedReader(handle, times)
-    except BaseException:
-        handle.close()
-        raise
-
-
-class _TimedReader:
-    """A file handle whose reads count as `prepare:read` (FFmpeg pulls bytes through it as it decodes)."""
-
-    def __init__(self, handle: Any, times: StageTimes) -> None:
-        self._handle, self._times = handle, times
-
-    def read(self, n: int = -1) -> bytes:
-        with self._times.stage("prepare:read"):
-            return self._handle.read(n)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
-
-
-class _OwnedStream(AudioStream):
-    """An AudioStream that also closes the file handle it reads from."""
-
-    def __init__(self, handle, config: TranscribeConfig) -> None:  # noqa: ANN001 (a binary file object)
-        self._handle = handle
-        super().__init__(
-            handle,
-            split_channels=config.decode.channels == "split",
-            max_duration_s=config.decode.max_duration_s,
-        )
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._handle.close()
 
 
 def _message(exc: BaseException) -> str:

@@ -20,18 +20,19 @@ import ray
 
 from models.common.ids import new_run_id
 from models.common.profile import StageTimes
+from models.common.retry import call_with_retries, storage_unavailable
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
 from pipelines.assemble import Assembler
+from pipelines.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.config import TranscribeConfig
+from pipelines.console import quiet_ray_console, ray_log_level
 from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
+from pipelines.plan import ClusterPlan, plan_cluster
 from pipelines.prepare import prepare_windows
+from pipelines.watchdog import watched
 from pipelines.write import SinkFactory, parquet_sink
 
-CPU_BATCH_SIZE = 8
-# CPU model actors get one thread per this many CPUs of the cluster (one on up to 15 cores).
-CPUS_PER_ACTOR_THREAD = 8
-GPU_BATCH_SIZE = 32
 # Files per preparation task, when not configured. A Ray task costs milliseconds to schedule and
 # start, so one file per task caps an archive of small files at tens of files per second; packing
 # also needs several clips in one task. An upper bound keeps a task's memory and the delay before
@@ -58,40 +59,6 @@ BLOCK_BYTES = 4 * 1024**2
 WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
 
-@dataclass(frozen=True)
-class ClusterPlan:
-    use_gpu: bool
-    num_actors: int
-    threads_per_actor: int
-    actor_cpus: float
-    batch_size: int
-
-
-def plan_cluster(config: TranscribeConfig, resources: dict[str, float]) -> ClusterPlan:
-    """Automatic pool and batch sizes from the cluster's resources, overridable by config."""
-    compute = config.compute
-    cpus = max(1, int(resources.get("CPU", 1)))
-    gpus = int(resources.get("GPU", 0))
-    use_gpu = config.model.device == "cuda" or (config.model.device == "auto" and gpus > 0)
-    if use_gpu and gpus == 0:
-        raise RuntimeError("--device cuda was asked for, but the Ray cluster has no GPUs")
-    if use_gpu:
-        threads = compute.threads_per_actor or 4
-        return ClusterPlan(True, compute.num_actors or gpus, threads, 1.0, compute.batch_size or GPU_BATCH_SIZE)
-    # On CPUs, more actors with fewer threads each: CTranslate2's beam search keeps two threads of
-    # one actor busy only part of the time (1.4 cores of 2), while two one-thread actors keep both
-    # cores busy (measured on 2 cores: an hour of real speech 131 s -> 101 s, 200 short clips
-    # 37.6 s -> 32.3 s). A few threads each on big nodes keep the number of model copies down.
-    threads = compute.threads_per_actor or max(1, cpus // CPUS_PER_ACTOR_THREAD)
-    actors = compute.num_actors or max(1, cpus // threads)
-    # The actors' reservations leave about one CPU in eight (at least a preparation task's share)
-    # to reading, decoding and features: a pool that reserves every CPU starves the preparation
-    # tasks and the job hangs. Reservations are Ray's bookkeeping; the threads use what is idle.
-    spare = max(compute.prepare_cpus, cpus / 8)
-    actor_cpus = min(float(threads), (cpus - spare) / actors)
-    return ClusterPlan(False, actors, threads, actor_cpus, compute.batch_size or CPU_BATCH_SIZE)
-
-
 @dataclass
 class RunSummary:
     run_id: str
@@ -99,6 +66,8 @@ class RunSummary:
     rows: int = 0
     ok: int = 0
     failed: int = 0
+    # Failed rows whose file could not be read or written because storage stayed unreachable.
+    unavailable: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     written: list[str] = field(default_factory=list)
@@ -115,6 +84,7 @@ class RunSummary:
             self.audio_s += row["duration_s"] or 0.0
         else:
             self.failed += 1
+            self.unavailable += storage_unavailable(row.get("error"))
 
     def render(self) -> str:
         return (
@@ -135,7 +105,7 @@ def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: floa
     return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
 
 
-def ensure_ray(dashboard: bool = False) -> None:
+def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     """Join the cluster RAY_ADDRESS (or the last `ray start`) names, or start a local one for this run.
 
     A local Ray started here is this process's alone, so it is set up for throughput on one
@@ -143,12 +113,15 @@ def ensure_ray(dashboard: bool = False) -> None:
     2 cores; Serve keeps it, for `serve status`), and workers at the driver's priority. Ray starts
     workers at nice 15 by default, which let any other work on the machine take the model's cores
     (measured: a 13-minute recording took 57 s next to one niced background process, 33 s with
-    workers at nice 0). Joining a running cluster leaves its settings alone.
+    workers at nice 0). Joining a running cluster leaves its settings alone. Ray's own warnings
+    reach the console only when `verbose` (pipelines/console.py).
     """
     if ray.is_initialized():
         return
+    quiet_ray_console(verbose)
     os.environ.setdefault(WORKER_NICENESS_ENV, "0")
-    ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=dashboard, logging_level="warning")
+    address = os.environ.get("RAY_ADDRESS") or None
+    ray.init(address=address, include_dashboard=dashboard, logging_level=ray_log_level(verbose))
 
 
 def build_dataset(
@@ -169,7 +142,7 @@ def build_dataset(
         batch_size=per_task,
         batch_format="pyarrow",
         fn_kwargs={"config": config, "n_mels": n_mels, "needs_audio": needs_audio},
-        num_cpus=config.compute.prepare_cpus,
+        num_cpus=plan.prepare_cpus,
     )
     resources: dict[str, Any] = {"num_gpus": 1} if plan.use_gpu else {}
     if config.compute.actor_resources:
@@ -179,9 +152,7 @@ def build_dataset(
         fn_constructor_kwargs={"config": config, "threads": plan.threads_per_actor},
         batch_size=plan.batch_size,
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(
-            min_size=plan.num_actors, max_size=plan.num_actors, max_tasks_in_flight_per_actor=2
-        ),
+        compute=plan.pool(),
         num_cpus=plan.actor_cpus,
         **resources,
     )
@@ -231,12 +202,21 @@ def _transcript_rows(
         n_mels, needs_audio = model_input(config)
     config.check_model(needs_audio)
     resources = ray.cluster_resources()
-    plan = plan_cluster(config, resources)
+    nodes = alive_nodes()
+    plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
+    probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
+    probe.watch(ds)
     waited = time.perf_counter()
-    for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+    batches = watched(
+        lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
+        config.compute.stall_timeout_s,
+        lambda: describe_wait(probe, len(nodes)),
+        on_stall=probe.stop,
+    )
+    for batch in batches:
         if waited is not None:
             times.add("driver:until first results", time.perf_counter() - waited)
             waited = None
@@ -288,7 +268,7 @@ def run_transcription(
     config.check_model(model_input(config)[1])  # before listing, and before DEST is touched
     times = StageTimes()
     with times.stage("driver:listing"):
-        files = list_sources(sources, config.storage)
+        files = call_with_retries(lambda: list_sources(sources, config.storage), config.storage, "listing")
     out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None

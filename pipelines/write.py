@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.common.config import StorageConfig
+from models.common.retry import call_with_retries
 from models.common.storage import arrow_filesystem, is_s3, qualified
 from pipelines.assemble import rows_to_table
 from pipelines.listing import SourceFile
@@ -63,6 +64,7 @@ class ParquetSink:
     def __init__(
         self, dest: str, storage: StorageConfig, prefix: str, rows_per_file: int = 2000, subdir: str = ""
     ) -> None:
+        self.storage = storage
         self.fs, root = arrow_filesystem(dest, storage)
         self.root = root.rstrip("/") + (f"/{subdir.strip('/')}" if subdir else "")
         self.s3 = is_s3(dest)
@@ -70,7 +72,7 @@ class ParquetSink:
         self.rows_per_file = rows_per_file
         self._rows: list[dict[str, Any]] = []
         self.written: list[str] = []
-        self.fs.create_dir(self.root, recursive=True)
+        call_with_retries(lambda: self.fs.create_dir(self.root, recursive=True), storage, f"creating {dest}")
 
     def add(self, row: dict[str, Any]) -> None:
         self._rows.append(row)
@@ -88,7 +90,12 @@ class ParquetSink:
         name = name or f"{self.prefix}-{len(self.written):05d}.parquet"
         path = f"{self.root}/{name}"
         if self.s3:
-            pq.write_table(table, path, filesystem=self.fs, compression="zstd")
+            # One object under a fixed name: written again whole after a transient failure.
+            call_with_retries(
+                lambda: pq.write_table(table, path, filesystem=self.fs, compression="zstd"),
+                self.storage,
+                f"writing {qualified(path, self.s3)}",
+            )
         else:
             tmp = f"{self.root}/.{name}.{uuid.uuid4().hex}.tmp"
             pq.write_table(table, tmp, filesystem=self.fs, compression="zstd")

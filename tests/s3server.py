@@ -119,11 +119,34 @@ class SeaweedS3:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
         # weed puts its gRPC unix sockets in /tmp whatever TMPDIR says: remove the ones for our ports.
         for name in PORT_NAMES:
             if name.endswith(".grpc") and name in self.ports:
                 for sock in Path("/tmp").glob(f"seaweedfs-*-grpc-{self.ports[name]}.sock"):
                     sock.unlink(missing_ok=True)
+        if self._dir is not None:
+            for sock in ("filer.sock", "s3.sock"):
+                (self._dir / sock).unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server (an outage, as a crash or a lost node causes it), keeping its data and ports."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=self.stop_timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        """Start a killed server again on the same ports and data, and wait until it takes writes."""
+        if self._proc is not None:
+            return
+        self._launch(keep=True)
+        self._wait_ready()
 
     def __enter__(self) -> SeaweedS3:
         return self.start()
@@ -219,10 +242,13 @@ class SeaweedS3:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _launch(self) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="voxray-s3-"))
-        (self._dir / "data").mkdir()
-        self.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+    def _launch(self, keep: bool = False) -> None:
+        if not (keep and self._dir is not None):
+            self._dir = Path(tempfile.mkdtemp(prefix="voxray-s3-"))
+            (self._dir / "data").mkdir()
+            self.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+        else:
+            self._remove_sockets()  # a killed server leaves them behind
         identities = {
             "identities": [
                 {
@@ -260,7 +286,7 @@ class SeaweedS3:
             f"-s3.localSocket={self._dir / 's3.sock'}",
             f"-s3.config={self._dir / 's3.json'}",
         ]
-        self._log = open(self._dir / "weed.log", "wb")  # noqa: SIM115 (closed in stop())
+        self._log = open(self._dir / "weed.log", "ab")  # noqa: SIM115 (closed in stop())
         self._proc = subprocess.Popen(
             cmd,
             cwd=self._dir,

@@ -105,3 +105,17 @@ def test_documented_ray_job_submit_command_is_valid():
     runtime_env = json.loads(argv[argv.index("--runtime-env-json") + 1])
     assert "env_vars" in runtime_env
     parses_as_nightly(" ".join(shlex.quote(a) for a in argv[argv.index("--") + 1 :]))
+
+
+def test_spot_workers_drain_on_notice_next_to_an_on_demand_head(rayjob):
+    """Issue 27: the head (driver, job state) is on demand; spot workers drain before they go."""
+    cluster_spec = rayjob["spec"]["rayClusterSpec"]
+    head = cluster_spec["headGroupSpec"]["template"]["spec"]
+    assert head["nodeSelector"]["karpenter.sh/capacity-type"] == "on-demand"
+    for group in cluster_spec["workerGroupSpecs"]:
+        pod = group["template"]["spec"]
+        assert pod["nodeSelector"]["karpenter.sh/capacity-type"] == "spot"
+        command = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+        assert command[:2] == ["ray", "drain-node"] and "--reason=DRAIN_NODE_REASON_PREEMPTION" in command
+        deadline = int(next(a for a in command if a.startswith("--deadline-remaining-seconds=")).split("=")[1])
+        assert pod["terminationGracePeriodSeconds"] > deadline  # the drain finishes before the SIGKILL

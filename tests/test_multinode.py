@@ -20,8 +20,11 @@ from ray.util.state import list_actors, list_tasks
 
 from models.common.config import ModelConfig, StorageConfig
 from pipelines.config import ComputeConfig, TranscribeConfig
+from pipelines.listing import list_sources
 from pipelines.store.nightly import NightlyConfig, run_nightly
 from pipelines.store.reader import read_committed
+from pipelines.transcribe import iter_transcripts
+from pipelines.watchdog import StalledError
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +107,52 @@ def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_sur
     ran_on = {t.node_id for t in prepare if t.node_id}
     assert ran_on and gpu_node_id not in ran_on
     assert cpu_node_id in ran_on  # the worker did take part before it was removed
+
+
+@pytest.fixture
+def two_one_cpu_nodes():
+    """Issue 27's cluster: a head and a worker of one CPU each, the driver on the head."""
+    ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+        },
+    )
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="warning")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield cluster, worker
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_losing_one_of_two_one_cpu_nodes_mid_run_never_hangs_nor_duplicates(two_one_cpu_nodes, speech_manifest):
+    """Issue 27: the same job hung (0 rows, idle CPU) when the worker node died mid-run. Now each
+    input gets exactly one ok row from the node that is left, or the run ends within the stall
+    limit with a message naming what it waited for, which issue 27's targets allow (a rerun then
+    completes; tests/test_watchdog.py). Which one happens here is printed: on a quiet machine the
+    run finishes; under heavy load (2 cores, load 20) both actors idled beside queued windows."""
+    cluster, worker = two_one_cpu_nodes
+    files = list_sources([c["path"] for c in speech_manifest[:8] if c["path"].endswith(".wav")], StorageConfig())
+    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1, stall_timeout_s=180))
+    rows = []
+    started = time.monotonic()
+    try:
+        for row in iter_transcripts(files, config, "run-node-lost"):
+            if not rows:
+                cluster.remove_node(worker, allow_graceful=False)  # windows are in flight on both nodes
+            rows.append(row)
+    except StalledError as stalled:
+        print(f"stalled after {len(rows)} rows: {stalled}")
+        assert "MapBatches(TranscribeWindows)" in str(stalled) and "nodes:" in str(stalled)
+        assert time.monotonic() - started < 180 + 120  # the limit, then the diagnosis and shutdown
+    else:
+        assert {r["status"] for r in rows} == {"ok"} and len(rows) == len(files)
+    paths = [r["path"] for r in rows]
+    assert len(paths) == len(set(paths)) and set(paths) <= {f.path for f in files}  # never twice

@@ -138,7 +138,6 @@ def test_a_featureless_row_holds_each_file_once_and_no_more_than_its_limit(tmp_p
 def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, monkeypatch):
     # Files listed as small are read whole; a stale listed size (the file grew) or a large file
     # streams. The windows must not depend on which way the bytes came.
-    import pipelines.prepare as prepare
 
     clip = utterance_files()[0]
     size = clip.stat().st_size
@@ -153,7 +152,9 @@ def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, mon
     assert whole and all(whole)
     assert features(None) == whole  # size unknown: streamed
     assert features(100) == whole  # listed smaller than it is: still read to the end
-    monkeypatch.setattr(prepare, "WHOLE_READ_BYTES", size // 2)
+    import pipelines.read as read
+
+    monkeypatch.setattr(read, "WHOLE_READ_BYTES", size // 2)
     assert features(size // 4) == whole  # grew past the in-memory limit after listing: streamed
 
 

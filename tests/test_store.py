@@ -220,11 +220,12 @@ def test_manifest_entries_get_a_version_from_a_stat_and_the_size_limit(tmp_path,
     # The size is known before reading, so the decode stage's limit refuses it without a byte read.
     from models.common.profile import StageTimes
     from pipelines.config import DecodeConfig, TranscribeConfig
-    from pipelines.prepare import DecodeError, _open
+    from pipelines.decode import DecodeError
+    from pipelines.read import open_audio
 
     small = TranscribeConfig(decode=DecodeConfig(max_bytes=100))
     with pytest.raises(DecodeError, match="exceeds the limit"):
-        _open(entry.path, entry.size, small, StageTimes())
+        open_audio(entry.path, entry.size, small, StageTimes())
 
 
 def test_a_log_without_a_version_is_a_table_being_created(tmp_path):

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -67,12 +67,27 @@ class StorageConfig:
     s3_endpoint: str | None = None
     # Listing and reading stay anonymous-free by default; explicit keys are for S3-compatible stores.
     s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    # Never shown: not in repr (logs, tracebacks), not in a config error, not in the fingerprint.
+    s3_secret_key: str | None = field(default=None, repr=False)
     s3_region: str | None = None
     # Server-side encryption of every object voxray writes (transcripts, redacted audio, the
     # nightly table): "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with an optional key id).
     s3_sse: Literal["AES256", "aws:kms"] | None = None
     s3_sse_kms_key_id: str | None = None
+    # Retries and timeouts (docs/faults.md). Each S3 request is tried up to `s3_max_attempts` times by
+    # the client that makes it (botocore's "standard" mode for s3fs, Arrow's AwsStandardS3RetryStrategy,
+    # delta-rs's object_store), which covers a dropped connection or a 503. An outage lasts longer
+    # than a client's few attempts (a restarted S3 server took about 10 s to answer again), so voxray
+    # itself tries a whole read or write again, with exponential backoff from `retry_backoff_s`
+    # (doubling, capped at RETRY_BACKOFF_CAP_S, jittered), for up to `retry_deadline_s` (0: no retry
+    # beyond the client's). Only transient errors are retried (connection refused, reset, timeout,
+    # 5xx); a missing object or a refused key fails at once.
+    s3_max_attempts: PositiveInt = 5
+    s3_connect_timeout_s: PositiveFloat = 5.0
+    # A read or write that gets no byte for this long is abandoned (and tried again).
+    s3_read_timeout_s: PositiveFloat = 60.0
+    retry_deadline_s: NonNegativeFloat = 120.0
+    retry_backoff_s: PositiveFloat = 0.5
 
     def __post_init__(self) -> None:
         if self.s3_sse not in (None, "AES256", "aws:kms"):
@@ -150,8 +165,14 @@ def dataclass_from_dict(cls: type, data: Any, where: str = "") -> Any:
         raise ConfigError(f"{where + ': ' if where else ''}{exc}") from exc
 
 
+# Fields whose values an error message must not repeat.
+SECRET_FIELDS = ("s3_secret_key",)
+
+
 def convert(hint: Any, value: Any, where: str) -> Any:
     """`value` (plain YAML data) as the type `hint` declares, or ConfigError naming `where`."""
+    if where.rsplit(".", 1)[-1] in SECRET_FIELDS and not (value is None or isinstance(value, str)):
+        raise ConfigError(f"{where} must be a string (the value given is not shown: it is a secret)")
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Annotated:
         out = convert(args[0], value, where)

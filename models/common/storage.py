@@ -10,6 +10,7 @@ import fsspec
 import pyarrow.fs as pafs
 
 from models.common.config import StorageConfig
+from models.common.retry import RETRY_BACKOFF_CAP_S
 
 # Models fetched from S3 or a hub, and converted models, are kept here (one copy per node).
 CACHE_DIR = Path(os.environ.get("VOXRAY_CACHE", Path.home() / ".cache" / "voxray"))
@@ -34,34 +35,59 @@ def filesystem(path: str, storage: StorageConfig) -> fsspec.AbstractFileSystem:
     """The fsspec filesystem that serves `path` (cached per process: S3 clients are costly to build)."""
     if not is_s3(path):
         return fsspec.filesystem("file")
-    sse = tuple(sorted(storage.sse_arguments().items()))
-    return _s3fs(endpoint(storage), storage.s3_access_key, storage.s3_secret_key, storage.s3_region, sse)
+    return _s3fs(endpoint(storage), storage)
+
+
+def botocore_config(storage: StorageConfig) -> dict[str, object]:
+    """botocore Config arguments: "standard" retries (connection errors, 5xx, throttling) and timeouts."""
+    return {
+        "retries": {"max_attempts": storage.s3_max_attempts, "mode": "standard"},
+        "connect_timeout": storage.s3_connect_timeout_s,
+        "read_timeout": storage.s3_read_timeout_s,
+    }
 
 
 @lru_cache(maxsize=8)
-def _s3fs(
-    url: str | None,
-    key: str | None,
-    secret: str | None,
-    region: str | None,
-    sse: tuple[tuple[str, str], ...] = (),
-) -> fsspec.AbstractFileSystem:
+def _s3fs(url: str | None, storage: StorageConfig) -> fsspec.AbstractFileSystem:
     client_kwargs: dict[str, str] = {}
     if url:
         client_kwargs["endpoint_url"] = url
-    if region:
-        client_kwargs["region_name"] = region
-    return fsspec.filesystem(
+    if storage.s3_region:
+        client_kwargs["region_name"] = storage.s3_region
+    fs = fsspec.filesystem(
         "s3",
-        key=key,
-        secret=secret,
+        key=storage.s3_access_key,
+        secret=storage.s3_secret_key,
         client_kwargs=client_kwargs,
+        config_kwargs=botocore_config(storage),
         # Sent with every PUT and multipart upload s3fs makes: server-side encryption.
-        s3_additional_kwargs=dict(sse),
+        s3_additional_kwargs=storage.sse_arguments(),
         # Listings must see objects written a moment ago by this very process.
         use_listings_cache=False,
         skip_instance_cache=True,
     )
+    # s3fs's own loop around botocore's, for the errors botocore leaves alone (a reply cut short);
+    # a class attribute in s3fs, not a constructor argument.
+    fs.retries = storage.s3_max_attempts
+    return fs
+
+
+# A count high enough that retry_timeout (the deadline) is what ends object_store's retries.
+OBJECT_STORE_MAX_RETRIES = 1000
+
+
+def object_store_retry_options(storage: StorageConfig) -> dict[str, str]:
+    """delta-rs (object_store) retry and timeout options: each request retried with backoff for up to
+    the same deadline as voxray's own retries, so a log read or a commit rides out an outage."""
+    return {
+        # Bounded by the deadline, not a count: object_store retries only transient failures.
+        "max_retries": str(OBJECT_STORE_MAX_RETRIES if storage.retry_deadline_s else storage.s3_max_attempts - 1),
+        "retry_timeout": f"{max(storage.retry_deadline_s, 1):g}s",
+        "connect_timeout": f"{storage.s3_connect_timeout_s:g}s",
+        "timeout": f"{storage.s3_read_timeout_s:g}s",
+        "backoff_config.init_backoff": f"{storage.retry_backoff_s:g}s",
+        "backoff_config.max_backoff": f"{RETRY_BACKOFF_CAP_S:g}s",
+    }
 
 
 def arrow_filesystem(path: str, storage: StorageConfig) -> tuple[pafs.FileSystem, str]:
@@ -81,7 +107,12 @@ def arrow_filesystem(path: str, storage: StorageConfig) -> tuple[pafs.FileSystem
         kwargs["access_key"] = storage.s3_access_key
         kwargs["secret_key"] = storage.s3_secret_key
     kwargs["region"] = storage.s3_region or os.environ.get("AWS_REGION") or "us-east-1"
-    return pafs.S3FileSystem(**kwargs), strip_scheme(path)
+    return pafs.S3FileSystem(
+        **kwargs,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=storage.s3_max_attempts),
+        connect_timeout=storage.s3_connect_timeout_s,
+        request_timeout=storage.s3_read_timeout_s,
+    ), strip_scheme(path)
 
 
 def qualified(path: str, s3: bool) -> str:

@@ -22,13 +22,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.config import DiarizeConfig, RedactConfig, TranscribeConfig
 from pipelines.export import formats
+from pipelines.online.admission import Admission
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
+from pipelines.online.upload import FORM_OVERHEAD_BYTES, ApiError, drain, parse_form, read_body, too_large
 from pipelines.redaction.entities import parse_entities
 
 log = logging.getLogger("ray.serve")
@@ -36,8 +39,6 @@ log = logging.getLogger("ray.serve")
 API_KEY_ENV = "VOXRAY_API_KEY"
 # Many OpenAI clients hard-code this model name; it means "the model this server runs".
 OPENAI_MODEL_ALIAS = "whisper-1"
-# Multipart framing and the small form fields around the file.
-_FORM_OVERHEAD_BYTES = 64 * 1024
 GRANULARITIES = ("segment", "word")
 
 
@@ -56,6 +57,10 @@ class ServeSettings:
     replica_cpus: float = 1.0
     ingress_cpus: float = 0.25
     threads: int = 2  # CPU threads per model replica (CTranslate2 intra-op)
+    # Requests one ingress replica holds at once (reading, waiting for or in the model). More are
+    # answered 503 with Retry-After at once: 300 requests sent together were all queued before,
+    # the last answered after 150 s. Each held request may hold an upload of max_upload_bytes.
+    max_queued_requests: int = 64
     use_gpu: bool | None = None  # None: one GPU per model replica when the cluster has GPUs
 
     @property
@@ -63,16 +68,18 @@ class ServeSettings:
         return self.config.model.model
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.kind = status, message, code, kind
-
-
-def error_response(status: int, message: str, code: str | None, kind: str = "invalid_request_error") -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    code: str | None,
+    kind: str = "invalid_request_error",
+    retry_after_s: int | None = None,
+) -> JSONResponse:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def _diarize_options(form: Any) -> DiarizeConfig | None:
@@ -114,7 +121,7 @@ api = FastAPI(title="voxray", docs_url=None, redoc_url=None, openapi_url=None)
 
 @api.exception_handler(ApiError)
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.message, exc.code, exc.kind)
+    return error_response(exc.status, exc.message, exc.code, exc.kind, exc.retry_after_s)
 
 
 @api.exception_handler(StarletteHTTPException)
@@ -162,6 +169,7 @@ class TranscriptionAPI:
         self.settings = settings
         self.model_names = (settings.model_name, OPENAI_MODEL_ALIAS)
         formats.language_name("en")  # loads the language table now, not on the first request
+        self.admission = Admission(settings.max_queued_requests)
 
     @api.get("/health")
     async def health(self) -> dict[str, str]:
@@ -182,17 +190,23 @@ class TranscriptionAPI:
         # 401 rather than a broken connection).
         try:
             self._authorize(request)
+            if self.admission.full:
+                raise self._busy()  # before the body: a full server takes in no more uploads
         except ApiError:
-            await self._drain(request, _FORM_OVERHEAD_BYTES)
+            await drain(request, FORM_OVERHEAD_BYTES)
             raise
-        body = await self._read_body(request)
-        form = await self._form(request, body)
+        with self.admission.hold():
+            return await self._transcribe(request)
+
+    async def _transcribe(self, request: Request) -> Response:
+        body = await read_body(request, self.settings.max_upload_bytes)
+        form = await parse_form(request, body)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "'file' must be an uploaded file (multipart/form-data file part)", "invalid_file")
         data = await upload.read()
         if len(data) > self.settings.max_upload_bytes:
-            raise self._too_large()
+            raise too_large(self.settings.max_upload_bytes)
         model = _text_field(form, "model")
         if model and model not in self.model_names:
             raise ApiError(
@@ -228,7 +242,10 @@ class TranscriptionAPI:
             diarize=_diarize_options(form),
         )
         try:
-            result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
+            with self.admission.timing():
+                result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
+        except BackPressureError:
+            raise self._busy() from None  # the model deployment's own queue bound (Serve's max_queued_requests)
         except Exception:
             log.exception("the model deployment failed a request")
             raise ApiError(500, "transcription failed (internal error)", None, "server_error") from None
@@ -248,57 +265,19 @@ class TranscriptionAPI:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
             raise ApiError(401, "invalid or missing API key (send 'Authorization: Bearer KEY')", "invalid_api_key")
 
-    def _too_large(self) -> ApiError:
-        limit_mb = self.settings.max_upload_bytes / 1024**2
-        return ApiError(413, f"uploaded file is larger than the limit of {limit_mb:g} MB", "file_too_large")
+    def _busy(self) -> ApiError:
+        wait = self.admission.retry_after_s()
+        return ApiError(
+            503,
+            f"server busy ({self.admission.held} requests in progress); retry after {wait} s",
+            "server_busy",
+            "server_error",
+            retry_after_s=wait,
+        )
 
-    @staticmethod
-    async def _drain(request: Request, limit: int) -> None:
-        """Read and drop a body of at most `limit` bytes (a larger one is left unread)."""
-        declared = request.headers.get("content-length")
-        if not (declared and declared.isdigit() and int(declared) <= limit):
-            return
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_upload_bytes + _FORM_OVERHEAD_BYTES
-        # Past this, the rest of an oversized body is not even drained: the connection just closes.
-        drain_cap = 2 * limit
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > drain_cap:
-            raise self._too_large()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > drain_cap:
-                break
-            if size <= limit:
-                chunks.append(chunk)
-        if size > limit:
-            raise self._too_large()
-        return b"".join(chunks)
-
-    async def _form(self, request: Request, body: bytes) -> Any:
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise ApiError(400, "send the audio as multipart/form-data with a 'file' part", "invalid_request")
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        try:
-            return await Request(request.scope, replay).form(max_files=1, max_fields=32)
-        except Exception as exc:
-            raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
+# Requests beyond max_queued_requests the ingress takes in only to answer 503.
+INGRESS_HEADROOM = 64
 
 
 def resolve_api_key(flag: str | None) -> str | None:
@@ -327,9 +306,18 @@ def build_app(settings: ServeSettings) -> serve.Application:
                 "target_ongoing_requests": settings.max_batch_size,
             }
         }
-    model = TranscriptionModel.options(ray_actor_options=actor_options, max_ongoing_requests=ongoing, **scaling)
+    # Bounded queues everywhere: the ingress sheds load itself (503 with Retry-After, before the
+    # body) once it holds max_queued_requests; Serve's own bounds are the backstop behind it (the
+    # model's raises BackPressureError, answered the same way; the proxy's answers a bare 503).
+    queued = settings.max_queued_requests
+    model = TranscriptionModel.options(
+        ray_actor_options=actor_options, max_ongoing_requests=ongoing, max_queued_requests=queued, **scaling
+    )
     ingress = TranscriptionAPI.options(
-        ray_actor_options={"num_cpus": settings.ingress_cpus}, max_ongoing_requests=4 * ongoing
+        ray_actor_options={"num_cpus": settings.ingress_cpus},
+        # Room for the requests it holds plus those it is turning away (each a few milliseconds).
+        max_ongoing_requests=queued + INGRESS_HEADROOM,
+        max_queued_requests=queued + INGRESS_HEADROOM,
     )
     return ingress.bind(model.bind(settings), settings)
 

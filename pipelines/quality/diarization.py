@@ -3,6 +3,8 @@
 - DER: pyannote.metrics' DiarizationErrorRate with a 0.25 s collar around reference boundaries
   and overlapping speech excluded (the usual NIST/DIHARD-style setting); hypothesis turns from
   the diarizer itself.
+- DER with overlap scored (`skip_overlap=False`) and JER (DIHARD's Jaccard error rate, where a
+  speaker who says little weighs as much as one who says much), same collar.
 - Speaker-count error: |hypothesis speakers - reference speakers|.
 - cpWER (concatenated minimum-permutation WER, CHiME-6): each speaker's words are concatenated
   in time order on both sides, hypothesis speakers are matched one-to-one to reference speakers
@@ -32,16 +34,32 @@ def load_reference(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def der(reference_turns: list[dict[str, Any]], hypothesis: list[Turn]) -> float:
+def _annotations(reference_turns: list[dict[str, Any]], hypothesis: list[Turn]) -> tuple[Any, Any]:
     from pyannote.core import Annotation, Segment
-    from pyannote.metrics.diarization import DiarizationErrorRate
 
     ref, hyp = Annotation(), Annotation()
     for i, t in enumerate(reference_turns):
         ref[Segment(t["start_s"], t["end_s"]), i] = t["speaker"]
     for i, t in enumerate(hypothesis):
         hyp[Segment(t.start, t.end), i] = f"hyp{t.speaker}"
-    return float(DiarizationErrorRate(collar=COLLAR_S, skip_overlap=True)(ref, hyp))
+    return ref, hyp
+
+
+def der(reference_turns: list[dict[str, Any]], hypothesis: list[Turn], skip_overlap: bool = True) -> float:
+    """DER, collar 0.25 s; with `skip_overlap=False` speech of two people at once is scored too
+    (voxray gives each moment one speaker, so the second voice there is always missed)."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    ref, hyp = _annotations(reference_turns, hypothesis)
+    return float(DiarizationErrorRate(collar=COLLAR_S, skip_overlap=skip_overlap)(ref, hyp))
+
+
+def jer(reference_turns: list[dict[str, Any]], hypothesis: list[Turn]) -> float:
+    """Jaccard error rate (DIHARD II): every reference speaker weighs the same, however long they speak."""
+    from pyannote.metrics.diarization import JaccardErrorRate
+
+    ref, hyp = _annotations(reference_turns, hypothesis)
+    return float(JaccardErrorRate(collar=COLLAR_S)(ref, hyp))
 
 
 def _by_speaker(items: list[tuple[float, str, str]]) -> dict[str, str]:

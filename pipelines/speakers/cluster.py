@@ -1,11 +1,14 @@
 """Per-recording step: cluster one recording's speaker windows into speakers, then into turns.
 
-Average-linkage agglomerative clustering on cosine distance (scipy), stopped at a distance
-threshold when the number of speakers is not given, so the count is estimated; with
+Agglomerative clustering on cosine distance (scipy; weighted linkage by default), stopped at a
+distance threshold when the number of speakers is not given, so the count is estimated; with
 --num-speakers (or a --min/--max range the estimate falls outside of) the tree is cut where it
 first holds that many clusters of a real speaker's size.
 At most `max_cluster_windows` windows, evenly spread over the recording, are clustered; every
 window then joins its nearest speaker centroid, so memory stays bounded on long recordings.
+Then resegmentation: Viterbi over the windows in time order picks each window's speaker again,
+from its similarity to the speakers' centroids less a penalty per change of speaker (see
+DiarizeConfig.switch_penalty), so a single window does not flip to a similar voice mid-turn.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.config import DiarizeConfig
+from pipelines.speakers.settings import DiarizeConfig
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,11 @@ class Turn:
     speaker: int  # a cluster id; alignment renames them in order of first appearance
 
 
-def _tree(x: np.ndarray) -> np.ndarray:
-    """Average-linkage merge tree on cosine distance (scipy; n^2/2 distances, so n stays bounded)."""
+def _tree(x: np.ndarray, method: str) -> np.ndarray:
+    """Merge tree on cosine distance (scipy; n^2/2 distances, so n stays bounded)."""
     from scipy.cluster.hierarchy import linkage
 
-    return linkage(x, method="average", metric="cosine")
+    return linkage(x, method=method, metric="cosine")
 
 
 def _big(labels: np.ndarray, share: float) -> list[int]:
@@ -72,7 +75,7 @@ def cluster_speakers(embeddings: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     sample = np.unique(np.linspace(0, n - 1, min(n, cfg.max_cluster_windows)).round().astype(int))
     x = embeddings[sample]
-    tree = _tree(x)
+    tree = _tree(x, cfg.linkage)
     if cfg.num_speakers is not None:
         labels, keep = _cut(tree, min(cfg.num_speakers, x.shape[0]), cfg.min_cluster_share)
     else:
@@ -100,13 +103,64 @@ def speaker_turns(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray) -> l
     return turns
 
 
+def _centroids_of(x: np.ndarray, labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Speakers holding at least `share` of the windows, and their centroids. A smaller cluster
+    (one window of a short first utterance, say) would keep its own windows by matching its own
+    centroid best, so it is no state of the resegmentation."""
+    ids = np.array(_big(labels, share) or [int(np.argmax(np.bincount(labels)))])
+    return ids, _centroids(x, labels, ids.tolist())
+
+
+def _viterbi(score: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
+    """The best state per window: summed scores less a penalty per change of state."""
+    n, k = score.shape
+    change = 1.0 - np.eye(k)
+    best, back = score[0].copy(), np.zeros((n, k), dtype=np.int64)
+    for i in range(1, n):
+        # Overlapping windows lie in one stretch of speech; a pause makes a change cheaper.
+        penalty = cfg.switch_penalty if starts[i] < ends[i - 1] else cfg.pause_switch_penalty
+        paths = best[:, None] - penalty * change
+        back[i] = np.argmax(paths, axis=0)
+        best = paths[back[i], np.arange(k)] + score[i]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmax(best))
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def resegment(
+    x: np.ndarray, starts: np.ndarray, ends: np.ndarray, labels: np.ndarray, cfg: DiarizeConfig
+) -> np.ndarray:
+    """Viterbi over windows in time order: similarity to a speaker's centroid, less a penalty per change.
+
+    The passes re-estimate the centroids; a speaker left under the minimum share is then dropped
+    with one more pass, so the output holds no speaker smaller than the clustering would keep.
+    """
+    for i in range(cfg.resegment_passes + 1):
+        ids, centroids = _centroids_of(x, labels, cfg.min_cluster_share)
+        if i == cfg.resegment_passes and ids.size == np.unique(labels).size:
+            break
+        labels = ids[_viterbi(x @ centroids.T, starts, ends, cfg)] if ids.size > 1 else np.full_like(labels, ids[0])
+    return labels
+
+
+def _count_allowed(labels: np.ndarray, cfg: DiarizeConfig) -> bool:
+    count = np.unique(labels).size
+    if cfg.num_speakers is not None:
+        return count == cfg.num_speakers
+    return (cfg.min_speakers or 1) <= count <= (cfg.max_speakers or count)
+
+
 def diarize_windows(windows: list[dict], cfg: DiarizeConfig) -> list[Turn]:
     """`speaker_windows` entries of one recording (any order) -> its speaker turns."""
     if not windows:
         return []
     ordered = sorted(windows, key=lambda w: (w["start"], w["end"]))
     embeddings = np.stack([np.frombuffer(w["embedding"], dtype=np.float32) for w in ordered])
-    labels = cluster_speakers(embeddings, cfg)
     starts = np.array([w["start"] for w in ordered], dtype=np.float64)
     ends = np.array([w["end"] for w in ordered], dtype=np.float64)
-    return speaker_turns(starts, ends, labels)
+    labels = cluster_speakers(embeddings, cfg)
+    refined = resegment(embeddings, starts, ends, labels, cfg)
+    # A given count is kept even where resegmentation would empty a speaker.
+    return speaker_turns(starts, ends, refined if _count_allowed(refined, cfg) else labels)

@@ -9,13 +9,13 @@ piece to assembly, where one recording's windows are clustered (see cluster.py).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
-from pipelines.config import ChunkingConfig, DiarizeConfig
+from pipelines.speakers.settings import DiarizeConfig
 
 SPEAKER_WINDOW_TYPE = pa.struct(
     [
@@ -24,6 +24,17 @@ SPEAKER_WINDOW_TYPE = pa.struct(
         ("embedding", pa.binary()),  # float32, L2-normalised
     ]
 )
+
+
+class VadSettings(Protocol):
+    """The speech detector's settings diarization shares with the ASR (pipelines.windows.ChunkingConfig)."""
+
+    @property
+    def vad_threshold(self) -> float: ...
+    @property
+    def vad_min_silence_ms(self) -> int: ...
+
+
 # Shorter stretches of speech carry too little voice for an embedding (a breath, a click).
 MIN_SPEECH_S = 0.4
 
@@ -74,7 +85,7 @@ def sliding_windows(start: int, end: int, cfg: DiarizeConfig) -> list[tuple[int,
 class SpeakerEmbedder:
     """Fills `speaker_windows` in the placements of one model window, from that window's audio."""
 
-    def __init__(self, cfg: DiarizeConfig, chunking: ChunkingConfig, threads: int = 1) -> None:
+    def __init__(self, cfg: DiarizeConfig, chunking: VadSettings, threads: int = 1) -> None:
         self.cfg, self.chunking = cfg, chunking
         self.encoder = load_encoder(cfg.backend, cfg.model, threads)
 

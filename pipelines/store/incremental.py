@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.common.retry import storage_unavailable
 from models.common.schema import STATUS_OK
 from pipelines.listing import SourceFile
 from pipelines.store.state import InputState, with_store_columns
@@ -78,7 +79,10 @@ def outcome_rows(
         return OK, with_store_columns(rows, version=f.version(), attempts=0, quarantined=False)
     # Attempts count per object version: a new upload gets a fresh start.
     same = prev is not None and prev.status == FAILED and prev.version == f.version()
-    attempts = (prev.attempts if same and prev is not None else 0) + 1
+    # A file that could not be read because storage was unreachable is not at fault: that run
+    # does not count towards its quarantine.
+    outage = all(storage_unavailable(r["error"]) for r in rows if r["status"] != STATUS_OK)
+    attempts = (prev.attempts if same and prev is not None else 0) + (0 if outage else 1)
     status = QUARANTINED if attempts >= max_attempts else FAILED
     return status, with_store_columns(rows, version=f.version(), attempts=attempts, quarantined=status == QUARANTINED)
 

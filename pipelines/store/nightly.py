@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from models.common.config import (
     YamlConfig,
 )
 from models.common.ids import new_run_id
+from models.common.retry import call_with_retries, storage_unavailable
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile, list_sources
 from pipelines.store.faults import pause_point
@@ -88,6 +90,8 @@ class RunRecord:
     ok: int = 0
     failed: int = 0
     quarantined: int = 0
+    # Failed inputs whose file could not be read because storage stayed unreachable (retried next run).
+    unavailable: int = 0
     # Inputs another writer committed first (the same object version): dropped, not duplicated.
     skipped: int = 0
     commits: int = 0
@@ -129,7 +133,9 @@ class RunRecord:
             f"listed: {self.listed}  to do: {self.todo} {dict(sorted(self.reasons.items()))}\n"
             f"committed: {self.committed_inputs} in {self.commits} commit(s)  ok: {self.ok}  "
             f"failed: {self.failed}  quarantined: {self.quarantined}  skipped: {self.skipped}  "
-            f"conflicts: {self.conflicts}\n"
+            f"conflicts: {self.conflicts}"
+            + (f"  storage unavailable: {self.unavailable}" if self.unavailable else "")
+            + "\n"
             f"audio: {self.audio_s / 3600:.3f} h  wall: {self.wall_s:.1f} s  RTFx: {self.rtfx:.1f}  "
             f"node-hours: {self.node_hours:.4f}" + (f"  cost/audio hour: {cost:.4f}" if cost is not None else "")
         )
@@ -150,7 +156,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecor
     table = TranscriptTable(config.output, tconfig.storage)
     table.open(create=True)  # refuses foreign files, the old format and other tables, touching nothing
     key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint())
-    listed = list_sources(list(config.sources), tconfig.storage)
+    listed = call_with_retries(lambda: list_sources(list(config.sources), tconfig.storage), tconfig.storage, "listing")
     states = table.input_states()
     todo = plan_todo(
         listed, states, key, max_attempts=config.max_attempts,
@@ -215,7 +221,20 @@ class _UnitCommitter:
         from pipelines.transcribe import iter_transcripts
 
         by_path = {f.path: f for f in files}
-        for row in iter_transcripts(files, self.config.transcribe, self.record.run_id):
+        try:
+            self._collect(iter_transcripts(files, self.config.transcribe, self.record.run_id), by_path)
+        except Exception:
+            # A stalled or failed pipeline: the inputs that did finish are committed, so that the
+            # next run resumes after them; the unfinished ones are simply not in the table.
+            self.commit()
+            raise
+        for path, rows in self.pending.items():
+            self.unit.append((by_path[path], rows))
+        self.pending = {}
+        self.commit()
+
+    def _collect(self, stream: Iterator[dict[str, Any]], by_path: dict[str, SourceFile]) -> None:
+        for row in stream:
             pause_point("transcribing")
             self._metrics().row(row)
             path = row["path"]
@@ -228,10 +247,6 @@ class _UnitCommitter:
                 self.unit.append((by_path[path], self.pending.pop(path)))
                 if len(self.unit) >= self.config.commit_every:
                     self.commit()
-        for path, rows in self.pending.items():
-            self.unit.append((by_path[path], rows))
-        self.pending = {}
-        self.commit()
 
     def commit(self) -> None:
         if not self.unit:
@@ -307,6 +322,9 @@ def _count(record: RunRecord, outcomes: dict[str, str], rows: list[dict[str, Any
         record.ok += status == OK
         record.failed += status == FAILED
         record.quarantined += status == QUARANTINED
+    record.unavailable += len(
+        {r["path"] for r in rows if outcomes.get(r["path"]) == FAILED and storage_unavailable(r["error"])}
+    )
     record.audio_s += sum(r["duration_s"] or 0.0 for r in rows if outcomes.get(r["path"]) == OK)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -30,16 +29,24 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from models.common.config import StorageConfig
+from models.common.retry import call_with_retries
 from models.common.schema import STORE_SCHEMA
-from models.common.storage import arrow_filesystem, endpoint, is_s3, strip_scheme
+from models.common.storage import arrow_filesystem, is_s3
 from pipelines.store.faults import pause_point
+from pipelines.store.location import (
+    LOG_DIR,
+    StoreError,
+    check_dest_empty,
+    data_filesystem,
+    storage_options,
+    table_uri,
+)
 from pipelines.store.state import (
     PARTITION,
     STATE_COLUMNS,
@@ -52,48 +59,11 @@ from pipelines.store.state import (
 TABLE_NAME = "voxray-transcripts"
 WRITERS_APP = "voxray.writers"
 FILE_PREFIX = "voxray-"
-OLD_FORMAT_MARKER = "_voxray/commits"
-# Delta Lake's transaction log folder inside the table root.
-LOG_DIR = "_delta_log"
 FILE_SCHEMA = pa.schema([f for f in STORE_SCHEMA if f.name != PARTITION])
-
-
-class StoreError(ValueError):
-    """DEST cannot be used as voxray's table (foreign files, old format, another table)."""
 
 
 def run_app_id(run_id: str) -> str:
     return f"voxray.run.{run_id}"
-
-
-def storage_options(dest: str, storage: StorageConfig) -> dict[str, str]:
-    """delta-rs options for DEST. On S3 the log is committed with conditional PUTs (If-None-Match)."""
-    if not is_s3(dest):
-        return {}
-    opts = {"conditional_put": "etag"}
-    url = endpoint(storage)
-    if url:
-        opts["AWS_ENDPOINT_URL"] = url
-        if url.startswith("http://"):
-            opts["AWS_ALLOW_HTTP"] = "true"
-    if storage.s3_access_key:
-        opts["AWS_ACCESS_KEY_ID"] = storage.s3_access_key
-        opts["AWS_SECRET_ACCESS_KEY"] = storage.s3_secret_key or ""
-    if storage.s3_region:
-        opts["AWS_REGION"] = storage.s3_region
-    # The log, checkpoints and OPTIMIZE's files are written by delta-rs (object_store), not by
-    # voxray: server-side encryption must reach it too.
-    if storage.s3_sse:
-        opts["aws_server_side_encryption"] = storage.s3_sse
-    if storage.s3_sse_kms_key_id:
-        opts["aws_sse_kms_key_id"] = storage.s3_sse_kms_key_id
-    return opts
-
-
-def table_uri(dest: str) -> str:
-    if is_s3(dest):
-        return "s3://" + strip_scheme(dest).rstrip("/")
-    return os.path.abspath(os.path.expanduser(dest))
 
 
 @dataclass
@@ -134,7 +104,7 @@ class TranscriptTable:
         else:
             if not create:
                 raise StoreError(f"{self.dest} is not a voxray table (no {LOG_DIR})")
-            self._check_empty()
+            check_dest_empty(self.fs, self.root, self.dest)
             table = self._create()
         name = table.metadata().name
         if name != TABLE_NAME:
@@ -144,31 +114,6 @@ class TranscriptTable:
             )
         self._dt = table
         return table
-
-    def _check_empty(self) -> None:
-        if self.fs.get_file_info(self.root).type == pafs.FileType.File:
-            raise StoreError(f"{self.dest} is a file; DEST must be a folder or s3:// prefix for the table")
-        children = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
-        if not children:
-            return
-        if self.fs.get_file_info(f"{self.root}/{OLD_FORMAT_MARKER}").type != pafs.FileType.NotFound:
-            raise StoreError(
-                f"{self.dest} holds transcripts in voxray's old commit-record format, which this version "
-                "no longer reads. Start a new table: run `voxray nightly` with a new, empty --output "
-                "(the old folder is left as it is; `voxray transcribe --format delta` or a rerun fills the new one)"
-            )
-        names = sorted(i.base_name for i in children)[:5]
-        if names == [LOG_DIR]:
-            # A log without a version yet: another writer is creating the table this moment (seen
-            # on S3 with two nightly runs starting at once: its log appeared before its version 0).
-            # The conditional PUT of version 0 in _create decides who makes it, and the name check
-            # in `open` still refuses a Delta table that voxray did not create.
-            return
-        raise StoreError(
-            f"{self.dest} holds files that are not a voxray Delta table ({', '.join(names)}"
-            f"{', ...' if len(children) > 5 else ''}); voxray never writes into a folder it does not own. "
-            "Pick an empty or new DEST"
-        )
 
     def _create(self) -> DeltaTable:
         try:
@@ -198,7 +143,7 @@ class TranscriptTable:
         table = self.refresh()
         self.states_version = table.version()
         states: dict[str, InputState] = {}
-        for fragment in table.to_pyarrow_dataset().get_fragments():
+        for fragment in table.to_pyarrow_dataset(filesystem=data_filesystem(self.uri, self.storage)).get_fragments():
             # Batch by batch: a compacted file of millions of rows is never held whole as Python lists.
             for batch in fragment.to_batches(columns=STATE_COLUMNS):
                 fold_rows(states, batch.to_pydict(), fragment.path)
@@ -305,7 +250,11 @@ class TranscriptTable:
         tag = f"{FILE_PREFIX}{run_id}-u{unit:05d}-{uuid.uuid4().hex[:8]}"
         for i, rel in enumerate(affected):
             # Copy on write: the other rows of a file stay, the replaced inputs' rows go.
-            old = pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA)
+            old = call_with_retries(
+                lambda rel=rel: pq.read_table(f"{self.root}/{rel}", filesystem=self.fs, schema=FILE_SCHEMA),
+                self.storage,
+                f"reading {rel}",
+            )
             keep = old.filter(pc.invert(pc.is_in(old["path"], pa.array(sorted(paths), pa.string()))))
             partition = partition_of(rel)
             removes.append(RemoveAction(rel, True, now_ms, None, {PARTITION: partition}))
@@ -328,9 +277,13 @@ class TranscriptTable:
         path = f"{self.root}/{rel}"
         if not is_s3(self.uri):
             self.fs.create_dir(f"{self.root}/{PARTITION}={partition}", recursive=True)
-        pq.write_table(table.cast(FILE_SCHEMA), path, filesystem=self.fs, compression="zstd")
+        data = table.cast(FILE_SCHEMA)
+        # A whole object under a fixed name: safe to write again after an outage.
+        call_with_retries(
+            lambda: pq.write_table(data, path, filesystem=self.fs, compression="zstd"), self.storage, f"writing {rel}"
+        )
         written.append(path)
-        size = int(self.fs.get_file_info(path).size or 0)
+        size = int(call_with_retries(lambda: self.fs.get_file_info(path), self.storage, f"sizing {rel}").size or 0)
         stats = _stats(table)
         return AddAction(rel, size, {PARTITION: partition}, int(time.time() * 1000), True, json.dumps(stats))
 
@@ -392,7 +345,7 @@ class TranscriptTable:
             raise StoreError(f"{self.dest} is a Delta table that voxray did not create")
         if as_of is not None:
             table.load_as_version(as_of)
-        return table.to_pyarrow_table(columns=columns)
+        return table.to_pyarrow_table(columns=columns, filesystem=data_filesystem(self.uri, self.storage))
 
     def history(self, limit: int | None = None) -> list[dict[str, Any]]:
         return DeltaTable(self.uri, storage_options=self.options).history(limit)

@@ -48,6 +48,8 @@ class BenchConfig:
     compute_type: str = "int8"
     memory_hours: float = 3.0
     overhead_files: int = 100_000
+    # The `short-sets` scenario: a folder of clip sets (scripts/make_clip_sets.py); None builds them.
+    short_sets: Path | None = None
     # auto: what voxray and faster-whisper pick (a GPU where there is one); cuda also samples GPU use.
     device: str = "auto"
     scenarios: tuple[str, ...] = ("short-process", "long-process", "short", "long", "stages", "timestamps", "memory")
@@ -86,6 +88,10 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             results += bench_short(cfg, work)
         if "long" in cfg.scenarios:
             results += bench_long(cfg, work)
+        if "short-sets" in cfg.scenarios:
+            from tools.bench.bench_shortsets import bench_short_sets
+
+            results += bench_short_sets(cfg, work, Measurement)
         if "overhead" in cfg.scenarios:
             results += bench_overhead(cfg, work)
         if "stages" in cfg.scenarios:
@@ -98,6 +104,10 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
 
             results.append(_start_ray())
             results += bench_redact_quality(cfg, Measurement)
+        if "elastic" in cfg.scenarios:
+            from tools.bench.bench_elastic import bench_elastic
+
+            results += bench_elastic(cfg, Measurement, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (cfg.out / "results.json").write_text(
@@ -116,6 +126,7 @@ def _bench_diarization(cfg: BenchConfig, work: Path) -> list[Measurement]:
     if {"diarize-quality", "diarize-overhead"} & set(cfg.scenarios):
         out.append(_start_ray())
     if "diarize-quality" in cfg.scenarios:
+        out += diarize_bench.bench_diarize_evalset(cfg, Measurement)
         out += diarize_bench.bench_diarize_quality(cfg, Measurement)
     if "diarize-overhead" in cfg.scenarios:
         out += diarize_bench.bench_diarize_overhead(cfg, Measurement, build_long(cfg, work)[0][0])

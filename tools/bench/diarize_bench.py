@@ -1,8 +1,11 @@
 """Diarization benchmarks (`voxray bench --scenarios diarize-quality,diarize-overhead,diarize-memory`).
 
-- diarize-quality: DER (collar 0.25 s, overlap excluded), speaker-count error, and cpWER against
-  plain WER, on the 2-, 3- and 4-speaker fixtures, through the real pipeline (Ray, tiny.en, word
-  timestamps); DER from the diarizer's own turns on the same audio.
+- diarize-quality: first the evaluation set (tools/bench/diarize_evalset.py: 60 mixes of
+  2-6 speakers, split by speaker into dev and test, built with espeak-ng and ffmpeg into a cache
+  folder on first use): per split, mean DER (collar 0.25 s, overlap skipped), mean DER with
+  overlap scored, mean JER and the share of mixes whose speaker count is right, then every mix.
+  Then the 2-, 3- and 4-speaker unit-test fixtures through the real pipeline (Ray, tiny.en, word
+  timestamps): cpWER against plain WER, and DER from the diarizer's own turns on the same audio.
 - diarize-overhead: the long-form recording through the pipeline with and without --diarize.
 - diarize-memory: peak RSS of a fresh process that diarizes a quarter-hour and a 3-hour
   recording end to end (decode block by block, VAD, embeddings, clustering): what one
@@ -24,6 +27,30 @@ from pipelines.config import DiarizeConfig, TranscribeConfig
 
 FIXTURES = Path("tests/data/speakers")
 RECORDINGS = ("two_speakers", "three_speakers", "four_speakers")
+
+
+def bench_diarize_evalset(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfig, Measurement)
+    """Dev and test summaries (labelled), then every mix, of the default diarizer on the evaluation set."""
+    from tools.bench.diarize_eval import evaluate, summarise
+    from tools.bench.diarize_evalset import build, default_cache_root
+
+    folder = build(default_cache_root())
+    config = TranscribeConfig(diarize=DiarizeConfig(enabled=True))
+    started = time.perf_counter()
+    scores = evaluate(folder, config)
+    wall = time.perf_counter() - started
+    audio = {split: sum(s.duration_s for s in scores if s.split == split) for split in ("dev", "test")}
+    total = sum(audio.values())
+    out = [
+        measurement("diarize", f"eval set {split} split: means of {row['mixes']} mixes", audio[split],
+                    wall * audio[split] / total, extra=row)
+        for split, row in summarise(scores).items()
+    ]  # fmt: skip
+    for s in scores:
+        extra = {"ref_speakers": s.reference_speakers, "hyp_speakers": s.hypothesis_speakers, "der": s.der,
+                 "der_overlap": s.der_overlap, "jer": s.jer}  # fmt: skip
+        out.append(measurement("diarize", f"eval {s.name}", s.duration_s, wall * s.duration_s / total, extra=extra))
+    return out
 
 
 def bench_diarize_quality(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfig, Measurement)

@@ -8,14 +8,24 @@ For quality measurements and the memory benchmark: the same VAD windows (`plan_u
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
 from models.common.audio import SAMPLE_RATE
-from pipelines.config import TranscribeConfig
 from pipelines.speakers.cluster import Turn, diarize_windows
 from pipelines.speakers.embed import SpeakerEmbedder
+from pipelines.speakers.settings import DiarizeConfig
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
+
+
+class RunSettings(Protocol):
+    """What this module reads of a pipelines.config.TranscribeConfig (not imported: see settings.py)."""
+
+    @property
+    def diarize(self) -> DiarizeConfig: ...
+    @property
+    def chunking(self) -> Any: ...  # ChunkingConfig: windows are cut exactly as the ASR cuts them
 
 
 def _placements(audio: np.ndarray, offsets: list[tuple[int, int, int]]) -> list[dict]:
@@ -25,7 +35,7 @@ def _placements(audio: np.ndarray, offsets: list[tuple[int, int, int]]) -> list[
     ]
 
 
-def model_windows(blocks: Iterator[np.ndarray], config: TranscribeConfig) -> Iterator[tuple[np.ndarray, list[dict]]]:
+def model_windows(blocks: Iterator[np.ndarray], config: RunSettings) -> Iterator[tuple[np.ndarray, list[dict]]]:
     """(window audio, placements) for a mono recording arriving in blocks of BLOCK_SAMPLES."""
     first = next(blocks, None)
     if first is None:
@@ -49,15 +59,24 @@ def model_windows(blocks: Iterator[np.ndarray], config: TranscribeConfig) -> Ite
             yield window.audio, _placements(window.audio, offsets)
 
 
-def diarize_stream(blocks: Iterator[np.ndarray], config: TranscribeConfig) -> list[Turn]:
-    """Speaker turns of one recording; memory: a block, a window, and the embeddings."""
+def stream_windows(blocks: Iterator[np.ndarray], config: RunSettings) -> list[dict]:
+    """One recording's speaker windows, as the preparation tasks compute them."""
     embedder = SpeakerEmbedder(config.diarize, config.chunking)
     windows: list[dict] = []
     for audio, placements in model_windows(blocks, config):
         embedder(audio, placements)
         windows += [w for p in placements for w in p["speaker_windows"]]
-    return diarize_windows(windows, config.diarize)
+    return windows
 
 
-def diarize_audio(mono: np.ndarray, config: TranscribeConfig) -> list[Turn]:
-    return diarize_stream((mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES)), config)
+def diarize_stream(blocks: Iterator[np.ndarray], config: RunSettings) -> list[Turn]:
+    """Speaker turns of one recording; memory: a block, a window, and the embeddings."""
+    return diarize_windows(stream_windows(blocks, config), config.diarize)
+
+
+def audio_blocks(mono: np.ndarray) -> Iterator[np.ndarray]:
+    return (mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES))
+
+
+def diarize_audio(mono: np.ndarray, config: RunSettings) -> list[Turn]:
+    return diarize_stream(audio_blocks(mono), config)

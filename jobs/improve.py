@@ -1,0 +1,128 @@
+"""`voxray improve`: an archive improves its own model, with no human labels."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "improve",
+        help="improve the production model from an unlabelled archive (pseudo-labels, fine-tuning, a gate)",
+        description="A teacher model (with the company glossary as hotwords) transcribes the archive through the "
+        "batch pipeline; clips whose teacher transcript passes measured filters become labels; Ray Train "
+        "fine-tunes the registry's current model on them; the best checkpoint, exported to CTranslate2 int8, is "
+        "promoted to a new registry version only if it beats the current model on dev and is at most 1 WER point "
+        "worse on general speech. Otherwise the current model stays (exit 0). Use the result anywhere with "
+        "--model registry:DIR. Rerunning the same command resumes an interrupted run.",
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="files, folders, s3:// prefixes or manifests")
+    p.add_argument("--registry", help="model registry folder or s3:// prefix (versions + CURRENT.json)")
+    p.add_argument("--rollback", metavar="DIR", help="point registry DIR back at its previous version, then exit")
+    p.add_argument("--model", default="tiny.en", help="production model that seeds an empty registry (tiny.en)")
+    p.add_argument("--teacher", help="teacher model spec (default: the packaged multilingual Whisper base)")
+    p.add_argument("--language", default="en", help="language of the archive (default en)")
+    vocab = p.add_mutually_exclusive_group()
+    vocab.add_argument("--hotwords", help="the glossary's terms for the teacher, e.g. 'Veltrix Roamshield'")
+    vocab.add_argument("--glossary", type=Path, help="a text file with one term per line (teacher hotwords)")
+    p.add_argument("--eval", help="labelled references (path, text) for the gate and checkpoint choice")
+    p.add_argument("--regression", help="general-speech references (default: the bundled real speech)")
+    p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
+    p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument(
+        "--freeze-encoder",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
+    )
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
+    p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
+    p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
+    p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    p.add_argument("--summary", help="write the result as JSON to this file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.common.config import StorageConfig
+
+    storage = StorageConfig(s3_endpoint=args.s3_endpoint)
+    if args.rollback:
+        return _rollback(args.rollback, storage)
+    try:
+        cfg, checked = _checked(args, storage)
+    except ValueError as exc:
+        print(f"voxray: error: {exc}", file=sys.stderr)
+        return 2
+    from pipelines.improve.run import run_improve, write_summary
+    from pipelines.transcribe import ensure_ray
+
+    ensure_ray()
+    result = run_improve(cfg, checked)
+    if args.summary:
+        write_summary(args.summary, result)
+    return 0
+
+
+def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
+    """(ImproveConfig, Checked); ValueError naming the option that is wrong."""
+    from dataclasses import replace
+
+    from pipelines.improve.gate import GateConfig
+    from pipelines.improve.run import ImproveConfig, check
+    from pipelines.improve.train import TrainSettings
+
+    if not args.registry:
+        raise ValueError("--registry DIR is required (or --rollback DIR)")
+    if not args.sources:
+        raise ValueError("give at least one SOURCE (the archive)")
+    hotwords = args.hotwords
+    if args.glossary:
+        try:
+            terms = [t.strip() for t in args.glossary.read_text(encoding="utf-8").splitlines() if t.strip()]
+        except OSError as exc:
+            raise ValueError(f"--glossary {args.glossary}: {exc}") from exc
+        hotwords = ", ".join(terms)
+    if not 0 < args.dev_share < 1:
+        raise ValueError(f"--dev-share must be between 0 and 1, not {args.dev_share}")
+    train = TrainSettings(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        storage=args.storage,
+        freeze_encoder=args.freeze_encoder,
+    )
+    cfg = ImproveConfig(
+        registry=args.registry,
+        sources=tuple(args.sources),
+        model=args.model,
+        teacher=args.teacher,
+        language=args.language,
+        hotwords=hotwords,
+        eval=args.eval,
+        regression=args.regression,
+        work=args.work,
+        dev_share=args.dev_share,
+        gate=replace(GateConfig(), min_kept_clips=args.min_kept),
+        train=train,
+        storage=storage,
+    )
+    return cfg, check(cfg)
+
+
+def _rollback(root: str, storage) -> int:  # noqa: ANN001
+    from models.versions import ModelRegistry, RegistryError
+
+    try:
+        version = ModelRegistry(root, storage).rollback()
+    except (RegistryError, OSError) as exc:
+        print(f"voxray: error: --rollback: {exc}", file=sys.stderr)
+        return 2
+    print(f"{root}: current version is now {version}")
+    return 0

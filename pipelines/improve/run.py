@@ -1,0 +1,222 @@
+"""`voxray improve`: archive -> teacher pseudo-labels -> filters -> fine-tune -> gate -> registry.
+
+1. refuse bad options before any work (teacher, registry, manifests);
+2. seed an empty registry with the production model (`--model`), so `registry:DIR` resolves;
+3. the teacher (with the glossary as hotwords) and the current model transcribe the archive;
+4. filters keep the clips whose teacher transcript is trustworthy, counting what each removed;
+5. fine-tune the current model on them (a share held out as dev unless --eval is given);
+6. export the best checkpoint to CTranslate2 int8 and score it against the current model;
+7. promote it (a new registry version, the pointer moved) only when the gate says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.common.config import StorageConfig
+from models.common.storage import CACHE_DIR
+from models.registry import ModelNotFoundError, model_identity, resolve_model
+from models.versions import ModelRegistry, RegistryError
+from pipelines.improve.filters import FilterConfig, Labelled, Selection, select
+from pipelines.improve.gate import Decision, GateConfig, Scores, decide
+from pipelines.improve.passes import archive_pass, corpus_wers, model_config
+from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
+from pipelines.quality.evaluate import Reference, load_references
+
+# The bundled real-speech utterances with their references: the default regression set.
+DEFAULT_REGRESSION = Path(__file__).resolve().parents[2] / "tests" / "data" / "realspeech" / "refs.jsonl"
+
+
+class ImproveError(ValueError):
+    """A wrong option, found before any work (the CLI exits 2 with this message)."""
+
+
+@dataclass(frozen=True)
+class ImproveConfig:
+    registry: str
+    sources: tuple[str, ...]
+    model: str = "tiny.en"  # the production model an empty registry starts from
+    teacher: str | None = None  # None: the packaged Whisper base (models.packaged)
+    language: str = "en"
+    hotwords: str | None = None
+    eval: str | None = None
+    regression: str | None = None  # None: DEFAULT_REGRESSION
+    work: str | None = None  # local folder for passes, manifests and exports; None: under the cache
+    dev_share: float = 0.1
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks resolved: the teacher spec, reference sets, the registry and the work folder."""
+
+    teacher: str
+    registry: ModelRegistry
+    work: Path
+    eval: list[Reference] | None
+    regression: list[Reference]
+
+
+def check(cfg: ImproveConfig) -> Checked:
+    """ImproveError naming the option when something the loop needs is missing or unwritable."""
+    teacher = cfg.teacher or _packaged_teacher()
+    for option, spec in (("--teacher", teacher), ("--model", cfg.model)):
+        try:
+            resolve_model(spec, cfg.storage)
+        except (ModelNotFoundError, OSError) as exc:
+            raise ImproveError(f"{option} {spec}: {exc}") from exc
+    registry = ModelRegistry(cfg.registry, cfg.storage)
+    try:
+        registry.check_writable()
+    except RegistryError as exc:
+        raise ImproveError(f"--registry: {exc}") from exc
+    refs = {}
+    for option, manifest in (("--eval", cfg.eval), ("--regression", cfg.regression or str(DEFAULT_REGRESSION))):
+        try:
+            refs[option] = load_references(manifest, cfg.storage, "en") if manifest else None
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImproveError(f"{option} {manifest}: {exc}") from exc
+    key = hashlib.sha256(registry.root.encode()).hexdigest()[:12]
+    work = Path(cfg.work).expanduser().resolve() if cfg.work else CACHE_DIR / "improve" / key
+    return Checked(teacher, registry, work, refs["--eval"], refs["--regression"])
+
+
+def _packaged_teacher() -> str:
+    from models.packaged import packaged_base
+
+    folder = packaged_base()
+    if folder is None:
+        raise ImproveError("--teacher: none given and the packaged Whisper base is not installed")
+    return str(folder)
+
+
+def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[str, Any]:
+    """The whole loop; returns the summary (see `summary`)."""
+    started = time.perf_counter()
+    registry, work = checked.registry, checked.work
+    if registry.pointer() is None:
+        seed = registry.publish(resolve_model(cfg.model, cfg.storage), {"base": True, "source": cfg.model})
+        log(f"registry {registry.root}: seeded with {cfg.model} as {seed}")
+    current = registry.current()
+    log(f"current model: {current}; teacher: {checked.teacher}")
+    teacher_cfg = model_config(checked.teacher, cfg.storage, language=cfg.language, hotwords=cfg.hotwords)
+    teacher_rows = archive_pass(list(cfg.sources), teacher_cfg, work / "teacher")
+    production_rows = archive_pass(list(cfg.sources), model_config(current, cfg.storage), work / "production")
+    selection = select(teacher_rows, {r["path"]: r for r in production_rows}, cfg.filters)
+    log(f"clips seen {selection.seen}, kept {len(selection.kept)}; removed: {_nonzero(selection.removed)}")
+    base = _report_base(cfg, checked, current, selection)
+    if len(selection.kept) < cfg.gate.min_kept_clips:
+        why = f"only {len(selection.kept)} clips passed the filters (at least {cfg.gate.min_kept_clips} needed)"
+        return _finish(cfg, base, None, None, Decision(False, (why,)), None, started, log)
+    train_rows, dev_rows = _split(selection.kept, cfg.dev_share, checked.eval)
+    train = write_manifest(work / "train.jsonl", train_rows)
+    val_refs = checked.eval if checked.eval is not None else [Reference(r.path, r.text) for r in dev_rows]
+    val = write_manifest(work / "val.jsonl", [{"path": r.path, "text": r.text} for r in val_refs])
+    result = finetune(current, train, val, cfg.train, work, cfg.storage)
+    log(f"fine-tuned: {result.steps} steps, val WER {result.baseline_wer} -> {result.best_wer}")
+    candidate = export_candidate(result, work / f"candidate-{Path(result.best_checkpoint or '').name}", cfg.storage)
+    refsets = {"dev": val_refs, "regression": checked.regression}
+    before, _, _ = corpus_wers(model_config(current, cfg.storage), refsets)
+    after, _, _ = corpus_wers(model_config(str(candidate), cfg.storage), refsets)
+    scores = [Scores(dev=s["dev"], regression=s["regression"]) for s in (before, after)]
+    decision = decide(scores[0], scores[1], cfg.gate)
+    base.update(train_clips=len(train_rows), dev_clips=len(val_refs), dev_is_labelled=checked.eval is not None)
+    base.update(finetune={k: v for k, v in dataclasses.asdict(result).items() if k != "data_digest"})
+    return _finish(cfg, base, (before, after), candidate, decision, registry, started, log)
+
+
+def _split(
+    kept: tuple[Labelled, ...], share: float, eval_refs: list[Reference] | None
+) -> tuple[list[Labelled], list[Labelled]]:
+    """(train, dev): dev is a stable `share` of the kept clips (by path digest), none when --eval is given."""
+    if eval_refs is not None:
+        return list(kept), []
+    ranked = sorted(kept, key=lambda k: hashlib.sha256(k.path.encode()).hexdigest())
+    n_dev = max(1, round(share * len(kept)))
+    dev = set(ranked[:n_dev])
+    return [k for k in kept if k not in dev], [k for k in kept if k in dev]
+
+
+def _report_base(cfg: ImproveConfig, checked: Checked, current: str, selection: Selection) -> dict[str, Any]:
+    return {
+        "sources": list(cfg.sources),
+        "base_model": current,
+        "base_model_identity": model_identity(current, cfg.storage),
+        "teacher": checked.teacher,
+        "teacher_identity": model_identity(checked.teacher, cfg.storage),
+        "hotwords": cfg.hotwords,
+        "clips_seen": selection.seen,
+        "clips_kept": len(selection.kept),
+        "removed": selection.removed,
+        "filters": cfg.filters.to_dict(),
+        "gate": dataclasses.asdict(cfg.gate),
+        "train": dataclasses.asdict(cfg.train),
+    }
+
+
+def _finish(
+    cfg: ImproveConfig,
+    report: dict[str, Any],
+    wers: tuple[dict[str, float], dict[str, float]] | None,
+    candidate: Path | None,
+    decision: Decision,
+    registry: ModelRegistry | None,
+    started: float,
+    log: Any,
+) -> dict[str, Any]:
+    before, after = wers or ({}, {})
+    report.update(
+        promoted=decision.promote,
+        reasons=list(decision.reasons),
+        dev_wer_before=before.get("dev"),
+        dev_wer_after=after.get("dev"),
+        regression_wer_before=before.get("regression"),
+        regression_wer_after=after.get("regression"),
+        candidate=str(candidate) if candidate else None,
+        wall_s=round(time.perf_counter() - started, 1),
+    )
+    model = None
+    if decision.promote and registry is not None and candidate is not None:
+        spec = f"registry:{registry.root}"
+        version = registry.publish(candidate, {**report, "config_fingerprint": _fingerprint(candidate, cfg)})
+        model = registry.current()
+        log(f"promoted {version}: {'; '.join(decision.reasons)} (now {spec})")
+    else:
+        log("not promoted, the current model stays: " + "; ".join(decision.reasons))
+    return summary(report, model)
+
+
+def _fingerprint(candidate: Path, cfg: ImproveConfig) -> str:
+    return model_config(str(candidate), cfg.storage).fingerprint()
+
+
+def summary(report: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """The `--summary` JSON: the issue's keys first, then the whole report."""
+    keys = {
+        "promoted": report["promoted"],
+        "model": model,
+        "eval_wer_before": report.get("dev_wer_before"),
+        "eval_wer_after": report.get("dev_wer_after"),
+        "regression_wer_before": report.get("regression_wer_before"),
+        "regression_wer_after": report.get("regression_wer_after"),
+        "clips_seen": report["clips_seen"],
+        "clips_kept": report["clips_kept"],
+    }
+    return {**keys, "report": report}
+
+
+def _nonzero(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"
+
+
+def write_summary(path: str, data: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

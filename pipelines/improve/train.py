@@ -1,0 +1,100 @@
+"""Fine-tune the production model on the kept pseudo-labels (`voxray finetune`'s Ray Train loop) and
+export the best checkpoint to CTranslate2 int8.
+
+The run's name is a digest of the starting model, the labels and the training settings: the same
+command after a crash (SIGKILL included) finds the same Ray Train run and resumes it from its
+latest checkpoint, while new labels or a new starting model start a fresh run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from models.common.config import StorageConfig
+from models.registry import model_identity
+from pipelines.improve.filters import Labelled
+
+if TYPE_CHECKING:
+    from pipelines.training.finetune import FinetuneResult
+
+QUANTIZATION = "int8"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What `voxray improve` passes to the fine-tuning loop (the rest are FinetuneConfig's defaults)."""
+
+    epochs: int = 2
+    lr: float = 5e-5
+    # The decoder learns the glossary's words; a frozen encoder keeps the acoustics the model has for
+    # general speech (the gate's regression set) and halves the backward pass on CPU.
+    freeze_encoder: bool = True
+    batch_size: int = 8
+    warmup_steps: int = 5
+    checkpoint_every: int = 10
+    max_steps: int | None = None
+    seed: int = 0
+    storage: str | None = None  # Ray Train storage (local or s3://); default: WORK/runs
+
+
+def write_manifest(path: Path, rows: list[Labelled] | list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = [{"path": r.path, "text": r.text} if isinstance(r, Labelled) else r for r in rows]
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+def run_name(start_model: str, train: Path, val: Path, settings: TrainSettings, storage: StorageConfig) -> str:
+    digest = hashlib.sha256()
+    digest.update(model_identity(start_model, storage).encode())
+    digest.update(train.read_bytes() + b"\0" + val.read_bytes())
+    digest.update(json.dumps(dataclasses.asdict(settings), sort_keys=True).encode())
+    return "improve-" + digest.hexdigest()[:12]
+
+
+def finetune(
+    start_model: str, train: Path, val: Path, settings: TrainSettings, work: Path, storage: StorageConfig
+) -> FinetuneResult:
+    """Train (or resume) and return the result; the best checkpoint is ranked by the val WER."""
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, run_finetune  # torch: imported when training
+
+    cfg = FinetuneConfig(
+        model=start_model,
+        epochs=settings.epochs,
+        lr=settings.lr,
+        batch_size=settings.batch_size,
+        warmup_steps=settings.warmup_steps,
+        checkpoint_every=settings.checkpoint_every,
+        max_steps=settings.max_steps,
+        seed=settings.seed,
+        freeze_encoder=settings.freeze_encoder,
+    )
+    spec = RunSpec(
+        train=str(train),
+        val=str(val),
+        storage=settings.storage or str(work / "runs"),
+        name=run_name(start_model, train, val, settings, storage),
+    )
+    return run_finetune(cfg, spec, storage)
+
+
+def export_candidate(result: FinetuneResult, dest: Path, storage: StorageConfig) -> Path:
+    """The best checkpoint (else the latest) as a CTranslate2 int8 folder at `dest`."""
+    from models.common.storage import filesystem, is_s3, strip_scheme
+    from models.ct2_export import export_ct2
+
+    checkpoint = result.best_checkpoint or result.latest_checkpoint
+    if checkpoint is None:
+        raise RuntimeError("fine-tuning produced no checkpoint")
+    local = Path(checkpoint)
+    if is_s3(checkpoint):
+        local = dest.with_name(dest.name + "-checkpoint")
+        shutil.rmtree(local, ignore_errors=True)  # our own download folder from an earlier attempt
+        filesystem(checkpoint, storage).get(strip_scheme(checkpoint).rstrip("/") + "/", str(local), recursive=True)
+    return export_ct2(local, dest, quantization=QUANTIZATION, force=True)

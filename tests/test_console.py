@@ -1,0 +1,36 @@
+"""A normal `voxray transcribe` prints voxray's summary and none of Ray's internals; --verbose shows them.
+
+Real processes, stderr captured as a user's terminal log would be (not a TTY: no progress bar).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# ray#53727: the core worker's note on actor constructor arguments in the object store. The actor
+# pool's arguments are another engineer's change (issue 21 names it); once merged, drop this.
+KNOWN_ELSEWHERE = "ray-project/ray/issues/53727"
+
+
+def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
+    clips = [str(REPO / "samples" / "welcome.wav"), str(REPO / "samples" / "weather.mp3")]
+    env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "jobs.cli", "transcribe", *clips, "--output", str(dest), *flags]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
+
+
+@pytest.mark.slow
+def test_a_normal_run_shows_no_ray_internals_and_verbose_does(tmp_path: Path) -> None:
+    quiet = _transcribe(tmp_path / "quiet")
+    assert "files: 2  rows: 2  ok: 2" in quiet.stdout
+    noise = [line for line in quiet.stderr.splitlines() if line.strip() and KNOWN_ELSEWHERE not in line]
+    assert noise == []
+    loud = _transcribe(tmp_path / "loud", "--verbose")
+    assert "Starting execution of Dataset" in loud.stderr
+    assert "files: 2  rows: 2  ok: 2" in loud.stdout

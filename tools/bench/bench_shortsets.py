@@ -1,0 +1,86 @@
+"""`voxray bench --scenarios short-sets`: packing on held-out clip sets, whole processes, same run.
+
+Per set (built by scripts/make_clip_sets.py: sentence sources, voices, speeds, real utterances,
+1-15 s, noise and silence, never used for tuning; the `dev` set is skipped), three processes on the
+same files, model, beam and compute type, one after the other:
+- the plain faster-whisper per-file loop (pipelines/quality/anchor.py);
+- `voxray transcribe` with its defaults (short clips packed);
+- `voxray transcribe --no-pack`.
+Each reports wall seconds, RTFx and corpus WER against the set's references; `extra` holds the
+set's name and the speed ratio to the loop. Needs espeak-ng, sox and ffmpeg when it builds the sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.quality.wer import corpus_wer
+
+# Clips per set when the scenario builds the sets itself (`--short-sets` names prebuilt ones).
+CLIPS_PER_SET = 60
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench_short_sets(cfg: Any, work: Path, measurement: Any) -> list:  # BenchConfig, Measurement
+    root = cfg.short_sets
+    if root is None:
+        root = work / "short-sets"
+        script = REPO / "scripts" / "make_clip_sets.py"
+        cmd = [sys.executable, str(script), str(root), "--count", str(CLIPS_PER_SET), "--sets", "calls,prose,real"]
+        subprocess.run(cmd, env=_env(), check=True, capture_output=True)
+    out = []
+    for folder in sorted(d for d in Path(root).iterdir() if (d / "manifest.jsonl").exists() and d.name != "dev"):
+        out += _one_set(cfg, work, folder, measurement)
+    return out
+
+
+def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
+    from models.common.config import StorageConfig
+    from models.registry import resolve_model
+
+    entries = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines() if line]
+    refs = {str((folder / e["path"]).resolve()): e["text"] for e in entries}
+    audio_s = sum(e["duration_s"] for e in entries)
+    order = list(refs)
+    common = ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type]
+    texts_path = work / f"anchor-{folder.name}.json"
+    model = str(resolve_model("tiny.en", StorageConfig()))
+    anchor_cmd = [sys.executable, "-m", "pipelines.quality.anchor", "loop", "--model", model, "--out", str(texts_path)]
+    anchor_s = _timed([*anchor_cmd, *common, *order])
+    anchor = json.loads(texts_path.read_text())
+    results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order])]
+    for name, flags in (("voxray transcribe (defaults)", []), ("voxray transcribe --no-pack", ["--no-pack"])):
+        dest = work / f"voxray-{folder.name}-{len(results)}"
+        cmd = [sys.executable, "-m", "jobs.cli", "transcribe", str(folder), "--output", str(dest), "--overwrite"]
+        wall = _timed([*cmd, *common, "--language", "en", *flags])
+        import pyarrow.dataset as pads
+
+        rows = {r["path"]: r["text"] or "" for r in pads.dataset(str(dest), format="parquet").to_table().to_pylist()}
+        results.append((name, wall, [rows.get(p, "") for p in order]))
+    return [
+        measurement(
+            "short-sets",
+            f"{name}, whole process",
+            audio_s,
+            wall,
+            corpus_wer([refs[p] for p in order], texts),
+            extra={"set": folder.name, "clips": len(order), "speed_vs_loop": round(anchor_s / wall, 3)},
+        )
+        for name, wall, texts in results
+    ]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, env=_env(), check=True, capture_output=True, text=True)
+    return time.perf_counter() - started
