@@ -167,7 +167,7 @@ def redact_row(row: dict[str, Any], config: RedactConfig) -> dict[str, Any]:
         for n, (i, start, end) in enumerate(covered):
             s0 = bounds[i][0]
             edits.setdefault(i, []).append((start - s0, end - s0, tag(hit.type) if n == 0 else ""))
-            times[h_index].extend(_span_times(segments[i], start - s0, end - s0, config.audio_pad_s))
+            times[h_index].extend(_span_times(segments[i], start - s0, end - s0))
     new_segments = [_apply(seg, edits[i]) if i in edits else seg for i, seg in enumerate(segments)]
     text = "".join(s["text"] for s in new_segments).strip()
     redactions, cursor = [], 0
@@ -220,18 +220,13 @@ def _redact_words(words: list[dict[str, Any]], text: str, edits: list[tuple[int,
     return out
 
 
-def _span_times(segment: dict[str, Any], start: int, end: int, pad_s: float) -> list[float]:
-    """The time span of characters [start, end) of a segment, reaching into the silent-looking gaps
-    around it: audio the model gave no word to may hold digits it dropped (tiny.en wrote nine
-    digits read aloud as "2909"). Redacted audio pads every span by `pad_s`; a span reaches at most
-    `pad_s` short of its neighbours, so the padding ends where they begin and never cuts them."""
+def _span_times(segment: dict[str, Any], start: int, end: int) -> list[float]:
     words = segment.get("words")
     if not words:
         return [segment["start"], segment["end"]]
-    inside = [i for i, (w0, w1) in enumerate(_word_bounds(words, segment["text"])) if w0 < end and start < w1]
-    if not inside:
+    hit = [
+        w for w, (w0, w1) in zip(words, _word_bounds(words, segment["text"]), strict=True) if w0 < end and start < w1
+    ]
+    if not hit:
         return [segment["start"], segment["end"]]
-    first, last = words[inside[0]], words[inside[-1]]
-    before = words[inside[0] - 1]["end"] if inside[0] > 0 else segment["start"]
-    after = words[inside[-1] + 1]["start"] if inside[-1] + 1 < len(words) else segment["end"]
-    return [min(first["start"], before + pad_s), max(last["end"], after - pad_s)]
+    return [min(w["start"] for w in hit), max(w["end"] for w in hit)]
