@@ -221,16 +221,12 @@ def _redact_words(words: list[dict[str, Any]], text: str, edits: list[tuple[int,
 
 
 def _span_times(segment: dict[str, Any], start: int, end: int) -> list[float]:
-    """The time span of characters [start, end) of a segment, reaching into the silent-looking gaps
-    around it: audio the model gave no word to may hold digits it dropped (tiny.en wrote nine
-    digits read aloud as "2909"), and silencing a pause costs nothing."""
     words = segment.get("words")
     if not words:
         return [segment["start"], segment["end"]]
-    inside = [i for i, (w0, w1) in enumerate(_word_bounds(words, segment["text"])) if w0 < end and start < w1]
-    if not inside:
+    hit = [
+        w for w, (w0, w1) in zip(words, _word_bounds(words, segment["text"]), strict=True) if w0 < end and start < w1
+    ]
+    if not hit:
         return [segment["start"], segment["end"]]
-    first, last = words[inside[0]], words[inside[-1]]
-    before = words[inside[0] - 1]["end"] if inside[0] > 0 else segment["start"]
-    after = words[inside[-1] + 1]["start"] if inside[-1] + 1 < len(words) else segment["end"]
-    return [min(first["start"], before), max(last["end"], after)]
+    return [min(w["start"] for w in hit), max(w["end"] for w in hit)]

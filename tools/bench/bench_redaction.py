@@ -122,7 +122,7 @@ def report(split: str, ours: Tally, theirs: Tally) -> str:
     lines.append(
         f"  total: written {sum(ours.written.values())}, text leaks {sum(ours.text_leaks.values())} "
         f"(Presidio {sum(theirs.text_leaks.values())}), audio leaks {sum(ours.audio_leaks.values())} "
-        f"of {sum(ours.total.values())}; ordinary numbers kept {ours.kept}/{ours.ordinary} "
+        f"of {sum(ours.total.values())}; ordinary sentences with all numbers kept {ours.kept}/{ours.ordinary} "
         f"(Presidio {theirs.kept}/{theirs.ordinary})"
     )
     return "\n".join(lines)

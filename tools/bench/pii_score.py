@@ -58,10 +58,12 @@ def survives(u: Utterance, text: str) -> bool:
 
 
 def kept_numbers(u: Utterance, raw: str, redacted: str) -> tuple[int, int]:
-    """(numbers kept, numbers the model wrote) of an ordinary sentence."""
-    raw_numbers, red_numbers = set(re.findall(r"\d+", raw)), set(re.findall(r"\d+", redacted))
-    written = [n for n in u.digits if n in raw_numbers]
-    return sum(n in red_numbers for n in written), len(written)
+    """(1, 1) when an ordinary sentence keeps every number the model wrote (as digits or words),
+    (0, 1) when redaction took any; (0, 0) when the model wrote no number."""
+    before = digit_stream(raw)
+    if not before:
+        return 0, 0
+    return int(digit_stream(redacted) == before), 1
 
 
 @dataclass
