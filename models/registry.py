@@ -80,6 +80,12 @@ def model_identity(spec: str, storage: StorageConfig) -> str:
     return "files:" + digest.hexdigest()[:16]
 
 
+def pin_version(spec: str, storage: StorageConfig) -> str:
+    """`registry:ROOT` -> its current version's folder, any other spec unchanged: a run resolves it
+    once, so that all of its model actors load the same version even if one is promoted meanwhile."""
+    return _registry_current(spec, storage)
+
+
 def _registry_current(spec: str, storage: StorageConfig) -> str:
     """`registry:ROOT` -> its current version's folder; any other spec unchanged."""
     from models.versions import REGISTRY_PREFIX, current_version

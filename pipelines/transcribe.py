@@ -168,13 +168,21 @@ def iter_transcripts(
     """
     if not files:
         return
-    config = _without_cross_language_packing(config)
+    config = _without_cross_language_packing(_pinned_model(config))
     rows = _transcript_rows(files, config, run_id, times if times is not None else StageTimes())
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
         rows = redact_stream(rows, config.redact, config.storage)
     yield from rows
+
+
+def _pinned_model(config: TranscribeConfig) -> TranscribeConfig:
+    """`registry:ROOT` pinned to its current version for the whole run (rows name that version)."""
+    from models.registry import pin_version
+
+    pinned = pin_version(config.model.model, config.storage)
+    return config if pinned == config.model.model else replace(config, model=replace(config.model, model=pinned))
 
 
 def _without_cross_language_packing(config: TranscribeConfig) -> TranscribeConfig:

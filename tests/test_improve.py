@@ -237,7 +237,11 @@ def test_transcribe_accepts_a_registry_as_its_model(ray_local, tmp_path: Path) -
     assert main(["transcribe", str(clip), "-o", str(out), "--model", f"registry:{tmp_path / 'reg'}"]) == 0
     rows = pads.dataset(str(out), format="parquet").to_table().to_pylist()
     assert rows[0]["status"] == "ok" and "lazy dog" in rows[0]["text"].lower()
-    assert rows[0]["model"] == f"registry:{tmp_path / 'reg'}"
+    # The run pinned the registry's current version once: every actor loaded it, and rows name it.
+    from models.registry import pin_version
+
+    pinned = pin_version(f"registry:{tmp_path / 'reg'}", StorageConfig())
+    assert pinned.startswith(str(tmp_path / "reg")) and rows[0]["model"] == pinned
 
 
 def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
