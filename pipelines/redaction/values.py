@@ -52,6 +52,11 @@ MAX_ADDRESS_WORDS = 12
 MAX_EMAIL_WORDS = 10
 
 
+def weak(t: Token) -> bool:
+    """A word Whisper writes for a digit; a capital "I" is the pronoun, a lower-case "i" a one."""
+    return t.lower in WEAK_DIGITS and t.text != "I"
+
+
 @dataclass(frozen=True)
 class Shape:
     """What a number-like value is made of."""
@@ -83,7 +88,7 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
             return None
         start = i
         # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
-        while start - 1 >= first and toks[start - 1].lower in WEAK_DIGITS:
+        while start - 1 >= first and weak(toks[start - 1]):
             start -= 1
         end = _number_end(toks, i, shape)
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
@@ -129,7 +134,7 @@ def _number_end(toks: list[Token], i: int, shape: Shape) -> int:
         # A question mark inside digits is Whisper's ("2910? 7444"); elsewhere it ends the value.
         if t.text in "?!" and not (j + 1 < len(toks) and shape.is_strong(toks[j + 1])):
             break
-        if shape.is_strong(t) or (t.lower in WEAK_DIGITS and _next_to(toks, j, shape)):
+        if shape.is_strong(t) or (weak(t) and _next_to(toks, j, shape)):
             last, filler = j, 0
         elif t.lower not in shape.glue and t.word:
             filler += 1
@@ -157,7 +162,7 @@ def _number_end_plain(toks: list[Token], i: int, shape: Shape) -> int:
     last = i
     for j in range(i + 1, len(toks)):
         t = toks[j]
-        if shape.is_strong(t) or t.lower in WEAK_DIGITS:
+        if shape.is_strong(t) or weak(t):
             last = j
         elif t.lower not in shape.glue:
             break
