@@ -72,16 +72,12 @@ def _s3fs(url: str | None, storage: StorageConfig) -> fsspec.AbstractFileSystem:
     return fs
 
 
-# A count high enough that retry_timeout (the deadline) is what ends object_store's retries.
-OBJECT_STORE_MAX_RETRIES = 1000
-
-
 def object_store_retry_options(storage: StorageConfig) -> dict[str, str]:
     """delta-rs (object_store) retry and timeout options: each request retried with backoff for up to
     the same deadline as voxray's own retries, so a log read or a commit rides out an outage."""
     return {
-        # Bounded by the deadline, not a count: object_store retries only transient failures.
-        "max_retries": str(OBJECT_STORE_MAX_RETRIES if storage.retry_deadline_s else storage.s3_max_attempts - 1),
+        # No `max_retries` (object_store's default, 10, with this backoff spans about a minute): readers
+        # such as polars take voxray's options as they are and refuse a string count there.
         "retry_timeout": f"{max(storage.retry_deadline_s, 1):g}s",
         "connect_timeout": f"{storage.s3_connect_timeout_s:g}s",
         "timeout": f"{storage.s3_read_timeout_s:g}s",

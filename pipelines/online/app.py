@@ -31,7 +31,6 @@ from pipelines.config import DiarizeConfig, RedactConfig, TranscribeConfig
 from pipelines.export import formats
 from pipelines.online.admission import Admission
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
-from pipelines.online.upload import FORM_OVERHEAD_BYTES, ApiError, drain, parse_form, read_body, too_large
 from pipelines.redaction.entities import parse_entities
 
 log = logging.getLogger("ray.serve")
@@ -39,6 +38,8 @@ log = logging.getLogger("ray.serve")
 API_KEY_ENV = "VOXRAY_API_KEY"
 # Many OpenAI clients hard-code this model name; it means "the model this server runs".
 OPENAI_MODEL_ALIAS = "whisper-1"
+# Multipart framing and the small form fields around the file.
+_FORM_OVERHEAD_BYTES = 64 * 1024
 GRANULARITIES = ("segment", "word")
 
 
@@ -66,6 +67,20 @@ class ServeSettings:
     @property
     def model_name(self) -> str:
         return self.config.model.model
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None,
+        kind: str = "invalid_request_error",
+        retry_after_s: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+        self.retry_after_s = retry_after_s
 
 
 def error_response(
@@ -193,20 +208,20 @@ class TranscriptionAPI:
             if self.admission.full:
                 raise self._busy()  # before the body: a full server takes in no more uploads
         except ApiError:
-            await drain(request, FORM_OVERHEAD_BYTES)
+            await self._drain(request, _FORM_OVERHEAD_BYTES)
             raise
         with self.admission.hold():
             return await self._transcribe(request)
 
     async def _transcribe(self, request: Request) -> Response:
-        body = await read_body(request, self.settings.max_upload_bytes)
-        form = await parse_form(request, body)
+        body = await self._read_body(request)
+        form = await self._form(request, body)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "'file' must be an uploaded file (multipart/form-data file part)", "invalid_file")
         data = await upload.read()
         if len(data) > self.settings.max_upload_bytes:
-            raise too_large(self.settings.max_upload_bytes)
+            raise self._too_large()
         model = _text_field(form, "model")
         if model and model not in self.model_names:
             raise ApiError(
@@ -274,6 +289,58 @@ class TranscriptionAPI:
             "server_error",
             retry_after_s=wait,
         )
+
+    def _too_large(self) -> ApiError:
+        limit_mb = self.settings.max_upload_bytes / 1024**2
+        return ApiError(413, f"uploaded file is larger than the limit of {limit_mb:g} MB", "file_too_large")
+
+    @staticmethod
+    async def _drain(request: Request, limit: int) -> None:
+        """Read and drop a body of at most `limit` bytes (a larger one is left unread)."""
+        declared = request.headers.get("content-length")
+        if not (declared and declared.isdigit() and int(declared) <= limit):
+            return
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.settings.max_upload_bytes + _FORM_OVERHEAD_BYTES
+        # Past this, the rest of an oversized body is not even drained: the connection just closes.
+        drain_cap = 2 * limit
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > drain_cap:
+            raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > drain_cap:
+                break
+            if size <= limit:
+                chunks.append(chunk)
+        if size > limit:
+            raise self._too_large()
+        return b"".join(chunks)
+
+    async def _form(self, request: Request, body: bytes) -> Any:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ApiError(400, "send the audio as multipart/form-data with a 'file' part", "invalid_request")
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            return await Request(request.scope, replay).form(max_files=1, max_fields=32)
+        except Exception as exc:
+            raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
 
 
 # Requests beyond max_queued_requests the ingress takes in only to answer 503.
