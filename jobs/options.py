@@ -217,7 +217,7 @@ def _overrides(obj, **values):
 
 def refuse_unknown_language(config: TranscribeConfig) -> None:
     """Exit 2 before any work when --language is not one the model knows (tiny.en: English only)."""
-    from pipelines.inference import check_model_language
+    from pipelines.batch.infer import check_model_language
 
     try:
         check_model_language(config, config.model.language)

@@ -79,7 +79,7 @@ class CT2Whisper:
         self.multilingual = self.model.model.is_multilingual
         self.n_mels = self.model.model.n_mels
         self._tokenizers: dict[str, Tokenizer] = {}
-        # Read and reset by the actor after each batch (pipelines.inference).
+        # Read and reset by the actor after each batch (pipelines.batch.infer).
         self.times = StageTimes()
 
     def tokenizer(self, language: str) -> Tokenizer:

@@ -19,11 +19,11 @@ from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
 from models.packaged import packaged_base
 from models.registry import is_multilingual, resolve_model
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import score
-from pipelines.transcribe import iter_transcripts
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower
 from tests.fixtures_ray import ray_local  # noqa: F401
 

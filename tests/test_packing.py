@@ -1,7 +1,7 @@
 """Packing short clips into one window is safe only while every segment stays inside one clip.
 
 `unsafe_clips` finds the clips whose words a packed window's segments cannot be trusted to
-attribute; the model stage decodes those again on their own (pipelines/inference.py).
+attribute; the model stage decodes those again on their own (pipelines/batch/infer.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.batch.infer import EDGE_S, INNER_GAP_S, STRADDLE_S, unsafe_clips
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
-from pipelines.inference import EDGE_S, INNER_GAP_S, STRADDLE_S, unsafe_clips
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import normalize, word_errors
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tools.bench.packing import PackedDecoder, compare, load_clips, random_groups
 

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
+from pipelines.batch.prepare import prepare_windows
 from pipelines.config import DecodeConfig, TranscribeConfig
 from pipelines.decode import decode_audio
-from pipelines.prepare import prepare_windows
 from tests.realspeech import utterance_files
 
 
@@ -124,7 +124,7 @@ def test_featureless_inputs_travel_together_and_every_file_appears_once(tmp_path
 
 
 def test_a_featureless_row_holds_each_file_once_and_no_more_than_its_limit(tmp_path: Path, monkeypatch):
-    import pipelines.prepare as prepare
+    import pipelines.batch.prepare as prepare
 
     monkeypatch.setattr(prepare, "MAX_EMPTY_PLACEMENTS", 7)
     junk = [tmp_path / f"junk{i:02d}.wav" for i in range(20)]
@@ -152,7 +152,7 @@ def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, mon
     assert whole and all(whole)
     assert features(None) == whole  # size unknown: streamed
     assert features(100) == whole  # listed smaller than it is: still read to the end
-    import pipelines.read as read
+    import pipelines.batch.read as read
 
     monkeypatch.setattr(read, "WHOLE_READ_BYTES", size // 2)
     assert features(size // 4) == whole  # grew past the in-memory limit after listing: streamed

@@ -16,6 +16,7 @@ import pytest
 
 from jobs.cli import main
 from models.common.config import ModelConfig
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import decode_audio
 from pipelines.export.formats import to_srt, to_txt, to_vtt
@@ -23,7 +24,6 @@ from pipelines.listing import SourceFile
 from pipelines.quality.diarization import der, score_transcript
 from pipelines.speakers.cluster import diarize_windows
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.transcribe import iter_transcripts
 from pipelines.windows import BLOCK_SAMPLES
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tools.bench.offline_speakers import diarize_audio, model_windows

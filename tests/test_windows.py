@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.common.audio import N_SAMPLES
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
 from pipelines.config import ChunkingConfig
 from pipelines.decode import SAMPLE_RATE
 from pipelines.windows import Placement, pack_windows, plan_unit, render

@@ -24,10 +24,10 @@ from models.common.schema import file_meta
 from models.features import LogMel
 from models.languages import UnsupportedLanguageError, check_language
 from models.registry import n_mels_of, resolve_model
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
+from pipelines.batch.infer import load_backend, model_folder
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
-from pipelines.inference import load_backend, model_folder
 from pipelines.speakers.embed import SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 

@@ -1,6 +1,6 @@
 """Packing's invariant, measured: a clip's words in any packed window against the same clip alone.
 
-The model stage (pipelines/inference.py) runs in this process, without Ray, over windows that
+The model stage (pipelines/batch/infer.py) runs in this process, without Ray, over windows that
 hold the given clips grouped as asked: each clip alone, or random groups in random orders. The
 preparation code (VAD, placement, features) and the model stage's safety net are the pipeline's own.
 `scripts/packing_safety.py` and `tests/test_packing.py` use it.
@@ -17,15 +17,15 @@ import pyarrow as pa
 
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from models.common.profile import StageTimes
-from pipelines.assemble import Assembler
+from pipelines.batch.assemble import Assembler
+from pipelines.batch.infer import TranscribeWindows, model_input
+from pipelines.batch.prepare import WINDOW_SCHEMA, rows_for_windows
 from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
-from pipelines.inference import TranscribeWindows, model_input
-from pipelines.prepare import WINDOW_SCHEMA, rows_for_windows
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
 from pipelines.windows import Placement, plan_unit
 
-# Windows per model call, as the pipeline batches them on CPUs (pipelines/transcribe.py).
+# Windows per model call, as the pipeline batches them on CPUs (pipelines/batch/run.py).
 BATCH = 8
 
 

@@ -23,9 +23,9 @@ import pyarrow as pa
 from models.common.audio import SAMPLE_RATE
 from models.common.profile import StageTimes
 from models.common.schema import FILE_FIELDS
+from pipelines.batch.read import open_audio
 from pipelines.config import TranscribeConfig
 from pipelines.decode import AudioStream, DecodeError
-from pipelines.read import open_audio
 from pipelines.speakers.embed import SPEAKER_WINDOW_TYPE, SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, Placement, pack_windows, plan_unit, render
 

@@ -14,7 +14,7 @@ from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, pad_or_trim
 from models.common.profile import StageTimes
 from models.languages import check_language
 from models.registry import n_mels_of, resolve_model
-from pipelines.assemble import PIECE_SCHEMA, best_placement, split_window
+from pipelines.batch.assemble import PIECE_SCHEMA, best_placement, split_window
 from pipelines.config import TranscribeConfig
 
 

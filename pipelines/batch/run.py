@@ -22,16 +22,16 @@ from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.retry import call_with_retries, storage_unavailable
 from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
-from pipelines.assemble import Assembler
-from pipelines.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+from pipelines.batch.assemble import Assembler
+from pipelines.batch.cluster import ClusterPlan, plan_cluster
+from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+from pipelines.batch.console import quiet_ray_console, ray_log_level
+from pipelines.batch.infer import TranscribeWindows, model_input
+from pipelines.batch.prepare import prepare_windows
+from pipelines.batch.sinks import SinkFactory, parquet_sink
+from pipelines.batch.watchdog import watched
 from pipelines.config import TranscribeConfig
-from pipelines.console import quiet_ray_console, ray_log_level
-from pipelines.inference import TranscribeWindows, model_input
 from pipelines.listing import SourceFile, list_sources
-from pipelines.plan import ClusterPlan, plan_cluster
-from pipelines.prepare import prepare_windows
-from pipelines.watchdog import watched
-from pipelines.write import SinkFactory, parquet_sink
 
 # Files per preparation task, when not configured. A Ray task costs milliseconds to schedule and
 # start, so one file per task caps an archive of small files at tens of files per second; packing
@@ -114,7 +114,7 @@ def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     workers at nice 15 by default, which let any other work on the machine take the model's cores
     (measured: a 13-minute recording took 57 s next to one niced background process, 33 s with
     workers at nice 0). Joining a running cluster leaves its settings alone. Ray's own warnings
-    reach the console only when `verbose` (pipelines/console.py).
+    reach the console only when `verbose` (pipelines/batch/console.py).
     """
     if ray.is_initialized():
         return
