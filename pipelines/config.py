@@ -110,12 +110,6 @@ class TranscribeConfig(YamlConfig):
         finer = self.model.word_timestamps or self.diarize.enabled or self.decode.channels == "split"
         return self.model.backend == "ct2" and not finer
 
-    @property
-    def packs_short_clips(self) -> bool:
-        if self.chunking.pack_short_clips is not None:
-            return self.chunking.pack_short_clips
-        return self.model.backend == "ct2" and not self.model.without_timestamps
-
     def validated(self) -> TranscribeConfig:
         """This config, checked as if loaded from YAML (for values set in code or by flags)."""
         return self.from_dict(self.to_dict())

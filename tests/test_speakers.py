@@ -47,9 +47,8 @@ def speaker_windows() -> dict[str, list[dict]]:
         mono = decode_audio(str(SPEAKERS / f"{name}.opus")).samples[0]
         blocks = (mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES))
         windows: list[dict] = []
-        for audio, placements in model_windows(blocks, DIARIZE):
-            embedder(audio, placements)
-            windows += [w for p in placements for w in p["speaker_windows"]]
+        for window in model_windows(blocks, DIARIZE):
+            windows += [w for found in embedder(window.audio, window.stretches) for w in found]
         out[name] = windows
     return out
 
