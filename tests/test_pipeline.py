@@ -194,7 +194,7 @@ def test_an_archive_of_mostly_unreadable_files_gives_each_file_exactly_one_row(
     speech_manifest,
     bad_dir,
 ):
-    # Unreadable files travel as featureless rows of many files each (pipelines/batch/prepare.py); over
+    # Unreadable files travel as featureless rows of many files each (pipelines/batch/rows.py); over
     # many tasks, with speech among them, no file may be lost or written twice.
     src = tmp_path / "archive"
     src.mkdir()

@@ -232,7 +232,7 @@ def windows_of(table: pa.Table) -> tuple[list[Window], list[str]]:
     lists = table.column("placements").combine_chunks()
     flat = placements_of(lists.flatten())
     ends = np.cumsum(lists.value_lengths().to_numpy(zero_copy_only=False)).tolist()
-    groups = [tuple(flat[start:end]) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    groups = [tuple(flat[start:end]) for start, end in zip([0, *ends][:-1], ends, strict=True)]
     own = [table.column(name).to_pylist() for name, _ in _WINDOW_COLUMNS]
     windows = [Window(g, *values) for g, values in zip(groups, zip(*own, strict=True), strict=True)]
     return windows, [p for p in table.column(PROFILE).to_pylist() if p]

@@ -1,0 +1,74 @@
+"""Time the preparation stage (read, decode, VAD, packing, log-mel) in this process, without Ray.
+
+Run from a checkout with PYTHONPATH pointing at it; compare two trees by running this script with
+each in turn, alternating, on the same inputs (a loaded machine makes absolute times meaningless):
+
+    PYTHONPATH=$PWD python scripts/time_prepare.py --repeat 3 --digest out.json tests/data/speech tests/data/long
+
+Prints the best wall time over the repeats and writes a digest of every window row (features
+hash, placements without timings) so that two trees can be shown to prepare the same windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+AUDIO = {".wav", ".flac", ".mp3", ".opus", ".m4a", ".ogg"}
+FILES_PER_TASK = 8
+
+
+def _prepare_windows():  # noqa: ANN202 (either tree's UDF)
+    try:
+        from pipelines.batch.prepare import prepare_windows
+    except ImportError:  # a tree from before pipelines/batch/
+        from pipelines.prepare import prepare_windows
+    return prepare_windows
+
+
+def digest(table: pa.Table) -> list[dict]:
+    out = []
+    for row in table.to_pylist():
+        placements = [{k: v for k, v in p.items() if k not in ("prepare_s", "speaker_windows")} for p in row["placements"]]
+        out.append(
+            {
+                "features": hashlib.sha1(row["features"]).hexdigest() if row["features"] else None,
+                "duration_s": row["duration_s"],
+                "placements": placements,
+                "speakers": [len(p.get("speaker_windows") or []) for p in row["placements"]],
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--digest", type=Path)
+    args = parser.parse_args()
+    from pipelines.config import TranscribeConfig
+
+    files = sorted(p for d in args.inputs for p in (d.rglob("*") if d.is_dir() else [d]) if p.suffix in AUDIO)
+    prepare_windows = _prepare_windows()
+    config = TranscribeConfig()
+    tasks = [files[i : i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
+    batches = [pa.Table.from_pylist([{"path": str(p), "size": p.stat().st_size} for p in t]) for t in tasks]
+    best, rows = float("inf"), []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        tables = [t for b in batches for t in prepare_windows(b, config=config, n_mels=80)]
+        best = min(best, time.perf_counter() - started)
+        rows = [r for t in tables for r in digest(t)]
+    print(json.dumps({"files": len(files), "windows": len(rows), "best_s": round(best, 3)}))
+    if args.digest:
+        args.digest.write_text(json.dumps(rows, sort_keys=True, default=str))
+
+
+if __name__ == "__main__":
+    main()
