@@ -34,7 +34,8 @@ def _prepare_windows():  # noqa: ANN202 (either tree's UDF)
 def digest(table: pa.Table) -> list[dict]:
     out = []
     for row in table.to_pylist():
-        placements = [{k: v for k, v in p.items() if k not in ("prepare_s", "speaker_windows")} for p in row["placements"]]
+        timeless = ("prepare_s", "speaker_windows")
+        placements = [{k: v for k, v in p.items() if k not in timeless} for p in row["placements"]]
         out.append(
             {
                 "features": hashlib.sha1(row["features"]).hexdigest() if row["features"] else None,
