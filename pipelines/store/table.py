@@ -38,7 +38,6 @@ from models.common.config import StorageConfig
 from models.common.retry import call_with_retries
 from models.common.schema import STORE_SCHEMA
 from models.common.storage import arrow_filesystem, is_s3
-from pipelines.store.faults import pause_point
 from pipelines.store.location import (
     LOG_DIR,
     StoreError,
@@ -62,6 +61,14 @@ FILE_PREFIX = "voxray-"
 FILE_SCHEMA = pa.schema([f for f in STORE_SCHEMA if f.name != PARTITION])
 
 
+# Points of a run where a crash is most telling, in the order a run reaches them: rows are flowing
+# and the unit is not written; the unit's files are written, its commit is not; the commit is in the
+# log, the run has not taken note of it; OPTIMIZE is next. A caller may pass `on_phase`, called with
+# each name as the run reaches it (the crash tests stop a real process there: tests/faults.py).
+PHASES = ("transcribing", "written", "committed", "compacting")
+PhaseHook = Callable[[str], None]
+
+
 def run_app_id(run_id: str) -> str:
     return f"voxray.run.{run_id}"
 
@@ -76,8 +83,9 @@ class UnitResult:
 class TranscriptTable:
     """voxray's Delta table at DEST: open or create it, plan from it, commit units, read it."""
 
-    def __init__(self, dest: str, storage: StorageConfig | None = None) -> None:
+    def __init__(self, dest: str, storage: StorageConfig | None = None, *, on_phase: PhaseHook | None = None) -> None:
         self.dest = dest
+        self.on_phase = on_phase
         self.storage = storage or StorageConfig()
         self.uri = table_uri(dest)
         self.options = storage_options(dest, self.storage)
@@ -131,6 +139,11 @@ class TranscriptTable:
                 return DeltaTable(self.uri, storage_options=self.options)
             raise
 
+    def reached(self, phase: str) -> None:
+        """Tell the caller's `on_phase` hook (if any) that the run reached `phase` (one of PHASES)."""
+        if self.on_phase is not None:
+            self.on_phase(phase)
+
     def refresh(self) -> DeltaTable:
         table = self.open()
         table.update_incremental()
@@ -183,7 +196,7 @@ class TranscriptTable:
             if not rows:
                 return UnitResult(None, [], retries)
             written, adds, removes, moves = self._write_unit(run_id, unit, rows, states)
-            pause_point("written")
+            self.reached("written")
             sequence = (table.transaction_version(WRITERS_APP) or 0) + 1
             props = CommitProperties(
                 app_transactions=[Transaction(token, unit), Transaction(WRITERS_APP, sequence)],
@@ -216,7 +229,7 @@ class TranscriptTable:
                 continue
             read_version = self.states_version
             table.update_incremental()
-            pause_point("committed")
+            self.reached("committed")
             apply_unit(states, rows, moves)
             # Our states now describe read_version + 1: our own commit, if nobody else's came in between.
             mine = read_version is not None and table.version() == read_version + 1
@@ -304,7 +317,7 @@ class TranscriptTable:
         for partition, count in sorted(counts.items()):
             if count < max(2, min_files):
                 continue
-            pause_point("compacting")
+            self.reached("compacting")
             try:
                 table.optimize.compact(partition_filters=[(PARTITION, "=", partition)])
             except CommitFailedError:
