@@ -41,10 +41,16 @@ def digest(table: pa.Table) -> list[dict]:
                 "features": hashlib.sha1(row["features"]).hexdigest() if row["features"] else None,
                 "duration_s": row["duration_s"],
                 "placements": placements,
-                "speakers": [len(p.get("speaker_windows") or []) for p in row["placements"]],
+                "speakers": [_speakers(p.get("speaker_windows")) for p in row["placements"]],
             }
         )
     return out
+
+
+def _speakers(windows: list[dict] | None) -> str | None:
+    if windows is None:
+        return None
+    return hashlib.sha1(repr([(w["start"], w["end"], w["embedding"]) for w in windows]).encode()).hexdigest()
 
 
 def main() -> None:
@@ -52,12 +58,16 @@ def main() -> None:
     parser.add_argument("inputs", nargs="+", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--digest", type=Path)
+    parser.add_argument("--diarize", action="store_true", help="with speaker embeddings")
+    parser.add_argument("--split", action="store_true", help="--channels split")
     args = parser.parse_args()
-    from pipelines.config import TranscribeConfig
+    from pipelines.config import DecodeConfig, DiarizeConfig, TranscribeConfig
 
     files = sorted(p for d in args.inputs for p in (d.rglob("*") if d.is_dir() else [d]) if p.suffix in AUDIO)
     prepare_windows = _prepare_windows()
-    config = TranscribeConfig()
+    config = TranscribeConfig(
+        decode=DecodeConfig(channels="split" if args.split else "mix"), diarize=DiarizeConfig(enabled=args.diarize)
+    )
     tasks = [files[i : i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     batches = [pa.Table.from_pylist([{"path": str(p), "size": p.stat().st_size} for p in t]) for t in tasks]
     best, rows = float("inf"), []
