@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
-from models.common.schema import FILE_FIELD_NAMES, FILE_FIELDS, SEGMENT_TYPE
+from models.common.schema import SEGMENT_TYPE
 from pipelines.speakers.embed import SPEAKER_WINDOW_TYPE
 from pipelines.windows import Stretch
 
@@ -27,7 +27,8 @@ Key = tuple[str, int | None]
 
 @dataclass(frozen=True, slots=True)
 class FileMeta:
-    """What is known of one input before the model runs (models.common.schema.FILE_FIELDS)."""
+    """What is known of one input before the model runs: preparation fills it in, it travels with
+    every placement and piece of the input, and assembly copies it into the input's row."""
 
     path: str
     channel: int | None = None  # None in --channels mix
@@ -142,8 +143,17 @@ class Piece:
         return (self.file.path, self.file.channel)
 
 
-if tuple(f.name for f in fields(FileMeta)) != FILE_FIELD_NAMES:
-    raise ImportError("FileMeta and models.common.schema.FILE_FIELDS disagree")
+FILE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("path", pa.string()),
+    pa.field("channel", pa.int32()),
+    pa.field("size_bytes", pa.int64()),
+    pa.field("file_duration_s", pa.float64()),
+    pa.field("sample_rate", pa.int32()),
+    pa.field("channels", pa.int32()),
+    pa.field("error", pa.string()),
+)
+if tuple(f.name for f in FILE_FIELDS) != tuple(f.name for f in fields(FileMeta)):
+    raise ImportError("FILE_FIELDS and FileMeta disagree")
 
 _SPEAKERS = pa.list_(SPEAKER_WINDOW_TYPE)
 # Each record's own columns after its FileMeta's (Placement, Piece) or on their own (Window).
