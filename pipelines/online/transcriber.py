@@ -12,22 +12,23 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from models.backend import WindowResult
 from models.common.audio import SAMPLE_RATE
+from models.common.config import ModelConfig
 from models.common.schema import file_meta
 from models.features import LogMel
-from models.languages import UnsupportedLanguageError, check_language
-from models.registry import n_mels_of, resolve_model
+from models.languages import UnsupportedLanguageError
+from models.resolved import ResolvedModel, resolve
 from pipelines.assemble import Assembler, split_window
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
-from pipelines.inference import load_backend, model_folder
+from pipelines.inference import check_model_language, load_backend
 from pipelines.speakers.embed import SpeakerEmbedder
 from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
 
@@ -77,19 +78,18 @@ class PreparedRequest:
 class OnlineTranscriber:
     """Loads the model once; `prepare` (any thread) then `transcribe_many` (one batch at a time)."""
 
-    def __init__(self, config: TranscribeConfig, threads: int = 0) -> None:
+    def __init__(self, config: TranscribeConfig, threads: int = 0, model: ResolvedModel | None = None) -> None:
         self.config = config
-        model_dir = resolve_model(config.model.model, config.storage)
-        self.logmel = LogMel(n_mels_of(model_dir))
-        self.model_dir = model_folder(config)
-        if self.model_dir is not None:
-            check_language(self.model_dir, config.model.language, config.model.model)
-        self.backend = load_backend(config, threads)
-        on_gpu = getattr(self.backend, "device", "cpu") == "cuda"
+        self.model = model or resolve(config.model, config.storage)
+        check_model_language(self.model, config.model.language, config.storage)
+        self.backend = load_backend(self.model, config.model, config.storage, threads)
+        # What the backend reads per window: log-mel features, or the audio itself (CTC models).
+        self.inputs: Callable[[np.ndarray], np.ndarray] = (
+            _as_is if self.backend.needs_audio else LogMel(self.model.n_mels)
+        )
+        on_gpu = self.backend.on_gpu
         self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
-        self.multilingual = bool(getattr(self.backend, "multilingual", True))
-        self.needs_audio = bool(getattr(self.backend, "needs_audio", False))
-        self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint())
+        self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint(self.model.identity))
 
     def transcribe(self, data: bytes, name: str = "upload", options: RequestOptions | None = None) -> dict[str, Any]:
         return self.transcribe_many([self.prepare(data, name, options or RequestOptions())])[0]
@@ -99,12 +99,11 @@ class OnlineTranscriber:
     def prepare(self, data: bytes, name: str, options: RequestOptions) -> PreparedRequest:
         """Decode and window one upload. Raises RequestError for anything the client must fix."""
         started = time.perf_counter()
-        if self.model_dir is not None:
-            try:
-                # Here, per request: an unknown language inside a batch would fail every request in it.
-                check_language(self.model_dir, options.language, self.config.model.model)
-            except UnsupportedLanguageError as exc:
-                raise RequestError(400, str(exc), "unsupported_language") from None
+        try:
+            # Here, per request: an unknown language inside a batch would fail every request in it.
+            check_model_language(self.model, options.language, self.config.storage)
+        except UnsupportedLanguageError as exc:
+            raise RequestError(400, str(exc), "unsupported_language") from None
         audio = _decode(data, options.max_duration_s)
         meta = file_meta(
             name,
@@ -117,9 +116,9 @@ class OnlineTranscriber:
         n = len(windows)
         prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)
         for index, (window_audio, window_placements) in enumerate(windows):
-            prepared.features.append(window_audio if self.needs_audio else self.logmel(window_audio))
+            prepared.features.append(self.inputs(window_audio))
             prepared.durations.append(window_audio.shape[0] / SAMPLE_RATE)
-            prepared.placements.append([self._placement(meta, index, n, *p) for p in window_placements])
+            prepared.placements.append([_placement(meta, index, n, *p) for p in window_placements])
             if options.diarize is not None and options.diarize.enabled:
                 SpeakerEmbedder(options.diarize, self.config.chunking, threads=0)(  # 0: keep torch's threads
                     window_audio, prepared.placements[-1]
@@ -141,26 +140,11 @@ class OnlineTranscriber:
             for window in windower.feed(mono[start : start + BLOCK_SAMPLES], final):
                 yield window.audio, [(p.window_offset, p.source_start, p.length) for p in window.placements]
 
-    @staticmethod
-    def _placement(
-        meta: dict[str, Any], index: int, n_windows: int, window_offset: int, source_start: int, length: int
-    ) -> dict[str, Any]:
-        return {
-            **meta,
-            "window_index": index,
-            "n_windows": n_windows,
-            "last_window": index == n_windows - 1,
-            "window_offset_s": window_offset / SAMPLE_RATE,
-            "source_start_s": source_start / SAMPLE_RATE,
-            "length_s": length / SAMPLE_RATE,
-            "prepare_s": 0.0,
-        }
-
     # -- many requests (model) ---------------------------------------------------------------
 
     def transcribe_many(self, requests: list[PreparedRequest]) -> list[dict[str, Any]]:
         """Transcript rows for prepared requests; their windows share model calls."""
-        results: dict[tuple[int, int], Any] = {}
+        results: dict[tuple[int, int], WindowResult] = {}
         infer_s: dict[tuple[int, int], float] = {}
         groups: dict[tuple[str | None, bool, str | None], list[int]] = {}
         for i, request in enumerate(requests):
@@ -169,28 +153,27 @@ class OnlineTranscriber:
             groups.setdefault((o.language, o.words or bool(o.redact), o.prompt), []).append(i)
         for (language, words, prompt), members in groups.items():
             keys = [(i, w) for i in members for w in range(len(requests[i].features))]
-            with self._decoding(language, words, prompt):
-                for start in range(0, len(keys), self.windows_per_call):
-                    chunk = keys[start : start + self.windows_per_call]
-                    began = time.perf_counter()
-                    out = self._run(
-                        [requests[i].features[w] for i, w in chunk], [requests[i].durations[w] for i, w in chunk]
-                    )
-                    per_window = (time.perf_counter() - began) / len(chunk)
-                    for key, result in zip(chunk, out, strict=True):
-                        results[key], infer_s[key] = result, per_window
+            decoding = decoding_options(self.config.model, language, words, prompt)
+            for start in range(0, len(keys), self.windows_per_call):
+                chunk = keys[start : start + self.windows_per_call]
+                began = time.perf_counter()
+                inputs = [requests[i].features[w] for i, w in chunk]
+                out = self._run(inputs, [requests[i].durations[w] for i, w in chunk], decoding)
+                per_window = (time.perf_counter() - began) / len(chunk)
+                for key, result in zip(chunk, out, strict=True):
+                    results[key], infer_s[key] = result, per_window
         return [self._row(i, r, results, infer_s) for i, r in enumerate(requests)]
 
-    def _run(self, inputs: list[np.ndarray], durations: list[float]) -> list[Any]:
-        if self.needs_audio:
-            return self.backend.transcribe_audio(inputs)
-        return self.backend.transcribe_windows(np.stack(inputs), durations)
+    def _run(self, inputs: list[np.ndarray], durations: list[float], decoding: ModelConfig) -> list[WindowResult]:
+        if self.backend.needs_audio:
+            return self.backend.transcribe_audio(inputs, decoding)
+        return self.backend.transcribe_windows(np.stack(inputs), durations, decoding)
 
     def _row(
         self,
         i: int,
         request: PreparedRequest,
-        results: dict[tuple[int, int], Any],
+        results: dict[tuple[int, int], WindowResult],
         infer_s: dict[tuple[int, int], float],
     ) -> dict[str, Any]:
         pieces = []
@@ -201,7 +184,7 @@ class OnlineTranscriber:
             )
         if not pieces:
             # No speech at all: one empty transcript, as the batch pipeline writes for silence.
-            pieces = split_window([self._placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
+            pieces = split_window([_placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
         pieces[0]["processing_s"] += request.prepare_s
         if request.options.diarize is not None and request.options.diarize.enabled:
             diarizing = Assembler(self.config.model.model, RUN_ID, self._assembler.fingerprint, request.options.diarize)
@@ -215,27 +198,38 @@ class OnlineTranscriber:
             row = redact_row(row, RedactConfig(entities=request.options.redact))
         return row
 
-    @contextmanager
-    def _decoding(self, language: str | None, words: bool, prompt: str | None = None) -> Iterator[None]:
-        """The backend's decoding options for one group of requests (restored afterwards).
 
-        Word alignment costs an extra pass, and language is a per-request choice, so both are
-        switched per group rather than fixed when the model loads.
-        """
-        base = getattr(self.backend, "config", None)
-        if base is None:  # a backend without switchable options decodes as it was loaded
-            yield
-            return
-        self.backend.config = replace(
-            base,
-            word_timestamps=words or base.word_timestamps,
-            language=language or base.language,
-            initial_prompt=prompt or base.initial_prompt,
-        )
-        try:
-            yield
-        finally:
-            self.backend.config = base
+def decoding_options(base: ModelConfig, language: str | None, words: bool, prompt: str | None) -> ModelConfig:
+    """The decoding options of one group of requests, passed to the backend with each call.
+
+    Word alignment costs an extra pass, and language is a per-request choice, so both are
+    chosen per group rather than fixed when the model loads.
+    """
+    return replace(
+        base,
+        word_timestamps=words or base.word_timestamps,
+        language=language or base.language,
+        initial_prompt=prompt or base.initial_prompt,
+    )
+
+
+def _placement(
+    meta: dict[str, Any], index: int, n_windows: int, window_offset: int, source_start: int, length: int
+) -> dict[str, Any]:
+    return {
+        **meta,
+        "window_index": index,
+        "n_windows": n_windows,
+        "last_window": index == n_windows - 1,
+        "window_offset_s": window_offset / SAMPLE_RATE,
+        "source_start_s": source_start / SAMPLE_RATE,
+        "length_s": length / SAMPLE_RATE,
+        "prepare_s": 0.0,
+    }
+
+
+def _as_is(audio: np.ndarray) -> np.ndarray:
+    return audio
 
 
 def _decode(data: bytes, max_duration_s: float | None) -> DecodedAudio:

@@ -17,10 +17,11 @@ import pyarrow as pa
 
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from models.common.profile import StageTimes
+from models.resolved import resolve
 from pipelines.assemble import Assembler
 from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
-from pipelines.inference import TranscribeWindows, model_input
+from pipelines.inference import TranscribeWindows
 from pipelines.prepare import WINDOW_SCHEMA, rows_for_windows
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
 from pipelines.windows import Placement, plan_unit
@@ -62,8 +63,9 @@ class PackedDecoder:
 
     def __init__(self, config: TranscribeConfig, threads: int = 2) -> None:
         self.config = config
-        self.n_mels = model_input(config)[0]
-        self.model = TranscribeWindows(config, threads)
+        self.resolved = resolve(config.model, config.storage)
+        self.n_mels = self.resolved.n_mels
+        self.model = TranscribeWindows(config, self.resolved, threads)
         self.times = StageTimes()
 
     def placements(self, clips: list[Clip]) -> list[Placement | None]:
@@ -88,7 +90,7 @@ class PackedDecoder:
             if window:
                 windows.append(window)
         rows = rows_for_windows([(c.path, c.audio) for c in clips], windows, self.config, self.n_mels)
-        assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint())
+        assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint(self.resolved.identity))
         texts: dict[str, str] = {}
         for start in range(0, len(rows), BATCH):
             pieces = self.model(pa.Table.from_pylist(rows[start : start + BATCH], schema=WINDOW_SCHEMA))
