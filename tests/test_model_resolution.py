@@ -33,9 +33,9 @@ def _rows(dest: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_run_resolves_a_registry_model_once_on_the_driver(
-    ray_local,
+    ray_local,  # noqa: F811
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = tmp_path / "reg"
     version_folder = ModelRegistry(str(root)).publish(bundled_model_path(), {"base": True})
