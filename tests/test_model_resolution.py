@@ -66,10 +66,10 @@ def test_a_run_resolves_a_registry_model_once_on_the_driver(
 
 @pytest.mark.slow
 def test_an_s3_model_is_listed_once_per_run(
-    ray_local,
+    ray_local,  # noqa: F811
     s3_env,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     s3_env.make_bucket("resolution")
     s3_env.upload_dir(bundled_model_path(), "resolution", "tiny-en")
