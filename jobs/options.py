@@ -217,10 +217,13 @@ def _overrides(obj, **values):
 
 def refuse_unknown_language(config: TranscribeConfig) -> None:
     """Exit 2 before any work when --language is not one the model knows (tiny.en: English only)."""
+    from models.resolved import resolve
     from pipelines.batch.infer import check_model_language
 
+    if config.model.language is None:
+        return
     try:
-        check_model_language(config, config.model.language)
+        check_model_language(resolve(config.model, config.storage), config.model.language, config.storage)
     except ValueError as error:
         print(f"voxray: error: --language: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -63,10 +63,12 @@ def model_identity(spec: str, storage: StorageConfig) -> str:
     """
     spec = _registry_current(spec, storage)
     if is_s3(spec):
-        fs = filesystem(spec, storage)
-        listing = fs.find(strip_scheme(spec).rstrip("/"), detail=True)
-        versions = sorted((k, str(v.get("ETag") or v.get("size"))) for k, v in listing.items())
-        return "s3:" + hashlib.sha256(json.dumps(versions).encode()).hexdigest()[:16]
+        return s3_identity(list_s3_folder(spec, storage))
+    return local_identity(spec)
+
+
+def local_identity(spec: str) -> str:
+    """`model_identity` of a spec that is not s3:// or registry: (a folder, tiny.en, a hub name)."""
     local = Path(spec).expanduser()
     folder = local if local.is_dir() else bundled_model_path() if spec == BUNDLED_MODEL else None
     if folder is None or not folder.is_dir():
@@ -98,21 +100,39 @@ def _registry_current(spec: str, storage: StorageConfig) -> str:
         raise ModelNotFoundError(f"model {spec!r}: {exc}") from exc
 
 
+def list_s3_folder(spec: str, storage: StorageConfig) -> tuple[tuple[str, str], ...]:
+    """The objects of an s3:// model folder as (key, ETag or size): one listing, sorted."""
+    listing = filesystem(spec, storage).find(strip_scheme(spec).rstrip("/"), detail=True)
+    return tuple(sorted((k, str(v.get("ETag") or v.get("size"))) for k, v in listing.items()))
+
+
+def s3_identity(objects: tuple[tuple[str, str], ...]) -> str:
+    return "s3:" + _objects_key(objects)
+
+
+def _objects_key(objects: tuple[tuple[str, str], ...]) -> str:
+    return hashlib.sha256(json.dumps([list(o) for o in objects]).encode()).hexdigest()[:16]
+
+
 def _fetch_s3_folder(spec: str, storage: StorageConfig, cache_dir: Path) -> Path:
-    fs = filesystem(spec, storage)
-    remote = strip_scheme(spec).rstrip("/")
-    listing = fs.find(remote, detail=True)
-    if not listing:
+    return fetch_s3_objects(spec, list_s3_folder(spec, storage), storage, cache_dir)
+
+
+def fetch_s3_objects(
+    spec: str, objects: tuple[tuple[str, str], ...], storage: StorageConfig, cache_dir: Path = CACHE_DIR
+) -> Path:
+    """This node's copy of the listed objects of an s3:// folder (fetched once per node, no new listing)."""
+    if not objects:
         raise ModelNotFoundError(f"no model files under {spec}")
     # The cache key covers the object versions, so a replaced model is fetched again.
-    versions = sorted((k, str(v.get("ETag") or v.get("size"))) for k, v in listing.items())
-    key = hashlib.sha256(json.dumps(versions).encode()).hexdigest()[:16]
-    target = cache_dir / "s3" / key
+    target = cache_dir / "s3" / _objects_key(objects)
     done = target / ".complete"
     if done.exists():
         return target
+    fs = filesystem(spec, storage)
+    remote = strip_scheme(spec).rstrip("/")
     partial = target.with_name(target.name + f".partial-{os.getpid()}")
-    for name in listing:
+    for name, _ in objects:
         dest = partial / os.path.relpath(name, remote)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fs.get_file(name, str(dest))

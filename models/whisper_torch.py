@@ -1,9 +1,9 @@
 """PyTorch (transformers) backend: Whisper sequence-to-sequence models and CTC models (wav2vec2 ...).
 
-Same interface as `models.whisper_ct2.CT2Whisper`: `transcribe_windows(features, durations)` gets a
-batch of 30-second log-mel windows and returns one `WindowResult` per window, times relative to
-the window. CTC models read raw audio, not log-mel features: they set `needs_audio = True` and
-offer `transcribe_audio(audios)` instead (the pipeline sends window audio to them).
+Implements `models.backend.Backend`, as `models.whisper_ct2.CT2Whisper` does: `transcribe_windows`
+gets a batch of 30-second log-mel windows and returns one `WindowResult` per window, times relative
+to the window. CTC models read raw audio, not log-mel features: they set `needs_audio = True` and
+are called with `transcribe_audio(audios)` (the pipeline sends window audio to them).
 
 Differences from the CTranslate2 backend, by design or for now:
 - one decoding pass at temperature 0 (beam search with the configured width); a window that
@@ -13,7 +13,8 @@ Differences from the CTranslate2 backend, by design or for now:
   tokens (exact log-probabilities of those tokens; the no-speech probability is read after
   `<|startoftranscript|>`, as Whisper does); CTC models report the mean frame log-probability
   and no_speech_prob 0 (they have no such token);
-- no word timestamps and no re-decoding after an early `<|t|><|t|>` stop.
+- no word timestamps and no re-decoding after an early `<|t|><|t|>` stop, and so no text-only
+  mode and no single-pass failures (`text_only` and `single_pass` are accepted and ignored).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import numpy as np
 import torch
 from faster_whisper.transcribe import get_compression_ratio
 
+from models.backend import WindowResult, features_of
 from models.common.audio import SAMPLE_RATE, TIME_PRECISION_S, is_multilingual
 from models.common.config import ModelConfig, StorageConfig
+from models.common.profile import StageTimes
 from models.common.storage import CACHE_DIR
-from models.whisper_ct2 import WindowResult
 from models.whisper_decoding import split_by_timestamps
 
 
@@ -48,17 +50,6 @@ def resolve_torch_model(spec: str, storage: StorageConfig) -> Path | str:
     if is_s3(spec) or local.is_dir() or (spec == BUNDLED_MODEL and bundled_model_path() is not None):
         return transformers_folder(resolve_model(spec, storage))
     return spec  # a hub id: transformers downloads it (when online)
-
-
-def model_info(spec: str, storage: StorageConfig) -> tuple[int, bool]:
-    """(mel bins, needs_audio) of a torch-backend model: what the preparation stage must produce."""
-    from transformers import AutoConfig
-
-    source = resolve_torch_model(spec, storage)
-    config = AutoConfig.from_pretrained(source)
-    if is_ctc(source):
-        return 0, True
-    return int(getattr(config, "num_mel_bins", 80)), False
 
 
 def transformers_folder(folder: Path) -> Path:
@@ -117,7 +108,7 @@ def is_ctc(model_dir: Path | str) -> bool:
 
 
 class TorchBackend:
-    """A transformers speech model behind the pipeline's backend interface."""
+    """A transformers speech model behind `models.backend.Backend`."""
 
     def __init__(self, model_dir: Path | str, model_config: ModelConfig, threads: int = 0) -> None:
         if isinstance(model_dir, Path) or Path(str(model_dir)).is_dir():
@@ -126,27 +117,37 @@ class TorchBackend:
             torch.set_num_threads(threads)
         self.config = model_config
         self.device, self.dtype = pick_device_dtype(model_config)
+        self.on_gpu = self.device.type == "cuda"
         self.needs_audio = is_ctc(model_dir)
-        self._impl = (_CTC if self.needs_audio else _Seq2Seq)(model_dir, model_config, self.device, self.dtype)
-        self.n_mels = getattr(self._impl, "n_mels", 0)
+        self.times = StageTimes()  # nothing is timed inside yet: the caller times the whole call
+        if self.needs_audio:
+            self._ctc = _CTC(model_dir, self.device, self.dtype)
+            self.n_mels, self.multilingual = 0, False
+        else:
+            self._seq2seq = _Seq2Seq(model_dir, self.device, self.dtype)
+            self.n_mels, self.multilingual = self._seq2seq.n_mels, self._seq2seq.multilingual
 
-    def transcribe_windows(self, features: np.ndarray, durations: list[float]) -> list[WindowResult]:
-        """features: (batch, n_mels, 3000) float32; durations: seconds of real audio per window."""
+    def transcribe_windows(
+        self,
+        features: np.ndarray,
+        durations: list[float],
+        decoding: ModelConfig | None = None,
+        text_only: list[bool] | None = None,
+        single_pass: list[bool] | None = None,
+    ) -> list[WindowResult]:
+        """See models.backend.Backend.transcribe_windows (`text_only`, `single_pass`: ignored here)."""
         if self.needs_audio:
             raise TypeError("a CTC model reads audio: call transcribe_audio (the pipeline sets needs_audio)")
         if len(durations) == 0:
             return []
-        return self._impl.transcribe(features, durations)
+        return self._seq2seq.transcribe(features, durations, decoding or self.config)
 
-    def transcribe_audio(self, audios: list[np.ndarray]) -> list[WindowResult]:
+    def transcribe_audio(self, audios: list[np.ndarray], decoding: ModelConfig | None = None) -> list[WindowResult]:
         """audios: mono 16 kHz float32 arrays (each one window, at most 30 s)."""
         if not self.needs_audio:
-            from models.features import LogMel
-
-            logmel = LogMel(self.n_mels)
-            features = np.stack([logmel(a) for a in audios]) if audios else np.zeros((0, self.n_mels, 3000))
-            return self.transcribe_windows(features, [len(a) / SAMPLE_RATE for a in audios])
-        return self._impl.transcribe(audios) if audios else []
+            features, durations = features_of(audios, self.n_mels)
+            return self.transcribe_windows(features, durations, decoding)
+        return self._ctc.transcribe(audios, decoding or self.config) if audios else []
 
 
 def _load(auto_class: Any, model_dir: Path | str, device: torch.device, dtype: torch.dtype) -> Any:
@@ -158,10 +159,9 @@ def _load(auto_class: Any, model_dir: Path | str, device: torch.device, dtype: t
 
 
 class _Seq2Seq:
-    def __init__(self, model_dir: Path | str, config: ModelConfig, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, model_dir: Path | str, device: torch.device, dtype: torch.dtype) -> None:
         from transformers import AutoModelForSpeechSeq2Seq, AutoTokenizer
 
-        self.config = config
         self.device, self.dtype = device, dtype
         self.model = _load(AutoModelForSpeechSeq2Seq, model_dir, device, dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -178,16 +178,16 @@ class _Seq2Seq:
         )
 
     @torch.inference_mode()
-    def transcribe(self, features: np.ndarray, durations: list[float]) -> list[WindowResult]:
+    def transcribe(self, features: np.ndarray, durations: list[float], cfg: ModelConfig) -> list[WindowResult]:
         x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(self.device, self.dtype)
         encoder_outputs = self.model.get_encoder()(x)
-        languages = self._languages(encoder_outputs, len(durations))
+        languages = self._languages(encoder_outputs, len(durations), cfg)
         codes = [code for code, _ in languages]
         kwargs: dict[str, Any] = {"language": codes, "task": "transcribe"} if self.multilingual else {}
         sequences = self.model.generate(
             encoder_outputs=encoder_outputs,
             return_timestamps=True,
-            num_beams=self.config.beam_size,
+            num_beams=cfg.beam_size,
             **kwargs,
         )
         if not isinstance(sequences, torch.Tensor):
@@ -196,7 +196,7 @@ class _Seq2Seq:
         avg_logprobs, no_speech = self._score(encoder_outputs, tokens, codes)
         return [
             WindowResult(
-                segments=self._segments(tokens[i], duration, avg_logprobs[i], no_speech[i]),
+                segments=self._segments(tokens[i], duration, avg_logprobs[i], no_speech[i], cfg),
                 language=languages[i][0],
                 language_probability=languages[i][1],
             )
@@ -241,10 +241,10 @@ class _Seq2Seq:
         ids = self.tokenizer.convert_tokens_to_ids
         return [self.sot, ids(f"<|{language}|>"), ids("<|transcribe|>")]
 
-    def _languages(self, encoder_outputs: Any, n: int) -> list[tuple[str, float]]:
+    def _languages(self, encoder_outputs: Any, n: int, cfg: ModelConfig) -> list[tuple[str, float]]:
         """(language, probability) per window: the configured one, or Whisper's detection for multilingual models."""
-        if not self.multilingual or self.config.language:
-            return [(self.config.language if self.multilingual else "en", 1.0)] * n
+        if not self.multilingual or cfg.language:
+            return [(cfg.language if self.multilingual else "en", 1.0)] * n
         lang_to_id: dict[str, int] = self.model.generation_config.lang_to_id
         names = list(lang_to_id)
         start = torch.full((n, 1), self.sot, dtype=torch.long, device=self.device)
@@ -253,8 +253,9 @@ class _Seq2Seq:
         best = probs.argmax(dim=-1).tolist()
         return [(names[b][2:-2], float(probs[i, b])) for i, b in enumerate(best)]
 
-    def _segments(self, tokens: list[int], duration: float, avg_logprob: float, no_speech: float) -> list[dict]:
-        cfg = self.config
+    def _segments(
+        self, tokens: list[int], duration: float, avg_logprob: float, no_speech: float, cfg: ModelConfig
+    ) -> list[dict]:
         if no_speech > cfg.no_speech_threshold and avg_logprob < cfg.log_prob_threshold:
             return []  # Whisper's silence rule: nothing was said
         text_all = self._decode(tokens)
@@ -286,16 +287,15 @@ class _Seq2Seq:
 
 
 class _CTC:
-    def __init__(self, model_dir: Path | str, config: ModelConfig, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, model_dir: Path | str, device: torch.device, dtype: torch.dtype) -> None:
         from transformers import AutoModelForCTC, AutoProcessor
 
-        self.config = config
         self.device, self.dtype = device, dtype
         self.model = _load(AutoModelForCTC, model_dir, device, dtype)
         self.processor = AutoProcessor.from_pretrained(model_dir)
 
     @torch.inference_mode()
-    def transcribe(self, audios: list[np.ndarray]) -> list[WindowResult]:
+    def transcribe(self, audios: list[np.ndarray], cfg: ModelConfig) -> list[WindowResult]:
         inputs = self.processor(
             [np.asarray(a, dtype=np.float32) for a in audios],
             sampling_rate=SAMPLE_RATE,
@@ -324,9 +324,9 @@ class _CTC:
                 "no_speech_prob": 0.0,
                 "compression_ratio": float(get_compression_ratio(text)),
                 "temperature": 0.0,
-                "flagged": bool(get_compression_ratio(text) > self.config.compression_ratio_threshold),
+                "flagged": bool(get_compression_ratio(text) > cfg.compression_ratio_threshold),
             }
-            results.append(WindowResult(segments=[segment], language=self.config.language or "en"))
+            results.append(WindowResult(segments=[segment], language=cfg.language or "en"))
         return results
 
     @staticmethod

@@ -114,12 +114,15 @@ class TranscribeConfig(YamlConfig):
         """This config, checked as if loaded from YAML (for values set in code or by flags)."""
         return self.from_dict(self.to_dict())
 
-    def fingerprint(self) -> str:
-        """A short hash of everything that changes transcripts (not how the cluster is used)."""
+    def fingerprint(self, model_identity: str | None = None) -> str:
+        """A short hash of everything that changes transcripts (not how the cluster is used).
+
+        `model_identity`: the model's, when a run has resolved it already (models.resolved).
+        """
         import hashlib
         import json
 
-        from models.registry import model_identity
+        from models.registry import model_identity as identity_of
 
         relevant = {k: v for k, v in self.to_dict().items() if k not in ("compute", "storage")}
         if not self.diarize.enabled:
@@ -135,5 +138,5 @@ class TranscribeConfig(YamlConfig):
                 relevant["model"].pop(key, None)
         # The model's content, not only its name: new weights behind the same path or name must
         # not pass for the transcripts of the old ones.
-        relevant["model_identity"] = model_identity(self.model.model, self.storage)
+        relevant["model_identity"] = model_identity or identity_of(self.model.model, self.storage)
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]

@@ -27,7 +27,6 @@ RATCHET: dict[str, int] = {
     "module pipelines/training/finetune.py": 546,
     "function pipelines/training/finetune.py:train_func": 94,
     "function pipelines/training/finetune.py:run_finetune": 82,
-    "class models/whisper_ct2.py:CT2Whisper": 239,
 }
 
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from models.backend import Backend
 from models.common.audio import FRAMES_PER_SECOND, N_SAMPLES, SAMPLE_RATE, pad_or_trim
 from models.common.profile import StageTimes
+from models.resolved import ResolvedModel
 from pipelines.batch.assemble import best_placement, split_window
 from pipelines.batch.read import error_message
 from pipelines.batch.records import Piece, Placement
@@ -34,7 +36,7 @@ def packs_short_clips(config: TranscribeConfig) -> bool:
     return config.model.backend == "ct2" and not config.model.without_timestamps
 
 
-def without_cross_language_packing(config: TranscribeConfig) -> TranscribeConfig:
+def without_cross_language_packing(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:
     """No default packing when a multilingual model detects the language.
 
     A window is decoded in one language, so packed clips of different languages would all come
@@ -43,9 +45,7 @@ def without_cross_language_packing(config: TranscribeConfig) -> TranscribeConfig
     """
     if config.chunking.pack_short_clips is not None or config.model.language or config.model.backend != "ct2":
         return config
-    from models.registry import is_multilingual, resolve_model
-
-    if not is_multilingual(resolve_model(config.model.model, config.storage)):
+    if not model.multilingual:
         return config
     return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
 
@@ -179,7 +179,7 @@ def kept(
 
 
 def decode_alone(
-    backend: Any, features: np.ndarray, redo: list[tuple[int, Placement]], times: StageTimes
+    backend: Backend, features: np.ndarray, redo: list[tuple[int, Placement]], times: StageTimes
 ) -> list[Piece]:
     """Decode packed clips each on its own (one batch), from their frames of the packed windows' features."""
     started = time.perf_counter()

@@ -22,11 +22,12 @@ from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.retry import call_with_retries, storage_unavailable
 from models.common.schema import STATUS_ERROR, STATUS_OK
+from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.batch.console import quiet_ray_console, ray_log_level
-from pipelines.batch.infer import TranscribeWindows, model_input
+from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
@@ -130,8 +131,7 @@ def build_dataset(
     files: list[SourceFile],
     config: TranscribeConfig,
     plan: ClusterPlan,
-    n_mels: int,
-    needs_audio: bool = False,
+    model: ResolvedModel,
     per_task: int = MIN_FILES_PER_TASK,
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
@@ -143,7 +143,7 @@ def build_dataset(
         prepare_windows,
         batch_size=per_task,
         batch_format="pyarrow",
-        fn_kwargs={"config": config, "n_mels": n_mels, "needs_audio": needs_audio},
+        fn_kwargs={"config": config, "n_mels": model.n_mels, "needs_audio": model.needs_audio},
         num_cpus=plan.prepare_cpus,
     )
     resources: dict[str, Any] = {"num_gpus": 1} if plan.use_gpu else {}
@@ -151,7 +151,7 @@ def build_dataset(
         resources["resources"] = dict(config.compute.actor_resources)
     return ds.map_batches(
         TranscribeWindows,
-        fn_constructor_kwargs={"config": config, "threads": plan.threads_per_actor},
+        fn_constructor_kwargs={"config": config, "model": model, "threads": plan.threads_per_actor},
         batch_size=plan.batch_size,
         batch_format="pyarrow",
         compute=plan.pool(),
@@ -161,17 +161,26 @@ def build_dataset(
 
 
 def iter_transcripts(
-    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes | None = None
+    files: list[SourceFile],
+    config: TranscribeConfig,
+    run_id: str,
+    times: StageTimes | None = None,
+    model: ResolvedModel | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files`, each exactly once, as they complete (not in input order).
 
     `times` collects where the time went: the driver's own stages and those every task and actor
-    reported with its output (models.common.profile).
+    reported with its output (models.common.profile). `model`: `config.model` already resolved
+    (models.resolved); else it is resolved here, once for the run.
     """
     if not files:
         return
-    config = without_cross_language_packing(_pinned_model(config))
-    rows = _transcript_rows(files, config, run_id, times if times is not None else StageTimes())
+    times = times if times is not None else StageTimes()
+    if model is None:
+        with times.stage("driver:model resolution"):
+            model = resolve(config.model, config.storage)
+    config = without_cross_language_packing(_pinned_model(config, model), model)
+    rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
@@ -179,29 +188,25 @@ def iter_transcripts(
     yield from rows
 
 
-def _pinned_model(config: TranscribeConfig) -> TranscribeConfig:
-    """`registry:ROOT` pinned to its current version for the whole run (rows name that version)."""
-    from models.registry import pin_version
-
-    pinned = pin_version(config.model.model, config.storage)
+def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:
+    """`registry:ROOT` pinned to the version resolved for the whole run (rows name that version)."""
+    pinned = model.name
     return config if pinned == config.model.model else replace(config, model=replace(config.model, model=pinned))
 
 
 def _transcript_rows(
-    files: list[SourceFile], config: TranscribeConfig, run_id: str, times: StageTimes
+    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
 ) -> Iterator[dict[str, Any]]:
     with times.stage("driver:ray start"):
         ensure_ray()
-    with times.stage("driver:model resolution"):
-        n_mels, needs_audio = model_input(config)
-    config.check_model(needs_audio)
+    config.check_model(model.needs_audio)
     resources = ray.cluster_resources()
     nodes = alive_nodes()
     plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
-    assembler = Assembler(config.model.model, run_id, config.fingerprint(), config.diarize)
+    assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
     probe = ExecutorProbe(ray.data.DataContext.get_current())
-    ds = build_dataset(files, config, plan, n_mels, needs_audio, per_task)
+    ds = build_dataset(files, config, plan, model, per_task)
     probe.watch(ds)
     waited = time.perf_counter()
     batches = watched(
@@ -249,14 +254,16 @@ def run_transcription(
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    config.check_model(model_input(config)[1])  # before listing, and before DEST is touched
     times = StageTimes()
+    with times.stage("driver:model resolution"):
+        model = resolve(config.model, config.storage)  # once per run: actors load what this found
+    config.check_model(model.needs_audio)  # before listing, and before DEST is touched
     with times.stage("driver:listing"):
         files = call_with_retries(lambda: list_sources(sources, config.storage), config.storage, "listing")
     out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
-    for chunk in _chunks(iter_transcripts(files, config, run_id, times), WRITE_CHUNK_ROWS):
+    for chunk in _chunks(iter_transcripts(files, config, run_id, times, model), WRITE_CHUNK_ROWS):
         if metrics is None:
             from pipelines.metrics import RunMetrics
 

@@ -12,24 +12,25 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from models.backend import WindowResult
 from models.common.audio import SAMPLE_RATE
+from models.common.config import ModelConfig
 from models.features import LogMel
-from models.languages import UnsupportedLanguageError, check_language
-from models.registry import n_mels_of, resolve_model
+from models.languages import UnsupportedLanguageError
+from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler, split_window
-from pipelines.batch.infer import load_backend, model_folder
+from pipelines.batch.infer import check_model_language, load_backend
 from pipelines.batch.records import FileMeta, Placement, placement
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.windows import blocks_of, recording_windows
+from pipelines.windows import ChunkingConfig, StreamedWindow, blocks_of, recording_windows
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +78,18 @@ class PreparedRequest:
 class OnlineTranscriber:
     """Loads the model once; `prepare` (any thread) then `transcribe_many` (one batch at a time)."""
 
-    def __init__(self, config: TranscribeConfig, threads: int = 0) -> None:
+    def __init__(self, config: TranscribeConfig, threads: int = 0, model: ResolvedModel | None = None) -> None:
         self.config = config
-        model_dir = resolve_model(config.model.model, config.storage)
-        self.logmel = LogMel(n_mels_of(model_dir))
-        self.model_dir = model_folder(config)
-        if self.model_dir is not None:
-            check_language(self.model_dir, config.model.language, config.model.model)
-        self.backend = load_backend(config, threads)
-        on_gpu = getattr(self.backend, "device", "cpu") == "cuda"
+        self.model = model or resolve(config.model, config.storage)
+        check_model_language(self.model, config.model.language, config.storage)
+        self.backend = load_backend(self.model, config.model, config.storage, threads)
+        # What the backend reads per window: log-mel features, or the audio itself (CTC models).
+        self.inputs: Callable[[np.ndarray], np.ndarray] = (
+            _as_is if self.backend.needs_audio else LogMel(self.model.n_mels)
+        )
+        on_gpu = self.backend.on_gpu
         self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
-        self.multilingual = bool(getattr(self.backend, "multilingual", True))
-        self.needs_audio = bool(getattr(self.backend, "needs_audio", False))
-        self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint())
+        self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint(self.model.identity))
 
     def transcribe(self, data: bytes, name: str = "upload", options: RequestOptions | None = None) -> dict[str, Any]:
         return self.transcribe_many([self.prepare(data, name, options or RequestOptions())])[0]
@@ -99,25 +99,20 @@ class OnlineTranscriber:
     def prepare(self, data: bytes, name: str, options: RequestOptions) -> PreparedRequest:
         """Decode and window one upload. Raises RequestError for anything the client must fix."""
         started = time.perf_counter()
-        if self.model_dir is not None:
-            try:
-                # Here, per request: an unknown language inside a batch would fail every request in it.
-                check_language(self.model_dir, options.language, self.config.model.model)
-            except UnsupportedLanguageError as exc:
-                raise RequestError(400, str(exc), "unsupported_language") from None
+        try:
+            # Here, per request: an unknown language inside a batch would fail every request in it.
+            check_model_language(self.model, options.language, self.config.storage)
+        except UnsupportedLanguageError as exc:
+            raise RequestError(400, str(exc), "unsupported_language") from None
         audio = _decode(data, options.max_duration_s)
         meta = FileMeta(name, None, len(data), audio.duration_s, audio.source_sample_rate, audio.source_channels)
         # The same cuts as batch preparation (which streams long recordings block by block).
         windows = list(recording_windows(blocks_of(audio.samples[0]), self.config.chunking))
         prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)
-        diarize = options.diarize is not None and options.diarize.enabled
         for index, window in enumerate(windows):
-            prepared.features.append(window.audio if self.needs_audio else self.logmel(window.audio))
+            prepared.features.append(self.inputs(window.audio))
             prepared.durations.append(window.audio.shape[0] / SAMPLE_RATE)
-            speakers = [None] * len(window.stretches)
-            if diarize:
-                embedder = SpeakerEmbedder(options.diarize, self.config.chunking, threads=0)  # 0: keep torch's threads
-                speakers = embedder(window.audio, window.stretches)
+            speakers = _speakers(options.diarize, self.config.chunking, window)
             prepared.placements.append(
                 [
                     placement(meta, index, len(windows), s, speaker_windows=w)
@@ -131,7 +126,7 @@ class OnlineTranscriber:
 
     def transcribe_many(self, requests: list[PreparedRequest]) -> list[dict[str, Any]]:
         """Transcript rows for prepared requests; their windows share model calls."""
-        results: dict[tuple[int, int], Any] = {}
+        results: dict[tuple[int, int], WindowResult] = {}
         infer_s: dict[tuple[int, int], float] = {}
         groups: dict[tuple[str | None, bool, str | None], list[int]] = {}
         for i, request in enumerate(requests):
@@ -140,28 +135,27 @@ class OnlineTranscriber:
             groups.setdefault((o.language, o.words or bool(o.redact), o.prompt), []).append(i)
         for (language, words, prompt), members in groups.items():
             keys = [(i, w) for i in members for w in range(len(requests[i].features))]
-            with self._decoding(language, words, prompt):
-                for start in range(0, len(keys), self.windows_per_call):
-                    chunk = keys[start : start + self.windows_per_call]
-                    began = time.perf_counter()
-                    out = self._run(
-                        [requests[i].features[w] for i, w in chunk], [requests[i].durations[w] for i, w in chunk]
-                    )
-                    per_window = (time.perf_counter() - began) / len(chunk)
-                    for key, result in zip(chunk, out, strict=True):
-                        results[key], infer_s[key] = result, per_window
+            decoding = decoding_options(self.config.model, language, words, prompt)
+            for start in range(0, len(keys), self.windows_per_call):
+                chunk = keys[start : start + self.windows_per_call]
+                began = time.perf_counter()
+                inputs = [requests[i].features[w] for i, w in chunk]
+                out = self._run(inputs, [requests[i].durations[w] for i, w in chunk], decoding)
+                per_window = (time.perf_counter() - began) / len(chunk)
+                for key, result in zip(chunk, out, strict=True):
+                    results[key], infer_s[key] = result, per_window
         return [self._row(i, r, results, infer_s) for i, r in enumerate(requests)]
 
-    def _run(self, inputs: list[np.ndarray], durations: list[float]) -> list[Any]:
-        if self.needs_audio:
-            return self.backend.transcribe_audio(inputs)
-        return self.backend.transcribe_windows(np.stack(inputs), durations)
+    def _run(self, inputs: list[np.ndarray], durations: list[float], decoding: ModelConfig) -> list[WindowResult]:
+        if self.backend.needs_audio:
+            return self.backend.transcribe_audio(inputs, decoding)
+        return self.backend.transcribe_windows(np.stack(inputs), durations, decoding)
 
     def _row(
         self,
         i: int,
         request: PreparedRequest,
-        results: dict[tuple[int, int], Any],
+        results: dict[tuple[int, int], WindowResult],
         infer_s: dict[tuple[int, int], float],
     ) -> dict[str, Any]:
         pieces = []
@@ -186,27 +180,30 @@ class OnlineTranscriber:
             row = redact_row(row, RedactConfig(entities=request.options.redact))
         return row
 
-    @contextmanager
-    def _decoding(self, language: str | None, words: bool, prompt: str | None = None) -> Iterator[None]:
-        """The backend's decoding options for one group of requests (restored afterwards).
 
-        Word alignment costs an extra pass, and language is a per-request choice, so both are
-        switched per group rather than fixed when the model loads.
-        """
-        base = getattr(self.backend, "config", None)
-        if base is None:  # a backend without switchable options decodes as it was loaded
-            yield
-            return
-        self.backend.config = replace(
-            base,
-            word_timestamps=words or base.word_timestamps,
-            language=language or base.language,
-            initial_prompt=prompt or base.initial_prompt,
-        )
-        try:
-            yield
-        finally:
-            self.backend.config = base
+def decoding_options(base: ModelConfig, language: str | None, words: bool, prompt: str | None) -> ModelConfig:
+    """The decoding options of one group of requests, passed to the backend with each call.
+
+    Word alignment costs an extra pass, and language is a per-request choice, so both are
+    chosen per group rather than fixed when the model loads.
+    """
+    return replace(
+        base,
+        word_timestamps=words or base.word_timestamps,
+        language=language or base.language,
+        initial_prompt=prompt or base.initial_prompt,
+    )
+
+
+def _speakers(diarize: DiarizeConfig | None, chunking: ChunkingConfig, window: StreamedWindow) -> list[Any]:
+    """With diarization asked for: each stretch's speaker windows; else None for each."""
+    if diarize is None or not diarize.enabled:
+        return [None] * len(window.stretches)
+    return SpeakerEmbedder(diarize, chunking, threads=0)(window.audio, window.stretches)  # 0: keep torch's threads
+
+
+def _as_is(audio: np.ndarray) -> np.ndarray:
+    return audio
 
 
 def _decode(data: bytes, max_duration_s: float | None) -> DecodedAudio:

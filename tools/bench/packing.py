@@ -16,8 +16,9 @@ import numpy as np
 
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from models.common.profile import StageTimes
+from models.resolved import resolve
 from pipelines.batch.assemble import Assembler
-from pipelines.batch.infer import TranscribeWindows, model_input
+from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.prepare import rows_for_windows
 from pipelines.batch.records import pieces_of, windows_table
 from pipelines.config import TranscribeConfig
@@ -62,8 +63,9 @@ class PackedDecoder:
 
     def __init__(self, config: TranscribeConfig, threads: int = 2) -> None:
         self.config = config
-        self.n_mels = model_input(config)[0]
-        self.model = TranscribeWindows(config, threads)
+        self.resolved = resolve(config.model, config.storage)
+        self.n_mels = self.resolved.n_mels
+        self.model = TranscribeWindows(config, self.resolved, threads)
         self.times = StageTimes()
 
     def placements(self, clips: list[Clip]) -> list[Stretch | None]:
@@ -88,7 +90,7 @@ class PackedDecoder:
             if window:
                 windows.append(window)
         rows = rows_for_windows([(c.path, c.audio) for c in clips], windows, self.config, self.n_mels)
-        assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint())
+        assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint(self.resolved.identity))
         texts: dict[str, str] = {}
         for start in range(0, len(rows), BATCH):
             pieces, profiles = pieces_of(self.model(windows_table(rows[start : start + BATCH])))

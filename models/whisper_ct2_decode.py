@@ -1,0 +1,196 @@
+"""One decoding round of CTranslate2 Whisper over encoded windows: Whisper's temperature fallback,
+segments from timestamp tokens, where to seek, and word timings (models.whisper_ct2 drives it).
+
+Decoding options come with each call (a `ModelConfig`), so one loaded model decodes requests that
+ask for different languages, prompts or word timestamps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+from models.common.audio import FRAMES_PER_SECOND, N_FRAMES
+from models.common.config import ModelConfig
+from models.common.profile import StageTimes
+from models.whisper_decoding import (
+    fallback_choice,
+    is_silence,
+    passes_guards,
+    sampling_options,
+    score_hypothesis,
+    seek_time,
+    split_by_timestamps,
+)
+
+# Whisper's defaults for attaching punctuation to words (word timestamps).
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+# Per window: its segments (window time), where to seek (or None), and whether a single-pass window failed.
+Decoded = tuple[list[dict[str, Any]], float | None, bool]
+
+
+class CT2Decoder:
+    def __init__(self, model: WhisperModel, times: StageTimes) -> None:
+        self.model = model
+        self.times = times
+
+    def prompt(self, tokenizer: Tokenizer, cfg: ModelConfig, text_only: bool | None = None) -> list[int]:
+        """Whisper's prompt; custom vocabulary goes after <|startofprev|> as faster-whisper puts it."""
+        previous = tokenizer.encode(" " + cfg.initial_prompt.strip()) if cfg.initial_prompt else []
+        without = bool(cfg.without_timestamps) if text_only is None else text_only
+        return self.model.get_prompt(
+            tokenizer, previous_tokens=previous, without_timestamps=without, hotwords=cfg.hotwords
+        )
+
+    def decode(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        durations: list[float],
+        tokenizer: Tokenizer,
+        cfg: ModelConfig,
+        stage: str,
+        text_only: bool = False,
+        single: list[bool] | None = None,
+    ) -> list[Decoded]:
+        """Each window at Whisper's temperatures in turn, until its result passes the guards."""
+        prompt = self.prompt(tokenizer, cfg, text_only)
+        suppress = get_suppressed_tokens(tokenizer, [-1])
+        best: list[dict[str, Any] | None] = [None] * len(durations)
+        candidates: list[list[dict[str, Any]]] = [[] for _ in durations]
+        pending = list(range(len(durations)))
+        failed: set[int] = set()
+        for temperature in cfg.temperatures:
+            if not pending:
+                break
+            sampling = sampling_options(temperature, cfg.beam_size)
+            enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
+            with self.times.stage(f"{stage} t={temperature:.1f}"):
+                outputs = self._generate(enc, prompt, len(pending), suppress, sampling)
+            still_pending = []
+            for i, out in zip(pending, outputs, strict=True):
+                decoded = score_hypothesis(out, tokenizer, temperature)
+                candidates[i].append(decoded)
+                if passes_guards(decoded, cfg) or is_silence(decoded, cfg):
+                    best[i] = decoded
+                else:
+                    still_pending.append(i)
+            pending = still_pending
+            if single:
+                failed.update(i for i in pending if single[i])
+                pending = [i for i in pending if not single[i]]
+        for i in pending:
+            best[i] = fallback_choice(candidates[i], cfg)
+        for i in failed:
+            best[i] = dict(candidates[i][0], flagged=True)
+        segments = self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer, cfg)
+        return [(segs, seek, i in failed) for i, (segs, seek) in enumerate(segments)]
+
+    def _generate(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        prompt: list[int],
+        n: int,
+        suppress: list[int],
+        sampling: dict[str, Any],
+    ) -> list[Any]:
+        return self.model.model.generate(
+            encoder_output,
+            [list(prompt) for _ in range(n)],
+            length_penalty=1,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=suppress,
+            max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),
+            **sampling,
+        )
+
+    def _segments(
+        self,
+        encoder_output: ctranslate2.StorageView,
+        decoded: list[dict[str, Any]],
+        durations: list[float],
+        tokenizer: Tokenizer,
+        cfg: ModelConfig,
+    ) -> list[tuple[list[dict[str, Any]], float | None]]:
+        """Per window: its segments (window time) and where to seek to decode the rest, if anywhere."""
+        per_window: list[list[dict[str, Any]]] = []
+        seeks: list[float | None] = []
+        sizes: list[int] = []
+        precision = self.model.time_precision
+        for result, duration in zip(decoded, durations, strict=True):
+            sizes.append(min(N_FRAMES, max(1, math.ceil(duration * FRAMES_PER_SECOND))))
+            if is_silence(result, cfg):
+                per_window.append([])
+                seeks.append(None)
+                continue
+            seeks.append(seek_time(result["tokens"], tokenizer.timestamp_begin, precision, duration))
+            per_window.append(window_segments(result, duration, tokenizer, precision))
+        if cfg.word_timestamps and any(per_window):
+            with self.times.stage("model:word alignment"):
+                add_words(self.model, encoder_output, per_window, sizes, tokenizer)
+        return list(zip(per_window, seeks, strict=True))
+
+
+def window_segments(
+    result: dict[str, Any], duration: float, tokenizer: Tokenizer, precision: float
+) -> list[dict[str, Any]]:
+    """A decoded window's segments with the scores Whisper reports for each."""
+    segments = []
+    for sub in split_by_timestamps(result["tokens"], tokenizer.timestamp_begin, tokenizer.eot, precision, duration):
+        text = tokenizer.decode([t for t in sub["tokens"] if t < tokenizer.eot])
+        if not text.strip():
+            continue
+        segments.append(
+            {
+                "start": float(sub["start"]),
+                "end": float(min(sub["end"], duration)),
+                "text": text,
+                "tokens": sub["tokens"],
+                "seek": 0,
+                "avg_logprob": float(result["avg_logprob"]),
+                "no_speech_prob": result["no_speech_prob"],
+                "compression_ratio": float(get_compression_ratio(text)),
+                "temperature": result["temperature"],
+                "flagged": bool(result.get("flagged", False)),
+            }
+        )
+    return segments
+
+
+def add_words(
+    model: WhisperModel,
+    encoder_output: ctranslate2.StorageView,
+    per_window: list[list[dict[str, Any]]],
+    sizes: list[int],
+    tokenizer: Tokenizer,
+) -> None:
+    """Word timings for the windows that have segments: Whisper's cross-attention alignment (DTW)."""
+    keep = [i for i, segs in enumerate(per_window) if segs]
+    enc = encoder_output if len(keep) == len(per_window) else select_rows(encoder_output, keep)
+    model.add_word_timestamps(
+        [per_window[i] for i in keep],
+        tokenizer,
+        enc,
+        [sizes[i] for i in keep],
+        PREPEND_PUNCTUATIONS,
+        APPEND_PUNCTUATIONS,
+        0.0,
+    )
+
+
+def select_rows(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:
+    """Rows of an encoder output (a CPU copy when it lives on a GPU: rare fallback path only)."""
+    array = np.asarray(
+        encoder_output.to_device(ctranslate2.Device.cpu) if hasattr(encoder_output, "to_device") else encoder_output
+    )
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(array[rows]))
