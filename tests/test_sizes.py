@@ -23,8 +23,6 @@ RATCHET: dict[str, int] = {
     # made Serve's ingress see `request: Request` as a query field (422 on every route); reverted.
     "class pipelines/online/app.py:TranscriptionAPI": 163,
     "class pipelines/prepare.py:_Preparer": 212,
-    "class pipelines/store/table.py:TranscriptTable": 276,
-    "function pipelines/store/table.py:commit_unit": 71,
     "module pipelines/training/finetune.py": 546,
     "function pipelines/training/finetune.py:train_func": 94,
     "function pipelines/training/finetune.py:run_finetune": 82,
