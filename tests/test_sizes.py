@@ -22,8 +22,6 @@ RATCHET: dict[str, int] = {
     # Added at 163 with issue 25's admission control: moving its upload helpers out of the class
     # made Serve's ingress see `request: Request` as a query field (422 on every route); reverted.
     "class pipelines/online/app.py:TranscriptionAPI": 163,
-    "class pipelines/store/table.py:TranscriptTable": 276,
-    "function pipelines/store/table.py:commit_unit": 71,
     "module pipelines/training/finetune.py": 546,
     "function pipelines/training/finetune.py:train_func": 94,
     "function pipelines/training/finetune.py:run_finetune": 82,
