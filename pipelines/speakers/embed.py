@@ -1,9 +1,10 @@
-"""CPU stage part: speaker embeddings over sliding windows of VAD speech, attached to placements.
+"""CPU stage part: speaker embeddings over sliding windows of VAD speech, per stretch of a window.
 
 Runs where the audio already is, inside the preparation tasks (and the online transcriber), so
-the driver never sees audio: each placement of a window row gets `speaker_windows`, a list of
-(start, end, embedding) in the recording's time, which travels with the window's transcript
-piece to assembly, where one recording's windows are clustered (see cluster.py).
+the driver never sees audio: each stretch of a model window gets its speaker windows, a list of
+(start, end, embedding) in the recording's time, which its placement (pipelines/batch/records.py)
+carries with the window's transcript piece to assembly, where one recording's windows are
+clustered (see cluster.py).
 """
 
 from __future__ import annotations
