@@ -152,7 +152,7 @@ FILE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("channels", pa.int32()),
     pa.field("error", pa.string()),
 )
-if tuple(f.name for f in FILE_FIELDS) != tuple(f.name for f in fields(FileMeta)):
+if [f.name for f in FILE_FIELDS] != [f.name for f in fields(FileMeta)]:
     raise ImportError("FILE_FIELDS and FileMeta disagree")
 
 _SPEAKERS = pa.list_(SPEAKER_WINDOW_TYPE)
@@ -188,6 +188,11 @@ _PIECE_COLUMNS = [
     ("speaker_windows", _SPEAKERS),
 ]
 PIECE_SCHEMA = pa.schema([*FILE_FIELDS, *_PIECE_COLUMNS, (PROFILE, pa.string())])
+
+# Records are built from their columns by position: the names must follow the fields' order.
+for _record, _columns_of in ((Placement, _PLACEMENT_COLUMNS), (Window, _WINDOW_COLUMNS), (Piece, _PIECE_COLUMNS)):
+    if [name for name, _ in _columns_of] != [f.name for f in fields(_record)][1:]:
+        raise ImportError(f"the columns of {_record.__name__} do not follow its fields")
 
 
 def _file_arrays(records: Sequence[Placement] | Sequence[Piece]) -> list[pa.Array]:
