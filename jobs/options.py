@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from models.common.config import ModelConfig
+from models.resolved import ResolvedModel
 from pipelines.config import TranscribeConfig
 from pipelines.redaction.entities import parse_entities
 from pipelines.speakers.embed import check_backend
@@ -215,15 +216,18 @@ def _overrides(obj, **values):
     return replace(obj, **{k: v for k, v in values.items() if v is not None})
 
 
-def refuse_unknown_language(config: TranscribeConfig) -> None:
-    """Exit 2 before any work when --language is not one the model knows (tiny.en: English only)."""
+def refuse_unknown_language(config: TranscribeConfig, model: ResolvedModel | None = None) -> None:
+    """Exit 2 before any work when --language is not one the model knows (tiny.en: English only).
+
+    `model`: `config.model` as the run resolved it (else it is resolved here when a language is given).
+    """
     from models.resolved import resolve
     from pipelines.inference import check_model_language
 
     if config.model.language is None:
         return
     try:
-        check_model_language(resolve(config.model, config.storage), config.model.language, config.storage)
+        check_model_language(model or resolve(config.model, config.storage), config.model.language, config.storage)
     except ValueError as error:
         print(f"voxray: error: --language: {error}", file=sys.stderr)
         raise SystemExit(2) from None
