@@ -24,9 +24,6 @@ RATCHET: dict[str, int] = {
     # made Serve's ingress see `request: Request` as a query field (422 on every route); reverted.
     "class pipelines/online/app.py:TranscriptionAPI": 163,
     "class pipelines/prepare.py:_Preparer": 212,
-    "module pipelines/training/finetune.py": 546,
-    "function pipelines/training/finetune.py:train_func": 94,
-    "function pipelines/training/finetune.py:run_finetune": 82,
     "class models/whisper_ct2.py:CT2Whisper": 239,
 }
 
