@@ -69,7 +69,10 @@ class ServeSettings:
 
 
 # `@serve.ingress` freezes (pickles) this app where the ingress class is defined: everything its
-# routes use must be defined above that class.
+# routes use must be defined above that class. The routes' annotations are strings (`from
+# __future__ import annotations`) that Serve's class-based view resolves in the globals the pickled
+# methods carry, which hold only the names their code uses: the class's code must keep using
+# `Request` and `Response` (when the last use of `Request` moved out, every route answered 422).
 api = FastAPI(title="voxray", docs_url=None, redoc_url=None, openapi_url=None)
 
 
