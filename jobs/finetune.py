@@ -63,8 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.common.config import StorageConfig
+    from pipelines.batch.run import ensure_ray
     from pipelines.training.finetune import FinetuneConfig, RunSpec, checked_config, run_finetune
-    from pipelines.transcribe import ensure_ray
 
     # Flags left out are None: the dataclasses' defaults apply (one place for each default).
     cfg = FinetuneConfig(**values_from_args(FinetuneConfig, args))

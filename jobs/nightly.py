@@ -56,9 +56,9 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.listing import SourceNotFoundError
     from pipelines.store.nightly import run_nightly
-    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     try:
         config = nightly_config_from_args(args)

@@ -270,7 +270,7 @@ def refuse_unknown_language(config: TranscribeConfig, model: ResolvedModel | Non
     `model`: `config.model` as the run resolved it (else it is resolved here when a language is given).
     """
     from models.resolved import resolve
-    from pipelines.inference import check_model_language
+    from pipelines.batch.infer import check_model_language
 
     if config.model.language is None:
         return

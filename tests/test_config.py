@@ -5,6 +5,7 @@ import pytest
 from jobs.cli import build_parser
 from jobs.options import config_from_args
 from models.common.config import ConfigError, ModelConfig, StorageConfig
+from pipelines.batch.packing import packs_short_clips
 from pipelines.config import ChunkingConfig, ComputeConfig, DecodeConfig, DiarizeConfig, TranscribeConfig
 
 
@@ -156,7 +157,7 @@ def test_long_recordings_decode_text_only_unless_finer_timing_is_asked_for() -> 
     assert not TranscribeConfig(decode=DecodeConfig(channels="split")).text_only_long_form
     assert not TranscribeConfig(model=ModelConfig(backend="torch")).text_only_long_form
     # Short clips keep the timestamps that packing splits them by.
-    assert TranscribeConfig().packs_short_clips
+    assert packs_short_clips(TranscribeConfig())
 
 
 def test_timing_flags_reach_the_config_and_exclude_each_other(capsys) -> None:

@@ -18,8 +18,8 @@ from models import registry, versions
 from models.common.config import ModelConfig, StorageConfig
 from models.registry import bundled_model_path
 from models.versions import POINTER, ModelRegistry
+from pipelines.batch.run import run_transcription
 from pipelines.config import TranscribeConfig
-from pipelines.transcribe import run_transcription
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 CLIPS = sorted((Path(__file__).parent / "data" / "speech").glob("0[1-3]_*.wav"))

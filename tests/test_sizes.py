@@ -18,9 +18,8 @@ MAX_CLASS = 150
 MAX_MODULE = 400
 
 # Debt: what was over a limit when the limits came in, at its size then. Split these; do not add.
-RATCHET: dict[str, int] = {
-    "class pipelines/prepare.py:_Preparer": 212,
-}
+# Empty since issue 24 split the last offenders; it stays so that a waiver has to be argued here.
+RATCHET: dict[str, int] = {}
 
 
 def measure(root: Path = REPO) -> dict[str, int]:

@@ -304,7 +304,7 @@ def build_app(settings: ServeSettings) -> serve.Application:
 
 def start(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, name: str = "voxray") -> str:
     """Start Serve (and Ray, when needed) and deploy the app; returns its base URL."""
-    from pipelines.transcribe import ensure_ray
+    from pipelines.batch.run import ensure_ray
 
     ensure_ray(dashboard=True)
     serve.start(http_options={"host": host, "port": port})

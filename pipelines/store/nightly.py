@@ -218,7 +218,7 @@ class _UnitCommitter:
     def run(self, files: list[SourceFile]) -> None:
         if not files:
             return  # nothing new: no Ray, no model (importing Ray Data alone takes seconds)
-        from pipelines.transcribe import iter_transcripts
+        from pipelines.batch.run import iter_transcripts
 
         by_path = {f.path: f for f in files}
         try:
