@@ -61,25 +61,44 @@ def without_cues(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "text": text, "segments": [segment]}
 
 
-def score(split: str, show: bool, ablate_cues: bool = False) -> Tally:
-    """Redacts the cached rows of `split` and scores them; with `show`, prints each failure."""
+def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
+    """What a listener recovers: the redacted copies (as `--redact-audio` writes them, in this
+    process) transcribed again with the benchmark's plain settings."""
+    from models.common.config import StorageConfig
+    from pipelines.redaction.audio import write_redacted_audio
+    from pipelines.transcribe import run_transcription
+
+    audio = RedactConfig(entities=PII, audio_dir=str(work / "audio"))
+    for row in redacted.values():
+        write_redacted_audio([row], audio, StorageConfig())
+    dest = work / "again"
+    run_transcription([audio.audio_dir], str(dest), TranscribeConfig(model=ModelConfig(beam_size=5)))
+    return {Path(r["path"]).stem.rsplit("-", 1)[0]: r["text"] for r in pq.read_table(dest).to_pylist()}
+
+
+def score(split: str, show: bool, ablate_cues: bool = False, audio: Path | None = None) -> Tally:
+    """Redacts the cached rows of `split` and scores them; with `show`, prints each failure; with
+    `audio` (a work folder), the redacted copies are transcribed again and scored too."""
     from pipelines.redaction.presidio import redact_row
 
     rows = raw_rows(split)
     if ablate_cues:
         rows = {k: without_cues(r) for k, r in rows.items()}
     config = RedactConfig(entities=PII)
+    redacted = {k: redact_row(r, config) for k, r in rows.items()}
+    heard = again(redacted, audio) if audio else {}
     tally = Tally()
     for u in (u for u in build_utterances(SEED) if u.split == split):
-        raw = rows[u.id]["text"]
-        redacted = redact_row(rows[u.id], config)["text"]
-        tally.add(u, raw, redacted, None)
+        raw, text = rows[u.id]["text"], redacted[u.id]["text"]
+        tally.add(u, raw, text, heard.get(u.id, "") if audio else None)
         if show:
-            _show(u, raw, redacted)
+            _show(u, raw, text, heard.get(u.id))
     return tally
 
 
-def _show(u: Utterance, raw: str, redacted: str) -> None:
+def _show(u: Utterance, raw: str, redacted: str, heard: str | None) -> None:
+    if heard is not None and u.type != "ORDINARY" and survives(u, heard):
+        print(f"AUDIO  {u.id} {u.type} {u.voice}: wrote {raw!r}\n       -> {redacted!r}\n       heard {heard!r}")
     if u.type == "ORDINARY":
         if kept_numbers(u, raw, redacted) == (0, 1):
             print(f"OVER   {u.id} {u.voice}: {raw!r}\n       -> {redacted!r}")
@@ -94,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--show", action="store_true", help="print each failure (dev split only)")
     parser.add_argument("--no-cues", action="store_true", help="score as if every cue phrase were misheard")
+    parser.add_argument("--audio", type=Path, help="work folder: write redacted copies, transcribe them again")
     parser.add_argument("--retranscribe", action="store_true", help="drop the cached transcripts first")
     args = parser.parse_args(argv)
     if args.show and args.split != "dev":
@@ -101,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.retranscribe:
         for old in cache_folder().glob(f"raw-{args.split}-*"):
             shutil.rmtree(old)
-    tally = score(args.split, args.show, args.no_cues)
+    tally = score(args.split, args.show, args.no_cues, args.audio)
     print(report(args.split, tally, Tally()))
 
 
