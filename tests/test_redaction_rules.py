@@ -74,3 +74,11 @@ def test_numbers_near_places_and_pairs_are_kept(text: str) -> None:
     kept = _redact(text)["text"]
     digits = lambda s: digit_string(s)  # noqa: E731
     assert digits(kept) == digits(text), kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [" My card was declined for forty dollars.", " The account fee is 12 dollars a month, 3 percent more."],
+)
+def test_an_amount_after_a_cue_is_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()

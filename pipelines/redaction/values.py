@@ -37,6 +37,8 @@ MAX_WORDS_BEFORE_VALUE = 8
 LEAD_WORDS = _words(
     "is was it's its my the a number code name address at on to be would that um uh so it this okay ok yes yeah sure"
 )
+# Words after a number that make it an amount.
+CURRENCY = _words("dollar dollars buck bucks pound pounds euro euros cent cents percent")
 # Top-level domains that end a spoken e-mail address.
 TLDS = frozenset("com net org edu gov io co uk us de info biz me".split())  # noqa: SIM905
 STREET_WORDS = _words(
@@ -92,6 +94,10 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
             start -= 1
         end = _number_end(toks, i, shape)
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
+            return None
+        # An amount after the cue is no card, account or PIN ("my card was charged forty dollars");
+        # a "$" is not enough: tiny.en writes digits read in pairs as "$27.37" (dev split).
+        if end + 1 < len(toks) and toks[end + 1].lower in CURRENCY:
             return None
         return start, end
 
