@@ -82,3 +82,10 @@ def test_numbers_near_places_and_pairs_are_kept(text: str) -> None:
 )
 def test_an_amount_after_a_cue_is_kept(text: str) -> None:
     assert _redact(text)["text"] == text.strip()
+
+
+def test_cue_ablation_of_the_tuning_tool() -> None:
+    from tools.bench.pii_cached import without_cues
+
+    row = without_cues({"text": "Hello, my name is Ann Lee. I live at 4 Elm Street, Leeds.", "duration_s": 3.0})
+    assert row["text"] == "Hello, Ann Lee. 4 Elm Leeds." and row["segments"][0]["text"] == " " + row["text"]

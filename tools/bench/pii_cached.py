@@ -8,7 +8,10 @@ the rows in the corpus cache folder, and then scores `redact_row` on them in sec
 
 `--show` prints every leak, missed value and changed ordinary sentence, and is refused on the
 test split: rules are designed from dev failures only (the test split gives counts per type).
-The benchmark itself (audio copies, re-transcription, timing) still runs end to end.
+`--no-cues` scores the split as if every cue phrase and street word had been misheard (what is
+then found is found without them); `--audio DIR` writes the redacted copies and transcribes them
+again (two minutes on dev). The table's Presidio columns stay empty here; the benchmark itself
+(Presidio baseline, audio copies through Ray, re-transcription, timing) still runs end to end.
 """
 
 from __future__ import annotations
