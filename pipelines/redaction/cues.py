@@ -157,7 +157,8 @@ def find_streets(text: str) -> list[ContextHit]:
                 words += 1
                 if words > _MAX_STREET_NAME_WORDS:
                     break
-        if start is not None:
+        # "four of close, seven of hearts" (real speech, playing cards): a number of things.
+        if start is not None and not any(t.lower == "of" for t in toks[start:i]):
             end = address(toks, i)
             hits.append(ContextHit("ADDRESS", toks[start].start, toks[end[1] if end else i].end))
     return hits
