@@ -38,7 +38,7 @@ def raw_rows(split: str, beam_size: int = 5, compute_type: str = "int8") -> dict
     folder = cache_folder()
     dest = folder / f"raw-{split}-beam{beam_size}-{compute_type}"
     if not dest.exists():
-        from pipelines.transcribe import run_transcription
+        from pipelines.batch.run import run_transcription
 
         synthesize(build_utterances(SEED), folder / "audio")
         model = ModelConfig(word_timestamps=True, beam_size=beam_size, compute_type=compute_type)
@@ -68,8 +68,8 @@ def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
     """What a listener recovers: the redacted copies (as `--redact-audio` writes them, in this
     process) transcribed again with the benchmark's plain settings."""
     from models.common.config import StorageConfig
+    from pipelines.batch.run import run_transcription
     from pipelines.redaction.audio import write_redacted_audio
-    from pipelines.transcribe import run_transcription
 
     audio = RedactConfig(entities=PII, audio_dir=str(work / "audio"))
     for row in redacted.values():
