@@ -51,13 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from models.resolved import resolve
     from pipelines.batch.run import ensure_ray, run_transcription
     from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
 
     config = config_from_args(args)
-    refuse_unknown_language(config)
     from pipelines.store.table import StoreError
 
     mode = "overwrite" if args.overwrite else "append" if args.append else "error"
@@ -66,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxray: {flag} is for --format parquet; a Delta table replaces a file's row when it is "
               "transcribed again", file=sys.stderr)  # fmt: skip
         return 2
+    model = resolve(config.model, config.storage)  # once for the run: the check and the run share it
+    refuse_unknown_language(config, model)
     if args.verbose:
         ensure_ray(verbose=True)  # before the run starts Ray quietly
     try:
-        summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config))
+        summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config), model=model)
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2

@@ -32,8 +32,8 @@ def _rows(dest: Path) -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("ray_local")
 def test_a_run_resolves_a_registry_model_once_on_the_driver(
-    ray_local,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -55,18 +55,21 @@ def test_a_run_resolves_a_registry_model_once_on_the_driver(
 
     monkeypatch.setattr(registry, "pin_version", counted_pin)
     monkeypatch.setattr(versions, "current_version", counted_current)
-    config = TranscribeConfig(model=ModelConfig(model=f"registry:{root}"))
-    summary = run_transcription([str(c) for c in CLIPS], str(tmp_path / "out"), config)
+    from jobs.cli import main
+
+    # Through the CLI, with --language: its start-up check and the run share the one resolution.
+    args = [*map(str, CLIPS), "-o", str(tmp_path / "out"), "--model", f"registry:{root}", "--language", "en"]
+    assert main(["transcribe", *args]) == 0
     rows = _rows(tmp_path / "out")
-    assert summary.ok == len(CLIPS) == len(rows), rows
+    assert [r["status"] for r in rows] == ["ok"] * len(CLIPS), rows
     assert calls == {"resolve": 1, "pointer read": 1}
     assert {r["model"] for r in rows} == {str(root / "versions" / version_folder)}
     assert "close the window" in " ".join(r["text"].lower() for r in rows)
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("ray_local")
 def test_an_s3_model_is_listed_once_per_run(
-    ray_local,  # noqa: F811
     s3_env,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -112,3 +115,19 @@ def test_the_resolved_model_travels_to_actors_as_one_frozen_record() -> None:
         model.name = "other"  # type: ignore[misc]
     assert (model.n_mels, model.needs_audio, model.multilingual) == (80, False, False)
     assert model.local_folder(StorageConfig()) == Path(model.folder) == bundled_model_path()
+
+
+def test_both_backends_implement_the_backend_protocol() -> None:
+    import inspect
+
+    from models.backend import Backend
+    from models.whisper_ct2 import CT2Whisper
+    from models.whisper_torch import TorchBackend
+
+    for cls in (CT2Whisper, TorchBackend):
+        for method in ("transcribe_windows", "transcribe_audio"):
+            ours = inspect.signature(getattr(cls, method)).parameters
+            assert list(ours) == list(inspect.signature(getattr(Backend, method)).parameters), (cls, method)
+    loaded = CT2Whisper(bundled_model_path(), ModelConfig(), threads=1)
+    for attribute in Backend.__annotations__:
+        assert hasattr(loaded, attribute), attribute

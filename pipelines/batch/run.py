@@ -246,17 +246,20 @@ def run_transcription(
     mode: str = "error",
     run_id: str | None = None,
     sink: SinkFactory | None = None,
+    model: ResolvedModel | None = None,
 ) -> RunSummary:
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST.
 
     `sink` makes where rows go once the inputs are listed (jobs/ chooses: a Delta table is
     pipelines/store's); by default a Parquet folder at DEST, `mode` error, overwrite or append.
+    `model`: `config.model` already resolved by the caller (models.resolved); else resolved here.
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
     times = StageTimes()
-    with times.stage("driver:model resolution"):
-        model = resolve(config.model, config.storage)  # once per run: actors load what this found
+    if model is None:
+        with times.stage("driver:model resolution"):
+            model = resolve(config.model, config.storage)  # once per run: actors load what this found
     config.check_model(model.needs_audio)  # before listing, and before DEST is touched
     with times.stage("driver:listing"):
         files = call_with_retries(lambda: list_sources(sources, config.storage), config.storage, "listing")
