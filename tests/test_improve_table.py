@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,26 @@ def test_improve_takes_audio_and_production_transcripts_from_a_nightly_table(ray
     assert report["removed"]["error_in_table"] == 1  # not_audio.wav: skipped, never sent to the teacher
     assert report["removed"]["teacher_production_disagree"] == 1  # the fox, against the table's German
     assert result["clips_kept"] == 2
+
+
+@pytest.mark.slow
+def test_a_nightly_table_on_s3_is_read_as_an_archive(ray_local, s3_env, tmp_path: Path) -> None:  # noqa: F811
+    """The same reading on the real S3 server (SeaweedFS): audio by s3:// path, the table's text."""
+    bucket = s3_env.make_bucket("improve-table")
+    clips = ["04_late_train.wav", "05_thank_you.wav"]
+    for name in clips:
+        s3_env.client().put_object(Bucket=bucket, Key=f"archive/{name}", Body=(DATA / "speech" / name).read_bytes())
+    storage = StorageConfig(s3_endpoint=s3_env.endpoint_url, s3_access_key=s3_env.access_key,
+                            s3_secret_key=s3_env.secret_key, s3_region=s3_env.region)  # fmt: skip
+    table = f"s3://{bucket}/nightly"
+    config = NightlyConfig(sources=(f"s3://{bucket}/archive",), output=table)
+    record = run_nightly(replace(config, transcribe=replace(config.transcribe, storage=storage)))
+    assert (record.ok, record.failed) == (2, 0)
+    opened = open_archive((table, str(DATA / "speech" / "01_quick_brown_fox.wav")), storage)
+    assert opened.tables == (table,) and opened.plain == (str(DATA / "speech" / "01_quick_brown_fox.wav"),)
+    assert opened.table_audio == [f"s3://{bucket}/archive/{name}" for name in clips]
+    assert "train" in opened.production[f"s3://{bucket}/archive/04_late_train.wav"]["text"].lower()
+    # The teacher's input: the plain SOURCE, then the table's files as a manifest under the work folder.
+    sources = opened.teacher_sources(tmp_path / "work")
+    assert sources[0] == opened.plain[0] and Path(sources[1]).parent == tmp_path / "work"
+    assert [json.loads(line)["path"] for line in Path(sources[1]).read_text().splitlines()] == opened.table_audio
