@@ -12,6 +12,8 @@ SCENARIOS_HELP = (
     "comma-separated: short-process, long-process (whole processes, as a user times them), short, "
     "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
     "short-sets (held-out clip sets: the per-file loop, defaults and --no-pack, per set); "
+    "distill (`voxray improve`'s teacher, the packaged Whisper base, against its student tiny.en on the "
+    "--short-dir clips: RTFx of each through the batch pipeline and the student's speed-up); "
     "also diarize-quality (builds its evaluation set with espeak-ng and ffmpeg into ~/.cache/voxray on "
     "first use), diarize-overhead, diarize-memory; redact-quality (a spoken-PII corpus read by "
     "espeak-ng, needs espeak-ng and ffmpeg); elastic (1-CPU `ray start` nodes on this "

@@ -18,7 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "worse on general speech. Otherwise the current model stays (exit 0). Use the result anywhere with "
         "--model registry:DIR. Rerunning the same command resumes an interrupted run.",
     )
-    p.add_argument("sources", nargs="*", metavar="SOURCE", help="files, folders, s3:// prefixes or manifests")
+    p.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="files, folders, s3:// prefixes, manifests, or a nightly Delta table (its rows name the audio, "
+        "and their transcripts stand in for the production model's in the agreement filter)",
+    )
     p.add_argument("--registry", help="model registry folder or s3:// prefix (versions + CURRENT.json)")
     p.add_argument("--rollback", metavar="DIR", help="point registry DIR back at its previous version, then exit")
     p.add_argument("--model", default="tiny.en", help="production model that seeds an empty registry (tiny.en)")

@@ -20,6 +20,7 @@ from models.common.schema import STATUS_OK
 from pipelines.quality import wer
 
 # Reasons, in the order they are checked.
+TABLE_ERROR = "error_in_table"  # a nightly table's row for the file has status error: never sent to the teacher
 UNREADABLE = "unreadable"  # undecodable, empty, missing: the pipeline's error rows
 NO_PRODUCTION = "no_production_transcript"
 TOO_SHORT = "too_short"
@@ -31,6 +32,7 @@ LOW_LOGPROB = "low_avg_logprob"
 REPETITIVE = "high_compression_ratio"
 DISAGREE = "teacher_production_disagree"
 REASONS = (
+    TABLE_ERROR,
     UNREADABLE,
     NO_PRODUCTION,
     TOO_SHORT,
@@ -91,6 +93,12 @@ def select(teacher: Iterable[dict[str, Any]], production: dict[str, dict[str, An
         else:
             removed[reason] += 1
     return Selection(kept=tuple(sorted(kept, key=lambda k: k.path)), seen=seen, removed=removed)
+
+
+def with_skipped(selection: Selection, reason: str, count: int) -> Selection:
+    """`selection` with `count` more clips seen and removed for `reason` (skipped before any pass)."""
+    removed = {**selection.removed, reason: selection.removed.get(reason, 0) + count}
+    return Selection(kept=selection.kept, seen=selection.seen + count, removed=removed)
 
 
 def rejection(row: dict[str, Any], production: dict[str, Any] | None, cfg: FilterConfig) -> str | None:

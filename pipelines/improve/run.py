@@ -2,7 +2,8 @@
 
 1. refuse bad options before any work (teacher, registry, manifests);
 2. seed an empty registry with the production model (`--model`), so `registry:DIR` resolves;
-3. the teacher (with the glossary as hotwords) and the current model transcribe the archive;
+3. the teacher (with the glossary as hotwords) and the current model transcribe the archive; a
+   nightly Delta table among the SOURCEs brings its own production transcripts (no production pass);
 4. filters keep the clips whose teacher transcript is trustworthy, counting what each removed;
 5. fine-tune the current model on them (a share held out as dev unless --eval is given);
 6. export the best checkpoint to CTranslate2 int8 and score it against the current model;
@@ -23,7 +24,8 @@ from models.common.config import StorageConfig
 from models.common.storage import CACHE_DIR
 from models.registry import ModelNotFoundError, model_identity, resolve_model
 from models.versions import ModelRegistry, RegistryError
-from pipelines.improve.filters import FilterConfig, Labelled, Selection, select
+from pipelines.improve.archive import Archive, open_archive, production_rows
+from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Labelled, Selection, select, with_skipped
 from pipelines.improve.gate import Decision, GateConfig, Scores, decide
 from pipelines.improve.passes import archive_pass, corpus_wers, model_config
 from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
@@ -64,6 +66,7 @@ class Checked:
     work: Path
     eval: list[Reference] | None
     regression: list[Reference]
+    archive: Archive
 
 
 def check(cfg: ImproveConfig) -> Checked:
@@ -87,7 +90,18 @@ def check(cfg: ImproveConfig) -> Checked:
             raise ImproveError(f"{option} {manifest}: {exc}") from exc
     key = hashlib.sha256(registry.root.encode()).hexdigest()[:12]
     work = Path(cfg.work).expanduser().resolve() if cfg.work else CACHE_DIR / "improve" / key
-    return Checked(teacher, registry, work, refs["--eval"], refs["--regression"])
+    return Checked(teacher, registry, work, refs["--eval"], refs["--regression"], _archive(cfg))
+
+
+def _archive(cfg: ImproveConfig) -> Archive:
+    """SOURCEs with nightly tables read; refused when a table is unreadable or leaves nothing to learn from."""
+    try:
+        archive = open_archive(cfg.sources, cfg.storage)
+    except (OSError, ValueError) as exc:  # StoreError (a Delta table voxray did not write) is a ValueError
+        raise ImproveError(f"SOURCE: {exc}") from exc
+    if not archive.plain and not archive.production:
+        raise ImproveError(f"SOURCE: the tables {', '.join(archive.tables)} hold no file transcribed without error")
+    return archive
 
 
 def _packaged_teacher() -> str:
@@ -109,10 +123,7 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     current = registry.current()
     log(f"current model: {current}; teacher: {checked.teacher}")
     teacher_cfg = model_config(checked.teacher, cfg.storage, language=cfg.language, hotwords=cfg.hotwords)
-    teacher_rows = archive_pass(list(cfg.sources), teacher_cfg, work / "teacher")
-    production_rows = archive_pass(list(cfg.sources), model_config(current, cfg.storage), work / "production")
-    selection = select(teacher_rows, {r["path"]: r for r in production_rows}, cfg.filters)
-    log(f"clips seen {selection.seen}, kept {len(selection.kept)}; removed: {_nonzero(selection.removed)}")
+    selection = _select(cfg, checked, current, teacher_cfg, log)
     base = _report_base(cfg, checked, current, selection)
     if len(selection.kept) < cfg.gate.min_kept_clips:
         why = f"only {len(selection.kept)} clips passed the filters (at least {cfg.gate.min_kept_clips} needed)"
@@ -134,6 +145,24 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     return _finish(cfg, base, (before, after), candidate, decision, registry, started, log)
 
 
+def _select(cfg: ImproveConfig, checked: Checked, current: str, teacher_cfg: Any, log: Any) -> Selection:
+    """Teacher pass over the archive, production transcripts (the tables' text, a production pass over
+    plain sources only), then the filters."""
+    archive, work = checked.archive, checked.work
+    teacher_rows = archive_pass(archive.teacher_sources(work), teacher_cfg, work / "teacher")
+    plain: list[dict[str, Any]] = []
+    if archive.plain:
+        plain = archive_pass(list(archive.plain), model_config(current, cfg.storage), work / "production")
+    if archive.tables:
+        log(f"nightly tables: {len(archive.production)} files with production transcripts, "
+            f"{archive.table_errors} with error rows skipped")  # fmt: skip
+    selection = select(teacher_rows, production_rows(archive, plain), cfg.filters)
+    selection = with_skipped(selection, TABLE_ERROR, archive.table_errors)
+    log(f"clips seen {selection.seen}, kept {len(selection.kept)}; removed: {_nonzero(selection.removed)}")
+    log(f"teacher/production agreement removed {selection.removed[DISAGREE]}")
+    return selection
+
+
 def _split(
     kept: tuple[Labelled, ...], share: float, eval_refs: list[Reference] | None
 ) -> tuple[list[Labelled], list[Labelled]]:
@@ -149,6 +178,8 @@ def _split(
 def _report_base(cfg: ImproveConfig, checked: Checked, current: str, selection: Selection) -> dict[str, Any]:
     return {
         "sources": list(cfg.sources),
+        "tables": list(checked.archive.tables),
+        "production_from_tables": len(checked.archive.production),
         "base_model": current,
         "base_model_identity": model_identity(current, cfg.storage),
         "teacher": checked.teacher,

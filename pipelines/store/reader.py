@@ -17,6 +17,11 @@ TRANSCRIPTS = "transcripts"
 DEADLETTER = "deadletter"
 
 
+def is_table(dest: str, storage: StorageConfig) -> bool:
+    """Whether DEST is a Delta table (it has a `_delta_log/`), as `voxray nightly` writes."""
+    return TranscriptTable(dest, storage).exists()
+
+
 def read_transcripts(dest: str, storage: StorageConfig, columns: tuple[str, ...] | None = None) -> pa.Table:
     """The current rows of DEST's Delta table when it is one (nightly, --format delta), else every Parquet file."""
     if TranscriptTable(dest, storage).exists():

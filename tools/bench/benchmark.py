@@ -6,6 +6,7 @@ Scenarios (each prints audio seconds per wall second, RTFx, and WER where refere
 - stages: what each CPU stage (decode, VAD, features) delivers per core, to size CPU pools for GPUs.
 - timestamps: segment boundaries against the known sentence positions of a built recording.
 - memory: peak RSS of the CPU stage over a multi-hour recording.
+- distill: improve's teacher (Whisper base) against its student (tiny.en) on the same short clips.
 Ray starts before the clock runs (a cluster is long-lived); its start-up time is reported apart.
 """
 
@@ -92,6 +93,11 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             from tools.bench.bench_shortsets import bench_short_sets
 
             results += bench_short_sets(cfg, work, Measurement)
+        if "distill" in cfg.scenarios:
+            from tools.bench.bench_distill import bench_distill
+
+            results.append(_start_ray())
+            results += bench_distill(cfg, work, Measurement)
         if "overhead" in cfg.scenarios:
             results += bench_overhead(cfg, work)
         if "stages" in cfg.scenarios:
