@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Exception as exc:
         from models.common.retry import EXIT_STORAGE_UNAVAILABLE, describe_error, is_transient
-        from pipelines.watchdog import STALLED_EXIT, StalledError
+        from pipelines.batch.watchdog import STALLED_EXIT, StalledError
 
         if isinstance(exc, StalledError):
             # The progress watchdog ended a run that waited on something that never came.

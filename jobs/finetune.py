@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from jobs.options import values_from_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,42 +20,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         "epoch (with the validation WER); running the same command again resumes from the latest one. Prints "
         "the validation WER before and after and the best checkpoint (export it with `voxray models export-ct2`).",
     )
-    p.add_argument("--model", default="tiny.en", help="transformers folder, CTranslate2 folder, tiny.en, s3://, hub id")
+    p.add_argument("--model", help="transformers folder, CTranslate2 folder, tiny.en, s3://, hub id")
     p.add_argument("--train", required=True, help="manifest file, or a transcripts folder/prefix (pseudo-labels)")
     p.add_argument("--val", required=True, help="validation manifest (or transcripts) for the WER after each epoch")
     p.add_argument("--storage", required=True, help="local folder or s3:// prefix for checkpoints")
     p.add_argument("--name", required=True, help="run name; the same name resumes")
-    p.add_argument("--num-workers", type=int, default=1, help="training workers (DDP processes)")
-    p.add_argument("--use-gpu", action="store_true", help="one GPU per worker, mixed precision")
-    p.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each training worker reserves")
-    p.add_argument("--data-cpus", type=float, default=0.5, help="CPUs each data-preparation actor reserves")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--num-workers", type=int, help="training workers (DDP processes)")
+    p.add_argument("--use-gpu", action="store_true", default=None, help="one GPU per worker, mixed precision")
+    p.add_argument("--cpus-per-worker", type=float, help="CPUs each training worker reserves")
+    p.add_argument("--data-cpus", type=float, help="CPUs each data-preparation actor reserves")
+    p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    p.add_argument("--lr", type=float, default=1e-5, help="peak learning rate (linear warmup, linear decay)")
-    p.add_argument("--warmup-steps", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=8, help="clips per worker per micro-batch")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="optimizer steps between checkpoints")
-    p.add_argument("--spec-augment", action="store_true", help="random frequency and time masking")
-    p.add_argument("--freeze-encoder", action="store_true", help="train the Whisper decoder only")
-    p.add_argument("--language", default="en", help="language of the training audio (multilingual models; default en)")
-    p.add_argument("--seed", type=int, default=0, help="seeds each epoch's order and the initialisation (default 0)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0)")
+    p.add_argument("--lr", type=float, help="peak learning rate (linear warmup, linear decay)")
+    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--batch-size", type=int, help="clips per worker per micro-batch")
+    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
+    p.add_argument("--checkpoint-every", type=int, help="optimizer steps between checkpoints")
+    p.add_argument("--spec-augment", action="store_true", default=None, help="random frequency and time masking")
+    p.add_argument("--freeze-encoder", action="store_true", default=None, help="train the Whisper decoder only")
+    p.add_argument("--language", help="language of the training audio (multilingual models; default en)")
+    p.add_argument("--seed", type=int, help="seeds each epoch's order and the initialisation (default 0)")
+    p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0)")
     p.add_argument(
         "--timestamp-share",
         type=float,
-        default=0.5,
         help="share of clips labelled with timestamps, so the model keeps predicting them (default 0.5)",
     )
-    p.add_argument("--freq-mask", type=int, default=27, help="SpecAugment frequency mask width in mel bins (27)")
-    p.add_argument("--time-mask", type=int, default=100, help="SpecAugment time mask width in frames (100)")
-    p.add_argument("--val-batch-size", type=int, default=8, help="clips per validation batch (default 8)")
-    p.add_argument("--keep", type=int, default=2, help="checkpoints kept (the best by val WER and the latest)")
-    p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train retries from a checkpoint")
+    p.add_argument("--freq-mask", type=int, help="SpecAugment frequency mask width in mel bins (27)")
+    p.add_argument("--time-mask", type=int, help="SpecAugment time mask width in frames (100)")
+    p.add_argument("--val-batch-size", type=int, help="clips per validation batch (default 8)")
+    p.add_argument("--keep", type=int, help="checkpoints kept (the best by val WER and the latest)")
+    p.add_argument("--max-failures", type=int, help="worker failures Ray Train retries from a checkpoint")
     p.add_argument(
         "--min-avg-logprob",
         type=float,
-        default=-0.5,
         help="pseudo-labels: keep transcripts whose mean segment avg_logprob is above this",
     )
     p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
@@ -63,41 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.common.config import StorageConfig
+    from pipelines.batch.run import ensure_ray
     from pipelines.training.finetune import FinetuneConfig, RunSpec, checked_config, run_finetune
-    from pipelines.transcribe import ensure_ray
 
-    cfg = FinetuneConfig(
-        model=args.model,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        grad_accum=args.grad_accum,
-        warmup_steps=args.warmup_steps,
-        checkpoint_every=args.checkpoint_every,
-        spec_augment=args.spec_augment,
-        freeze_encoder=args.freeze_encoder,
-        max_steps=args.max_steps,
-        language=args.language,
-        seed=args.seed,
-        weight_decay=args.weight_decay,
-        timestamp_share=args.timestamp_share,
-        freq_mask=args.freq_mask,
-        time_mask=args.time_mask,
-        val_batch_size=args.val_batch_size,
-    )
-    spec = RunSpec(
-        train=args.train,
-        val=args.val,
-        storage=args.storage,
-        name=args.name,
-        num_workers=args.num_workers,
-        use_gpu=args.use_gpu,
-        cpus_per_worker=args.cpus_per_worker,
-        data_cpus=args.data_cpus,
-        num_to_keep=args.keep,
-        max_failures=args.max_failures,
-        min_avg_logprob=args.min_avg_logprob,
-    )
+    # Flags left out are None: the dataclasses' defaults apply (one place for each default).
+    cfg = FinetuneConfig(**values_from_args(FinetuneConfig, args))
+    spec = RunSpec(**values_from_args(RunSpec, args, num_to_keep="keep"))
     storage = StorageConfig(s3_endpoint=args.s3_endpoint)
     try:
         checked_config(cfg, storage)  # wrong options fail here, before Ray starts

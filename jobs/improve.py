@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"voxray: error: {exc}", file=sys.stderr)
         return 2
+    from pipelines.batch.run import ensure_ray
     from pipelines.improve.run import run_improve, write_summary
-    from pipelines.transcribe import ensure_ray
 
     ensure_ray()
     result = run_improve(cfg, checked)

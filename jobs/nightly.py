@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from jobs.options import add_model_options, config_from_args, refuse_unknown_language
+from jobs.options import add_model_options, config_from_args, refuse_unknown_language, values_from_args
 from models.common.retry import EXIT_STORAGE_UNAVAILABLE, describe_error, is_transient
 from pipelines.store.nightly import NightlyConfig
 
@@ -48,23 +48,17 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
     # Model flags apply on top of the YAML's transcribe section.
     transcribe = config_from_args(args, base.transcribe)
     refuse_unknown_language(transcribe)
-    overrides = {
-        "sources": tuple(args.sources) or None,
-        "output": args.output,
-        "commit_every": args.commit_every,
-        "max_attempts": args.max_attempts,
-        "retranscribe_on_config_change": args.retranscribe_on_config_change,
-        "price_per_node_hour": args.price_per_node_hour,
-        "compact_min_files": args.compact_min_files,
-    }
-    config = replace(base, transcribe=transcribe, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = values_from_args(NightlyConfig, args)
+    overrides["sources"] = tuple(args.sources) or base.sources
+    overrides["transcribe"] = transcribe
+    config = replace(base, **overrides)
     return NightlyConfig.from_dict(config.to_dict())  # flags checked as strictly as the YAML
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.listing import SourceNotFoundError
     from pipelines.store.nightly import run_nightly
-    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     try:
         config = nightly_config_from_args(args)

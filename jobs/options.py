@@ -1,145 +1,230 @@
-"""Command-line options shared by subcommands that run the model, mapped onto TranscribeConfig."""
+"""Command-line options shared by subcommands that run the model, mapped onto TranscribeConfig.
+
+Each option is declared once, in OPTIONS: its flag, its argparse arguments (help, type, choices)
+and the TranscribeConfig field it sets (`section.field`). `add_model_options` builds the argument
+groups from it and `config_from_args` applies every given flag with one generic override; the
+defaults live in the config dataclasses (a flag left out is None and changes nothing), and the
+checks in the dataclasses (`validated()`), so flags are checked as strictly as YAML.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from models.common.config import ModelConfig
 from models.resolved import ResolvedModel
 from pipelines.config import TranscribeConfig
 from pipelines.redaction.entities import parse_entities
 from pipelines.speakers.embed import check_backend
 
 
+@dataclass(frozen=True)
+class Option:
+    """One command-line option and the TranscribeConfig field it sets (None: not a config field)."""
+
+    names: tuple[str, ...]
+    target: str | None
+    kwargs: dict[str, Any]
+    convert: Callable[[Any], Any] | None = None  # the flag's value -> the field's value
+    exclusive: bool = False  # one of its group's mutually exclusive options
+
+    @property
+    def dest(self) -> str:
+        return self.kwargs.get("dest") or self.names[0].lstrip("-").replace("-", "_")
+
+
+def option(target: str | None, *names: str, convert: Callable[[Any], Any] | None = None,
+           exclusive: bool = False, **kwargs: Any) -> Option:  # fmt: skip
+    return Option(names, target, kwargs, convert, exclusive)
+
+
+def _auto_is_none(language: str) -> str | None:
+    return None if language == "auto" else language
+
+
+# What a `convert` returns to leave the field as it is.
+KEEP = object()
+
+
+def _entities(value: str) -> tuple[str, ...] | object:
+    return parse_entities(value) if value else KEEP
+
+
+# A flag that is only true or only false when given: None (not given) leaves the config alone.
+FLAG = {"action": "store_true", "default": None}
+
+OPTIONS: dict[str, tuple[Option, ...]] = {
+    "model": (
+        option(None, "--config", type=Path, help="YAML file with a TranscribeConfig; flags override it"),
+        option(
+            "model.model",
+            "--model",
+            help="tiny.en (bundled, offline; default), a faster-whisper name such as "
+            "large-v3 (downloaded), a local CTranslate2 folder, an s3:// folder, or registry:DIR "
+            "(the current version of a `voxray improve` model registry)",
+        ),
+        option("model.backend", "--backend", choices=["ct2", "torch"], help="inference engine (default ct2)"),
+        option(
+            "model.language",
+            "--language",
+            convert=_auto_is_none,
+            help="language code, or 'auto' to detect per file (multilingual models)",
+        ),
+        option("model.beam_size", "--beam-size", type=int, help="beam width (default 5)"),
+        option(
+            "model.compute_type",
+            "--compute-type",
+            help="CTranslate2 compute type: default (int8 on CPU, float16 on GPU), "
+            "int8, int8_float16, float16, float32 ...",
+        ),
+        option("model.device", "--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)"),
+        option("model.word_timestamps", "--word-timestamps", **FLAG, help="add per-word timings"),
+        option(
+            "model.without_timestamps",
+            "--without-timestamps",
+            exclusive=True,
+            **FLAG,
+            help="decode text only, as faster-whisper's batched pipeline does: one segment per VAD window "
+            "(up to 30 s); the default for recordings over 30 s, here also for short clips; not with --pack",
+        ),
+        option(
+            "model.without_timestamps",
+            "--sentence-timestamps",
+            exclusive=True,
+            dest="without_timestamps",
+            action="store_false",
+            default=None,
+            help="Whisper's sentence timestamps on long recordings too (seeking where it stops early: about "
+            "40%% more model time on dense speech); on by default with --word-timestamps or --diarize",
+        ),
+    ),
+    "vocabulary and privacy": (
+        option(
+            "model.hotwords",
+            "--hotwords",
+            help='terms to favour, e.g. "Kubernetes Grafana Xarelto" (faster-whisper hotwords)',
+        ),
+        option(
+            "model.initial_prompt",
+            "--initial-prompt",
+            help="text Whisper sees as preceding every window (style, spellings)",
+        ),
+        option(
+            "redact.entities",
+            "--redact",
+            convert=_entities,
+            help="redact PII in transcripts: 'pii' (every type below) or a comma-separated list of AWS "
+            "Transcribe's types: BANK_ACCOUNT_NUMBER, BANK_ROUTING, CREDIT_DEBIT_NUMBER, CREDIT_DEBIT_CVV, "
+            "CREDIT_DEBIT_EXPIRY, PIN, EMAIL, ADDRESS, NAME, PHONE, SSN, IBAN, DATE_OF_BIRTH, IP; turns on "
+            "word timestamps",
+        ),
+        option(
+            "redact.audio_dir",
+            "--redact-audio",
+            metavar="DIR",
+            help="also write a copy of each recording with redacted words silenced (FLAC; local or s3://)",
+        ),
+    ),
+    "audio": (
+        option(
+            "decode.channels",
+            "--channels",
+            choices=["mix", "split"],
+            help="mix to mono (default) or transcribe each channel on its own (one row per file and channel)",
+        ),
+        option(
+            "chunking.vad",
+            "--vad",
+            choices=["auto", "on", "off"],
+            help="voice activity detection: auto (long files and silence checks; default), on, off",
+        ),
+        option(
+            "chunking.pack_short_clips",
+            "--pack",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="pack several short clips into one 30 s window, about twice as fast on short clips (default: on "
+            "with the ct2 backend and timestamps; --no-pack gives every clip a window of its own)",
+        ),
+    ),
+    "speakers": (
+        option(
+            "diarize.enabled",
+            "--diarize",
+            **FLAG,
+            help="label who speaks when: a `speaker` on every segment and word, a `speakers` list per row "
+            "(offline encoder from the resemblyzer package; works on the mix of a stereo file)",
+        ),
+        option("diarize.num_speakers", "--num-speakers", type=int, help="with --diarize: exactly this many speakers"),
+        option("diarize.min_speakers", "--min-speakers", type=int, help="with --diarize: at least this many speakers"),
+        option("diarize.max_speakers", "--max-speakers", type=int, help="with --diarize: at most this many speakers"),
+        option(
+            "diarize.backend",
+            "--speaker-backend",
+            choices=["resemblyzer", "pyannote"],
+            help="speaker encoder: resemblyzer (offline, default) or a pyannote.audio model from Hugging Face "
+            "(needs pyannote.audio and HF_TOKEN)",
+        ),
+        option("diarize.model", "--speaker-model", help="Hugging Face id of the pyannote embedding model"),
+    ),
+    "cluster": (
+        option(
+            "compute.batch_size",
+            "--batch-size",
+            type=int,
+            help="windows per model call (default 8 on CPU, 32 on GPU)",
+        ),
+        option(
+            "compute.stall_timeout_s",
+            "--stall-timeout",
+            type=float,
+            help="seconds without a finished window before the run fails, naming what it waits for (default 300)",
+        ),
+        option(
+            "compute.num_actors",
+            "--num-actors",
+            type=int,
+            help="model actors (default: one per GPU, or from CPU count)",
+        ),
+        option("compute.threads_per_actor", "--threads-per-actor", type=int, help="CPU threads per model actor"),
+        option(
+            "compute.files_per_task",
+            "--files-per-task",
+            type=int,
+            help="files per CPU preparation task (default: from the file count and the cluster's CPUs)",
+        ),
+    ),
+    "storage": (
+        option("storage.s3_endpoint", "--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)"),
+        option(
+            "storage.s3_sse",
+            "--s3-sse",
+            choices=["AES256", "aws:kms"],
+            help="server-side encryption for every object written to S3 (transcripts, redacted audio, nightly table)",
+        ),
+        option(
+            "storage.s3_sse_kms_key_id",
+            "--s3-sse-kms-key-id",
+            help="KMS key for --s3-sse aws:kms (default: the bucket's AWS managed key)",
+        ),
+    ),
+}
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The options of every subcommand that runs the model, one argument group per concern."""
-    _model_options(parser.add_argument_group("model"))
-    _vocabulary_options(parser.add_argument_group("vocabulary and privacy"))
-    _audio_options(parser.add_argument_group("audio"))
-    _speaker_options(parser.add_argument_group("speakers"))
-    _cluster_options(parser.add_argument_group("cluster"))
-    _storage_options(parser.add_argument_group("storage"))
-
-
-def _model_options(g: argparse._ArgumentGroup) -> None:
-    g.add_argument("--config", type=Path, help="YAML file with a TranscribeConfig; flags override it")
-    g.add_argument(
-        "--model",
-        help="tiny.en (bundled, offline; default), a faster-whisper name such as "
-        "large-v3 (downloaded), a local CTranslate2 folder, an s3:// folder, or registry:DIR "
-        "(the current version of a `voxray improve` model registry)",
-    )
-    g.add_argument("--backend", choices=["ct2", "torch"], help="inference engine (default ct2)")
-    g.add_argument("--language", help="language code, or 'auto' to detect per file (multilingual models)")
-    g.add_argument("--beam-size", type=int, help="beam width (default 5)")
-    g.add_argument(
-        "--compute-type",
-        help="CTranslate2 compute type: default (int8 on CPU, float16 on GPU), "
-        "int8, int8_float16, float16, float32 ...",
-    )
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
-    g.add_argument("--word-timestamps", action="store_true", default=None, help="add per-word timings")
-    timing = g.add_mutually_exclusive_group()
-    timing.add_argument(
-        "--without-timestamps",
-        action="store_true",
-        default=None,
-        help="decode text only, as faster-whisper's batched pipeline does: one segment per VAD window "
-        "(up to 30 s); the default for recordings over 30 s, here also for short clips; not with --pack",
-    )
-    timing.add_argument(
-        "--sentence-timestamps",
-        dest="without_timestamps",
-        action="store_false",
-        default=None,
-        help="Whisper's sentence timestamps on long recordings too (seeking where it stops early: about "
-        "40%% more model time on dense speech); on by default with --word-timestamps or --diarize",
-    )
-
-
-def _vocabulary_options(v: argparse._ArgumentGroup) -> None:
-    v.add_argument("--hotwords", help='terms to favour, e.g. "Kubernetes Grafana Xarelto" (faster-whisper hotwords)')
-    v.add_argument("--initial-prompt", help="text Whisper sees as preceding every window (style, spellings)")
-    v.add_argument(
-        "--redact",
-        help="redact PII in transcripts: 'pii' (every type below) or a comma-separated list of AWS Transcribe's "
-        "types: BANK_ACCOUNT_NUMBER, BANK_ROUTING, CREDIT_DEBIT_NUMBER, CREDIT_DEBIT_CVV, CREDIT_DEBIT_EXPIRY, PIN, "
-        "EMAIL, ADDRESS, NAME, PHONE, SSN, IBAN, DATE_OF_BIRTH, IP; turns on word timestamps",
-    )
-    v.add_argument(
-        "--redact-audio",
-        metavar="DIR",
-        help="also write a copy of each recording with redacted words silenced (FLAC; local or s3://)",
-    )
-
-
-def _audio_options(a: argparse._ArgumentGroup) -> None:
-    a.add_argument(
-        "--channels",
-        choices=["mix", "split"],
-        help="mix to mono (default) or transcribe each channel on its own (one row per file and channel)",
-    )
-    a.add_argument(
-        "--vad",
-        choices=["auto", "on", "off"],
-        help="voice activity detection: auto (long files and silence checks; default), on, off",
-    )
-    a.add_argument(
-        "--pack",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="pack several short clips into one 30 s window, about twice as fast on short clips (default: on "
-        "with the ct2 backend and timestamps; --no-pack gives every clip a window of its own)",
-    )
-
-
-def _speaker_options(d: argparse._ArgumentGroup) -> None:
-    d.add_argument(
-        "--diarize",
-        action="store_true",
-        default=None,
-        help="label who speaks when: a `speaker` on every segment and word, a `speakers` list per row "
-        "(offline encoder from the resemblyzer package; works on the mix of a stereo file)",
-    )
-    d.add_argument("--num-speakers", type=int, help="with --diarize: exactly this many speakers")
-    d.add_argument("--min-speakers", type=int, help="with --diarize: at least this many speakers")
-    d.add_argument("--max-speakers", type=int, help="with --diarize: at most this many speakers")
-    d.add_argument(
-        "--speaker-backend",
-        choices=["resemblyzer", "pyannote"],
-        help="speaker encoder: resemblyzer (offline, default) or a pyannote.audio model from Hugging Face "
-        "(needs pyannote.audio and HF_TOKEN)",
-    )
-    d.add_argument("--speaker-model", help="Hugging Face id of the pyannote embedding model")
-
-
-def _cluster_options(c: argparse._ArgumentGroup) -> None:
-    c.add_argument("--batch-size", type=int, help="windows per model call (default 8 on CPU, 32 on GPU)")
-    c.add_argument(
-        "--stall-timeout",
-        type=float,
-        help="seconds without a finished window before the run fails, naming what it waits for (default 300)",
-    )
-    c.add_argument("--num-actors", type=int, help="model actors (default: one per GPU, or from CPU count)")
-    c.add_argument("--threads-per-actor", type=int, help="CPU threads per model actor")
-    c.add_argument(
-        "--files-per-task",
-        type=int,
-        help="files per CPU preparation task (default: from the file count and the cluster's CPUs)",
-    )
-
-
-def _storage_options(s: argparse._ArgumentGroup) -> None:
-    s.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
-    s.add_argument(
-        "--s3-sse",
-        choices=["AES256", "aws:kms"],
-        help="server-side encryption for every object written to S3 (transcripts, redacted audio, nightly table)",
-    )
-    s.add_argument("--s3-sse-kms-key-id", help="KMS key for --s3-sse aws:kms (default: the bucket's AWS managed key)")
+    for title, options in OPTIONS.items():
+        group = parser.add_argument_group(title)
+        exclusive = None
+        for opt in options:
+            if opt.exclusive and exclusive is None:
+                exclusive = group.add_mutually_exclusive_group()
+            (exclusive if opt.exclusive else group).add_argument(*opt.names, **opt.kwargs)
 
 
 def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = None) -> TranscribeConfig:
@@ -147,27 +232,12 @@ def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = N
     try:
         if base is None:
             base = TranscribeConfig.from_yaml_file(args.config) if getattr(args, "config", None) else TranscribeConfig()
-        language = args.language
-        model = _overrides(
-            base.model,
-            model=args.model,
-            backend=args.backend,
-            language=None if language == "auto" else language,
-            beam_size=args.beam_size,
-            compute_type=args.compute_type,
-            device=args.device,
-            word_timestamps=args.word_timestamps,
-            without_timestamps=args.without_timestamps,
-            hotwords=getattr(args, "hotwords", None),
-            initial_prompt=getattr(args, "initial_prompt", None),
-        )
         if getattr(args, "redact", None):
             # Redactions carry times and redacted audio is cut by them: word timestamps are needed.
-            model = replace(model, word_timestamps=True)
-        if language == "auto":
-            model = replace(model, language=None)
+            base = replace(base, model=replace(base.model, word_timestamps=True))
+        config = with_overrides(base, args)
         # Flags are checked as strictly as YAML (--beam-size 0 is refused here, not in an actor).
-        config = _with_overrides(base, model, args).validated()
+        config = config.validated()
         check_backend(config.diarize)
         return config
     except ValueError as error:
@@ -175,45 +245,23 @@ def config_from_args(args: argparse.Namespace, base: TranscribeConfig | None = N
         raise SystemExit(2) from None
 
 
-def _with_overrides(config: TranscribeConfig, model: ModelConfig, args: argparse.Namespace) -> TranscribeConfig:
-    return replace(
-        config,
-        model=model,
-        decode=_overrides(config.decode, channels=args.channels),
-        chunking=_overrides(config.chunking, vad=args.vad, pack_short_clips=args.pack),
-        compute=_overrides(
-            config.compute,
-            batch_size=args.batch_size,
-            num_actors=args.num_actors,
-            threads_per_actor=args.threads_per_actor,
-            files_per_task=args.files_per_task,
-            stall_timeout_s=getattr(args, "stall_timeout", None),
-        ),
-        storage=_overrides(
-            config.storage,
-            s3_endpoint=args.s3_endpoint,
-            s3_sse=getattr(args, "s3_sse", None),
-            s3_sse_kms_key_id=getattr(args, "s3_sse_kms_key_id", None),
-        ),
-        redact=_overrides(
-            config.redact,
-            entities=parse_entities(args.redact) if getattr(args, "redact", None) else None,
-            audio_dir=getattr(args, "redact_audio", None),
-        ),
-        diarize=_overrides(
-            config.diarize,
-            enabled=args.diarize,
-            num_speakers=args.num_speakers,
-            min_speakers=args.min_speakers,
-            max_speakers=args.max_speakers,
-            backend=args.speaker_backend,
-            model=args.speaker_model,
-        ),
-    )
+def with_overrides(config: TranscribeConfig, args: argparse.Namespace) -> TranscribeConfig:
+    """`config` with the value of every option given in `args` set in its field."""
+    sections: dict[str, dict[str, Any]] = {}
+    for opt in (o for options in OPTIONS.values() for o in options if o.target):
+        value = getattr(args, opt.dest, None)
+        if value is not None:
+            section, name = opt.target.split(".")
+            converted = opt.convert(value) if opt.convert else value
+            if converted is not KEEP:
+                sections.setdefault(section, {})[name] = converted
+    return replace(config, **{s: replace(getattr(config, s), **v) for s, v in sections.items()})
 
 
-def _overrides(obj, **values):
-    return replace(obj, **{k: v for k, v in values.items() if v is not None})
+def values_from_args(cls: type, args: argparse.Namespace, **dests: str) -> dict[str, Any]:
+    """The fields of dataclass `cls` that `args` gives (not None), by name or by `dests[field]`."""
+    values = {f.name: getattr(args, dests.get(f.name, f.name), None) for f in dataclasses.fields(cls)}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def refuse_unknown_language(config: TranscribeConfig, model: ResolvedModel | None = None) -> None:
@@ -222,7 +270,7 @@ def refuse_unknown_language(config: TranscribeConfig, model: ResolvedModel | Non
     `model`: `config.model` as the run resolved it (else it is resolved here when a language is given).
     """
     from models.resolved import resolve
-    from pipelines.inference import check_model_language
+    from pipelines.batch.infer import check_model_language
 
     if config.model.language is None:
         return

@@ -10,8 +10,8 @@ from jobs.options import add_model_options, config_from_args, refuse_unknown_lan
 from models.common.retry import EXIT_STORAGE_UNAVAILABLE, TRANSIENT_PREFIX, describe_error, is_transient
 
 if TYPE_CHECKING:
+    from pipelines.batch.sinks import SinkFactory
     from pipelines.config import TranscribeConfig
-    from pipelines.write import SinkFactory
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,10 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.resolved import resolve
+    from pipelines.batch.run import ensure_ray, run_transcription
+    from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
-    from pipelines.transcribe import ensure_ray, run_transcription
-    from pipelines.watchdog import STALLED_EXIT, StalledError
 
     config = config_from_args(args)
     from pipelines.store.table import StoreError

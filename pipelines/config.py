@@ -41,7 +41,7 @@ class ComputeConfig:
     num_actors: PositiveInt | None = None
     threads_per_actor: PositiveInt | None = None
     # Files handed to one CPU preparation task at a time (also the packing horizon). None: chosen
-    # from the number of files and the cluster's CPUs (pipelines.transcribe.files_per_task).
+    # from the number of files and the cluster's CPUs (pipelines.batch.run.files_per_task).
     files_per_task: PositiveInt | None = None
     # CPUs each preparation task asks for. Less than the model actors ask for: the stage is partly
     # I/O-bound, and differing requests keep Ray from fusing it into the actors (ray#54433), which
@@ -109,12 +109,6 @@ class TranscribeConfig(YamlConfig):
             return self.model.without_timestamps
         finer = self.model.word_timestamps or self.diarize.enabled or self.decode.channels == "split"
         return self.model.backend == "ct2" and not finer
-
-    @property
-    def packs_short_clips(self) -> bool:
-        if self.chunking.pack_short_clips is not None:
-            return self.chunking.pack_short_clips
-        return self.model.backend == "ct2" and not self.model.without_timestamps
 
     def validated(self) -> TranscribeConfig:
         """This config, checked as if loaded from YAML (for values set in code or by flags)."""

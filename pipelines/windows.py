@@ -1,17 +1,22 @@
 """Window planning: cut recordings into (at most) 30-second model windows.
 
-Pure compute. A window is a list of placements, each a stretch of one file's channel copied to an
-offset inside the window. The same mechanism serves three cases:
+Pure compute. A window is a list of stretches, each of one file's channel copied to an offset
+inside the window (pipelines/batch/records.py turns them into placements, in seconds). The same
+mechanism serves three cases:
 - a short clip: one placement from its first to its last speech (VAD), or the whole clip;
 - a long recording: Silero VAD speech spans packed back to back (silence dropped, as faster-whisper's
   batched pipeline does), each window at most 30 s, so one file's windows spread over the pool;
-- packing: several short clips in one window, separated by `gap` of silence.
+- packing: several short clips in one window, separated by `gap` of silence (pipelines/batch/packing.py).
+
+`recording_windows` is the one "clip or long recording?" planner: batch preparation, online
+serving and the speaker benchmark cut the same audio into the same windows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -38,7 +43,9 @@ class ChunkingConfig:
 
 
 @dataclass(frozen=True)
-class Placement:
+class Stretch:
+    """A stretch of one unit's audio at an offset in a window, in samples."""
+
     unit: int  # index of the (file, channel) unit in the preparing task
     window_offset: int  # samples from the window start
     source_start: int  # samples from the recording start
@@ -58,61 +65,37 @@ def speech_spans(audio: np.ndarray, cfg: ChunkingConfig) -> list[tuple[int, int]
     return [(s["start"], s["end"]) for s in get_speech_timestamps(audio, options)]
 
 
-def plan_unit(audio: np.ndarray, unit: int, cfg: ChunkingConfig) -> list[list[Placement]]:
+def plan_unit(audio: np.ndarray, unit: int, cfg: ChunkingConfig) -> list[list[Stretch]]:
     """Windows for one unit on its own. An empty list means: no speech at all."""
     n = audio.shape[0]
     if cfg.vad == "off" or (cfg.vad == "auto" and n <= N_SAMPLES):
         if n > N_SAMPLES:
-            return [[Placement(unit, 0, s, min(N_SAMPLES, n - s))] for s in range(0, n, N_SAMPLES)]
+            return [[Stretch(unit, 0, s, min(N_SAMPLES, n - s))] for s in range(0, n, N_SAMPLES)]
         if cfg.vad == "off":
-            return [[Placement(unit, 0, 0, n)]]
+            return [[Stretch(unit, 0, 0, n)]]
         spans = speech_spans(audio, cfg)
         if not spans:
             # Whisper invents words on silence ("you", "thank you"); VAD is the cheap guard.
             return []
         # One stretch from the first to the last speech: leading and trailing silence would
         # otherwise pull Whisper's first timestamp to 0.0 (and let it hallucinate at the ends).
-        return [[Placement(unit, 0, spans[0][0], spans[-1][1] - spans[0][0])]]
-    windows: list[list[Placement]] = []
-    current: list[Placement] = []
+        return [[Stretch(unit, 0, spans[0][0], spans[-1][1] - spans[0][0])]]
+    windows: list[list[Stretch]] = []
+    current: list[Stretch] = []
     filled = 0
     for start, end in speech_spans(audio, cfg):
         length = min(end - start, N_SAMPLES)
         if current and filled + length > N_SAMPLES:
             windows.append(current)
             current, filled = [], 0
-        current.append(Placement(unit, filled, start, length))
+        current.append(Stretch(unit, filled, start, length))
         filled += length
     if current:
         windows.append(current)
     return windows
 
 
-def pack_windows(windows: list[list[Placement]], cfg: ChunkingConfig) -> list[list[Placement]]:
-    """Merge single-placement windows of short clips into shared windows: first fit, longest first.
-
-    Every window costs one full encoder pass whatever it holds, so the fewer the better. Taking
-    the clips longest first (first-fit decreasing) leaves the short ones to fill the gaps; in
-    input order, a long clip arriving late opened a window of its own next to half-empty ones.
-    """
-    gap = int(cfg.pack_gap_s * SAMPLE_RATE)
-    limit = int(cfg.pack_max_clip_s * SAMPLE_RATE)
-    alone = [w for w in windows if len(w) != 1 or w[0].length > limit]
-    clips = sorted((w[0] for w in windows if len(w) == 1 and w[0].length <= limit), key=lambda c: -c.length)
-    packed: list[list[Placement]] = []
-    filled: list[int] = []
-    for clip in clips:
-        k = next((k for k, used in enumerate(filled) if used + gap + clip.length <= N_SAMPLES), None)
-        if k is None:
-            packed.append([Placement(clip.unit, 0, clip.source_start, clip.length)])
-            filled.append(clip.length)
-        else:
-            packed[k].append(Placement(clip.unit, filled[k] + gap, clip.source_start, clip.length))
-            filled[k] += gap + clip.length
-    return alone + packed
-
-
-def render(window: list[Placement], units: list[np.ndarray]) -> np.ndarray:
+def render(window: list[Stretch], units: list[np.ndarray]) -> np.ndarray:
     """The window's audio: placements copied to their offsets, silence elsewhere."""
     end = max(p.window_offset + p.length for p in window)
     audio = np.zeros(end, dtype=np.float32)
@@ -130,7 +113,7 @@ _CARRY_MARGIN = 2 * SAMPLE_RATE
 
 @dataclass(frozen=True)
 class StreamedWindow:
-    placements: list[Placement]  # unit 0; source_start absolute in the recording
+    stretches: list[Stretch]  # unit 0; source_start absolute in the recording
     audio: np.ndarray
 
 
@@ -146,7 +129,7 @@ class LongformWindower:
         self.cfg = cfg
         self._carry = np.zeros(0, dtype=np.float32)
         self._carry_start = 0
-        self._parts: list[tuple[Placement, np.ndarray]] = []
+        self._parts: list[tuple[Stretch, np.ndarray]] = []
         self._filled = 0
 
     def feed(self, block: np.ndarray, final: bool) -> list[StreamedWindow]:
@@ -164,7 +147,7 @@ class LongformWindower:
             if self._parts and self._filled + length > N_SAMPLES:
                 done.append(_join(self._parts))
                 self._parts, self._filled = [], 0
-            placement = Placement(0, self._filled, self._carry_start + start, length)
+            placement = Stretch(0, self._filled, self._carry_start + start, length)
             self._parts.append((placement, chunk[start : start + length]))
             self._filled += length
         self._carry = chunk[keep_from:].copy()
@@ -175,5 +158,57 @@ class LongformWindower:
         return done
 
 
-def _join(parts: list[tuple[Placement, np.ndarray]]) -> StreamedWindow:
+def _join(parts: list[tuple[Stretch, np.ndarray]]) -> StreamedWindow:
     return StreamedWindow([p for p, _ in parts], np.concatenate([a for _, a in parts]).astype(np.float32))
+
+
+Block = TypeVar("Block")
+
+
+def blocks_of(mono: np.ndarray) -> Iterator[np.ndarray]:
+    """A recording in memory as the decoder delivers one: blocks of BLOCK_SAMPLES (at least one)."""
+    return (mono[i : i + BLOCK_SAMPLES] for i in range(0, max(1, mono.shape[0]), BLOCK_SAMPLES))
+
+
+def clip_or_blocks(blocks: Iterator[Block]) -> tuple[Block | None, Iterator[Block]]:
+    """Clip or long recording? (the clip, nothing) for audio of one block, else (None, all its blocks).
+
+    A clip is planned in memory (`plan_unit`; in a batch task it may be packed with others); a
+    longer recording streams through `LongformWindower`, so memory stays at about one block.
+    """
+    first = next(blocks, None)
+    if first is None:
+        return None, iter(())
+    second = next(blocks, None)
+    if second is None:
+        return first, iter(())
+    return None, _chain(first, second, blocks)
+
+
+def with_final(blocks: Iterator[Block]) -> Iterator[tuple[Block, bool]]:
+    """Each block, and whether it is the last one."""
+    previous = next(blocks, None)
+    if previous is None:
+        return
+    for block in blocks:
+        yield previous, False
+        previous = block
+    yield previous, True
+
+
+def recording_windows(blocks: Iterator[np.ndarray], cfg: ChunkingConfig) -> Iterator[StreamedWindow]:
+    """The windows of one mono recording arriving in blocks of BLOCK_SAMPLES, clip or long."""
+    clip, rest = clip_or_blocks(blocks)
+    if clip is not None:
+        for window in plan_unit(clip, 0, cfg):
+            yield StreamedWindow(window, render(window, [clip]))
+        return
+    windower = LongformWindower(cfg)
+    for block, final in with_final(rest):
+        yield from windower.feed(block, final)
+
+
+def _chain(first: Block, second: Block, rest: Iterator[Block]) -> Iterator[Block]:
+    yield first
+    yield second
+    yield from rest

@@ -93,10 +93,10 @@ def check_windows(audio: np.ndarray, starts: list[int]) -> None:
         for w in windower.feed(audio[start : start + BLOCK_SAMPLES], start + BLOCK_SAMPLES >= audio.shape[0])
     ]
     for w in windows:
-        blocks = {sum(p.source_start >= s for s in starts) for p in w.placements}
+        blocks = {sum(p.source_start >= s for s in starts) for p in w.stretches}
         if len(blocks) != 1:
             raise SystemExit(f"a window mixes language blocks {blocks}: change MAX_S")
-    assert all(sum(p.length for p in w.placements) <= N_SAMPLES for w in windows)
+    assert all(sum(p.length for p in w.stretches) <= N_SAMPLES for w in windows)
     print(f"switch.flac: {len(windows)} windows, one language each")
 
 

@@ -58,9 +58,7 @@ def upload_copies(s3: SeaweedS3, clips: list[Path], bucket: str, copies: int) ->
 
 
 def voxray_env(s3: SeaweedS3) -> dict[str, str]:
-    env = {**os.environ, **s3.env(), "PYTHONPATH": str(REPO), "RAY_ADDRESS": "local", "PYTHONUNBUFFERED": "1"}
-    env.pop("VOXRAY_PAUSE_AT", None)
-    return env
+    return {**os.environ, **s3.env(), "PYTHONPATH": str(REPO), "RAY_ADDRESS": "local", "PYTHONUNBUFFERED": "1"}
 
 
 def run_with_outage(

@@ -5,6 +5,7 @@ import pytest
 from jobs.cli import build_parser
 from jobs.options import config_from_args
 from models.common.config import ConfigError, ModelConfig, StorageConfig
+from pipelines.batch.packing import packs_short_clips
 from pipelines.config import ChunkingConfig, ComputeConfig, DecodeConfig, DiarizeConfig, TranscribeConfig
 
 
@@ -156,7 +157,7 @@ def test_long_recordings_decode_text_only_unless_finer_timing_is_asked_for() -> 
     assert not TranscribeConfig(decode=DecodeConfig(channels="split")).text_only_long_form
     assert not TranscribeConfig(model=ModelConfig(backend="torch")).text_only_long_form
     # Short clips keep the timestamps that packing splits them by.
-    assert TranscribeConfig().packs_short_clips
+    assert packs_short_clips(TranscribeConfig())
 
 
 def test_timing_flags_reach_the_config_and_exclude_each_other(capsys) -> None:
@@ -168,3 +169,24 @@ def test_timing_flags_reach_the_config_and_exclude_each_other(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["transcribe", "x.wav", "--output", "o", "--sentence-timestamps", "--without-timestamps"])
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_every_model_option_sets_a_config_field_and_each_flag_reaches_it() -> None:
+    import dataclasses
+
+    from jobs.options import OPTIONS
+
+    options = [o for group in OPTIONS.values() for o in group if o.target]
+    sections = {f.name: f.type for f in dataclasses.fields(TranscribeConfig)}
+    for opt in options:
+        section, name = opt.target.split(".")
+        assert name in {f.name for f in dataclasses.fields(getattr(TranscribeConfig(), section))}, opt.names
+    assert len(sections) == len({o.target.split(".")[0] for o in options})  # every section has its flags
+    # A few flags, one per section, land in their field (the generic override, not a hand mapping).
+    argv = ["--beam-size", "3", "--channels", "split", "--vad", "on", "--num-actors", "2", "--s3-endpoint", "http://e",
+            "--redact", "SSN", "--diarize", "--language", "auto"]  # fmt: skip
+    config = config_from_args(build_parser().parse_args(["transcribe", "x.wav", "--output", "o", *argv]))
+    assert (config.model.beam_size, config.decode.channels, config.chunking.vad) == (3, "split", "on")
+    assert (config.compute.num_actors, config.storage.s3_endpoint) == (2, "http://e")
+    assert config.redact.entities == ("SSN",) and config.model.word_timestamps  # --redact turns words on
+    assert config.diarize.enabled and config.model.language is None

@@ -6,9 +6,9 @@ import pytest
 
 from models.common.config import ModelConfig
 from models.common.schema import TRANSCRIPT_SCHEMA
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tests.test_torch_backend import tiny_ctc  # noqa: F401
 

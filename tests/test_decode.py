@@ -47,7 +47,7 @@ def test_bad_inputs_raise_decode_errors_with_messages(bad_dir):
     for bad in [json.loads(line) for line in (bad_dir / "manifest.jsonl").read_text().splitlines() if line]:
         path = bad_dir / bad["path"]
         if bad["expect"] == "ok" or path.stat().st_size == 0:
-            continue  # empty files are refused by size before decoding (see pipelines/prepare.py)
+            continue  # empty files are refused by size before decoding (see pipelines/batch/read.py)
         with pytest.raises(DecodeError) as info:
             decode_audio(io.BytesIO(path.read_bytes()))
         assert len(str(info.value)) > 10

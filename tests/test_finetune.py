@@ -59,7 +59,9 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 @pytest.mark.slow
 def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, load_model, load_training_state, run_finetune
+    from pipelines.training.checkpoint import load_training_state
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, run_finetune
+    from pipelines.training.model import load_model
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
     train = _manifest(tmp_path / "train.jsonl", wavs[:4])
@@ -89,7 +91,7 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     assert second.steps == 4
     # The end of epoch 0 was validated during the second run: the best WER is that validation's
     # number, as its checkpoint recorded it (not the placeholder of unvalidated checkpoints).
-    from pipelines.training.finetune import UNVALIDATED_WER
+    from pipelines.training.checkpoint import UNVALIDATED_WER
 
     assert second.best_wer is not None and 0.0 <= second.best_wer < UNVALIDATED_WER
     assert second.best_checkpoint is not None
@@ -127,13 +129,14 @@ class _RunsCodeWhenUnpickled:
 def test_training_state_is_loaded_as_weights_only(tmp_path: Path) -> None:
     import pickle
 
-    from pipelines.training.finetune import _linear_schedule, load_training_state, save_training_state
+    from pipelines.training.checkpoint import load_training_state, save_training_state
+    from pipelines.training.model import linear_schedule
 
     model = torch.nn.Linear(4, 2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.ones(1, 4)).sum().backward()
     optimizer.step()
-    scheduler = _linear_schedule(optimizer, 1, 4)
+    scheduler = linear_schedule(optimizer, 1, 4)
     scheduler.step()
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     state = {"step": 1, "epoch": 0, "batches_in_epoch": 1, "best_wer": None, "baseline_wer": 0.5, "resumed_at": None}
@@ -171,7 +174,9 @@ def test_epoch_order_is_seeded_per_epoch_and_split_evenly() -> None:
 def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
     from models.common.config import StorageConfig
     from pipelines.training.data import canonical_rows, epoch_examples, epoch_indices, training_dataset
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, _batches, _digest, _examples_stage, run_finetune
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, _examples_stage, run_finetune
+    from pipelines.training.model import batches as training_batches
+    from pipelines.training.worker import _digest
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
     spec = RunSpec(
@@ -197,7 +202,7 @@ def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, sp
     expected = ""
     for epoch, batches in ((0, 4), (1, 1)):
         examples = epoch_examples(rows, epoch_indices(rows.num_rows, cfg.seed, epoch, 0, 1), stage, kwargs, 0.25)
-        for _, batch in zip(range(batches), _batches(examples, cfg, "whisper"), strict=False):
+        for _, batch in zip(range(batches), training_batches(examples, cfg, "whisper"), strict=False):
             expected = _digest(expected, batch)
     assert stopped.data_digest not in ("", expected)
     assert resumed.data_digest == expected

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pytest
 
 from models.common.audio import SAMPLE_RATE
+from pipelines.batch.prepare import prepare_windows
 from pipelines.config import TranscribeConfig
 from pipelines.decode import MAX_STREAMS, RATIO_CHECK_AFTER_S, AudioStream, DecodeError
-from pipelines.prepare import prepare_windows
 
 BOMB = Path(__file__).parent / "data" / "hostile" / "silence10h.flac"  # 72 KB, declares 10 h (make.sh)
 

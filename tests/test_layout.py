@@ -19,6 +19,8 @@ FORBIDDEN: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("pipelines", "tools", "jobs")),
     # Redaction owns its settings (pipelines/redaction/settings.py); the run's config imports them.
     ("pipelines.redaction", ("pipelines.config", "tools", "jobs")),
+    # The batch path never imports the store: jobs/ chooses a Delta sink and hands it in.
+    ("pipelines.batch", ("pipelines.store", "tools", "jobs")),
     # The product never imports the development tools (benchmarks, the load test).
     ("pipelines", ("tools", "jobs")),
     ("tools", ("jobs",)),
@@ -76,4 +78,5 @@ def test_the_check_catches_upward_imports() -> None:
     assert violations("tools.x", "from jobs.cli import main\n")
     assert not violations("models.common.x", "from models.common.audio import SAMPLE_RATE\n")
     assert not violations("pipelines.x", "from models.registry import resolve_model\n")
-    assert not violations("jobs.x", "from pipelines.transcribe import run_transcription\n")
+    assert not violations("jobs.x", "from pipelines.batch.run import run_transcription\n")
+    assert violations("pipelines.batch.run", "def f():\n    from pipelines.store.sink import DeltaSink\n")

@@ -9,10 +9,10 @@ import pytest
 
 from jobs.cli import main
 from models.common.config import ModelConfig
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import ChunkingConfig, DecodeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer as wer
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 pytestmark = pytest.mark.slow

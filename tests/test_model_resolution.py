@@ -18,8 +18,8 @@ from models import registry, versions
 from models.common.config import ModelConfig, StorageConfig
 from models.registry import bundled_model_path
 from models.versions import POINTER, ModelRegistry
+from pipelines.batch.run import run_transcription
 from pipelines.config import TranscribeConfig
-from pipelines.transcribe import run_transcription
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 CLIPS = sorted((Path(__file__).parent / "data" / "speech").glob("0[1-3]_*.wav"))
@@ -135,8 +135,8 @@ def test_both_backends_implement_the_backend_protocol() -> None:
 
 def test_a_run_refuses_a_resolved_model_of_another_config(tmp_path: Path) -> None:
     from models.resolved import resolve
+    from pipelines.batch.run import iter_transcripts
     from pipelines.listing import SourceFile
-    from pipelines.transcribe import iter_transcripts
 
     tiny = resolve(ModelConfig(), StorageConfig())
     other = TranscribeConfig(model=ModelConfig(model=str(tmp_path)))

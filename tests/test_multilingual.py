@@ -19,12 +19,12 @@ from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
 from models.packaged import packaged_base
 from models.registry import is_multilingual, resolve_model
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import score
-from pipelines.transcribe import iter_transcripts
-from pipelines.windows import BLOCK_SAMPLES, LongformWindower
+from pipelines.windows import blocks_of, recording_windows
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 DATA = Path(__file__).parent / "data" / "languages"
@@ -70,13 +70,10 @@ def _block_language(text: str) -> str | None:
 def _window_spans(path: Path, config: TranscribeConfig) -> list[tuple[float, float]]:
     """Where each model window of a long recording starts and ends in it, planned as the pipeline plans."""
     mono = decode_audio(str(path)).samples[0]
-    windower = LongformWindower(config.chunking)
     spans = []
-    for start in range(0, mono.shape[0], BLOCK_SAMPLES):
-        final = start + BLOCK_SAMPLES >= mono.shape[0]
-        for window in windower.feed(mono[start : start + BLOCK_SAMPLES], final):
-            first, last = window.placements[0], window.placements[-1]
-            spans.append((first.source_start / SAMPLE_RATE, (last.source_start + last.length) / SAMPLE_RATE))
+    for window in recording_windows(blocks_of(mono), config.chunking):
+        first, last = window.stretches[0], window.stretches[-1]
+        spans.append((first.source_start / SAMPLE_RATE, (last.source_start + last.length) / SAMPLE_RATE))
     return spans
 
 

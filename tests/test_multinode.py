@@ -19,12 +19,12 @@ from ray.cluster_utils import Cluster
 from ray.util.state import list_actors, list_tasks
 
 from models.common.config import ModelConfig, StorageConfig
+from pipelines.batch.run import iter_transcripts
+from pipelines.batch.watchdog import StalledError
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.store.nightly import NightlyConfig, run_nightly
 from pipelines.store.reader import read_committed
-from pipelines.transcribe import iter_transcripts
-from pipelines.watchdog import StalledError
 
 pytestmark = pytest.mark.slow
 

@@ -26,12 +26,12 @@ from models.common.config import StorageConfig
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer
-from pipelines.store.faults import MARKER_ENV, PAUSE_ENV, PHASES
 from pipelines.store.incremental import FAILED, OK, QUARANTINED, InputKey, plan_todo
 from pipelines.store.nightly import NightlyConfig, run_nightly, runs_from_history
 from pipelines.store.reader import read_committed
 from pipelines.store.state import InputState
 from pipelines.store.table import FILE_PREFIX, TranscriptTable
+from tests.faults import PHASES, command
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,14 +78,17 @@ def archive(request, tmp_path, speech_manifest):
     return config, sorted(f"{source}/{Path(c['path']).name}" for c in clips)
 
 
-def spawn(config: NightlyConfig, log: Path, **env: str) -> subprocess.Popen:
-    """`voxray nightly --config` in a new process, one input per commit and per model call."""
+def spawn(config: NightlyConfig, log: Path, pause: tuple[str, Path] | None = None, **env: str) -> subprocess.Popen:
+    """`voxray nightly --config` in a new process, one input per commit and per model call; with
+    `pause` = (phase, marker), the process pauses at that phase (tests/faults.py)."""
     compute = replace(config.transcribe.compute, batch_size=1, files_per_task=1)
     fast = replace(config, commit_every=1, transcribe=replace(config.transcribe, compute=compute))
     path = log.with_suffix(".yaml")
     path.write_text(fast.to_yaml())
-    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "nightly", "--config", str(path)], cwd=REPO,
-                            env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    args = ["--config", str(path)]
+    cmd = command(*pause, args) if pause else [sys.executable, "-m", "jobs.cli", "nightly", *args]
+    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT)  # fmt: skip
 
 
 # --- the to-do list, without Ray ------------------------------------------------------------------
@@ -203,9 +206,9 @@ def test_sigkill_at_each_phase_then_rerun_gives_every_input_exactly_once(archive
     dest = config.output
     marker = tmp_path / "paused"
     log = tmp_path / "killed.log"
-    # The run pauses at `phase` (pipelines/store/faults.py) and is killed there for real.
-    pause = {PAUSE_ENV: phase, MARKER_ENV: str(marker), "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-    proc = spawn(replace(config, compact_min_files=2), log, **pause)
+    # The run pauses at `phase` (its on_phase hook: tests/faults.py) and is killed there for real.
+    gcs = ray.get_runtime_context().gcs_address
+    proc = spawn(replace(config, compact_min_files=2), log, (phase, marker), RAY_ADDRESS=gcs)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None and not marker.exists():

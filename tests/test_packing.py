@@ -1,7 +1,7 @@
 """Packing short clips into one window is safe only while every segment stays inside one clip.
 
 `unsafe_clips` finds the clips whose words a packed window's segments cannot be trusted to
-attribute; the model stage decodes those again on their own (pipelines/inference.py).
+attribute; the model stage decodes those again on their own (pipelines/batch/packing.py).
 """
 
 from __future__ import annotations
@@ -13,19 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.batch.packing import EDGE_S, INNER_GAP_S, STRADDLE_S, packs_short_clips, unsafe_clips
+from pipelines.batch.records import FileMeta, Placement
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
-from pipelines.inference import EDGE_S, INNER_GAP_S, STRADDLE_S, unsafe_clips
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import normalize, word_errors
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tools.bench.packing import PackedDecoder, compare, load_clips, random_groups
 
 DATA = Path(__file__).parent / "data"
 
 
-def placement(path: str, offset: float, length: float) -> dict:
-    return {"path": path, "channel": None, "window_offset_s": offset, "length_s": length}
+def placement(path: str, offset: float, length: float) -> Placement:
+    return Placement(FileMeta(path), 0, 1, True, window_offset_s=offset, length_s=length)
 
 
 # Three clips packed one second apart: a [0, 4], b [5, 8], c [9, 15].
@@ -135,7 +136,7 @@ def test_rerunning_a_packed_job_gives_identical_transcripts(ray_local, tmp_path:
     paths, _ = _clip_set(tmp_path)
     files = [SourceFile(str(p)) for p in paths[::3]]
     config = TranscribeConfig().validated()
-    assert config.packs_short_clips
+    assert packs_short_clips(config)
 
     def run() -> dict[str, tuple]:
         rows = iter_transcripts(files, config, "rerun")

@@ -17,10 +17,10 @@ from jobs.cli import main
 from models.common.config import ModelConfig, StorageConfig
 from models.common.schema import TRANSCRIPT_SCHEMA
 from models.registry import resolve_model
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import ChunkingConfig, ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer as wer
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -194,7 +194,7 @@ def test_an_archive_of_mostly_unreadable_files_gives_each_file_exactly_one_row(
     speech_manifest,
     bad_dir,
 ):
-    # Unreadable files travel as featureless rows of many files each (pipelines/prepare.py); over
+    # Unreadable files travel as featureless rows of many files each (pipelines/batch/rows.py); over
     # many tasks, with speech among them, no file may be lost or written twice.
     src = tmp_path / "archive"
     src.mkdir()

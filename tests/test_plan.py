@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from models.common.config import ModelConfig
+from pipelines.batch.cluster import CPU_BATCH_SIZE, GPU_BATCH_SIZE, plan_cluster
 from pipelines.config import ComputeConfig, TranscribeConfig
-from pipelines.plan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, plan_cluster
 
 
 def test_gpu_cluster_gets_one_actor_per_gpu() -> None:

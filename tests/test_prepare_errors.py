@@ -8,31 +8,33 @@ from __future__ import annotations
 
 import struct
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
+from pipelines.batch.prepare import prepare_windows
+from pipelines.batch.records import FileMeta, Placement, Window, windows_of
 from pipelines.config import DecodeConfig, TranscribeConfig
 from pipelines.decode import decode_audio
-from pipelines.prepare import prepare_windows
 from tests.realspeech import utterance_files
 
 
-def prepared(paths: list[Path], config: TranscribeConfig) -> list[dict]:
+def prepared(paths: list[Path], config: TranscribeConfig) -> list[Window]:
     batch = pa.Table.from_pylist([{"path": str(p), "size": p.stat().st_size} for p in paths])
-    return [row for table in prepare_windows(batch, config=config, n_mels=80) for row in table.to_pylist()]
+    return [window for table in prepare_windows(batch, config=config, n_mels=80) for window in windows_of(table)[0]]
 
 
-def rows_of(windows: list[dict]) -> list[dict]:
+def rows_of(windows: list[Window]) -> list[dict]:
     """What the assembler makes of the windows when the model hears nothing (pieces without segments)."""
     assembler = Assembler("m", "r", "f")
     return [
         row
         for window in windows
-        for piece in split_window(window["placements"], [], None, None, 0.0)
+        for piece in split_window(window.placements, [], None, None, 0.0)
         for row in assembler.add(piece)
     ]
 
@@ -56,7 +58,7 @@ def test_split_channels_all_get_a_row_when_decoding_fails_part_way(tmp_path: Pat
     write_wav(tmp_path / "call.wav", stereo)
     config = TranscribeConfig(decode=DecodeConfig(channels="split", max_duration_s=130.0))
     windows = prepared([tmp_path / "call.wav"], config)
-    assert any(w["features"] is not None and w["placements"][0]["channel"] == 0 for w in windows)
+    assert any(w.features is not None and w.placements[0].file.channel == 0 for w in windows)
     rows = rows_of(windows)
     assert sorted(r["channel"] for r in rows) == [0, 1]
     assert all(r["status"] == "error" and "longer than the limit" in r["error"] for r in rows)
@@ -84,16 +86,12 @@ def test_any_exception_preparing_one_file_is_that_files_error_row(tmp_path: Path
 
 def test_a_late_duplicate_piece_does_not_reopen_a_finished_file():
     # A retried task sends a finished file's windows again: no second row, no "lost windows" row.
-    placement = {
-        "path": "a.wav", "channel": None, "window_index": 0, "n_windows": 1, "last_window": True,
-        "window_offset_s": 0.0, "source_start_s": 0.0, "length_s": 2.0, "size_bytes": 1,
-        "file_duration_s": 2.0, "sample_rate": SAMPLE_RATE, "channels": 1, "error": None, "prepare_s": 0.0,
-    }  # fmt: skip
+    placement = Placement(FileMeta("a.wav", None, 1, 2.0, SAMPLE_RATE, 1), 0, 1, True, 0.0, 0.0, 2.0)
     segment = {"start": 0.0, "end": 1.0, "text": " hi", "avg_logprob": -0.1, "no_speech_prob": 0.0,
                "compression_ratio": 1.0, "temperature": 0.0, "flagged": False}  # fmt: skip
     (piece,) = split_window([placement], [segment], "en", 1.0, 0.0)
-    streamed = dict(placement, n_windows=-1)
-    (streamed_piece,) = split_window([dict(streamed, path="b.wav")], [segment], "en", 1.0, 0.0)
+    streamed = replace(placement, n_windows=-1, file=replace(placement.file, path="b.wav"))
+    (streamed_piece,) = split_window([streamed], [segment], "en", 1.0, 0.0)
     assembler = Assembler("m", "r", "f")
     first = [*assembler.add(piece), *assembler.add(streamed_piece)]
     again = [*assembler.add(piece), *assembler.add(streamed_piece)]
@@ -111,10 +109,10 @@ def test_featureless_inputs_travel_together_and_every_file_appears_once(tmp_path
     good = utterance_files()[:2]
     inputs = [*junk[:30], good[0], *bad, *junk[30:], good[1]]
     windows = prepared(inputs, TranscribeConfig())
-    featureless = [w for w in windows if w["features"] is None]
+    featureless = [w for w in windows if w.features is None]
     assert len(featureless) == 1
     for window in windows:  # the model stage makes one piece per (file, channel) of a row
-        keys = [(p["path"], p["channel"]) for p in window["placements"]]
+        keys = [p.key for p in window.placements]
         assert len(keys) == len(set(keys))
     rows = rows_of(windows)
     assert sorted(r["path"] for r in rows) == sorted(str(p) for p in inputs)
@@ -124,14 +122,14 @@ def test_featureless_inputs_travel_together_and_every_file_appears_once(tmp_path
 
 
 def test_a_featureless_row_holds_each_file_once_and_no_more_than_its_limit(tmp_path: Path, monkeypatch):
-    import pipelines.prepare as prepare
+    import pipelines.batch.rows as rows
 
-    monkeypatch.setattr(prepare, "MAX_EMPTY_PLACEMENTS", 7)
+    monkeypatch.setattr(rows, "MAX_EMPTY_PLACEMENTS", 7)
     junk = [tmp_path / f"junk{i:02d}.wav" for i in range(20)]
     for path in junk:
         path.write_bytes(b"not audio at all " * 10)
     windows = prepared(junk, TranscribeConfig())
-    assert [len(w["placements"]) for w in windows] == [7, 7, 6]
+    assert [len(w.placements) for w in windows] == [7, 7, 6]
     assert sorted(r["path"] for r in rows_of(windows)) == sorted(str(p) for p in junk)
 
 
@@ -144,15 +142,15 @@ def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, mon
 
     def features(listed: int | None) -> list[bytes]:
         batch = pa.Table.from_pylist([{"path": str(clip), "size": listed}])
-        rows = [r for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for r in t.to_pylist()]
-        assert all(p["error"] is None for r in rows for p in r["placements"])
-        return [r["features"] for r in rows]
+        windows = [w for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for w in windows_of(t)[0]]
+        assert all(p.file.error is None for w in windows for p in w.placements)
+        return [w.features for w in windows]
 
     whole = features(size)
     assert whole and all(whole)
     assert features(None) == whole  # size unknown: streamed
     assert features(100) == whole  # listed smaller than it is: still read to the end
-    import pipelines.read as read
+    import pipelines.batch.read as read
 
     monkeypatch.setattr(read, "WHOLE_READ_BYTES", size // 2)
     assert features(size // 4) == whole  # grew past the in-memory limit after listing: streamed
@@ -160,6 +158,6 @@ def test_small_files_decode_the_same_from_memory_as_streamed(tmp_path: Path, mon
 
 def test_a_file_deleted_after_listing_gets_an_error_row(tmp_path: Path):
     batch = pa.Table.from_pylist([{"path": str(tmp_path / "gone.wav"), "size": 200}])
-    windows = [r for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for r in t.to_pylist()]
+    windows = [w for t in prepare_windows(batch, config=TranscribeConfig(), n_mels=80) for w in windows_of(t)[0]]
     rows = rows_of(windows)
     assert [(r["status"], "object not found" in r["error"]) for r in rows] == [("error", True)]

@@ -118,8 +118,8 @@ def test_readme_runtime_env_lists_what_the_transcribe_path_imports() -> None:
     from packaging.requirements import Requirement
 
     code = (
-        "import sys, json, jobs.cli, jobs.transcribe, pipelines.transcribe, pipelines.prepare, "
-        "pipelines.inference, models.whisper_ct2, models.features\nprint(json.dumps(sorted(sys.modules)))"
+        "import sys, json, jobs.cli, jobs.transcribe, pipelines.batch.run, pipelines.batch.prepare, "
+        "pipelines.batch.infer, models.whisper_ct2, models.features\nprint(json.dumps(sorted(sys.modules)))"
     )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                                        check=True).stdout)  # fmt: skip

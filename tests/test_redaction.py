@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from models.common.config import ModelConfig
+from pipelines.batch.run import run_transcription
 from pipelines.config import ChunkingConfig, TranscribeConfig
 from pipelines.redaction.entities import PII, parse_entities
 from pipelines.redaction.presidio import redact_row
 from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import normalize
-from pipelines.transcribe import run_transcription
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 DATA = Path(__file__).parent / "data" / "enterprise"

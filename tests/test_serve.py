@@ -17,10 +17,10 @@ import requests
 from openai import OpenAI
 
 from jobs.cli import main
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import ChunkingConfig, TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.online.app import ServeSettings, build_app, start
-from pipelines.transcribe import iter_transcripts
 from tools.loadtest import LoadSpec, run_load
 
 pytestmark = pytest.mark.slow

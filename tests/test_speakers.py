@@ -16,6 +16,7 @@ import pytest
 
 from jobs.cli import main
 from models.common.config import ModelConfig
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import decode_audio
 from pipelines.export.formats import to_srt, to_txt, to_vtt
@@ -23,7 +24,6 @@ from pipelines.listing import SourceFile
 from pipelines.quality.diarization import der, score_transcript
 from pipelines.speakers.cluster import diarize_windows
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.transcribe import iter_transcripts
 from pipelines.windows import BLOCK_SAMPLES
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tools.bench.offline_speakers import diarize_audio, model_windows
@@ -47,9 +47,8 @@ def speaker_windows() -> dict[str, list[dict]]:
         mono = decode_audio(str(SPEAKERS / f"{name}.opus")).samples[0]
         blocks = (mono[i : i + BLOCK_SAMPLES] for i in range(0, mono.shape[0], BLOCK_SAMPLES))
         windows: list[dict] = []
-        for audio, placements in model_windows(blocks, DIARIZE):
-            embedder(audio, placements)
-            windows += [w for p in placements for w in p["speaker_windows"]]
+        for window in model_windows(blocks, DIARIZE):
+            windows += [w for found in embedder(window.audio, window.stretches) for w in found]
         out[name] = windows
     return out
 

@@ -219,9 +219,9 @@ def test_manifest_entries_get_a_version_from_a_stat_and_the_size_limit(tmp_path,
     assert list_sources([str(manifest)], StorageConfig())[0].version() != entry.version()
     # The size is known before reading, so the decode stage's limit refuses it without a byte read.
     from models.common.profile import StageTimes
+    from pipelines.batch.read import open_audio
     from pipelines.config import DecodeConfig, TranscribeConfig
     from pipelines.decode import DecodeError
-    from pipelines.read import open_audio
 
     small = TranscribeConfig(decode=DecodeConfig(max_bytes=100))
     with pytest.raises(DecodeError, match="exceeds the limit"):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import SourceFile
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tests.realspeech import build_recording, utterance_files
 

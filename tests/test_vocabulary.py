@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from models.common.config import ModelConfig
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 DATA = Path(__file__).parent / "data" / "enterprise"

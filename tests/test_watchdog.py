@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from models.common.config import StorageConfig
+from pipelines.batch.run import iter_transcripts
+from pipelines.batch.watchdog import StalledError, watched
 from pipelines.config import ComputeConfig, TranscribeConfig
 from pipelines.listing import list_sources
 from pipelines.store.nightly import NightlyConfig, run_nightly, runs_from_history
 from pipelines.store.reader import read_committed
 from pipelines.store.table import TranscriptTable
-from pipelines.transcribe import iter_transcripts
-from pipelines.watchdog import StalledError, watched
 from tests.fixtures_ray import ray_local  # noqa: F401
 
 
@@ -108,7 +108,7 @@ def test_a_stall_is_not_a_storage_outage() -> None:
     # A stalled run's message names its timeout; it must not pass for an outage to wait out (exit 75):
     # `voxray eval` once exited 75, "storage unreachable", after a stall on a loaded machine.
     from models.common.retry import is_transient
-    from pipelines.watchdog import StalledError
+    from pipelines.batch.watchdog import StalledError
 
     assert not is_transient(StalledError("no progress for 300 s; compute.stall_timeout_s: timeout"))
     assert not is_transient(RuntimeError("the operation timed out"))

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from models.common.audio import N_SAMPLES
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
+from pipelines.batch.packing import pack_windows
+from pipelines.batch.records import FileMeta, Placement
 from pipelines.config import ChunkingConfig
 from pipelines.decode import SAMPLE_RATE
-from pipelines.windows import Placement, pack_windows, plan_unit, render
+from pipelines.windows import Stretch, plan_unit, render
 
 SR = SAMPLE_RATE
 
 
-def placement_dict(path: str, offset: float, start: float, length: float, **extra) -> dict:
-    return {
-        "path": path,
-        "channel": None,
-        "window_index": 0,
-        "n_windows": 1,
-        "last_window": True,
-        "window_offset_s": offset,
-        "source_start_s": start,
-        "length_s": length,
-        "size_bytes": 1,
-        "file_duration_s": start + length,
-        "sample_rate": SR,
-        "channels": 1,
-        "error": None,
-        "prepare_s": 0.0,
-        **extra,
-    }
+def placement_dict(path: str, offset: float, start: float, length: float, **extra) -> Placement:
+    """A placement of `path` (one window of one unless `extra` says otherwise); `extra` may set file fields."""
+    file = {"size_bytes": 1, "file_duration_s": start + length, "sample_rate": SR, "channels": 1}
+    file.update({k: extra.pop(k) for k in list(extra) if k in FileMeta.__dataclass_fields__})
+    fields = {"window_index": 0, "n_windows": 1, "last_window": True, **extra}
+    return Placement(FileMeta(path, **file), window_offset_s=offset, source_start_s=start, length_s=length, **fields)
 
 
 def segment(start: float, end: float, text: str) -> dict:
@@ -48,7 +40,7 @@ def segment(start: float, end: float, text: str) -> dict:
 
 def test_short_clip_without_vad_is_one_whole_window() -> None:
     audio = np.zeros(5 * SR, dtype=np.float32)
-    assert plan_unit(audio, 0, ChunkingConfig(vad="off")) == [[Placement(0, 0, 0, 5 * SR)]]
+    assert plan_unit(audio, 0, ChunkingConfig(vad="off")) == [[Stretch(0, 0, 0, 5 * SR)]]
 
 
 def test_silent_clip_gets_no_window_under_auto_vad() -> None:
@@ -65,7 +57,7 @@ def test_long_audio_without_vad_is_cut_into_full_windows() -> None:
 
 def test_packing_fills_windows_with_gaps_and_keeps_order() -> None:
     cfg = ChunkingConfig(pack_short_clips=True, pack_gap_s=1.0, pack_max_clip_s=12.0)
-    singles = [[Placement(i, 0, 0, 8 * SR)] for i in range(5)]
+    singles = [[Stretch(i, 0, 0, 8 * SR)] for i in range(5)]
     packed = pack_windows(singles, cfg)
     # 8 s + 1 s gap + 8 s + 1 s gap + 8 s = 26 s fits; a fourth clip would need 35 s.
     assert [[p.unit for p in w] for w in packed] == [[0, 1, 2], [3, 4]]
@@ -75,13 +67,13 @@ def test_packing_fills_windows_with_gaps_and_keeps_order() -> None:
 
 def test_long_clips_are_never_packed() -> None:
     cfg = ChunkingConfig(pack_short_clips=True, pack_max_clip_s=12.0)
-    windows = [[Placement(0, 0, 0, 20 * SR)], [Placement(1, 0, 0, 3 * SR)]]
+    windows = [[Stretch(0, 0, 0, 20 * SR)], [Stretch(1, 0, 0, 3 * SR)]]
     assert pack_windows(windows, cfg) == windows
 
 
 def test_render_places_audio_at_offsets() -> None:
     units = [np.ones(SR, dtype=np.float32), 2 * np.ones(SR, dtype=np.float32)]
-    audio = render([Placement(0, 0, 0, SR), Placement(1, 2 * SR, 0, SR)], units)
+    audio = render([Stretch(0, 0, 0, SR), Stretch(1, 2 * SR, 0, SR)], units)
     assert audio.shape[0] == 3 * SR
     assert audio[:SR].min() == 1 and audio[SR : 2 * SR].max() == 0 and audio[2 * SR :].min() == 2
 
@@ -89,9 +81,9 @@ def test_render_places_audio_at_offsets() -> None:
 def test_split_window_assigns_segments_to_packed_files_by_midpoint() -> None:
     placements = [placement_dict("a.wav", 0.0, 0.0, 4.0), placement_dict("b.wav", 5.0, 0.0, 3.0)]
     segments = [segment(0.2, 3.9, " first"), segment(5.1, 7.8, " second")]
-    pieces = {p["path"]: p for p in split_window(placements, segments, "en", 1.0, 0.5)}
-    assert [s["text"] for s in pieces["a.wav"]["segments"]] == [" first"]
-    b = pieces["b.wav"]["segments"][0]
+    pieces = {p.file.path: p for p in split_window(placements, segments, "en", 1.0, 0.5)}
+    assert [s["text"] for s in pieces["a.wav"].segments] == [" first"]
+    b = pieces["b.wav"].segments[0]
     # Window time 5.1 s is 0.1 s into b.wav.
     assert (b["start"], b["end"]) == (0.1, 2.8)
 
@@ -101,13 +93,13 @@ def test_split_window_maps_vad_spans_back_to_recording_time() -> None:
     placements = [placement_dict("long.wav", 0.0, 10.0, 10.0), placement_dict("long.wav", 10.0, 50.0, 10.0)]
     pieces = split_window(placements, [segment(1.0, 4.0, " x"), segment(12.0, 15.5, " y")], "en", 1.0, 0.0)
     assert len(pieces) == 1
-    assert [(s["start"], s["end"]) for s in pieces[0]["segments"]] == [(11.0, 14.0), (52.0, 55.5)]
+    assert [(s["start"], s["end"]) for s in pieces[0].segments] == [(11.0, 14.0), (52.0, 55.5)]
 
 
 def test_assembler_emits_a_file_once_all_windows_arrived_in_any_order() -> None:
     assembler = Assembler("tiny.en", "run", "fp")
     base = placement_dict("f.wav", 0.0, 0.0, 30.0, n_windows=2, last_window=False)
-    first = split_window([dict(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0)
+    first = split_window([replace(base, window_index=1, source_start_s=30.0)], [segment(0, 2, " later")], "en", 1, 0)
     second = split_window([base], [segment(0, 2, " early")], "en", 1, 0)
     assert list(assembler.add(first[0])) == []
     (row,) = assembler.add(second[0])
@@ -135,12 +127,12 @@ def test_streamed_recording_completes_on_its_last_window() -> None:
     pieces = [
         split_window(
             [
-                dict(
+                replace(
                     base,
                     window_index=i,
                     source_start_s=30.0 * i,
                     last_window=i == 2,
-                    file_duration_s=90.0 if i == 2 else None,
+                    file=replace(base.file, file_duration_s=90.0 if i == 2 else None),
                 )
             ],
             [segment(0, 1, f" w{i}")],
@@ -177,7 +169,7 @@ def test_words_near_a_seam_of_back_to_back_spans_stay_in_their_span() -> None:
     (piece,) = split_window(
         placements, [dict(segment(9.2, 11.2, " end of first. Second one."), words=words)], "en", 1, 0
     )
-    moved = [w for s in piece["segments"] for w in s["words"]]
+    moved = [w for s in piece.segments for w in s["words"]]
     assert [(w["start"], w["end"]) for w in moved] == [
         (19.2, 19.6),
         (19.6, 19.9),
@@ -197,12 +189,12 @@ def test_a_segment_spanning_two_packed_clips_is_split_by_its_words() -> None:
         {"word": " night.", "start": 5.6, "end": 6.4, "probability": 0.9},
     ]
     pieces = {
-        p["path"]: p
+        p.file.path: p
         for p in split_window(
             placements, [dict(segment(2.0, 6.4, " Hello there. Good night."), words=words)], "en", 1, 0
         )
     }
-    a, b = pieces["a.wav"]["segments"], pieces["b.wav"]["segments"]
+    a, b = pieces["a.wav"].segments, pieces["b.wav"].segments
     assert [(s["text"], s["start"], s["end"]) for s in a] == [(" Hello there.", 2.0, 3.6)]
     assert [(s["text"], s["start"], s["end"]) for s in b] == [(" Good night.", 0.2, 1.4)]
 

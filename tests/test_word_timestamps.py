@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from models.common.config import ModelConfig
+from pipelines.batch.run import iter_transcripts
 from pipelines.config import ChunkingConfig, TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import corpus_wer
-from pipelines.transcribe import iter_transcripts
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tests.realspeech import Utterance, build_recording, reference_text, utterance_files
 

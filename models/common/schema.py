@@ -7,28 +7,6 @@ import pyarrow as pa
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 
-# What is known of one input (a file, or one channel of it) before the model runs: preparation fills
-# these in, they travel with every window of the input, and assembly copies them into its row.
-FILE_FIELDS: tuple[pa.Field, ...] = (
-    pa.field("path", pa.string()),
-    pa.field("channel", pa.int32()),  # null in --channels mix
-    pa.field("size_bytes", pa.int64()),
-    pa.field("file_duration_s", pa.float64()),
-    pa.field("sample_rate", pa.int32()),
-    pa.field("channels", pa.int32()),
-    pa.field("error", pa.string()),
-)
-FILE_FIELD_NAMES = tuple(f.name for f in FILE_FIELDS)
-
-
-def file_meta(path: str, channel: int | None = None, **known: object) -> dict[str, object]:
-    """An input's FILE_FIELDS, None where not known (yet)."""
-    unknown = set(known) - set(FILE_FIELD_NAMES)
-    if unknown:
-        raise ValueError(f"not file fields: {sorted(unknown)}")
-    return {**dict.fromkeys(FILE_FIELD_NAMES), "path": path, "channel": channel, **known}
-
-
 WORD_TYPE = pa.struct(
     [
         ("start", pa.float64()),

@@ -33,7 +33,7 @@ def model_config(spec: str, storage: StorageConfig, language: str | None = None,
 
 def archive_pass(sources: list[str], config: TranscribeConfig, dest: Path) -> list[dict[str, Any]]:
     """One row per archive clip (error rows included), from `dest` when a finished identical pass is there."""
-    from pipelines.transcribe import run_transcription
+    from pipelines.batch.run import run_transcription
 
     key = hashlib.sha256(json.dumps([config.fingerprint(), sorted(sources)]).encode()).hexdigest()[:16]
     marker = dest / DONE

@@ -27,11 +27,11 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.config import DiarizeConfig, RedactConfig, TranscribeConfig
+from pipelines.config import TranscribeConfig
 from pipelines.export import formats
 from pipelines.online.admission import Admission
+from pipelines.online.form import ApiError, error_response, request_options, text_field
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
-from pipelines.redaction.entities import parse_entities
 
 log = logging.getLogger("ray.serve")
 
@@ -40,7 +40,6 @@ API_KEY_ENV = "VOXRAY_API_KEY"
 OPENAI_MODEL_ALIAS = "whisper-1"
 # Multipart framing and the small form fields around the file.
 _FORM_OVERHEAD_BYTES = 64 * 1024
-GRANULARITIES = ("segment", "word")
 
 
 @dataclass(frozen=True)
@@ -69,68 +68,11 @@ class ServeSettings:
         return self.config.model.model
 
 
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None,
-        kind: str = "invalid_request_error",
-        retry_after_s: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.kind = status, message, code, kind
-        self.retry_after_s = retry_after_s
-
-
-def error_response(
-    status: int,
-    message: str,
-    code: str | None,
-    kind: str = "invalid_request_error",
-    retry_after_s: int | None = None,
-) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-    if retry_after_s is not None:
-        headers["Retry-After"] = str(retry_after_s)
-    return JSONResponse(body, status_code=status, headers=headers or None)
-
-
-def _diarize_options(form: Any) -> DiarizeConfig | None:
-    """voxray's extension: `diarize=true` (with optional `num_speakers` or `min_speakers`/`max_speakers`)."""
-    flag = (_text_field(form, "diarize") or "false").lower()
-    if flag not in ("true", "false", "1", "0"):
-        raise ApiError(400, f"diarize must be true or false, got {flag!r}", "invalid_value")
-    counts: dict[str, int] = {}
-    for name in ("num_speakers", "min_speakers", "max_speakers"):
-        value = _text_field(form, name)
-        if value is None:
-            continue
-        if not value.isdigit():
-            raise ApiError(400, f"{name} must be a whole number, got {value!r}", "invalid_value")
-        counts[name] = int(value)
-    if flag in ("false", "0"):
-        if counts:
-            raise ApiError(400, "num_speakers, min_speakers and max_speakers need diarize=true", "invalid_value")
-        return None
-    try:
-        return DiarizeConfig(enabled=True, **counts)
-    except ValueError as exc:
-        raise ApiError(400, str(exc).replace("--", "").replace("-", "_"), "invalid_value") from None
-
-
-def _text_field(form: Any, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, f"'{name}' must be a text field", "invalid_value")
-    return value.strip()
-
-
 # `@serve.ingress` freezes (pickles) this app where the ingress class is defined: everything its
-# routes use must be defined above that class.
+# routes use must be defined above that class. The routes' annotations are strings (`from
+# __future__ import annotations`) that Serve's class-based view resolves in the globals the pickled
+# methods carry, which hold only the names their code uses: the class's code must keep using
+# `Request` and `Response` (when the last use of `Request` moved out, every route answered 422).
 api = FastAPI(title="voxray", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -222,40 +164,12 @@ class TranscriptionAPI:
         data = await upload.read()
         if len(data) > self.settings.max_upload_bytes:
             raise self._too_large()
-        model = _text_field(form, "model")
+        model = text_field(form, "model")
         if model and model not in self.model_names:
             raise ApiError(
                 404, f"model {model!r} is not served here; available: {', '.join(self.model_names)}", "model_not_found"
             )
-        response_format = _text_field(form, "response_format") or "json"
-        if response_format not in formats.RESPONSE_FORMATS:
-            raise ApiError(
-                400,
-                f"response_format must be one of {', '.join(formats.RESPONSE_FORMATS)}, got {response_format!r}",
-                "invalid_response_format",
-            )
-        granularities = {
-            str(v) for v in form.getlist("timestamp_granularities[]") + form.getlist("timestamp_granularities")
-        }
-        if granularities - set(GRANULARITIES):
-            raise ApiError(400, f"timestamp_granularities must be among {', '.join(GRANULARITIES)}", "invalid_value")
-        words = "word" in granularities and response_format == "verbose_json"
-        # `prompt` is Whisper's initial prompt. `temperature` is accepted for compatibility and not
-        # used: decoding follows the server's temperature fallback. `redact` (voxray's own field):
-        # "pii" or a comma-separated list of entity types, as `voxray transcribe --redact`.
-        redact = _text_field(form, "redact")
-        try:
-            entities = RedactConfig(entities=parse_entities(redact)).entities if redact else ()
-        except ValueError as exc:
-            raise ApiError(400, str(exc), "invalid_value") from None
-        options = RequestOptions(
-            prompt=_text_field(form, "prompt") or None,
-            redact=entities,
-            language=(_text_field(form, "language") or "").lower() or None,
-            words=words,
-            max_duration_s=self.settings.max_duration_s,
-            diarize=_diarize_options(form),
-        )
+        response_format, granularities, options = request_options(form, self.settings.max_duration_s)
         try:
             with self.admission.timing():
                 result = await self.model.transcribe.remote(data, upload.filename or "upload", options)
@@ -267,9 +181,8 @@ class TranscriptionAPI:
         if "error" in result:
             e = result["error"]
             raise ApiError(e["status"], e["message"], e["code"])
-        text = formats.render(
-            result["row"], response_format, segments=not granularities or "segment" in granularities, words=words
-        )
+        segments = not granularities or "segment" in granularities
+        text = formats.render(result["row"], response_format, segments=segments, words=options.words)
         return Response(text, media_type=formats.MEDIA_TYPES[response_format])
 
     def _authorize(self, request: Request) -> None:
@@ -391,7 +304,7 @@ def build_app(settings: ServeSettings) -> serve.Application:
 
 def start(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, name: str = "voxray") -> str:
     """Start Serve (and Ray, when needed) and deploy the app; returns its base URL."""
-    from pipelines.transcribe import ensure_ray
+    from pipelines.batch.run import ensure_ray
 
     ensure_ray(dashboard=True)
     serve.start(http_options={"host": host, "port": port})

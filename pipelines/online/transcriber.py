@@ -1,6 +1,6 @@
 """Request-level transcription for online serving, built from the batch pipeline's own stages.
 
-bytes -> decode (PyAV) -> windows (plan_unit / LongformWindower, as `prepare` does) -> log-mel
+bytes -> decode (PyAV) -> windows (`recording_windows`, as batch preparation plans them) -> log-mel
 -> backend -> `split_window` + `Assembler.row`: an upload gets the same transcript row, and so
 the same text, as the batch pipeline gives the same file. Preparation is per request (CPU);
 `transcribe_many` runs the windows of many requests through the model together, which is what
@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,16 +21,16 @@ import numpy as np
 from models.backend import WindowResult
 from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
-from models.common.schema import file_meta
 from models.features import LogMel
 from models.languages import UnsupportedLanguageError
 from models.resolved import ResolvedModel, resolve
-from pipelines.assemble import Assembler, split_window
+from pipelines.batch.assemble import Assembler, split_window
+from pipelines.batch.infer import check_model_language, load_backend
+from pipelines.batch.records import FileMeta, Placement, placement
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
-from pipelines.inference import check_model_language, load_backend
 from pipelines.speakers.embed import SpeakerEmbedder
-from pipelines.windows import BLOCK_SAMPLES, LongformWindower, plan_unit, render
+from pipelines.windows import ChunkingConfig, StreamedWindow, blocks_of, recording_windows
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ class PreparedRequest:
     # Log-mel features per window, or the window's audio for backends that read audio (CTC models).
     features: list[np.ndarray] = field(repr=False)
     durations: list[float]
-    placements: list[list[dict[str, Any]]]  # per window, in `split_window`'s shape
-    meta: dict[str, Any]  # file-level fields of every placement
+    placements: list[list[Placement]]  # per window
+    meta: FileMeta
     prepare_s: float
 
 
@@ -105,40 +105,22 @@ class OnlineTranscriber:
         except UnsupportedLanguageError as exc:
             raise RequestError(400, str(exc), "unsupported_language") from None
         audio = _decode(data, options.max_duration_s)
-        meta = file_meta(
-            name,
-            size_bytes=len(data),
-            file_duration_s=audio.duration_s,
-            sample_rate=audio.source_sample_rate,
-            channels=audio.source_channels,
-        )
-        windows = list(self._windows(audio.samples[0]))
-        n = len(windows)
+        meta = FileMeta(name, None, len(data), audio.duration_s, audio.source_sample_rate, audio.source_channels)
+        # The same cuts as batch preparation (which streams long recordings block by block).
+        windows = list(recording_windows(blocks_of(audio.samples[0]), self.config.chunking))
         prepared = PreparedRequest(name, options, [], [], [], meta, 0.0)
-        for index, (window_audio, window_placements) in enumerate(windows):
-            prepared.features.append(self.inputs(window_audio))
-            prepared.durations.append(window_audio.shape[0] / SAMPLE_RATE)
-            prepared.placements.append([_placement(meta, index, n, *p) for p in window_placements])
-            if options.diarize is not None and options.diarize.enabled:
-                SpeakerEmbedder(options.diarize, self.config.chunking, threads=0)(  # 0: keep torch's threads
-                    window_audio, prepared.placements[-1]
-                )
+        for index, window in enumerate(windows):
+            prepared.features.append(self.inputs(window.audio))
+            prepared.durations.append(window.audio.shape[0] / SAMPLE_RATE)
+            speakers = _speakers(options.diarize, self.config.chunking, window)
+            prepared.placements.append(
+                [
+                    placement(meta, index, len(windows), s, speaker_windows=w)
+                    for s, w in zip(window.stretches, speakers, strict=True)
+                ]
+            )
         prepared.prepare_s = time.perf_counter() - started
         return prepared
-
-    def _windows(self, mono: np.ndarray) -> Iterator[tuple[np.ndarray, list[tuple[int, int, int]]]]:
-        """(window audio, [(window_offset, source_start, length)]) exactly as `prepare` plans them."""
-        if mono.shape[0] <= BLOCK_SAMPLES:
-            for window in plan_unit(mono, 0, self.config.chunking):
-                yield render(window, [mono]), [(p.window_offset, p.source_start, p.length) for p in window]
-            return
-        # Long recordings stream through VAD block by block in the batch pipeline; same cuts here.
-        windower = LongformWindower(self.config.chunking)
-        starts = range(0, mono.shape[0], BLOCK_SAMPLES)
-        for start in starts:
-            final = start + BLOCK_SAMPLES >= mono.shape[0]
-            for window in windower.feed(mono[start : start + BLOCK_SAMPLES], final):
-                yield window.audio, [(p.window_offset, p.source_start, p.length) for p in window.placements]
 
     # -- many requests (model) ---------------------------------------------------------------
 
@@ -184,8 +166,8 @@ class OnlineTranscriber:
             )
         if not pieces:
             # No speech at all: one empty transcript, as the batch pipeline writes for silence.
-            pieces = split_window([_placement(request.meta, 0, 1, 0, 0, 0)], [], None, None, 0.0)
-        pieces[0]["processing_s"] += request.prepare_s
+            pieces = split_window([placement(request.meta, 0, 1, None)], [], None, None, 0.0)
+        pieces[0] = replace(pieces[0], processing_s=pieces[0].processing_s + request.prepare_s)
         if request.options.diarize is not None and request.options.diarize.enabled:
             diarizing = Assembler(self.config.model.model, RUN_ID, self._assembler.fingerprint, request.options.diarize)
             row = diarizing.row(pieces)
@@ -213,19 +195,11 @@ def decoding_options(base: ModelConfig, language: str | None, words: bool, promp
     )
 
 
-def _placement(
-    meta: dict[str, Any], index: int, n_windows: int, window_offset: int, source_start: int, length: int
-) -> dict[str, Any]:
-    return {
-        **meta,
-        "window_index": index,
-        "n_windows": n_windows,
-        "last_window": index == n_windows - 1,
-        "window_offset_s": window_offset / SAMPLE_RATE,
-        "source_start_s": source_start / SAMPLE_RATE,
-        "length_s": length / SAMPLE_RATE,
-        "prepare_s": 0.0,
-    }
+def _speakers(diarize: DiarizeConfig | None, chunking: ChunkingConfig, window: StreamedWindow) -> list[Any]:
+    """With diarization asked for: each stretch's speaker windows; else None for each."""
+    if diarize is None or not diarize.enabled:
+        return [None] * len(window.stretches)
+    return SpeakerEmbedder(diarize, chunking, threads=0)(window.audio, window.stretches)  # 0: keep torch's threads
 
 
 def _as_is(audio: np.ndarray) -> np.ndarray:

@@ -198,8 +198,8 @@ def transcribe_references(refs: list[Reference], config: TranscribeConfig) -> tu
 
     Ray's start is excluded from the time (a cluster is usually already up); model loading is included.
     """
+    from pipelines.batch.run import ensure_ray, iter_transcripts
     from pipelines.listing import SourceFile
-    from pipelines.transcribe import ensure_ray, iter_transcripts
 
     ensure_ray()
     run_id = new_run_id("eval-")

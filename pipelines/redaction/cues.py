@@ -103,7 +103,8 @@ CUES: tuple[Cue, ...] = (
 )
 
 # A domain said without a cue ("... to my toutlook.com"): the domain and the words just before it.
-_DOMAIN = re.compile(rf"\b[\w-]+(?:\s*\.\s*|\s+dot\s+)(?:{'|'.join(TLDS)})\b", re.IGNORECASE)
+# Dotted words before it are the address, its "at" lost ("priya.lindqvist.gmail.com").
+_DOMAIN = re.compile(rf"\b[\w-]+(?:\.[\w-]+)*(?:\s*\.\s*|\s+dot\s+)(?:{'|'.join(TLDS)})\b", re.IGNORECASE)
 _BEFORE_DOMAIN = re.compile(r"(?:[\w'-]+\s+){0,3}$")
 _NOT_ADDRESS = re.compile(r"\b(?:from|on|visit|website|site|at|is|was)\s", re.IGNORECASE)
 
@@ -156,7 +157,8 @@ def find_streets(text: str) -> list[ContextHit]:
                 words += 1
                 if words > _MAX_STREET_NAME_WORDS:
                     break
-        if start is not None:
+        # "four of close, seven of hearts" (real speech, playing cards): a number of things.
+        if start is not None and not any(t.lower == "of" for t in toks[start:i]):
             end = address(toks, i)
             hits.append(ContextHit("ADDRESS", toks[start].start, toks[end[1] if end else i].end))
     return hits

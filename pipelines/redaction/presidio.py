@@ -23,7 +23,7 @@ from pipelines.redaction.context import find_after_cues
 from pipelines.redaction.cues import CUES, find_dates, find_domains, find_streets
 from pipelines.redaction.entities import PII
 from pipelines.redaction.settings import RedactConfig
-from pipelines.redaction.spoken import is_amount, normalize
+from pipelines.redaction.spoken import is_amount, normalize, read_out
 from pipelines.redaction.values import digit_string
 
 # A run of this many digits is redacted whatever its checksum (see the module docstring).
@@ -61,17 +61,24 @@ def analyzer(spacy_model: str):  # -> presidio_analyzer.AnalyzerEngine
     """One analyzer per process (a Ray worker keeps it between tasks); no network access."""
     import tldextract.tldextract
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+    from presidio_analyzer.nlp_engine.ner_model_configuration import MODEL_TO_PRESIDIO_ENTITY_MAPPING
 
     from pipelines.redaction.ner import load
+    from pipelines.redaction.recognizers import NUMBER_LABELS, HouseNumberRecognizer
 
     # Presidio's e-mail check calls tldextract, which downloads the public suffix list when it can;
     # its bundled snapshot is enough and keeps workers off the network.
     tldextract.tldextract.TLD_EXTRACTOR.suffix_list_urls = ()
     nlp = load(spacy_model)
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_model}])
+    # A facility (FAC: "Linden Drive") is a place too; numbers keep their own labels (no
+    # PII themselves, HouseNumberRecognizer reads them).
+    mapping = {**MODEL_TO_PRESIDIO_ENTITY_MAPPING, "FAC": "LOCATION", **{n: n for n in NUMBER_LABELS}}
+    ner = NerModelConfiguration(model_to_presidio_entity_mapping=mapping)
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_model}], ner_model_configuration=ner)
     engine.nlp = {"en": nlp}
     engine_analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+    engine_analyzer.registry.add_recognizer(HouseNumberRecognizer())
     digits = Pattern(DIGITS_ENTITY, rf"\b\d[\d-]{{{MIN_DIGITS - 2},}}\d\b", 0.5)
     engine_analyzer.registry.add_recognizer(PatternRecognizer(DIGITS_ENTITY, patterns=[digits]))
     return engine_analyzer
@@ -82,6 +89,8 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     if not text.strip():
         return []
     hits = _presidio_hits(text, config)
+    # A code read out in groups without a cue: the length of a PIN.
+    hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
     for h in (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type

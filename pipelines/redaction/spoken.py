@@ -21,12 +21,26 @@ HOMOPHONES = {
     "for": "4", "fore": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3", "tree": "3",
     "nearly": "0",  # tiny.en's "zero" (measured on the dev split of the spoken-PII corpus)
 }  # fmt: skip
-# A piece of a spoken number: digits, or a digit word, or a homophone.
-_PIECE = re.compile(r"\d+|[A-Za-z]+")
+# Two-digit number words: callers read long numbers in pairs ("seventy-two twenty" is 7220).
+TEENS = {
+    w: str(i + 10)
+    for i, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())  # noqa: SIM905
+}
+TENS = {w: str(i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}  # noqa: SIM905
+_UNIT = "|".join(w for w in DIGIT_WORDS if w not in ("zero", "oh", "o"))
+# A piece of a spoken number: digits, a tens word with its unit ("forty-four"), or any word
+# (a digit word, a teen, a tens word, a homophone, or something else).
+PIECE = re.compile(rf"\d+|\b(?:{'|'.join(TENS)})[\s-]+(?:{_UNIT})\b|[A-Za-z]+", re.IGNORECASE)
 # What may separate the pieces of one number as Whisper writes it.
 _GLUE = re.compile(r"[\s,\-.]*")
 # A run needs this many digits to be rewritten (shorter numbers are quantities, times, ...).
 MIN_RUN_DIGITS = 5
+# Four digits read out in two or more groups ("seven nine eight eight", "54, 33", "twenty-three
+# fifty-nine") are a code, not a quantity: quantities are said as one number ("two thousand").
+READ_OUT_DIGITS = 4
+# ... except a year in pairs ("nineteen ninety-five") and a clock time ("at ten thirty").
+_YEAR_PAIRS = re.compile(r"(?:19|20)\d\d")
+_CLOCK_AFTER = re.compile(r"\s*(?:o'clock|a\.?m\b|p\.?m\b)", re.IGNORECASE)
 # Amounts are not identifiers: "$12,500", "25,000", "12500 dollars".
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # A decimal as Whisper writes a price ("for 49.99"): digits read one by one never get a bare point.
@@ -87,28 +101,76 @@ def _email(match: re.Match[str]) -> str:
     return f"{local}@{domain}".lower()
 
 
-def _digit_runs(text: str) -> list[tuple[int, int, str]]:
+@dataclass(frozen=True)
+class Run:
+    """Digits said in a row: where, which, and in how many spoken groups ("54, 33": 2)."""
+
+    start: int
+    end: int
+    digits: str
+    groups: int
+
+
+def runs(text: str) -> list[Run]:
     """Runs of digit pieces separated only by glue; homophones count inside a run and at its ends
-    ("zero-one-zero, three-free", "013 to", "for 1-1-1"). Amounts are left alone."""
-    runs: list[tuple[int, int, str]] = []
-    pieces = [(m.start(), m.end(), _digits_of(m.group())) for m in _PIECE.finditer(text)]
+    ("zero-one-zero, three-free", "013 to", "for 1-1-1") but never next to a two-digit word ("ten
+    to twelve" is a range, not 10212)."""
+    found: list[Run] = []
+    pieces = [(m.start(), m.end(), digits_of(m.group())) for m in PIECE.finditer(text)]
     i = 0
     while i < len(pieces):
         if pieces[i][2] is None:
             i += 1
             continue
         k, j = i, i
-        while j + 1 < len(pieces) and _is_glue(text[pieces[j][1] : pieces[j + 1][0]]):
-            if pieces[j + 1][2] is None and not _homophone(text, pieces[j + 1]):
-                break
+        while j + 1 < len(pieces) and _joins(text, pieces[j], pieces[j + 1]):
             j += 1
-        if k > 0 and _homophone(text, pieces[k - 1]) and _is_glue(text[pieces[k - 1][1] : pieces[k][0]]):
+        if k > 0 and _homophone(text, pieces[k - 1]) and _joins(text, pieces[k - 1], pieces[k]):
             k -= 1
-        digits = "".join(_digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : j + 1])
-        if len(digits) >= MIN_RUN_DIGITS and not is_amount(text, pieces[k][0], pieces[j][1]):
-            runs.append((pieces[k][0], pieces[j][1], digits))
+        digits = "".join(digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : j + 1])
+        found.append(Run(pieces[k][0], pieces[j][1], digits, j + 1 - k))
         i = j + 1
-    return runs
+    return found
+
+
+def _joins(text: str, left: tuple[int, int, str | None], right: tuple[int, int, str | None]) -> bool:
+    if not _is_glue(text[left[1] : right[0]]) or (right[2] is None and not _homophone(text, right)):
+        return False
+    pair = (left, right)
+    return not any(_homophone(text, a) and _wordy(text, b) for a, b in (pair, pair[::-1]))
+
+
+def _digit_runs(text: str) -> list[tuple[int, int, str]]:
+    """Long runs (MIN_RUN_DIGITS), amounts left alone."""
+    return [
+        (r.start, r.end, r.digits)
+        for r in runs(text)
+        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, r.start, r.end)
+    ]
+
+
+def read_out(text: str) -> list[Run]:
+    """Short codes read out in groups (READ_OUT_DIGITS), not amounts, years or clock times."""
+    return [
+        r
+        for r in runs(text)
+        if len(r.digits) == READ_OUT_DIGITS
+        and r.groups >= 2
+        and not is_amount(text, r.start, r.end)
+        and not _homophone_end(text, r)
+        and not (r.groups == 2 and _YEAR_PAIRS.fullmatch(r.digits))
+        and not _clock(text, r)
+    ]
+
+
+def _homophone_end(text: str, r: Run) -> bool:
+    """A short run that ends in "to" or "for" is a number and a preposition ("flight 214 to")."""
+    words = PIECE.findall(text[r.start : r.end])
+    return words[0].lower() in HOMOPHONES or words[-1].lower() in HOMOPHONES
+
+
+def _clock(text: str, r: Run) -> bool:
+    return _CLOCK_AFTER.match(text, r.end) is not None or text[: r.start].rstrip().lower().endswith(" at")
 
 
 def is_amount(text: str, start: int, end: int) -> bool:
@@ -121,10 +183,18 @@ def is_amount(text: str, start: int, end: int) -> bool:
     )
 
 
-def _digits_of(piece: str) -> str | None:
+def digits_of(piece: str) -> str | None:
     if piece.isdigit():
         return piece
-    return DIGIT_WORDS.get(piece.lower())
+    words = re.split(r"[\s-]+", piece.lower())
+    if words[0] in TENS:
+        return TENS[words[0]] + (DIGIT_WORDS[words[1]] if len(words) > 1 else "0")
+    return DIGIT_WORDS.get(words[0]) or TEENS.get(words[0])
+
+
+def _wordy(text: str, piece: tuple[int, int, str | None]) -> bool:
+    """A two-digit number word ("twelve", "forty-four")."""
+    return piece[2] is not None and len(piece[2]) == 2 and not text[piece[0] : piece[1]].isdigit()
 
 
 def _homophone(text: str, piece: tuple[int, int, str | None]) -> bool:

@@ -3,10 +3,10 @@ addresses and e-mail addresses, in the forms Whisper writes them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
+from pipelines.redaction.spoken import PIECE, digits_of
 
 
 def _words(text: str) -> frozenset[str]:
@@ -37,6 +37,8 @@ MAX_WORDS_BEFORE_VALUE = 8
 LEAD_WORDS = _words(
     "is was it's its my the a number code name address at on to be would that um uh so it this okay ok yes yeah sure"
 )
+# Words after a number that make it an amount.
+CURRENCY = _words("dollar dollars buck bucks pound pounds euro euros cent cents percent")
 # Top-level domains that end a spoken e-mail address.
 TLDS = frozenset("com net org edu gov io co uk us de info biz me".split())  # noqa: SIM905
 STREET_WORDS = _words(
@@ -93,21 +95,21 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         end = _number_end(toks, i, shape)
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
+        # An amount after the cue is no card, account or PIN ("my card was charged forty dollars");
+        # a "$" is not enough: tiny.en writes digits read in pairs as "$27.37" (dev split).
+        if end + 1 < len(toks) and toks[end + 1].lower in CURRENCY:
+            return None
         return start, end
 
     return find
 
 
-_UNIT_DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}  # noqa: SIM905
-_UNIT_DIGITS |= {"oh": "0", "o": "0", "for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}
+_SOUNDALIKES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}
 
 
 def digit_string(text: str) -> str:
-    """The digits a piece of transcript says, digit words included ("4-1 two" -> "412")."""
-    out = []
-    for t in re.findall(r"\d+|[A-Za-z]+", text):
-        out.append(t if t.isdigit() else _UNIT_DIGITS.get(t.lower(), ""))
-    return "".join(out)
+    """The digits a piece of transcript says, number words included ("4-1 two forty-four" -> "41244")."""
+    return "".join(digits_of(t) or _SOUNDALIKES.get(t.lower(), "") for t in PIECE.findall(text))
 
 
 def _first_strong(toks: list[Token], first: int, shape: Shape, max_words: int = 0) -> int | None:

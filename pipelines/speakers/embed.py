@@ -1,14 +1,16 @@
-"""CPU stage part: speaker embeddings over sliding windows of VAD speech, attached to placements.
+"""CPU stage part: speaker embeddings over sliding windows of VAD speech, per stretch of a window.
 
 Runs where the audio already is, inside the preparation tasks (and the online transcriber), so
-the driver never sees audio: each placement of a window row gets `speaker_windows`, a list of
-(start, end, embedding) in the recording's time, which travels with the window's transcript
-piece to assembly, where one recording's windows are clustered (see cluster.py).
+the driver never sees audio: each stretch of a model window gets its speaker windows, a list of
+(start, end, embedding) in the recording's time, which its placement (pipelines/batch/records.py)
+carries with the window's transcript piece to assembly, where one recording's windows are
+clustered (see cluster.py).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,6 +18,7 @@ import pyarrow as pa
 
 from models.common.audio import SAMPLE_RATE
 from pipelines.speakers.settings import DiarizeConfig
+from pipelines.windows import Stretch
 
 SPEAKER_WINDOW_TYPE = pa.struct(
     [
@@ -83,7 +86,7 @@ def sliding_windows(start: int, end: int, cfg: DiarizeConfig) -> list[tuple[int,
 
 
 class SpeakerEmbedder:
-    """Fills `speaker_windows` in the placements of one model window, from that window's audio."""
+    """Speaker windows for the stretches of one model window, from that window's audio."""
 
     def __init__(self, cfg: DiarizeConfig, chunking: VadSettings, threads: int = 1) -> None:
         self.cfg, self.chunking = cfg, chunking
@@ -100,25 +103,27 @@ class SpeakerEmbedder:
         )
         return [(s["start"], s["end"]) for s in get_speech_timestamps(piece, options)]
 
-    def __call__(self, audio: np.ndarray | None, placements: list[dict[str, Any]]) -> None:
+    def __call__(self, audio: np.ndarray | None, stretches: Sequence[Stretch]) -> list[list[dict[str, Any]]]:
+        """Each stretch's speaker windows (start, end, embedding) in its recording's time."""
+        out: list[list[dict[str, Any]]] = [[] for _ in stretches]
         clips: list[np.ndarray] = []
-        owners: list[tuple[dict[str, Any], float, float]] = []
-        for p in placements:
-            p["speaker_windows"] = []
-            if audio is None or not p.get("length_s"):
+        owners: list[tuple[int, float, float]] = []
+        for k, stretch in enumerate(stretches):
+            if audio is None or not stretch.length:
                 continue
-            offset = int(round(p["window_offset_s"] * SAMPLE_RATE))
-            piece = audio[offset : offset + int(round(p["length_s"] * SAMPLE_RATE))]
-            # VAD again inside the placement: a clip's placement runs from its first to its last
+            piece = audio[stretch.window_offset : stretch.window_offset + stretch.length]
+            start_s = stretch.source_start / SAMPLE_RATE
+            # VAD again inside the stretch: a clip's stretch runs from its first to its last
             # speech, silences included, and an embedding of silence would be a speaker of its own.
             for s, e in self.speech(piece):
                 for a, b in sliding_windows(s, e, self.cfg):
                     clips.append(piece[a:b])
-                    owners.append((p, p["source_start_s"] + a / SAMPLE_RATE, p["source_start_s"] + b / SAMPLE_RATE))
+                    owners.append((k, start_s + a / SAMPLE_RATE, start_s + b / SAMPLE_RATE))
         if not clips:
-            return
+            return out
         embeddings = self.encoder.embed(clips)
-        for (p, start, end), vector in zip(owners, embeddings, strict=True):
-            p["speaker_windows"].append(
+        for (k, start, end), vector in zip(owners, embeddings, strict=True):
+            out[k].append(
                 {"start": round(start, 3), "end": round(end, 3), "embedding": vector.astype(np.float32).tobytes()}
             )
+        return out

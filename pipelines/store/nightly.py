@@ -28,7 +28,6 @@ from models.common.ids import new_run_id
 from models.common.retry import call_with_retries, storage_unavailable
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile, list_sources
-from pipelines.store.faults import pause_point
 from pipelines.store.incremental import (
     FAILED,
     OK,
@@ -41,7 +40,7 @@ from pipelines.store.incremental import (
     reason_for,
 )
 from pipelines.store.state import InputState
-from pipelines.store.table import TranscriptTable
+from pipelines.store.table import PhaseHook, TranscriptTable
 
 RUN_KEY = "voxray.run"
 
@@ -145,7 +144,8 @@ def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecord:
+def run_nightly(config: NightlyConfig, *, run_id: str | None = None, on_phase: PhaseHook | None = None) -> RunRecord:
+    """One nightly run; `on_phase` is called at each of table.PHASES (the crash tests pause there)."""
     if not config.output:
         raise ValueError("no output: pass --output DEST or set `output` in the config")
     if not config.sources:
@@ -153,7 +153,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None) -> RunRecor
     tconfig = config.transcribe
     started = time.perf_counter()
     run_id = run_id or new_run_id()
-    table = TranscriptTable(config.output, tconfig.storage)
+    table = TranscriptTable(config.output, tconfig.storage, on_phase=on_phase)
     table.open(create=True)  # refuses foreign files, the old format and other tables, touching nothing
     key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint())
     listed = call_with_retries(lambda: list_sources(list(config.sources), tconfig.storage), tconfig.storage, "listing")
@@ -218,7 +218,7 @@ class _UnitCommitter:
     def run(self, files: list[SourceFile]) -> None:
         if not files:
             return  # nothing new: no Ray, no model (importing Ray Data alone takes seconds)
-        from pipelines.transcribe import iter_transcripts
+        from pipelines.batch.run import iter_transcripts
 
         by_path = {f.path: f for f in files}
         try:
@@ -235,7 +235,7 @@ class _UnitCommitter:
 
     def _collect(self, stream: Iterator[dict[str, Any]], by_path: dict[str, SourceFile]) -> None:
         for row in stream:
-            pause_point("transcribing")
+            self.table.reached("transcribing")
             self._metrics().row(row)
             path = row["path"]
             if path in self.done:

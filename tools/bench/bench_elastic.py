@@ -188,9 +188,9 @@ def bench_elastic(cfg: Any, measurement: type, work: Path) -> list[Any]:
 def _drive(spec: dict[str, Any]) -> None:
     """The driver process of one case: rows out as `ROW status path` lines, then `END how`."""
     from models.common.config import StorageConfig
+    from pipelines.batch.run import iter_transcripts
+    from pipelines.batch.watchdog import StalledError
     from pipelines.listing import list_sources
-    from pipelines.transcribe import iter_transcripts
-    from pipelines.watchdog import StalledError
 
     config = TranscribeConfig.from_dict(spec["config"])
     files = list_sources(spec["paths"], StorageConfig())

@@ -37,7 +37,7 @@ def cache_folder() -> Path:
 
 
 def _transcribe(folder: Path, dest: Path, config: TranscribeConfig) -> tuple[dict[str, dict[str, Any]], float]:
-    from pipelines.transcribe import run_transcription
+    from pipelines.batch.run import run_transcription
 
     started = time.perf_counter()
     run_transcription([str(folder)], str(dest), config)

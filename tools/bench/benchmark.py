@@ -154,8 +154,8 @@ def _anchor_model(compute_type: str, device: str = "auto"):  # noqa: ANN202 (fas
 
 
 def _voxray(files: list[Path], config: TranscribeConfig) -> tuple[dict[str, str], float]:
+    from pipelines.batch.run import iter_transcripts
     from pipelines.listing import SourceFile
-    from pipelines.transcribe import iter_transcripts
 
     started = time.perf_counter()
     texts = {
@@ -440,8 +440,8 @@ def bench_stages(cfg: BenchConfig, work: Path) -> list[Measurement]:
 
 def bench_timestamps(cfg: BenchConfig) -> list[Measurement]:
     """Segment starts/ends against the true sentence boundaries of the built recording."""
+    from pipelines.batch.run import iter_transcripts
     from pipelines.listing import SourceFile
-    from pipelines.transcribe import iter_transcripts
 
     truth = json.loads((cfg.timestamps_file.parent / "segments.json").read_text())
     sentences = truth["segments"] if isinstance(truth, dict) else truth
@@ -561,7 +561,7 @@ def bench_memory(cfg: BenchConfig, work: Path) -> list[Measurement]:
                 written += piece.shape[0]
         code = (
             "import time, pyarrow as pa\n"
-            "from pipelines.prepare import prepare_windows\nfrom pipelines.config import TranscribeConfig\n"
+            "from pipelines.batch.prepare import prepare_windows\nfrom pipelines.config import TranscribeConfig\n"
             "t = time.perf_counter(); n = 0\n"
             f"for table in prepare_windows(pa.table({{'path': [{str(path)!r}], 'size': [None]}}),"
             " config=TranscribeConfig(), n_mels=80):\n    n += table.num_rows\n"

@@ -55,10 +55,10 @@ def bench_diarize_evalset(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfi
 
 def bench_diarize_quality(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfig, Measurement)
     from models.common.config import ModelConfig
+    from pipelines.batch.run import iter_transcripts
     from pipelines.decode import decode_audio
     from pipelines.listing import SourceFile
     from pipelines.quality.diarization import der, load_reference, score_transcript
-    from pipelines.transcribe import iter_transcripts
     from tools.bench.offline_speakers import diarize_audio
 
     config = TranscribeConfig(
@@ -97,8 +97,8 @@ def bench_diarize_quality(cfg, measurement) -> list:  # noqa: ANN001 (BenchConfi
 def bench_diarize_overhead(cfg, measurement, path: Path) -> list:  # noqa: ANN001
     """Long-form RTFx with and without --diarize: the long scenario's recording, one run after the other."""
     from models.common.config import ModelConfig
+    from pipelines.batch.run import iter_transcripts
     from pipelines.listing import SourceFile
-    from pipelines.transcribe import iter_transcripts
 
     base = TranscribeConfig(model=ModelConfig(beam_size=cfg.beam_size, compute_type=cfg.compute_type))
     out = []

@@ -35,11 +35,11 @@ class MixScore:
 
 
 def mix_windows(path: Path, config: Any) -> list[dict]:
-    from pipelines.speakers.offline import audio_blocks, stream_windows
-
     from pipelines.decode import decode_audio
+    from pipelines.windows import blocks_of
+    from tools.bench.offline_speakers import stream_windows
 
-    return stream_windows(audio_blocks(decode_audio(str(path)).samples[0]), config)
+    return stream_windows(blocks_of(decode_audio(str(path)).samples[0]), config)
 
 
 def score_mix(name: str, meta: dict[str, Any], turns: list[Turn]) -> MixScore:

@@ -1,6 +1,6 @@
 """Packing's invariant, measured: a clip's words in any packed window against the same clip alone.
 
-The model stage (pipelines/inference.py) runs in this process, without Ray, over windows that
+The model stage (pipelines/batch/infer.py) runs in this process, without Ray, over windows that
 hold the given clips grouped as asked: each clip alone, or random groups in random orders. The
 preparation code (VAD, placement, features) and the model stage's safety net are the pipeline's own.
 `scripts/packing_safety.py` and `tests/test_packing.py` use it.
@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from models.common.profile import StageTimes
 from models.resolved import resolve
-from pipelines.assemble import Assembler
+from pipelines.batch.assemble import Assembler
+from pipelines.batch.infer import TranscribeWindows
+from pipelines.batch.prepare import rows_for_windows
+from pipelines.batch.records import pieces_of, windows_table
 from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
-from pipelines.inference import TranscribeWindows
-from pipelines.prepare import WINDOW_SCHEMA, rows_for_windows
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
-from pipelines.windows import Placement, plan_unit
+from pipelines.windows import Stretch, plan_unit
 
-# Windows per model call, as the pipeline batches them on CPUs (pipelines/transcribe.py).
+# Windows per model call, as the pipeline batches them on CPUs (pipelines/batch/run.py).
 BATCH = 8
 
 
@@ -68,9 +68,9 @@ class PackedDecoder:
         self.model = TranscribeWindows(config, self.resolved, threads)
         self.times = StageTimes()
 
-    def placements(self, clips: list[Clip]) -> list[Placement | None]:
+    def placements(self, clips: list[Clip]) -> list[Stretch | None]:
         """Each clip's one stretch of speech (None: VAD heard none); packing moves it, never cuts it."""
-        out: list[Placement | None] = []
+        out: list[Stretch | None] = []
         for i, clip in enumerate(clips):
             windows = plan_unit(clip.audio, i, self.config.chunking)
             out.append(windows[0][0] if len(windows) == 1 and len(windows[0]) == 1 else None)
@@ -79,13 +79,13 @@ class PackedDecoder:
     def transcripts(self, clips: list[Clip], groups: list[list[int]]) -> dict[str, str]:
         gap = int(self.config.chunking.pack_gap_s * SAMPLE_RATE)
         planned = self.placements(clips)
-        windows: list[list[Placement]] = []
+        windows: list[list[Stretch]] = []
         for group in groups:
             window, at = [], 0
             for i in group:
                 p = planned[i]
                 if p is not None:
-                    window.append(Placement(i, at, p.source_start, p.length))
+                    window.append(Stretch(i, at, p.source_start, p.length))
                     at += p.length + gap
             if window:
                 windows.append(window)
@@ -93,9 +93,10 @@ class PackedDecoder:
         assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint(self.resolved.identity))
         texts: dict[str, str] = {}
         for start in range(0, len(rows), BATCH):
-            pieces = self.model(pa.Table.from_pylist(rows[start : start + BATCH], schema=WINDOW_SCHEMA))
-            for piece in pieces.to_pylist():
-                self.times.merge(StageTimes.from_json(piece["profile"]))
+            pieces, profiles = pieces_of(self.model(windows_table(rows[start : start + BATCH])))
+            for profile in profiles:
+                self.times.merge(StageTimes.from_json(profile))
+            for piece in pieces:
                 for row in assembler.add(piece):
                     texts[row["path"]] = row["text"] or ""
         return texts

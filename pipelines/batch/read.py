@@ -37,6 +37,13 @@ def open_audio(path: str, size: int | None, config: TranscribeConfig, times: Sta
         raise
 
 
+def error_message(exc: BaseException) -> str:
+    """What an input's error row says: a read or decode error as it is, anything else with its type."""
+    if isinstance(exc, (DecodeError, OSError)) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 # Files listed at up to this size (most call-centre clips) are read in one request and decoded from
 # memory. FFmpeg pulling bytes through a Python file object costs more than probing a small file
 # (measured per unreadable 200-byte file: 143 us through an fsspec handle, 46 us from memory), and

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from models.common.config import StorageConfig
 from models.common.retry import call_with_retries
 from models.common.storage import arrow_filesystem, is_s3, qualified
-from pipelines.assemble import rows_to_table
+from pipelines.batch.assemble import rows_to_table
 from pipelines.listing import SourceFile
 
 

@@ -21,18 +21,20 @@ import ray
 from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.retry import call_with_retries, storage_unavailable
-from models.common.schema import STATUS_ERROR, STATUS_OK, file_meta
+from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.resolved import ResolvedModel, resolve
-from pipelines.assemble import Assembler
-from pipelines.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+from pipelines.batch.assemble import Assembler
+from pipelines.batch.cluster import ClusterPlan, plan_cluster
+from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+from pipelines.batch.console import quiet_ray_console, ray_log_level
+from pipelines.batch.infer import TranscribeWindows
+from pipelines.batch.packing import without_cross_language_packing
+from pipelines.batch.prepare import prepare_windows
+from pipelines.batch.records import FileMeta, Piece, pieces_of
+from pipelines.batch.sinks import SinkFactory, parquet_sink
+from pipelines.batch.watchdog import watched
 from pipelines.config import TranscribeConfig
-from pipelines.console import quiet_ray_console, ray_log_level
-from pipelines.inference import TranscribeWindows
 from pipelines.listing import SourceFile, list_sources
-from pipelines.plan import ClusterPlan, plan_cluster
-from pipelines.prepare import prepare_windows
-from pipelines.watchdog import watched
-from pipelines.write import SinkFactory, parquet_sink
 
 # Files per preparation task, when not configured. A Ray task costs milliseconds to schedule and
 # start, so one file per task caps an archive of small files at tens of files per second; packing
@@ -115,7 +117,7 @@ def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     workers at nice 15 by default, which let any other work on the machine take the model's cores
     (measured: a 13-minute recording took 57 s next to one niced background process, 33 s with
     workers at nice 0). Joining a running cluster leaves its settings alone. Ray's own warnings
-    reach the console only when `verbose` (pipelines/console.py).
+    reach the console only when `verbose` (pipelines/batch/console.py).
     """
     if ray.is_initialized():
         return
@@ -178,7 +180,7 @@ def iter_transcripts(
         with times.stage("driver:model resolution"):
             model = resolve(config.model, config.storage)
     model.check_resolves(config.model)
-    config = _without_cross_language_packing(_pinned_model(config, model), model)
+    config = without_cross_language_packing(_pinned_model(config, model), model)
     rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
@@ -191,20 +193,6 @@ def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeC
     """`registry:ROOT` pinned to the version resolved for the whole run (rows name that version)."""
     pinned = model.name
     return config if pinned == config.model.model else replace(config, model=replace(config.model, model=pinned))
-
-
-def _without_cross_language_packing(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:
-    """No default packing when a multilingual model detects the language.
-
-    A window is decoded in one language, so packed clips of different languages would all come
-    out in the first one's (measured: Spanish and Mandarin clips transcribed as French). An
-    explicit `--pack` or a given `--language` keeps packing.
-    """
-    if config.chunking.pack_short_clips is not None or config.model.language or config.model.backend != "ct2":
-        return config
-    if not model.multilingual:
-        return config
-    return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
 
 
 def _transcript_rows(
@@ -235,28 +223,17 @@ def _transcript_rows(
             waited = None
         # Timed per batch, not per piece: at archive scale the clock reads cost more than assembly.
         wall, cpu = time.perf_counter(), time.process_time()
-        pieces = batch.to_pylist()
-        rows = []
-        for piece in pieces:
-            if piece["profile"]:
-                times.merge(StageTimes.from_json(piece["profile"]))
-            rows.extend(assembler.add(piece))
+        pieces, profiles = pieces_of(batch)
+        for profile in profiles:
+            times.merge(StageTimes.from_json(profile))
+        rows = [row for piece in pieces for row in assembler.add(piece)]
         times.add("driver:assembly", time.perf_counter() - wall, time.process_time() - cpu, len(pieces))
         yield from rows
     for path, channel in assembler.incomplete:
         # Should not happen; if it does, the file must still show up, and say why.
+        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
         yield {
-            **assembler.row(
-                [
-                    {
-                        **file_meta(path, channel),
-                        "language": None,
-                        "language_probability": None,
-                        "segments": [],
-                        "processing_s": 0.0,
-                    }
-                ]
-            ),
+            **assembler.row([lost]),
             "status": STATUS_ERROR,
             "error": "internal error: some windows of this file were lost; rerun to retry",
         }

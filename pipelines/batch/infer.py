@@ -1,0 +1,124 @@
+"""GPU (or CPU) stage: an actor pool running the model over batches of windows."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from models.backend import Backend, take_times
+from models.common.audio import N_FRAMES
+from models.common.config import ModelConfig, StorageConfig
+from models.common.profile import StageTimes
+from models.languages import check_language
+from models.registry import ModelNotFoundError
+from models.resolved import ResolvedModel
+from pipelines.batch.assemble import split_window
+from pipelines.batch.packing import decode_alone, is_packed, kept, unsafe_clips
+from pipelines.batch.records import Piece, Placement, Window, pieces_table, windows_of
+from pipelines.config import TranscribeConfig
+
+
+def check_model_language(model: ResolvedModel, language: str | None, storage: StorageConfig) -> None:
+    """UnsupportedLanguageError unless the resolved model knows `language` (None: detection).
+
+    Called where a run starts or a request arrives: Whisper's decoder would otherwise fail on an
+    unknown language token inside an actor, or an English-only model would silently answer in English.
+    """
+    if language is None:
+        return
+    folder = model.local_folder(storage)
+    if folder is not None:
+        check_language(folder, language, model.spec)
+
+
+def load_backend(model: ResolvedModel, config: ModelConfig, storage: StorageConfig, threads: int) -> Backend:
+    """The model, loaded from what the driver resolved (its name is not resolved again here)."""
+    folder = model.local_folder(storage)
+    if model.backend == "torch":
+        from models.whisper_torch import TorchBackend
+
+        return TorchBackend(folder if folder is not None else model.name, config, threads=threads)
+    from models.whisper_ct2 import CT2Whisper
+
+    if folder is None:
+        raise ModelNotFoundError(f"model {model.spec!r} has no files for the ct2 backend")
+    return CT2Whisper(folder, config, threads=threads)
+
+
+class TranscribeWindows:
+    """Ray Data callable class: `__init__` loads the model once per actor, `__call__` runs a batch."""
+
+    def __init__(self, config: TranscribeConfig, model: ResolvedModel, threads: int) -> None:
+        self.times = StageTimes()
+        with self.times.stage("actor:model load"):
+            self.backend = load_backend(model, config.model, config.storage, threads)
+        self.text_only_long_form = config.text_only_long_form
+        self.idle_since = time.perf_counter()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        started = time.perf_counter()
+        self.times.add("actor:waiting for input", started - self.idle_since)
+        cpu = time.process_time()
+        pieces = self._transcribe(batch)
+        self.times.merge(take_times(self.backend))
+        self.idle_since = time.perf_counter()
+        self.times.add("actor:busy", self.idle_since - started, time.process_time() - cpu)
+        return pieces_table(pieces, profile=self.times.drain() if pieces else None)
+
+    def _transcribe(self, batch: pa.Table) -> list[Piece]:
+        windows, profiles = windows_of(batch)
+        for profile in profiles:
+            self.times.merge(StageTimes.from_json(profile))
+        with_audio = [w for w in windows if w.has_audio]
+        started = time.perf_counter()
+        results, features = self._decode(with_audio)
+        per_window = (time.perf_counter() - started) / max(1, len(with_audio))
+        decoded = iter(enumerate(results))
+        pieces: list[Piece] = []
+        redo: list[tuple[int, Placement]] = []  # (window of `features`, packed clip) to decode alone
+        for window in windows:
+            if not window.has_audio:
+                pieces += split_window(window.placements, [], None, None, 0.0)
+                continue
+            k, result = next(decoded)
+            placements = window.placements
+            if features is not None:
+                alone = list(placements) if result.failed else unsafe_clips(placements, result.segments)
+                if alone:
+                    result = dataclasses.replace(result, segments=kept(placements, result.segments, alone))
+                    redo.extend((k, p) for p in alone)
+                    placements = tuple(p for p in placements if p not in alone)
+            pieces += split_window(
+                placements, result.segments, result.language, result.language_probability, per_window
+            )
+        if redo:
+            pieces += decode_alone(self.backend, features, redo, self.times)
+        return pieces
+
+    def _decode(self, windows: list[Window]) -> tuple[list[Any], np.ndarray | None]:
+        """The backend's results for windows with audio, and their features (None: a model reading audio)."""
+        if not windows:
+            return [], None
+        if self.backend.needs_audio:
+            return self.backend.transcribe_audio([np.frombuffer(w.audio, dtype=np.float32) for w in windows]), None
+        features = np.stack([w.mels(N_FRAMES) for w in windows])
+        # A packed window failing Whisper's guards at t=0 is not decoded again at five more
+        # temperatures as a whole: its clips are decoded on their own (packing.decode_alone), each
+        # with its own fallback only where it needs one (docs/performance.md).
+        modes = [is_long_form(w.placements) for w in windows] if self.text_only_long_form else None
+        packed = [is_packed(w.placements) for w in windows]
+        durations = [w.duration_s for w in windows]
+        return self.backend.transcribe_windows(features, durations, text_only=modes, single_pass=packed), features
+
+
+def is_long_form(placements: Sequence[Placement]) -> bool:
+    """A window of one recording that has several (streamed recordings count theirs as -1).
+
+    Short clips and packed windows are decoded with timestamps, which split packed clips apart.
+    """
+    return len({p.key for p in placements}) == 1 and placements[0].n_windows != 1

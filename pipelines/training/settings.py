@@ -1,0 +1,47 @@
+"""What a fine-tuning run does (FinetuneConfig) and where it runs (RunSpec)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.common.config import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Probability
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """What one fine-tuning run does (per-worker batch sizes; steps are optimizer steps)."""
+
+    model: str = "tiny.en"
+    epochs: PositiveInt = 3
+    lr: PositiveFloat = 1e-5
+    batch_size: PositiveInt = 8
+    grad_accum: PositiveInt = 1
+    warmup_steps: NonNegativeInt = 10
+    weight_decay: NonNegativeFloat = 0.0
+    checkpoint_every: PositiveInt = 50
+    spec_augment: bool = False
+    freq_mask: NonNegativeInt = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
+    time_mask: NonNegativeInt = 100
+    freeze_encoder: bool = False
+    timestamp_share: Probability = 0.5
+    max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
+    val_batch_size: PositiveInt = 8
+    language: str = "en"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Where and how a fine-tuning run executes."""
+
+    train: str
+    val: str
+    storage: str
+    name: str
+    num_workers: int = 1
+    use_gpu: bool = False
+    cpus_per_worker: float = 1.0
+    data_cpus: float = 0.5
+    num_to_keep: int = 2
+    max_failures: int = 0
+    min_avg_logprob: float = -0.5

@@ -1,0 +1,187 @@
+"""The loop every Ray Train worker runs (`train_func`, DDP through `ray.train.torch.prepare_model`).
+
+Its batches stream from Ray Data CPU tasks (`pipelines.training.data`): decoding and features never
+run on the trainers. Every `checkpoint_every` optimizer steps, and after each epoch's validation,
+rank 0 writes a checkpoint (pipelines/training/checkpoint.py); a run started again with the same
+storage and name resumes from the latest one, at the same batch of the same seeded epoch order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipelines.training.checkpoint import (
+    MODEL_SUBDIR,
+    STATE_FILE,
+    UNVALIDATED_WER,
+    load_training_state,
+    maybe_dir,
+    report,
+    state_metrics,
+)
+from pipelines.training.data import epoch_examples, epoch_indices
+from pipelines.training.model import (
+    SpecAugment,
+    Validator,
+    amp_dtype,
+    batches,
+    linear_schedule,
+    load_model,
+    loss,
+    no_sync,
+    unwrap,
+)
+from pipelines.training.settings import FinetuneConfig
+
+
+def train_func(config: dict[str, Any]) -> None:
+    """Ray Train loop. config: `finetune` (FinetuneConfig as a dict), `model_dir`, `train_rows`,
+    `train_rows_ref`, `examples` and `data_cpus` (see finetune.run_finetune)."""
+    import ray.train
+
+    cfg = FinetuneConfig(**config["finetune"])
+    worker = _Worker(cfg, config)
+    worker.validate_baseline()
+    rows = ray.get(config["train_rows_ref"])
+    while worker.state["epoch"] < cfg.epochs and not _done(cfg, worker.state):
+        losses = worker.train_epoch(rows, config)
+        if _done(cfg, worker.state):
+            break  # max_steps reached: its checkpoint is written; no epoch-end validation
+        worker.end_epoch(losses)
+    if not worker.reported:
+        # Nothing left to train (the same command after a finished run): still return the run's numbers.
+        state = worker.state
+        ray.train.report({**state_metrics(state), "val_wer": state["best_wer"] or UNVALIDATED_WER, "validated": False})
+
+
+def planned_steps(cfg: FinetuneConfig, train_rows: int, world: int) -> int:
+    """Optimizer steps of the whole run: each worker sees its equal share of the rows per epoch."""
+    n_batches = math.ceil(max(1, train_rows // world) / cfg.batch_size)
+    steps = cfg.epochs * max(1, n_batches // cfg.grad_accum)
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def fresh_state() -> dict[str, Any]:
+    return {
+        "step": 0,
+        "epoch": 0,
+        "batches_in_epoch": 0,
+        "best_wer": None,
+        "baseline_wer": None,
+        "resumed_at": None,  # the step this run resumed from (None: a fresh start)
+        # A running hash of the labels trained on, in order (rank 0's share): two runs that saw the
+        # same batches in the same order, resumed or not, end with the same digest.
+        "data_digest": "",
+    }
+
+
+class _Worker:
+    """One worker's model, optimizer, schedule, loss scaler and counters, resumed if checkpointed."""
+
+    def __init__(self, cfg: FinetuneConfig, config: dict[str, Any]) -> None:
+        import ray.train
+        import ray.train.torch
+
+        self.cfg, self.model_dir = cfg, config["model_dir"]
+        context = ray.train.get_context()
+        self.rank, self.world = context.get_world_rank(), context.get_world_size()
+        torch.manual_seed(cfg.seed + self.rank)
+        self.device = ray.train.torch.get_device()
+        self.state = fresh_state()
+        self.reported = False
+        with maybe_dir(ray.train.get_checkpoint()) as ckpt_dir:
+            source = os.path.join(ckpt_dir, MODEL_SUBDIR) if ckpt_dir else self.model_dir
+            model, self.kind = load_model(source)
+            saved = load_training_state(Path(ckpt_dir) / STATE_FILE) if ckpt_dir else None
+        if cfg.freeze_encoder and self.kind == "whisper":
+            model.model.encoder.requires_grad_(False)
+        self.model = ray.train.torch.prepare_model(model)
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        total_steps = planned_steps(cfg, config["train_rows"], self.world)
+        self.scheduler = linear_schedule(self.optimizer, cfg.warmup_steps, total_steps)
+        self.amp_dtype = amp_dtype(self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        if saved is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            self.scaler.load_state_dict(saved["scaler"])
+            self.state.update(saved["state"], resumed_at=saved["state"]["step"])
+        self.augment = SpecAugment(cfg) if cfg.spec_augment and self.kind == "whisper" else None
+        self.validator = Validator(cfg, self.kind, self.model_dir, self.rank)
+
+    def validate_baseline(self) -> None:
+        import ray.train
+
+        if self.state["baseline_wer"] is None:
+            wer = self.state["baseline_wer"] = self.validator(unwrap(self.model), self.device)
+            ray.train.report({"step": 0, "epoch": 0, "val_wer": wer, "baseline_wer": wer})
+
+    def train_epoch(self, rows: Any, config: dict[str, Any]) -> list[float]:
+        """The rest of the current epoch; returns the losses since the last checkpoint."""
+        cfg, state = self.cfg, self.state
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)  # no gradient carried over from a short last accumulation
+        skip = state["batches_in_epoch"]  # batches of this epoch trained before a resume
+        losses: list[float] = []
+        indices = epoch_indices(rows.num_rows, cfg.seed, state["epoch"], self.rank, self.world)
+        examples = epoch_examples(rows, indices, *config["examples"], config["data_cpus"])
+        model, kind = self.model, self.kind
+        for index, batch in enumerate(batches(examples, cfg, kind)):
+            if index < skip:
+                continue  # the epoch's order is fixed by its seed: these are the batches already trained on
+            state["data_digest"] = _digest(state["data_digest"], batch)
+            last_micro = (index + 1) % cfg.grad_accum == 0
+            with no_sync(model, not last_micro):
+                value = loss(model, batch, kind, self.device, self.amp_dtype, self.augment, model.training)
+                self.scaler.scale(value / cfg.grad_accum).backward()
+            losses.append(float(value.detach()))
+            state["batches_in_epoch"] = index + 1
+            if not last_micro:
+                continue
+            self._step()
+            if state["step"] % cfg.checkpoint_every == 0 or _done(cfg, state):
+                self._report({"loss": float(np.mean(losses)), "val_wer": UNVALIDATED_WER, "validated": False})
+                losses = []
+            if _done(cfg, state):
+                break
+        return losses
+
+    def end_epoch(self, losses: list[float]) -> None:
+        """Validate the epoch just finished and checkpoint it."""
+        state = self.state
+        state["epoch"] += 1
+        state["batches_in_epoch"] = 0
+        wer = self.validator(unwrap(self.model), self.device)
+        state["best_wer"] = wer if state["best_wer"] is None else min(state["best_wer"], wer)
+        self._report({"loss": float(np.mean(losses)) if losses else math.nan, "val_wer": wer, "validated": True})
+
+    def _step(self) -> None:
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.state["step"] += 1
+
+    def _report(self, metrics: dict[str, Any]) -> None:
+        report(self.model, self.optimizer, self.scheduler, self.scaler, self.state, metrics, self.rank, self.model_dir)
+        self.reported = True
+
+
+def _digest(previous: str, batch: dict[str, Any]) -> str:
+    labels = batch["labels"]
+    data = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    return hashlib.sha256(previous.encode() + data.astype(np.int64).tobytes()).hexdigest()
+
+
+def _done(cfg: FinetuneConfig, state: dict) -> bool:
+    return cfg.max_steps is not None and state["step"] >= cfg.max_steps

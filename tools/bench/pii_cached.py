@@ -1,0 +1,132 @@
+"""Text-only runs of redaction on the spoken-PII corpus, for tuning on the dev split.
+
+Transcribing the corpus is the slow part; redaction is cheap. This transcribes a split once
+(word timestamps, the same model settings as `voxray bench --scenarios redact-quality`), keeps
+the rows in the corpus cache folder, and then scores `redact_row` on them in seconds:
+
+    PYTHONPATH=$PWD RAY_ADDRESS=local python -m tools.bench.pii_cached --split dev --show
+
+`--show` prints every leak, missed value and changed ordinary sentence, and is refused on the
+test split: rules are designed from dev failures only (the test split gives counts per type).
+`--no-cues` scores the split as if every cue phrase and street word had been misheard (what is
+then found is found without them); `--audio DIR` writes the redacted copies and transcribes them
+again (two minutes on dev). The table's Presidio columns stay empty here; the benchmark itself
+(Presidio baseline, audio copies through Ray, re-transcription, timing) still runs end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from models.common.config import ModelConfig
+from pipelines.config import TranscribeConfig
+from pipelines.redaction.entities import PII
+from pipelines.redaction.settings import RedactConfig
+from tools.bench.bench_redaction import SEED, cache_folder, report
+from tools.bench.pii_corpus import Utterance, build_utterances, synthesize
+from tools.bench.pii_score import Tally, kept_numbers, survives
+
+
+def raw_rows(split: str, beam_size: int = 5, compute_type: str = "int8") -> dict[str, dict[str, Any]]:
+    """The split's plain transcripts (with words), transcribed once and then read from the cache."""
+    folder = cache_folder()
+    dest = folder / f"raw-{split}-beam{beam_size}-{compute_type}"
+    if not dest.exists():
+        from pipelines.batch.run import run_transcription
+
+        synthesize(build_utterances(SEED), folder / "audio")
+        model = ModelConfig(word_timestamps=True, beam_size=beam_size, compute_type=compute_type)
+        partial = dest.with_name(dest.name + f".partial-{time.time_ns()}")
+        run_transcription([str(folder / "audio" / split)], str(partial), TranscribeConfig(model=model))
+        partial.rename(dest)
+    return {Path(r["path"]).stem: r for r in pq.read_table(dest).to_pylist()}
+
+
+def without_cues(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as if the model had misheard every cue ("I reside at" -> "I decided", "Juniper
+    Lane" -> "due to the land"): cue phrases and street words cut out of its text, one segment
+    without word times. What is then found is found without them."""
+    from pipelines.redaction.cues import CUES
+    from pipelines.redaction.values import STREET_WORDS
+
+    text = row["text"]
+    for c in CUES:
+        text = c.pattern.sub(" ", text)
+    text = " ".join(w for w in text.split() if w.strip(",.").lower() not in STREET_WORDS)
+    text = " ".join(text.split())
+    segment = {"start": 0.0, "end": row.get("duration_s") or 0.0, "text": " " + text, "words": None}
+    return {**row, "text": text, "segments": [segment]}
+
+
+def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
+    """What a listener recovers: the redacted copies (as `--redact-audio` writes them, in this
+    process) transcribed again with the benchmark's plain settings."""
+    from models.common.config import StorageConfig
+    from pipelines.batch.run import run_transcription
+    from pipelines.redaction.audio import write_redacted_audio
+
+    audio = RedactConfig(entities=PII, audio_dir=str(work / "audio"))
+    for row in redacted.values():
+        write_redacted_audio([row], audio, StorageConfig())
+    dest = work / "again"
+    run_transcription([audio.audio_dir], str(dest), TranscribeConfig(model=ModelConfig(beam_size=5)))
+    return {Path(r["path"]).stem.rsplit("-", 1)[0]: r["text"] for r in pq.read_table(dest).to_pylist()}
+
+
+def score(split: str, show: bool, ablate_cues: bool = False, audio: Path | None = None) -> Tally:
+    """Redacts the cached rows of `split` and scores them; with `show`, prints each failure; with
+    `audio` (a work folder), the redacted copies are transcribed again and scored too."""
+    from pipelines.redaction.presidio import redact_row
+
+    rows = raw_rows(split)
+    if ablate_cues:
+        rows = {k: without_cues(r) for k, r in rows.items()}
+    config = RedactConfig(entities=PII)
+    redacted = {k: redact_row(r, config) for k, r in rows.items()}
+    heard = again(redacted, audio) if audio else {}
+    tally = Tally()
+    for u in (u for u in build_utterances(SEED) if u.split == split):
+        raw, text = rows[u.id]["text"], redacted[u.id]["text"]
+        tally.add(u, raw, text, heard.get(u.id, "") if audio else None)
+        if show:
+            _show(u, raw, text, heard.get(u.id))
+    return tally
+
+
+def _show(u: Utterance, raw: str, redacted: str, heard: str | None) -> None:
+    if heard is not None and u.type != "ORDINARY" and survives(u, heard):
+        print(f"AUDIO  {u.id} {u.type} {u.voice}: wrote {raw!r}\n       -> {redacted!r}\n       heard {heard!r}")
+    if u.type == "ORDINARY":
+        if kept_numbers(u, raw, redacted) == (0, 1):
+            print(f"OVER   {u.id} {u.voice}: {raw!r}\n       -> {redacted!r}")
+    elif not survives(u, raw):
+        print(f"UNHEARD {u.id} {u.type} {u.voice}: said {u.text!r}\n       wrote {raw!r}")
+    elif survives(u, redacted):
+        print(f"LEAK   {u.id} {u.type} {u.voice} t{u.template}: said {u.text!r}\n       -> {redacted!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--show", action="store_true", help="print each failure (dev split only)")
+    parser.add_argument("--no-cues", action="store_true", help="score as if every cue phrase were misheard")
+    parser.add_argument("--audio", type=Path, help="work folder: write redacted copies, transcribe them again")
+    parser.add_argument("--retranscribe", action="store_true", help="drop the cached transcripts first")
+    args = parser.parse_args(argv)
+    if args.show and args.split != "dev":
+        parser.error("--show is for the dev split only: rules are tuned on dev")
+    if args.retranscribe:
+        for old in cache_folder().glob(f"raw-{args.split}-*"):
+            shutil.rmtree(old)
+    tally = score(args.split, args.show, args.no_cues, args.audio)
+    print(report(args.split, tally, Tally()))
+
+
+if __name__ == "__main__":
+    main()
