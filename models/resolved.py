@@ -37,6 +37,11 @@ class ResolvedModel:
     needs_audio: bool  # a CTC model: reads audio, not log-mel features
     multilingual: bool
 
+    def check_resolves(self, model: ModelConfig) -> None:
+        """ValueError unless this record was resolved from `model` (a caller passing both must not mix them)."""
+        if model.model not in (self.spec, self.name) or model.backend != self.backend:
+            raise ValueError(f"model {model.model!r} ({model.backend}) was resolved as {self.spec!r} ({self.backend})")
+
     def local_folder(self, storage: StorageConfig, cache_dir: Path = CACHE_DIR) -> Path | None:
         """The model's folder on this node (None: a hub id), fetched here if the resolving node's copy is not."""
         if self.folder is not None and Path(self.folder).is_dir():

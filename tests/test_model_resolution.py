@@ -131,3 +131,14 @@ def test_both_backends_implement_the_backend_protocol() -> None:
     loaded = CT2Whisper(bundled_model_path(), ModelConfig(), threads=1)
     for attribute in Backend.__annotations__:
         assert hasattr(loaded, attribute), attribute
+
+
+def test_a_run_refuses_a_resolved_model_of_another_config(tmp_path: Path) -> None:
+    from models.resolved import resolve
+    from pipelines.batch.run import iter_transcripts
+    from pipelines.listing import SourceFile
+
+    tiny = resolve(ModelConfig(), StorageConfig())
+    other = TranscribeConfig(model=ModelConfig(model=str(tmp_path)))
+    with pytest.raises(ValueError, match="was resolved as 'tiny.en'"):
+        next(iter_transcripts([SourceFile(str(CLIPS[0]))], other, "mixed", model=tiny))

@@ -179,6 +179,7 @@ def iter_transcripts(
     if model is None:
         with times.stage("driver:model resolution"):
             model = resolve(config.model, config.storage)
+    model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
     rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
