@@ -56,6 +56,7 @@ def nightly_config_from_args(args: argparse.Namespace) -> NightlyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from models.registry import ModelNotFoundError
     from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.listing import SourceNotFoundError
     from pipelines.store.nightly import run_nightly
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = nightly_config_from_args(args)
         record = run_nightly(config)
-    except (SourceNotFoundError, ValueError) as exc:  # StoreError (foreign DEST) is a ValueError
+    except (SourceNotFoundError, ModelNotFoundError, ValueError) as exc:  # StoreError is a ValueError
         print(f"voxray: {exc}", file=sys.stderr)
         return 2
     except StalledError as exc:

@@ -142,3 +142,34 @@ def test_a_run_refuses_a_resolved_model_of_another_config(tmp_path: Path) -> Non
     other = TranscribeConfig(model=ModelConfig(model=str(tmp_path)))
     with pytest.raises(ValueError, match="was resolved as 'tiny.en'"):
         next(iter_transcripts([SourceFile(str(CLIPS[0]))], other, "mixed", model=tiny))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_local")
+def test_a_nightly_run_resolves_once_for_its_fingerprint_and_its_actors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before, nightly worked out the model's identity for its fingerprint and the run resolved it
+    # again: a promotion in between would have fingerprinted one version and transcribed another.
+    from jobs.cli import main
+
+    root = tmp_path / "reg"
+    version_folder = ModelRegistry(str(root)).publish(bundled_model_path(), {"base": True})
+    reads = {"pointer read": 0}
+    current_version = versions.current_version
+
+    def counted_current(spec: str, storage: StorageConfig) -> str:
+        reads["pointer read"] += 1
+        current = current_version(spec, storage)
+        (root / POINTER).rename(tmp_path / POINTER)  # a second resolution anywhere would fail
+        return current
+
+    monkeypatch.setattr(versions, "current_version", counted_current)
+    table = tmp_path / "table"
+    assert main(["nightly", *map(str, CLIPS[:2]), "-o", str(table), "--model", f"registry:{root}"]) == 0
+    assert reads == {"pointer read": 1}
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(table)).to_pyarrow_table(columns=["status", "model"]).to_pylist()
+    assert rows == [{"status": "ok", "model": str(root / "versions" / version_folder)}] * 2

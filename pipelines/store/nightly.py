@@ -26,6 +26,7 @@ from models.common.config import (
 )
 from models.common.ids import new_run_id
 from models.common.retry import call_with_retries, storage_unavailable
+from models.resolved import ResolvedModel, resolve
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile, list_sources
 from pipelines.store.incremental import (
@@ -155,7 +156,10 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None, on_phase: P
     run_id = run_id or new_run_id()
     table = TranscriptTable(config.output, tconfig.storage, on_phase=on_phase)
     table.open(create=True)  # refuses foreign files, the old format and other tables, touching nothing
-    key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint())
+    # Once, here: the fingerprint's model identity and the weights the actors load are the same
+    # version even if the registry is promoted mid-run (and an s3:// model is listed once).
+    model = resolve(tconfig.model, tconfig.storage)
+    key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint(model.identity))
     listed = call_with_retries(lambda: list_sources(list(config.sources), tconfig.storage), tconfig.storage, "listing")
     states = table.input_states()
     todo = plan_todo(
@@ -174,7 +178,7 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None, on_phase: P
         price_per_node_hour=config.price_per_node_hour,
     )
     table.commit_marker(run_id, 0, {**record.metadata(), "voxray.unit": "start"})
-    runner = _UnitCommitter(table, config, key, record, started, states)
+    runner = _UnitCommitter(table, config, key, record, started, states, model)
     try:
         runner.run(todo.files)
         if config.compact_min_files > 0:
@@ -202,7 +206,9 @@ class _UnitCommitter:
         record: RunRecord,
         t0: float,
         states: dict[str, InputState],
+        model: ResolvedModel,
     ) -> None:
+        self.model = model
         self.table = table
         self.config = config
         self.key = key
@@ -222,7 +228,8 @@ class _UnitCommitter:
 
         by_path = {f.path: f for f in files}
         try:
-            self._collect(iter_transcripts(files, self.config.transcribe, self.record.run_id), by_path)
+            rows = iter_transcripts(files, self.config.transcribe, self.record.run_id, model=self.model)
+            self._collect(rows, by_path)
         except Exception:
             # A stalled or failed pipeline: the inputs that did finish are committed, so that the
             # next run resumes after them; the unfinished ones are simply not in the table.
