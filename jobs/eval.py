@@ -80,16 +80,19 @@ def run(args: argparse.Namespace) -> int:
     if not refs:
         return _fail(f"no references in {args.refs}")
 
-    from models.registry import ModelNotFoundError, resolve_model
+    from models.registry import ModelNotFoundError
+    from models.resolved import resolve
 
+    runs = []
     for model in models:
-        try:  # before Ray starts, so a typo fails fast
-            resolve_model(model, config.storage)
+        run_config = replace(config, model=replace(config.model, model=model))
+        try:  # before Ray starts, so a typo fails fast; once per model: the run uses what was found
+            runs.append((model, run_config, resolve(run_config.model, run_config.storage)))
         except ModelNotFoundError as exc:
             return _fail(str(exc))
     results = []
-    for model in models:
-        hyps, wall_s = transcribe_references(refs, replace(config, model=replace(config.model, model=model)))
+    for model, run_config, resolved in runs:
+        hyps, wall_s = transcribe_references(refs, run_config, resolved)
         results.append(evaluate(refs, hyps, label=model, wall_s=wall_s))
     for dest in args.hyp:
         try:

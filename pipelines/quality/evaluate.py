@@ -22,6 +22,7 @@ from models.common.config import StorageConfig
 from models.common.ids import new_run_id
 from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.common.storage import is_s3, strip_scheme
+from models.resolved import ResolvedModel
 from pipelines.config import TranscribeConfig
 from pipelines.listing import manifest_rows
 from pipelines.quality import wer
@@ -193,10 +194,13 @@ def _when(row: dict[str, Any]) -> tuple:
     return (0,) if stamp is None else (1, stamp)
 
 
-def transcribe_references(refs: list[Reference], config: TranscribeConfig) -> tuple[dict[str, dict[str, Any]], float]:
+def transcribe_references(
+    refs: list[Reference], config: TranscribeConfig, model: ResolvedModel | None = None
+) -> tuple[dict[str, dict[str, Any]], float]:
     """Run the model on the references' audio; returns hypotheses and the pipeline's wall time.
 
     Ray's start is excluded from the time (a cluster is usually already up); model loading is included.
+    `model`: `config.model` as the caller resolved it (else the run resolves it, once).
     """
     from pipelines.batch.run import ensure_ray, iter_transcripts
     from pipelines.listing import SourceFile
@@ -204,7 +208,7 @@ def transcribe_references(refs: list[Reference], config: TranscribeConfig) -> tu
     ensure_ray()
     run_id = new_run_id("eval-")
     started = time.perf_counter()
-    rows = list(iter_transcripts([SourceFile(path=r.path) for r in refs], config, run_id))
+    rows = list(iter_transcripts([SourceFile(path=r.path) for r in refs], config, run_id, model=model))
     return hypotheses_by_path(rows), time.perf_counter() - started
 
 
