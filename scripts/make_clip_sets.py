@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from pipelines.quality.longform import write_wav
+from tools.bench.longform import write_wav
 
 from models.common.audio import SAMPLE_RATE
 from pipelines.decode import decode_audio

@@ -166,7 +166,7 @@ ELASTIC_FILES = 48
 
 
 def bench_elastic(cfg: Any, measurement: type, work: Path) -> list[Any]:
-    """The `elastic` scenario for pipelines.quality.benchmark: one Measurement per case."""
+    """The `elastic` scenario for tools.bench.benchmark: one Measurement per case."""
     import shutil
 
     from models.common.config import StorageConfig

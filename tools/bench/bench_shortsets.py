@@ -51,7 +51,7 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
     common = ["--beam-size", str(cfg.beam_size), "--compute-type", cfg.compute_type]
     texts_path = work / f"anchor-{folder.name}.json"
     model = str(resolve_model("tiny.en", StorageConfig()))
-    anchor_cmd = [sys.executable, "-m", "pipelines.quality.anchor", "loop", "--model", model, "--out", str(texts_path)]
+    anchor_cmd = [sys.executable, "-m", "tools.bench.anchor", "loop", "--model", model, "--out", str(texts_path)]
     anchor_s = _timed([*anchor_cmd, *common, *order])
     anchor = json.loads(texts_path.read_text())
     results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order])]
