@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tools.bench.longform import write_wav
 
 from models.common.audio import SAMPLE_RATE
 from pipelines.decode import decode_audio
+from tools.bench.longform import write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 REALSPEECH = REPO / "tests" / "data" / "realspeech"
