@@ -173,3 +173,13 @@ def test_a_nightly_run_resolves_once_for_its_fingerprint_and_its_actors(
 
     rows = DeltaTable(str(table)).to_pyarrow_table(columns=["status", "model"]).to_pylist()
     assert rows == [{"status": "ok", "model": str(root / "versions" / version_folder)}] * 2
+
+
+def test_nightly_refuses_a_missing_model_at_start_and_leaves_dest_untouched(tmp_path: Path, capsys) -> None:
+    from jobs.cli import main
+
+    table = tmp_path / "table"
+    missing = tmp_path / "no-such-model"
+    assert main(["nightly", str(CLIPS[0]), "-o", str(table), "--model", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not table.exists()

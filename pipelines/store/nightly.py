@@ -154,11 +154,12 @@ def run_nightly(config: NightlyConfig, *, run_id: str | None = None, on_phase: P
     tconfig = config.transcribe
     started = time.perf_counter()
     run_id = run_id or new_run_id()
+    # Once, here: the fingerprint's model identity and the weights the actors load are the same
+    # version even if the registry is promoted mid-run (and an s3:// model is listed once);
+    # before the table is touched, so a missing model leaves DEST as it was.
+    model = resolve(tconfig.model, tconfig.storage)
     table = TranscriptTable(config.output, tconfig.storage, on_phase=on_phase)
     table.open(create=True)  # refuses foreign files, the old format and other tables, touching nothing
-    # Once, here: the fingerprint's model identity and the weights the actors load are the same
-    # version even if the registry is promoted mid-run (and an s3:// model is listed once).
-    model = resolve(tconfig.model, tconfig.storage)
     key = InputKey(model=tconfig.model.model, fingerprint=tconfig.fingerprint(model.identity))
     listed = call_with_retries(lambda: list_sources(list(config.sources), tconfig.storage), tconfig.storage, "listing")
     states = table.input_states()
