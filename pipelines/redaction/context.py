@@ -15,8 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+(?:st|nd|rd|th)?|[^\sA-Za-z\d]")
+# A long cue word that Whisper misheard by a letter or two ("exploration" for "expiration",
+# dev2 split) still cues its value. Shorter words are too close to ordinary ones ("card": "car").
+FUZZY_MIN_LETTERS = 7
+FUZZY_RATIO = 0.85
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class Cue:
     type: str
     pattern: re.Pattern[str]
     value: ValueFinder
+    # The cue's single long words, also matched when misheard (FUZZY_RATIO).
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,8 @@ class ContextHit:
 def cue(kind: str, value: ValueFinder, *phrases: str) -> Cue:
     """A cue of type `kind`: any of `phrases` (words separated by spaces, commas, dots or hyphens)."""
     words = "|".join(p.replace(" ", r"[\s,.-]*") for p in phrases)
-    return Cue(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE), value)
+    long_words = tuple(p for p in phrases if p.isalpha() and len(p) >= FUZZY_MIN_LETTERS)
+    return Cue(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE), value, long_words)
 
 
 def find_after_cues(text: str, cues: tuple[Cue, ...]) -> list[ContextHit]:
@@ -72,8 +81,10 @@ def find_after_cues(text: str, cues: tuple[Cue, ...]) -> list[ContextHit]:
     starts = [t.start for t in toks]
     hits: list[ContextHit] = []
     for c in cues:
-        for m in c.pattern.finditer(text):
-            first = _bisect(starts, m.end())
+        ends = [m.end() for m in c.pattern.finditer(text)]
+        ends += [t.end for t in toks if len(t.text) >= FUZZY_MIN_LETTERS and any(near(t.lower, w) for w in c.words)]
+        for end in sorted(set(ends)):
+            first = _bisect(starts, end)
             span = c.value(toks, first)
             if span is not None:
                 hits.append(ContextHit(c.type, toks[span[0]].start, toks[span[1]].end))
@@ -84,3 +95,12 @@ def _bisect(starts: list[int], at: int) -> int:
     import bisect
 
     return bisect.bisect_left(starts, at)
+
+
+@lru_cache(maxsize=8192)
+def near(word: str, cue_word: str) -> bool:
+    """`word` is `cue_word` misheard (or is it): similar enough, letter for letter."""
+    if word == cue_word:
+        return True
+    m = SequenceMatcher(None, word, cue_word, autojunk=False)
+    return m.real_quick_ratio() >= FUZZY_RATIO and m.quick_ratio() >= FUZZY_RATIO and m.ratio() >= FUZZY_RATIO

@@ -22,6 +22,7 @@ from typing import Any
 from pipelines.redaction.context import find_after_cues
 from pipelines.redaction.cues import CUES, find_dates, find_domains, find_streets
 from pipelines.redaction.entities import PII
+from pipelines.redaction.neighbours import widen
 from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import is_amount, normalize, read_out
 from pipelines.redaction.values import digit_string
@@ -95,6 +96,7 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
+    hits = [Hit(h.type, *widen(text, h.type, h.start, h.end), h.rank) for h in hits]
     return _merge([h for h in hits if h.type in config.entities])
 
 

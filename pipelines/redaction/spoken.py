@@ -38,6 +38,9 @@ MIN_RUN_DIGITS = 5
 # Four digits read out in two or more groups ("seven nine eight eight", "54, 33", "twenty-three
 # fifty-nine") are a code, not a quantity: quantities are said as one number ("two thousand").
 READ_OUT_DIGITS = 4
+# Three or more digits read one by one ("one six zero", "4-8-4") are a code too, whatever their
+# cue: nobody says a quantity digit by digit (found on the dev2 split, its cues misheard).
+MIN_DIGIT_BY_DIGIT = 3
 # ... except a year in pairs ("nineteen ninety-five") and a clock time ("at ten thirty").
 _YEAR_PAIRS = re.compile(r"(?:19|20)\d\d")
 _CLOCK_AFTER = re.compile(r"\s*(?:o'clock|a\.?m\b|p\.?m\b)", re.IGNORECASE)
@@ -49,7 +52,8 @@ _CURRENCY_AFTER = re.compile(r"\s*(?:dollars?|bucks|pounds?|euros?|cents?|percen
 # "jsmith at example dot com"; tiny.en also glues the "at" on ("MarieLatGmail.com").
 _EMAIL = re.compile(
     r"\b(?P<local>[A-Za-z0-9][\w.+-]*?(?:\s+dot\s+[\w+-]+)*)(?:\s+at\s+|at)"
-    r"(?P<domain>[A-Za-z0-9-]+(?:(?:\s+dot\s+|\.)[A-Za-z0-9-]+)+)",
+    # A top-level domain is letters: "my chicken at 73.09 59.952" is a number, not an address.
+    r"(?P<domain>[A-Za-z0-9-]+(?:(?:\s+dot\s+|\.)[A-Za-z0-9-]+)*(?:\s+dot\s+|\.)[A-Za-z][A-Za-z-]*\b)",
     re.IGNORECASE,
 )
 _DOT = re.compile(r"\s+dot\s+", re.IGNORECASE)
@@ -150,12 +154,15 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
 
 
 def read_out(text: str) -> list[Run]:
-    """Short codes read out in groups (READ_OUT_DIGITS), not amounts, years or clock times."""
+    """Short codes read out in groups (READ_OUT_DIGITS) or digit by digit (MIN_DIGIT_BY_DIGIT),
+    not amounts, years or clock times."""
     return [
         r
         for r in runs(text)
-        if len(r.digits) == READ_OUT_DIGITS
-        and r.groups >= 2
+        if (
+            (len(r.digits) == READ_OUT_DIGITS and r.groups >= 2)
+            or (MIN_DIGIT_BY_DIGIT <= len(r.digits) < MIN_RUN_DIGITS and r.groups == len(r.digits))
+        )
         and not is_amount(text, r.start, r.end)
         and not _homophone_end(text, r)
         and not (r.groups == 2 and _YEAR_PAIRS.fullmatch(r.digits))

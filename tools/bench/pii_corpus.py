@@ -4,8 +4,11 @@ digits read one by one or in groups, values split across two sentences, and sent
 ordinary numbers that must stay.
 
 Dev and test differ in both phrasing and voice: the first six phrasings of each type with the
-first four voices are dev, the last six with the last four voices are test. Seeded: the same
-seed gives the same utterances.
+first four voices are dev, the last six with the last four voices are test. Two later splits
+(pii_templates.HELD_OUT) have phrasings, voices, names, streets, cities and providers of their
+own: `dev2` for tuning once dev was exhausted, `fresh` for acceptance (nothing is tuned on it).
+Seeded: the same seed gives the same utterances; the later splits are drawn after the first two,
+so adding them changed none of dev's or test's.
 """
 
 from __future__ import annotations
@@ -18,24 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.bench.pii_templates import ORDINARY, TEMPLATES
+from tools.bench.pii_templates import HELD_OUT, ORDINARY, ORDINARY_HELD_OUT, TEMPLATES
 
 VOICES = {
     "dev": ("en-us", "en-gb+f3", "en-gb-x-gbclan+m3", "en-029+f2"),
     "test": ("en-us-nyc+f4", "en-gb-x-rp", "en-gb-scotland+m7", "en-gb-x-gbcwmd+f1"),
+    "dev2": ("en-us+m2", "en-gb-scotland+f2", "en-029+m5", "en-us-nyc+Andy"),
+    "fresh": ("en-gb+m4", "en-us+f5", "en-gb-x-rp+Alex", "en-gb-x-gbcwmd+m6"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()  # noqa: SIM905
-FIRST = "Sarah Michael Priya Tomasz Aisha Daniel Mei Oluwaseun Grace Carlos Hannah Ivan Fatima Liam".split()  # noqa: SIM905
-LAST = "Johnson Okafor Schmidt Nakamura Garcia Kowalski Brennan Haddad Lindqvist Moreau Patel Ferreira".split()  # noqa: SIM905
-STREETS = "Elm Maple Willow Harbor Cedar Birch Juniper Chestnut Orchard Linden".split()  # noqa: SIM905
-SUFFIXES = "Street Avenue Road Lane Drive Court".split()  # noqa: SIM905
-CITIES = "Springfield Riverton Ashford Millbrook Fairview Kingsport Bramwell Oakdale".split()  # noqa: SIM905
 MONTHS = "January February March April May June July August September October November December".split()  # noqa: SIM905
 NUMBER_TYPES = ("SSN", "CREDIT_DEBIT_NUMBER", "CREDIT_DEBIT_CVV", "PIN", "BANK_ACCOUNT_NUMBER", "BANK_ROUTING", "PHONE")
-PROVIDERS = ("gmail", "outlook", "yahoo", "protonmail", "hotmail")
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,52 @@ class Utterance:
     text: str
     digits: tuple[str, ...] = ()  # digit strings that must not survive (or, ORDINARY, must)
     words: tuple[str, ...] = ()  # words that must not survive
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The names, streets, cities and mail providers a split's values are drawn from."""
+
+    first: tuple[str, ...]
+    last: tuple[str, ...]
+    streets: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    cities: tuple[str, ...]
+    providers: tuple[str, ...]
+
+
+def _pool(first: str, last: str, streets: str, suffixes: str, cities: str, providers: str) -> Pool:
+    return Pool(*(tuple(words.split()) for words in (first, last, streets, suffixes, cities, providers)))
+
+
+FIRST_POOL = _pool(
+    "Sarah Michael Priya Tomasz Aisha Daniel Mei Oluwaseun Grace Carlos Hannah Ivan Fatima Liam",
+    "Johnson Okafor Schmidt Nakamura Garcia Kowalski Brennan Haddad Lindqvist Moreau Patel Ferreira",
+    "Elm Maple Willow Harbor Cedar Birch Juniper Chestnut Orchard Linden",
+    "Street Avenue Road Lane Drive Court",
+    "Springfield Riverton Ashford Millbrook Fairview Kingsport Bramwell Oakdale",
+    "gmail outlook yahoo protonmail hotmail",
+)
+POOLS = {
+    "dev": FIRST_POOL,
+    "test": FIRST_POOL,
+    "dev2": _pool(
+        "Rebecca Joseph Anil Marta Yusuf Laura Kenji Chloe Pedro Nadia Owen Sofia",
+        "Williams Mensah Becker Tanaka Rossi Novak Murphy Khalil Andersson Dubois Singh Costa",
+        "Poplar Sycamore Magnolia Hillcrest Lakeview Meadow Ridge Aspen",
+        "Boulevard Way Place Terrace",
+        "Greenville Lakewood Northfield Redmond Westbury Clayton",
+        "icloud aol mail gmx",
+    ),
+    "fresh": _pool(
+        "Emily Robert Deepa Piotr Zainab Thomas Yuki Olivia Mateo Elena Gareth Amara",
+        "Brown Adeyemi Wagner Suzuki Bianchi Horvat Doyle Nasser Eriksson Laurent Gupta Silva",
+        "Hawthorne Spruce Dogwood Riverside Sunset Valley Beacon Foxglove",
+        "Street Avenue Road Parkway Circle",
+        "Brookfield Easton Marlow Pinehurst Stanton Hollister",
+        "gmail yahoo outlook comcast",
+    ),
+}
 
 
 def spoken_digits(digits: str, groups: tuple[int, ...], grouped: bool) -> str:
@@ -99,7 +144,7 @@ def _number_value(kind: str, rng: random.Random) -> tuple[str, tuple[int, ...]]:
     return f"{rng.randint(2, 9)}{d(2)}{rng.randint(2, 9)}{d(2)}{d(4)}", (3, 3, 4)  # PHONE
 
 
-def _value(kind: str, rng: random.Random, grouped: bool) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+def _value(kind: str, rng: random.Random, grouped: bool, pool: Pool = FIRST_POOL) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(spoken text, digits to check, words to check) of a fresh value of `kind`."""
     if kind in (
         "SSN",
@@ -121,14 +166,14 @@ def _value(kind: str, rng: random.Random, grouped: bool) -> tuple[str, tuple[str
         text = f"{MONTHS[month - 1]} {day}, {year}" if grouped else f"{month:02d} {day:02d} {year}"
         return text, (str(year),), (MONTHS[month - 1].lower(),) if grouped else ()
     if kind == "NAME":
-        first, last = rng.choice(FIRST), rng.choice(LAST)
+        first, last = rng.choice(pool.first), rng.choice(pool.last)
         return f"{first} {last}", (), (first.lower(), last.lower())
     if kind == "ADDRESS":
-        number, street, city = rng.randint(12, 980), rng.choice(STREETS), rng.choice(CITIES)
-        return f"{number} {street} {rng.choice(SUFFIXES)} in {city}", (str(number),), (street.lower(), city.lower())
+        number, street, city = rng.randint(12, 980), rng.choice(pool.streets), rng.choice(pool.cities)
+        return f"{number} {street} {rng.choice(pool.suffixes)} in {city}", (str(number),), (street.lower(), city.lower())
     if kind == "EMAIL":
-        first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower()
-        return f"{first} dot {last} at {rng.choice(PROVIDERS)} dot com", (), (first, last)
+        first, last = rng.choice(pool.first).lower(), rng.choice(pool.last).lower()
+        return f"{first} dot {last} at {rng.choice(pool.providers)} dot com", (), (first, last)
     if kind == "IBAN":
         digits = "".join(rng.choice("0123456789") for _ in range(18))
         return f"D E {spoken_digits(digits, (2, 4, 4, 4, 4), grouped)}", (digits,), ()
@@ -156,14 +201,27 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
                 a, b = _split_value(spoken)
                 text = template.format(v=spoken, a=a, b=b)
                 out.append(_utterance(out, split, kind, t_index, text, digits, words, rng))
-    for t_index, template in enumerate(ORDINARY):
-        split = "dev" if t_index < len(ORDINARY) // 2 else "test"
+    _ordinary(out, ORDINARY, ("dev", "test"), rng)
+    for kind, templates in HELD_OUT.items():
+        for t_index, template in enumerate(templates):
+            split = "dev2" if t_index < len(templates) // 2 else "fresh"
+            for reading in range(READINGS):
+                spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1, pool=POOLS[split])
+                a, b = _split_value(spoken)
+                text = template.format(v=spoken, a=a, b=b)
+                out.append(_utterance(out, split, kind, t_index, text, digits, words, rng))
+    _ordinary(out, ORDINARY_HELD_OUT, ("dev2", "fresh"), rng)
+    return out
+
+
+def _ordinary(out: list[Utterance], templates: tuple[str, ...], splits: tuple[str, str], rng: random.Random) -> None:
+    for t_index, template in enumerate(templates):
+        split = splits[0] if t_index < len(templates) // 2 else splits[1]
         for _ in range(READINGS):
             numbers = [str(rng.choice((rng.randint(2, 60), rng.randint(100, 999), rng.randint(1990, 2025))))]
             numbers += [str(rng.randint(2, 60)) for _ in range(template.count("{n}") - 1)]
             text = template.replace("{n}", "{}").format(*numbers)
             out.append(_utterance(out, split, "ORDINARY", t_index, text, tuple(numbers), (), rng))
-    return out
 
 
 def _utterance(out: list, split: str, kind: str, t_index: int, text: str, digits, words, rng) -> Utterance:  # noqa: ANN001

@@ -1,0 +1,44 @@
+"""The rest of a long number: digit groups said just before or after a redacted one.
+
+A value the model garbled in the middle ("... be below 9, 0 or 6955289488107 or 7, 58", an IBAN
+whose cue was misheard) is found by its long part; the short groups beside it are the same value
+(dev2 split of the spoken-PII corpus). Only numbers of the kinds listed are widened: a date or
+an address next to a time of day is not one value.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipelines.redaction.spoken import is_amount, runs
+from pipelines.redaction.values import digit_string
+
+WIDENED = frozenset(
+    ("SSN", "CREDIT_DEBIT_NUMBER", "BANK_ACCOUNT_NUMBER", "BANK_ROUTING", "PHONE", "IBAN", "IP", "DIGITS")
+)
+# A value this long is an identifier (shorter ones are codes, quantities, times).
+MIN_VALUE_DIGITS = 5
+# A group beside it: at least this many digits, at most this many words away.
+MIN_GROUP_DIGITS = 2
+MAX_WORDS_BETWEEN = 2
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def widen(text: str, kind: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a `kind` value at text[start:end], widened over the digit groups beside it."""
+    if kind not in WIDENED or len(digit_string(text[start:end])) < MIN_VALUE_DIGITS:
+        return start, end
+    groups = [r for r in runs(text) if len(r.digits) >= MIN_GROUP_DIGITS and not is_amount(text, r.start, r.end)]
+    grown = True
+    while grown:
+        grown = False
+        for r in groups:
+            if r.start < start and r.end <= start and _close(text[r.end : start]):
+                start, grown = r.start, True
+            elif r.end > end and r.start >= end and _close(text[end : r.start]):
+                end, grown = r.end, True
+    return start, end
+
+
+def _close(between: str) -> bool:
+    return len(_WORD.findall(between)) <= MAX_WORDS_BETWEEN
