@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.redaction.context import find_after_cues
-from pipelines.redaction.cues import CUES, find_dates, find_domains, find_streets
+from pipelines.redaction.cues import CUES, find_chains, find_dates, find_domains, find_houses, find_streets
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.settings import RedactConfig
@@ -92,7 +92,8 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     hits = _presidio_hits(text, config)
     # A code read out in groups without a cue: the length of a PIN.
     hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
-    for h in (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text)):
+    found = (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text))
+    for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
@@ -119,8 +120,12 @@ def _presidio_hits(text: str, config: RedactConfig) -> list[Hit]:
 
 
 def _digits_type(value: str) -> str:
-    """A long digit run said without a cue, typed by its length."""
+    """A digit run said without a cue of its own, typed by its length."""
     count = len(digit_string(value))
+    if count == 3:
+        return "CREDIT_DEBIT_CVV"
+    if count == 4:
+        return "PIN"
     if count == 9:
         return "SSN"
     if count in (10, 11):

@@ -4,11 +4,12 @@ digits read one by one or in groups, values split across two sentences, and sent
 ordinary numbers that must stay.
 
 Dev and test differ in both phrasing and voice: the first six phrasings of each type with the
-first four voices are dev, the last six with the last four voices are test. Two later splits
-(pii_templates.HELD_OUT) have phrasings, voices, names, streets, cities and providers of their
-own: `dev2` for tuning once dev was exhausted, `fresh` for acceptance (nothing is tuned on it).
-Seeded: the same seed gives the same utterances; the later splits are drawn after the first two,
-so adding them changed none of dev's or test's.
+first four voices are dev, the last six with the last four voices are test. Later splits have
+phrasings, voices, names, streets, cities and providers of their own: `dev2` and `dev3`
+(pii_templates.HELD_OUT) for tuning once dev was exhausted (dev3 was first an acceptance split;
+it was looked at, so it is for tuning now), and `fresh` (pii_templates.FRESH), the acceptance
+split: nothing is tuned on it. Seeded: the same seed gives the same utterances; later splits are
+drawn after the earlier ones, so adding them changed none of those.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.bench.pii_templates import HELD_OUT, ORDINARY, ORDINARY_HELD_OUT, TEMPLATES
+from tools.bench.pii_templates import FRESH, HELD_OUT, ORDINARY, ORDINARY_FRESH, ORDINARY_HELD_OUT, TEMPLATES
 
 VOICES = {
     "dev": ("en-us", "en-gb+f3", "en-gb-x-gbclan+m3", "en-029+f2"),
     "test": ("en-us-nyc+f4", "en-gb-x-rp", "en-gb-scotland+m7", "en-gb-x-gbcwmd+f1"),
     "dev2": ("en-us+m2", "en-gb-scotland+f2", "en-029+m5", "en-us-nyc+Andy"),
-    "fresh": ("en-gb+m4", "en-us+f5", "en-gb-x-rp+Alex", "en-gb-x-gbcwmd+m6"),
+    "dev3": ("en-gb+m4", "en-us+f5", "en-gb-x-rp+Alex", "en-gb-x-gbcwmd+m6"),
+    "fresh": ("en-gb-x-gbclan+f4", "en-029+m1", "en-us-nyc+m3", "en-gb-scotland+Annie"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
@@ -85,13 +87,21 @@ POOLS = {
         "Greenville Lakewood Northfield Redmond Westbury Clayton",
         "icloud aol mail gmx",
     ),
-    "fresh": _pool(
+    "dev3": _pool(
         "Emily Robert Deepa Piotr Zainab Thomas Yuki Olivia Mateo Elena Gareth Amara",
         "Brown Adeyemi Wagner Suzuki Bianchi Horvat Doyle Nasser Eriksson Laurent Gupta Silva",
         "Hawthorne Spruce Dogwood Riverside Sunset Valley Beacon Foxglove",
         "Street Avenue Road Parkway Circle",
         "Brookfield Easton Marlow Pinehurst Stanton Hollister",
         "gmail yahoo outlook comcast",
+    ),
+    "fresh": _pool(
+        "Jessica William Ravi Agnieszka Omar Natalie Hiroshi Isabel Diego Irina Rhys Chiamaka",
+        "Taylor Nwosu Fischer Yamamoto Romano Kovac Walsh Haddadi Lundgren Girard Sharma Pereira",
+        "Laurel Cypress Alder Fairway Summit Holly Briar Mill",
+        "Road Lane Drive Court Street",
+        "Ridgewood Ashland Carver Dunmore Halstead Wexford",
+        "gmail hotmail outlook yahoo",
     ),
 }
 
@@ -204,13 +214,21 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
     _ordinary(out, ORDINARY, ("dev", "test"), rng)
     for kind, templates in HELD_OUT.items():
         for t_index, template in enumerate(templates):
-            split = "dev2" if t_index < len(templates) // 2 else "fresh"
+            split = "dev2" if t_index < len(templates) // 2 else "dev3"
             for reading in range(READINGS):
                 spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1, pool=POOLS[split])
                 a, b = _split_value(spoken)
                 text = template.format(v=spoken, a=a, b=b)
                 out.append(_utterance(out, split, kind, t_index, text, digits, words, rng))
-    _ordinary(out, ORDINARY_HELD_OUT, ("dev2", "fresh"), rng)
+    _ordinary(out, ORDINARY_HELD_OUT, ("dev2", "dev3"), rng)
+    for kind, templates in FRESH.items():
+        for t_index, template in enumerate(templates):
+            for reading in range(READINGS):
+                spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1, pool=POOLS["fresh"])
+                a, b = _split_value(spoken)
+                text = template.format(v=spoken, a=a, b=b)
+                out.append(_utterance(out, "fresh", kind, t_index, text, digits, words, rng))
+    _ordinary(out, ORDINARY_FRESH, ("fresh", "fresh"), rng)
     return out
 
 

@@ -359,3 +359,99 @@ ORDINARY_HELD_OUT: tuple[str, ...] = (
     "There were {n} charges on the statement.",
     "The store is on floor {n}, next to the lifts.",
 )
+
+# A third round, written after the second round's `fresh` split had been looked at (it became
+# `dev3`): the acceptance split `fresh` now, nothing tuned on it.
+FRESH: dict[str, tuple[str, ...]] = {
+    "SSN": (
+        "Oh sure, social security number, that's {v}.",
+        "My social is {a}. Um, {b}.",
+        "I think my social security number ends, no wait, the whole thing is {v}.",
+        "For the claim they need my social, which is {v}.",
+    ),
+    "CREDIT_DEBIT_NUMBER": (
+        "The card I want to use is {v}.",
+        "Can you charge my credit card? It's {v}.",
+        "Okay so it's a visa, {a}. And then {b}.",
+        "My new debit card number is {v}, it just came in the mail.",
+    ),
+    "CREDIT_DEBIT_CVV": (
+        "The security code is {v}, on the back.",
+        "Um, CVV is {v}.",
+        "And the code on the back of it, {v}.",
+        "The card verification code is {v}.",
+    ),
+    "CREDIT_DEBIT_EXPIRY": (
+        "Expiry is {v}.",
+        "The card expires {v}, I just checked.",
+        "Um, it says expires {v}.",
+        "Expiration date on my card is {v}.",
+    ),
+    "PIN": (
+        "The PIN for my card is {v}.",
+        "I tried my PIN, {v}, and it didn't work.",
+        "My PIN number is {v}, can you check it?",
+        "Uh, the PIN, it's {v}.",
+    ),
+    "BANK_ACCOUNT_NUMBER": (
+        "The account number is {v}, it's a joint account.",
+        "Deposit it in my checking account, {v}.",
+        "My account, um, {a}. And then {b}.",
+        "Yeah, account number {v}.",
+    ),
+    "BANK_ROUTING": (
+        "The routing number for my bank is {v}.",
+        "Uh, routing number, {v}.",
+        "Routing is {v}, and it's a credit union.",
+        "And the routing number, {a}. Then {b}.",
+    ),
+    "PHONE": (
+        "Call me on my cell, {v}.",
+        "My phone number changed, it's now {v}.",
+        "The number to reach me is {v}.",
+        "My phone is {a}. Then {b}.",
+    ),
+    "EMAIL": (
+        "The email on file is {v}.",
+        "You can email me at {v}.",
+        "My email address is {v}, thank you.",
+        "Please send a copy to {v}.",
+    ),
+    "ADDRESS": (
+        "I live at {v}, apartment two.",
+        "Ship it to {v}, please.",
+        "My address is {v}.",
+        "We're at {v} now.",
+    ),
+    "NAME": (
+        "My name is {v}, that's the name on the card.",
+        "Hi, it's {v}, calling back.",
+        "Yes, this is {v}.",
+        "The account holder's name is {v}.",
+    ),
+    "DATE_OF_BIRTH": (
+        "My date of birth is {v}, if you need it.",
+        "I was born on {v}.",
+        "Uh, date of birth, {v}.",
+        "My birthday is {v}.",
+    ),
+    "IBAN": (
+        "My IBAN is {v}.",
+        "Please pay it to IBAN {v}.",
+        "The IBAN is {v}, at a bank in Berlin.",
+        "Um, IBAN, {v}.",
+    ),
+    "IP": (
+        "My IP address is {v}.",
+        "The server's IP is {v}.",
+        "Uh, the IP address of the router is {v}.",
+        "It says the IP is {v}.",
+    ),
+}
+
+ORDINARY_FRESH: tuple[str, ...] = (
+    "I've called {n} times about this.",
+    "The package was {n} days late.",
+    "They charged me {n} dollars for shipping.",
+    "We've had the account since {n}.",
+)
