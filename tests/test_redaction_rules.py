@@ -91,3 +91,42 @@ def test_cue_ablation_of_the_tuning_tool() -> None:
 
     row = without_cues({"text": "Hello, my name is Ann Lee. I live at 4 Elm Street, Leeds.", "duration_s": 3.0})
     assert row["text"] == "Hello, Ann Lee. 4 Elm Leeds." and row["segments"][0]["text"] == " " + row["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        # Digits read one by one, their cue misheard ("three digits on the mark").
+        (" The numbers on the mark, four one seven.", "417"),
+        (" Then reach me on N3-9-1, N6-0-2.", "391602"),
+        # Short groups beside a long value belong to it.
+        (" It's 8, 1 or 3344556677 or 4, 25.", "81334455667742"),
+        # A long cue word misheard by a letter or two.
+        (" The exploration is March 2031.", "2031"),
+        # A number is not an e-mail address ("at 61.02" is no domain).
+        (" Put it in my chicken at 61.02 77.481", "610277481"),
+        # Any code but an error code.
+        (" The code under the Mac is 562, I think.", "562"),
+        # A named street without its number, and a house number before capitalised words.
+        (" Send it to 9 for the Lakeside Terrace in Norwood.", "Lakeside"),
+        (" I leave at 218 Maple Greenhill please.", "218"),
+        # Numbers chained by a misheard "dot".
+        (" The router is at 172, not 168, not 254.", "172168254"),
+    ],
+)
+def test_values_whose_cue_was_misheard(text: str, gone: str) -> None:
+    kept = _redact(text)["text"]
+    assert gone not in (kept if gone.isalpha() else digit_string(kept)), kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " The error code is 404 again.",
+        " I'll take 2 or 3 or 4 of them.",
+        " We expressed 12 concerns.",
+    ],
+)
+def test_ordinary_numbers_beside_the_new_rules_are_kept(text: str) -> None:
+    kept = _redact(text)["text"]
+    assert digit_string(kept) == digit_string(text), kept

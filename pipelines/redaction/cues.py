@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.redaction.context import ContextHit, Cue, cue, tokens
+from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
 from pipelines.redaction.values import (
     CODE,
     DATE,

@@ -154,7 +154,9 @@ def _number_value(kind: str, rng: random.Random) -> tuple[str, tuple[int, ...]]:
     return f"{rng.randint(2, 9)}{d(2)}{rng.randint(2, 9)}{d(2)}{d(4)}", (3, 3, 4)  # PHONE
 
 
-def _value(kind: str, rng: random.Random, grouped: bool, pool: Pool = FIRST_POOL) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+def _value(
+    kind: str, rng: random.Random, grouped: bool, pool: Pool = FIRST_POOL
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(spoken text, digits to check, words to check) of a fresh value of `kind`."""
     if kind in (
         "SSN",
@@ -180,7 +182,11 @@ def _value(kind: str, rng: random.Random, grouped: bool, pool: Pool = FIRST_POOL
         return f"{first} {last}", (), (first.lower(), last.lower())
     if kind == "ADDRESS":
         number, street, city = rng.randint(12, 980), rng.choice(pool.streets), rng.choice(pool.cities)
-        return f"{number} {street} {rng.choice(pool.suffixes)} in {city}", (str(number),), (street.lower(), city.lower())
+        return (
+            f"{number} {street} {rng.choice(pool.suffixes)} in {city}",
+            (str(number),),
+            (street.lower(), city.lower()),
+        )
     if kind == "EMAIL":
         first, last = rng.choice(pool.first).lower(), rng.choice(pool.last).lower()
         return f"{first} dot {last} at {rng.choice(pool.providers)} dot com", (), (first, last)
