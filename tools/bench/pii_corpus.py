@@ -209,33 +209,30 @@ def _split_value(text: str) -> tuple[str, str]:
 def build_utterances(seed: int = 20) -> list[Utterance]:
     rng = random.Random(seed)
     out: list[Utterance] = []
-    for kind, templates in TEMPLATES.items():
+    # Each round: its typed phrasings, then its ordinary sentences; the first half of each goes
+    # to the first split. Rounds are drawn in the order they were written.
+    rounds = (
+        (TEMPLATES, ORDINARY, ("dev", "test")),
+        (HELD_OUT, ORDINARY_HELD_OUT, ("dev2", "dev3")),
+        (FRESH, ORDINARY_FRESH, ("fresh", "fresh")),
+    )
+    for typed, ordinary, splits in rounds:
+        _typed(out, typed, splits, rng)
+        _ordinary(out, ordinary, splits, rng)
+    return out
+
+
+def _typed(
+    out: list[Utterance], typed: dict[str, tuple[str, ...]], splits: tuple[str, str], rng: random.Random
+) -> None:
+    for kind, templates in typed.items():
         for t_index, template in enumerate(templates):
-            split = "dev" if t_index < len(templates) // 2 else "test"
-            for reading in range(READINGS):
-                spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1)
-                a, b = _split_value(spoken)
-                text = template.format(v=spoken, a=a, b=b)
-                out.append(_utterance(out, split, kind, t_index, text, digits, words, rng))
-    _ordinary(out, ORDINARY, ("dev", "test"), rng)
-    for kind, templates in HELD_OUT.items():
-        for t_index, template in enumerate(templates):
-            split = "dev2" if t_index < len(templates) // 2 else "dev3"
+            split = splits[0] if t_index < len(templates) // 2 else splits[1]
             for reading in range(READINGS):
                 spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1, pool=POOLS[split])
                 a, b = _split_value(spoken)
                 text = template.format(v=spoken, a=a, b=b)
                 out.append(_utterance(out, split, kind, t_index, text, digits, words, rng))
-    _ordinary(out, ORDINARY_HELD_OUT, ("dev2", "dev3"), rng)
-    for kind, templates in FRESH.items():
-        for t_index, template in enumerate(templates):
-            for reading in range(READINGS):
-                spoken, digits, words = _value(kind, rng, grouped=reading % 2 == 1, pool=POOLS["fresh"])
-                a, b = _split_value(spoken)
-                text = template.format(v=spoken, a=a, b=b)
-                out.append(_utterance(out, "fresh", kind, t_index, text, digits, words, rng))
-    _ordinary(out, ORDINARY_FRESH, ("fresh", "fresh"), rng)
-    return out
 
 
 def _ordinary(out: list[Utterance], templates: tuple[str, ...], splits: tuple[str, str], rng: random.Random) -> None:
