@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 import pyarrow as pa
+from tqdm import tqdm
 
 from models.resolved import ResolvedModel
 from pipelines.batch.cluster import ClusterPlan
@@ -94,8 +95,11 @@ def local_batches(
         pa.Table.from_pylist(rows), config=config, n_mels=model.n_mels, needs_audio=model.needs_audio
     )
     windows = pa.concat_tables(list(prepared))
-    for offset in range(0, windows.num_rows, batch_size):
-        yield infer(windows.slice(offset, batch_size))
+    # On a terminal, a bar as the Ray path's (Ray Data's) shows; in a log, nothing.
+    with tqdm(total=windows.num_rows, desc="Transcribe", unit="window", disable=not sys.stderr.isatty()) as bar:
+        for offset in range(0, windows.num_rows, batch_size):
+            yield infer(windows.slice(offset, batch_size))
+            bar.update(min(batch_size, windows.num_rows - offset))
 
 
 def local_gpus(config: TranscribeConfig) -> int:
