@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.resolved import resolve
-    from pipelines.batch.run import run_transcription
+    from pipelines.batch.run import ensure_ray, run_transcription
     from pipelines.batch.watchdog import STALLED_EXIT, StalledError
     from pipelines.config import OptionError
     from pipelines.listing import SourceNotFoundError
@@ -68,11 +68,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model = resolve(config.model, config.storage)  # once for the run: the check and the run share it
     refuse_unknown_language(config, model)
+    if args.verbose and config.compute.engine != "local":
+        ensure_ray(verbose=True)  # before the run starts Ray quietly (so --verbose runs on Ray)
     try:
-        sink = _sink(args, config)
-        summary = run_transcription(
-            args.sources, args.output, config, mode=mode, sink=sink, model=model, verbose=args.verbose
-        )
+        summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config), model=model)
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:
         print(f"voxray: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@
 A handful of local files took 4x the plain faster-whisper loop as a whole process, and most of
 it was Ray's: its start (GCS, raylet, workers), the workers' start-up and imports, and its
 shutdown at exit (docs/performance.md "Small jobs"). Such a job has one preparation task and one
-model batch in the Ray path, so nothing runs in parallel there anyway. Here the same callables run
+model batch or two in the Ray path, so nothing runs in parallel there anyway. Here the same callables run
 on the same batches, one after the other: `prepare_windows` on the files of one preparation task,
 `TranscribeWindows` on the windows in batches of the planned size. Rows are the Ray path's, byte
 for byte (tests/test_engine.py), except what differs between any two runs (run id, times).
@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from tqdm import tqdm
 
+from models.common.profile import StageTimes
+from models.common.schema import STATUS_ERROR
 from models.resolved import ResolvedModel
-from pipelines.batch.cluster import ClusterPlan
+from pipelines.batch.assemble import Assembler
+from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.prepare import prepare_windows
+from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.config import OptionError, TranscribeConfig
 from pipelines.listing import SourceFile
 
@@ -81,6 +86,32 @@ def _ray_wanted() -> bool:
     return running or bool(os.environ.get("RAY_ADDRESS")) or os.path.exists(RAY_CURRENT_CLUSTER)
 
 
+def local_rows(
+    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
+) -> Iterator[dict[str, Any]]:
+    """Transcript rows for `files` as the Ray path gives them (`pipelines.batch.run._transcript_rows`).
+
+    Every file of a preparation task is complete once its windows are through the model; should
+    one not be, it still gets its row, an error row, as in the Ray path.
+    """
+    plan = plan_cluster(config, {"CPU": local_cpus(), "GPU": _gpus(config)})
+    assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
+    started = time.perf_counter()
+    for table in local_batches(files, config, model, plan.batch_size, _threads(plan)):
+        if started is not None:
+            times.add("driver:until first results", time.perf_counter() - started)
+            started = None
+        pieces, profiles = pieces_of(table)
+        for profile in profiles:
+            times.merge(StageTimes.from_json(profile))
+        yield from (row for piece in pieces for row in assembler.add(piece))
+    for path, channel in assembler.incomplete:
+        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
+        # The Ray path's words for it (pipelines/batch/run.py), so that rows stay alike.
+        error = "internal error: some windows of this file were lost; rerun to retry"
+        yield {**assembler.row([lost]), "status": STATUS_ERROR, "error": error}
+
+
 def local_batches(
     files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, batch_size: int, threads: int
 ) -> Iterator[pa.Table]:
@@ -102,7 +133,12 @@ def local_batches(
             bar.update(min(batch_size, windows.num_rows - offset))
 
 
-def local_gpus(config: TranscribeConfig) -> int:
+def local_cpus() -> int:
+    """The CPUs this process may use (its affinity), which is what a local Ray counts on Linux."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _gpus(config: TranscribeConfig) -> int:
     """GPUs this process can use, as a local Ray would count them (none asked for: none looked for)."""
     if config.model.device == "cpu":
         return 0
@@ -111,6 +147,6 @@ def local_gpus(config: TranscribeConfig) -> int:
     return ctranslate2.get_cuda_device_count()
 
 
-def local_threads(plan: ClusterPlan) -> int:
+def _threads(plan: ClusterPlan) -> int:
     """Threads for the one in-process model: on CPUs, what the Ray plan's actors have between them."""
     return plan.threads_per_actor if plan.use_gpu else plan.threads_per_actor * plan.num_actors

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import pyarrow as pa
 import ray
 
 from models.common.ids import new_run_id
@@ -26,9 +25,10 @@ from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
+from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.batch.console import quiet_ray_console, ray_log_level
 from pipelines.batch.infer import TranscribeWindows
-from pipelines.batch.local import Engine, choose_engine, local_batches, local_gpus, local_threads
+from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
@@ -167,14 +167,12 @@ def iter_transcripts(
     run_id: str,
     times: StageTimes | None = None,
     model: ResolvedModel | None = None,
-    verbose: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files`, each exactly once, as they complete (not in input order).
 
     `times` collects where the time went: the driver's own stages and those every task and actor
     reported with its output (models.common.profile). `model`: `config.model` already resolved
-    (models.resolved); else it is resolved here, once for the run. `verbose`: Ray's own warnings
-    on the console, where this starts Ray. The stages run on Ray or in this process (`engine`).
+    (models.resolved); else it is resolved here, once for the run.
     """
     if not files:
         return
@@ -184,12 +182,23 @@ def iter_transcripts(
             model = resolve(config.model, config.storage)
     model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
-    rows = _transcript_rows(files, config, model, run_id, times, verbose)
+    if engine(files, config) == "local":
+        rows = local_rows(files, config, model, run_id, times)
+    else:
+        rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
         rows = redact_stream(rows, config.redact, config.storage)
     yield from rows
+
+
+def engine(files: list[SourceFile], config: TranscribeConfig) -> Engine:
+    """Where this job's stages run: on Ray, or in this process (pipelines/batch/local.py).
+
+    OptionError where `--engine local` cannot run the job as the Ray path would.
+    """
+    return choose_engine(files, config, files_per_task(files, config, local_cpus()))
 
 
 def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:
@@ -199,20 +208,27 @@ def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeC
 
 
 def _transcript_rows(
-    files: list[SourceFile],
-    config: TranscribeConfig,
-    model: ResolvedModel,
-    run_id: str,
-    times: StageTimes,
-    verbose: bool,
+    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
 ) -> Iterator[dict[str, Any]]:
+    with times.stage("driver:ray start"):
+        ensure_ray()
     config.check_model(model.needs_audio)
-    if engine(files, config) == "local":
-        batches = _local_batches(files, config, model)
-    else:
-        batches = _ray_batches(files, config, model, times, verbose)
+    resources = ray.cluster_resources()
+    nodes = alive_nodes()
+    plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
+    per_task = files_per_task(files, config, resources.get("CPU", 1))
+    probe = ExecutorProbe(ray.data.DataContext.get_current())
+    ds = build_dataset(files, config, plan, model, per_task)
+    probe.watch(ds)
     waited = time.perf_counter()
+    batches = watched(
+        lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
+        config.compute.stall_timeout_s,
+        lambda: describe_wait(probe, len(nodes)),
+        on_stall=probe.stop,
+        activity=probe.tasks_finished,
+    )
     for batch in batches:
         if waited is not None:
             times.add("driver:until first results", time.perf_counter() - waited)
@@ -235,45 +251,6 @@ def _transcript_rows(
         }
 
 
-def local_cpus() -> int:
-    """The CPUs this process may use (its affinity), which is what a local Ray counts on Linux."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def engine(files: list[SourceFile], config: TranscribeConfig) -> Engine:
-    """Where this job's stages run (pipelines/batch/local.py); OptionError for `local` where it cannot."""
-    return choose_engine(files, config, files_per_task(files, config, local_cpus()))
-
-
-def _local_batches(files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel) -> Iterator[pa.Table]:
-    """The small-job engine: one preparation task, the Ray plan's batch size, its actors' threads in one model."""
-    plan = plan_cluster(config, {"CPU": local_cpus(), "GPU": local_gpus(config)})
-    yield from local_batches(files, config, model, plan.batch_size, local_threads(plan))
-
-
-def _ray_batches(
-    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, times: StageTimes, verbose: bool
-) -> Iterator[pa.Table]:
-    from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait  # imports ray.data: 1 s
-
-    with times.stage("driver:ray start"):
-        ensure_ray(verbose=verbose)
-    resources = ray.cluster_resources()
-    nodes = alive_nodes()
-    plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
-    per_task = files_per_task(files, config, resources.get("CPU", 1))
-    probe = ExecutorProbe(ray.data.DataContext.get_current())
-    ds = build_dataset(files, config, plan, model, per_task)
-    probe.watch(ds)
-    yield from watched(
-        lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
-        config.compute.stall_timeout_s,
-        lambda: describe_wait(probe, len(nodes)),
-        on_stall=probe.stop,
-        activity=probe.tasks_finished,
-    )
-
-
 def run_transcription(
     sources: list[str],
     dest: str,
@@ -283,14 +260,12 @@ def run_transcription(
     run_id: str | None = None,
     sink: SinkFactory | None = None,
     model: ResolvedModel | None = None,
-    verbose: bool = False,
 ) -> RunSummary:
     """`voxray transcribe`: every listed file -> exactly one row (per channel in split mode) in DEST.
 
     `sink` makes where rows go once the inputs are listed (jobs/ chooses: a Delta table is
     pipelines/store's); by default a Parquet folder at DEST, `mode` error, overwrite or append.
     `model`: `config.model` already resolved by the caller (models.resolved); else resolved here.
-    `verbose`: Ray's own warnings on the console.
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
@@ -305,8 +280,8 @@ def run_transcription(
     out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
-    for chunk in _chunks(iter_transcripts(files, config, run_id, times, model, verbose), WRITE_CHUNK_ROWS):
-        if metrics is None and ray.is_initialized():  # Ray is up once rows flow, unless the job ran locally
+    for chunk in _chunks(iter_transcripts(files, config, run_id, times, model), WRITE_CHUNK_ROWS):
+        if metrics is None and ray.is_initialized():  # Ray is up once rows flow, unless run in-process
             from pipelines.metrics import RunMetrics
 
             metrics = RunMetrics("transcribe")
