@@ -25,7 +25,6 @@ from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
-from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.batch.console import quiet_ray_console, ray_log_level
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
@@ -210,6 +209,9 @@ def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeC
 def _transcript_rows(
     files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
 ) -> Iterator[dict[str, Any]]:
+    # Here, not at the top: it imports Ray Data (1 s), which a job run in-process never needs.
+    from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+
     with times.stage("driver:ray start"):
         ensure_ray()
     config.check_model(model.needs_audio)
