@@ -7,12 +7,16 @@ here so that a `ray start` cluster recorded on the machine is never joined), thr
 over the five readable files (tools/bench/anchor.py). The three alternate, round after round, so
 that a machine shared with other work loads them alike; each measurement is the median of the
 rounds, with its ratio to the loop's median (the target: at most 2x) and every round's ratio.
+`cpu_s` (user + system CPU seconds of the process and its children, median) moves less with
+other work on the machine than wall time does; a Ray started for the run counts only in part
+(its GCS and raylet are not the command's children once they are daemonised).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,9 +49,12 @@ def bench_small_job(cfg: Any, work: Path, measurement: Any) -> list:  # BenchCon
         "voxray transcribe samples --engine ray": [*voxray, "--engine", "ray", "-o", str(work / "ray")],
     }
     walls: dict[str, list[float]] = {name: [] for name in systems}
+    cpus: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(ROUNDS):
         for name, cmd in systems.items():
-            walls[name].append(_timed(cmd))
+            wall, cpu = _timed(cmd)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
     loop = list(walls)[0]
     texts = {loop: json.loads(anchor_out.read_text())}
     texts.update({name: _texts(work / folder) for name, folder in zip(list(walls)[1:], ("local", "ray"), strict=True)})
@@ -61,6 +68,7 @@ def bench_small_job(cfg: Any, work: Path, measurement: Any) -> list:  # BenchCon
             extra={
                 "vs_loop": round(statistics.median(walls[name]) / statistics.median(walls[loop]), 2),
                 "rounds_vs_loop": [round(w / a, 2) for w, a in zip(walls[name], walls[loop], strict=True)],
+                "cpu_s": round(statistics.median(cpus[name]), 2),
             },
         )
         for name in walls
@@ -78,7 +86,11 @@ def _env() -> dict[str, str]:
     return dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds of the process, and the CPU seconds it and its waited-for children used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(cmd, env=_env(), check=True, capture_output=True, text=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
