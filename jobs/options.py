@@ -193,6 +193,15 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         ),
         option("compute.threads_per_actor", "--threads-per-actor", type=int, help="CPU threads per model actor"),
         option(
+            "compute.engine",
+            "--engine",
+            choices=["auto", "ray", "local"],
+            help="ray: a Ray Data pipeline (a local Ray, or the cluster RAY_ADDRESS names); local: the same stages "
+            "in this process without starting Ray, for a few local files; auto (default): local when the job fits "
+            "one preparation task (8 files), every input is local, and neither RAY_ADDRESS, a running `ray start` "
+            "cluster nor a Ray-only option (--num-actors, --max-actors) asks for Ray",
+        ),
+        option(
             "compute.files_per_task",
             "--files-per-task",
             type=int,

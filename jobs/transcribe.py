@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model = resolve(config.model, config.storage)  # once for the run: the check and the run share it
     refuse_unknown_language(config, model)
-    if args.verbose:
-        ensure_ray(verbose=True)  # before the run starts Ray quietly
+    if args.verbose and config.compute.engine != "local":
+        ensure_ray(verbose=True)  # before the run starts Ray quietly (so --verbose runs on Ray)
     try:
         summary = run_transcription(args.sources, args.output, config, mode=mode, sink=_sink(args, config), model=model)
     except (SourceNotFoundError, FileExistsError, StoreError, OptionError) as exc:

@@ -60,6 +60,10 @@ class ComputeConfig:
     # node-loss run ends within five minutes of its last possible progress; raise it for a first
     # model download slower than that. None: wait for ever.
     stall_timeout_s: PositiveFloat | None = 300.0
+    # Where the stages run: ray (a Ray Data pipeline, on the cluster RAY_ADDRESS names or a local
+    # Ray started for the run), local (the same stages in this process, no Ray: pipelines/batch/
+    # local.py), or auto: local for a small job of local files when nothing asks for Ray.
+    engine: Literal["auto", "ray", "local"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ KNOWN_ELSEWHERE = "ray-project/ray/issues/53727"
 def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
     clips = [str(REPO / "samples" / "welcome.wav"), str(REPO / "samples" / "weather.mp3")]
     env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
-    cmd = [sys.executable, "-m", "jobs.cli", "transcribe", *clips, "--output", str(dest), *flags]
+    # Ray's console is what this checks: without RAY_ADDRESS two clips would run in-process.
+    cmd = [sys.executable, "-m", "jobs.cli", "transcribe", *clips, "--output", str(dest), "--engine", "ray", *flags]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=True)
 
 

@@ -25,9 +25,9 @@ from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
-from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.batch.console import quiet_ray_console, ray_log_level
 from pipelines.batch.infer import TranscribeWindows
+from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
@@ -181,12 +181,23 @@ def iter_transcripts(
             model = resolve(config.model, config.storage)
     model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
-    rows = _transcript_rows(files, config, model, run_id, times)
+    if engine(files, config) == "local":
+        rows = local_rows(files, config, model, run_id, times)
+    else:
+        rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
         from pipelines.redaction.stream import redact_stream
 
         rows = redact_stream(rows, config.redact, config.storage)
     yield from rows
+
+
+def engine(files: list[SourceFile], config: TranscribeConfig) -> Engine:
+    """Where this job's stages run: on Ray, or in this process (pipelines/batch/local.py).
+
+    OptionError where `--engine local` cannot run the job as the Ray path would.
+    """
+    return choose_engine(files, config, files_per_task(files, config, local_cpus()))
 
 
 def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:
@@ -198,6 +209,9 @@ def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeC
 def _transcript_rows(
     files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
 ) -> Iterator[dict[str, Any]]:
+    # Here, not at the top: it imports Ray Data (1 s), which a job run in-process never needs.
+    from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
+
     with times.stage("driver:ray start"):
         ensure_ray()
     config.check_model(model.needs_audio)
@@ -264,15 +278,17 @@ def run_transcription(
     config.check_model(model.needs_audio)  # before listing, and before DEST is touched
     with times.stage("driver:listing"):
         files = call_with_retries(lambda: list_sources(sources, config.storage), config.storage, "listing")
+    engine(files, config)  # an engine that cannot run this job is refused before DEST is touched
     out = (sink or parquet_sink(dest, config.storage, mode))(files, run_id)
     summary = RunSummary(run_id=run_id, files=len(files), profile=times)
     metrics = None
     for chunk in _chunks(iter_transcripts(files, config, run_id, times, model), WRITE_CHUNK_ROWS):
-        if metrics is None:
+        if metrics is None and ray.is_initialized():  # Ray is up once rows flow, unless run in-process
             from pipelines.metrics import RunMetrics
 
-            metrics = RunMetrics("transcribe")  # Ray is up once rows flow
-        metrics.rows(chunk)
+            metrics = RunMetrics("transcribe")
+        if metrics is not None:
+            metrics.rows(chunk)
         for row in chunk:
             summary.add(row)
         with times.stage("driver:write"):

@@ -6,6 +6,7 @@ Scenarios (each prints audio seconds per wall second, RTFx, and WER where refere
 - stages: what each CPU stage (decode, VAD, features) delivers per core, to size CPU pools for GPUs.
 - timestamps: segment boundaries against the known sentence positions of a built recording.
 - memory: peak RSS of the CPU stage over a multi-hour recording.
+- small-job: `make demo`'s six samples, whole processes, default engine and Ray against the loop.
 - distill: improve's teacher (Whisper base) against its student (tiny.en) on the same short clips.
 Ray starts before the clock runs (a cluster is long-lived); its start-up time is reported apart.
 """
@@ -89,6 +90,10 @@ def run_benchmarks(cfg: BenchConfig) -> list[Measurement]:
             results += bench_short(cfg, work)
         if "long" in cfg.scenarios:
             results += bench_long(cfg, work)
+        if "small-job" in cfg.scenarios:
+            from tools.bench.bench_smalljob import bench_small_job
+
+            results += bench_small_job(cfg, work, Measurement)
         if "short-sets" in cfg.scenarios:
             from tools.bench.bench_shortsets import bench_short_sets
 
