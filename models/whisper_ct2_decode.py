@@ -59,9 +59,15 @@ class CT2Decoder:
         stage: str,
         text_only: bool = False,
         single: list[bool] | None = None,
+        starts: list[int] | None = None,
     ) -> list[Decoded]:
-        """Each window at Whisper's temperatures in turn, until its result passes the guards."""
+        """Each window at Whisper's temperatures in turn, until its result passes the guards.
+
+        starts: per row, a timestamp token that ends its prompt (a packed clip's start,
+        models.whisper_ct2_clips); its tokens then begin with it, as a window's begin with <|0.00|>.
+        """
         prompt = self.prompt(tokenizer, cfg, text_only)
+        prompts = [prompt + ([starts[i]] if starts else []) for i in range(len(durations))]
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]
@@ -73,10 +79,12 @@ class CT2Decoder:
             sampling = sampling_options(temperature, cfg.beam_size)
             enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
-                outputs = self._generate(enc, prompt, len(pending), suppress, sampling)
+                outputs = self._generate(enc, [prompts[i] for i in pending], suppress, sampling)
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
+                if starts:
+                    decoded["tokens"] = [starts[i], *decoded["tokens"]]
                 candidates[i].append(decoded)
                 if passes_guards(decoded, cfg) or is_silence(decoded, cfg):
                     best[i] = decoded
@@ -96,14 +104,13 @@ class CT2Decoder:
     def _generate(
         self,
         encoder_output: ctranslate2.StorageView,
-        prompt: list[int],
-        n: int,
+        prompts: list[list[int]],
         suppress: list[int],
         sampling: dict[str, Any],
     ) -> list[Any]:
         return self.model.model.generate(
             encoder_output,
-            [list(prompt) for _ in range(n)],
+            prompts,
             length_penalty=1,
             max_length=self.model.max_length,
             return_scores=True,
@@ -190,7 +197,11 @@ def add_words(
 
 def select_rows(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:
     """Rows of an encoder output (a CPU copy when it lives on a GPU: rare fallback path only)."""
-    array = np.asarray(
-        encoder_output.to_device(ctranslate2.Device.cpu) if hasattr(encoder_output, "to_device") else encoder_output
-    )
-    return ctranslate2.StorageView.from_array(np.ascontiguousarray(array[rows]))
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(as_array(encoder_output)[rows]))
+
+
+def as_array(encoder_output: ctranslate2.StorageView) -> np.ndarray:
+    """An encoder output as a NumPy array (a CPU copy when it lives on a GPU)."""
+    if hasattr(encoder_output, "to_device"):
+        encoder_output = encoder_output.to_device(ctranslate2.Device.cpu)
+    return np.asarray(encoder_output)
