@@ -73,7 +73,8 @@ class Backend(Protocol):
         self, features: np.ndarray, spans: list[ClipSpan], decoding: ModelConfig | None = None
     ) -> list[WindowResult]:
         """Packed windows' features and their clips (models.whisper_ct2_clips): one result
-        per clip, in window times. Only where `decodes_clips`."""
+        per clip, in window times, `failed` where decoding stopped before the clip's end. Only
+        where `decodes_clips`."""
         ...
 
     def transcribe_audio(self, audios: list[np.ndarray], decoding: ModelConfig | None = None) -> list[WindowResult]:

@@ -82,7 +82,8 @@ def decode_clips(
             "model:decode clips",
             starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group],
         )
-        for i, (segments, _seek, _failed) in zip(idx, decoded, strict=True):
-            # A clip ends in silence, so Whisper has nothing left to seek to: its segments are all.
-            results[i] = WindowResult(segments, *languages[spans[i].window])
+        for i, (segments, seek, _failed) in zip(idx, decoded, strict=True):
+            # Whisper stopped before the clip's end and would seek there (it does near a window's
+            # end): its last words are missing, so the caller decodes that clip alone.
+            results[i] = WindowResult(segments, *languages[spans[i].window], failed=seek is not None)
     return results

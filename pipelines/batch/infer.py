@@ -116,13 +116,17 @@ class TranscribeWindows:
         started = time.perf_counter()
         clips = [(k, p) for k, w in enumerate(windows) for p in w.placements]
         spans = [ClipSpan(k, p.window_offset_s, p.end_s) for k, p in clips]
-        results = self.backend.transcribe_clips(np.stack([w.mels(N_FRAMES) for w in windows]), spans)
+        features = np.stack([w.mels(N_FRAMES) for w in windows])
+        results = self.backend.transcribe_clips(features, spans)
         per_clip = (time.perf_counter() - started) / len(clips)
-        return [
+        pieces = [
             piece
             for (_, p), r in zip(clips, results, strict=True)
+            if not r.failed
             for piece in split_window([p], r.segments, r.language, r.language_probability, per_clip)
         ]
+        redo = [clip for clip, r in zip(clips, results, strict=True) if r.failed]
+        return pieces + (decode_alone(self.backend, features, redo, self.times) if redo else [])
 
     def _decode(self, windows: list[Window]) -> tuple[list[Any], np.ndarray | None]:
         """The backend's results for windows with audio, and their features (None: a model reading audio)."""
