@@ -36,8 +36,9 @@ class ChunkingConfig:
     # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
     pack_short_clips: bool | None = None
     pack_gap_s: NonNegativeFloat = 1.0
-    # A clip longer than this is never packed; it gets a window of its own.
-    pack_max_clip_s: PositiveFloat = 12.0
+    # A clip longer than this is never packed; it gets a window of its own. Packed clips are decoded
+    # each on its own (models/whisper_ct2_clips.py), so a long one may share: 20 s leaves room for 9.
+    pack_max_clip_s: PositiveFloat = 20.0
     vad_threshold: Probability = 0.5
     vad_min_silence_ms: NonNegativeInt = 160
 

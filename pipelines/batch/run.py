@@ -28,7 +28,7 @@ from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
 from pipelines.batch.console import quiet_ray_console, ray_log_level
 from pipelines.batch.infer import TranscribeWindows
-from pipelines.batch.packing import without_cross_language_packing
+from pipelines.batch.packing import packed_batch_size, without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.batch.sinks import SinkFactory, parquet_sink
@@ -206,6 +206,7 @@ def _transcript_rows(
     plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
+    plan = replace(plan, batch_size=packed_batch_size(config, plan.batch_size, plan.use_gpu, per_task > 1))
     probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, model, per_task)
     probe.watch(ds)
