@@ -21,7 +21,7 @@ from models.common.audio import FRAMES_PER_SECOND, pad_or_trim
 from models.common.config import ModelConfig
 from models.common.profile import StageTimes
 from models.whisper_ct2_clips import decode_clips, silent_window
-from models.whisper_ct2_decode import CT2Decoder, as_array, select_rows
+from models.whisper_ct2_decode import CT2Decoder, as_array, select_rows, token_limit
 from models.whisper_decoding import before_seek, shift_segment
 
 __all__ = ["CT2Whisper", "WindowResult", "pick_compute_type", "pick_device"]
@@ -154,7 +154,14 @@ class CT2Whisper:
             stage = "model:decode" if round_index == 0 else "model:seek decode"
             chosen = [single[r] for r in rows]
             decoded = self.decoder.decode(
-                encoder_output, durations, self.tokenizer(language), cfg, stage, text_only, chosen
+                encoder_output,
+                durations,
+                self.tokenizer(language),
+                cfg,
+                stage,
+                text_only,
+                chosen,
+                max_tokens=token_limit(max(durations)),
             )
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
             for k, (segments, seek, failed) in enumerate(decoded):

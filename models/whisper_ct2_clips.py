@@ -26,7 +26,7 @@ import numpy as np
 from models.backend import ClipSpan, WindowResult
 from models.common.audio import N_AUDIO_CTX, N_FRAMES, TIME_PRECISION_S
 from models.common.config import ModelConfig
-from models.whisper_ct2_decode import as_array
+from models.whisper_ct2_decode import as_array, token_limit
 
 if TYPE_CHECKING:
     from models.whisper_ct2 import CT2Whisper
@@ -81,6 +81,7 @@ def decode_clips(
             cfg,
             "model:decode clips",
             starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group],
+            max_tokens=token_limit(max(s.end_s - s.start_s for s in group)),
         )
         for i, (segments, seek, _failed) in zip(idx, decoded, strict=True):
             # Whisper stopped before the clip's end and would seek there (it does near a window's

@@ -1,10 +1,12 @@
 """Packing short clips into shared 30-second windows, and its repair: all of packing in one place.
 
 Every window costs one full encoder pass whatever it holds (Whisper needs whole 30 s windows), so
-a task's short clips go several to a window, a second of silence apart (`pack_windows`), and
-Whisper's segments are split back to the clips by time (assemble.split_window). Where that cannot
-be trusted, the model stage decodes the clips of a packed window again on their own
-(`unsafe_clips`, `decode_alone`). Packing is on where segments have timestamps to split by
+a task's short clips go several to a window, a second of silence apart (`pack_windows`). A backend
+that `decodes_clips` (CTranslate2) encodes the window once and decodes each clip as its own
+sequence (models/whisper_ct2_clips.py); a clip whose decoding stopped short of its end is decoded
+alone (`decode_alone`). Other backends decode the window whole, Whisper's segments are split back
+to the clips by time (assemble.split_window), and where that cannot be trusted the clips are
+decoded again on their own (`unsafe_clips`, `decode_alone`). Packing is on where segments have timestamps to split by
 (`packs_short_clips`), and off by default where a multilingual model detects the language
 (`without_cross_language_packing`).
 """
