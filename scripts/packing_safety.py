@@ -6,7 +6,8 @@ per-file rise, the files that lost words of their alone transcript, and model CP
 stage (fallback temperatures, clips decoded alone). References: a folder's manifest.jsonl
 (path, text); a file without one is scored against its own transcript alone.
 
-    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies] [--whole-windows [--fallback window]]
+    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies] [--whole-windows]
+        [--fallback window]
 """
 
 from __future__ import annotations
