@@ -158,7 +158,8 @@ def test_a_clips_encoder_input_is_its_own_span_and_silence_elsewhere() -> None:
     windows = np.stack([np.full((1500, 4), 1.0, np.float32), np.full((1500, 4), 2.0, np.float32)])
     silence = np.zeros((1500, 4), np.float32)
     rows = np.asarray(clip_encodings(windows, silence, [ClipSpan(1, 10.0, 12.0), ClipSpan(0, 0.0, 3.0)]))
-    first, last = round((10.0 - CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND), round((12.0 + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
+    first = round((10.0 - CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
+    last = round((12.0 + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
     assert (rows[0, first:last] == 2.0).all() and not rows[0, :first].any() and not rows[0, last:].any()
     assert (rows[1, :150] == 1.0).all() and not rows[1, 160:].any()
     assert start_token(50364, 10.0) == 50364 + 500  # <|10.00|>
