@@ -30,6 +30,15 @@ class WindowResult:
     failed: bool = False
 
 
+@dataclass(frozen=True)
+class ClipSpan:
+    """A packed clip: the window (row of the batch) holding it and its span there, in seconds."""
+
+    window: int
+    start_s: float
+    end_s: float
+
+
 class Backend(Protocol):
     """A loaded model: 30-second windows in, one `WindowResult` per window out (window times)."""
 
@@ -38,6 +47,10 @@ class Backend(Protocol):
     needs_audio: bool  # reads 16 kHz audio (`transcribe_audio`), not log-mel features (CTC models)
     multilingual: bool
     on_gpu: bool
+    # Decodes packed clips each as its own sequence from their window's encoder pass
+    # (`transcribe_clips`); otherwise a packed window is decoded whole and repaired
+    # (pipelines/batch/packing.py).
+    decodes_clips: bool
     times: StageTimes  # where its time went since the caller last took them (`take_times`)
 
     def transcribe_windows(
@@ -54,6 +67,14 @@ class Backend(Protocol):
         (no timestamps, no seeking; None: as `decoding` says). single_pass: per window, the first
         temperature only; a window failing Whisper's guards there comes back `failed`.
         """
+        ...
+
+    def transcribe_clips(
+        self, features: np.ndarray, spans: list[ClipSpan], decoding: ModelConfig | None = None
+    ) -> list[WindowResult]:
+        """Packed windows' features and their clips (models.whisper_ct2_clips): one result
+        per clip, in window times, `failed` where decoding stopped before the clip's end. Only
+        where `decodes_clips`."""
         ...
 
     def transcribe_audio(self, audios: list[np.ndarray], decoding: ModelConfig | None = None) -> list[WindowResult]:

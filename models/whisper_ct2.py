@@ -8,6 +8,7 @@ segments (and optionally words, by cross-attention alignment). Times are relativ
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from pathlib import Path
 
 import ctranslate2
@@ -15,11 +16,12 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-from models.backend import WindowResult, features_of
+from models.backend import ClipSpan, WindowResult, features_of
 from models.common.audio import FRAMES_PER_SECOND, pad_or_trim
 from models.common.config import ModelConfig
 from models.common.profile import StageTimes
-from models.whisper_ct2_decode import CT2Decoder, select_rows
+from models.whisper_ct2_clips import decode_clips, silent_window
+from models.whisper_ct2_decode import CT2Decoder, as_array, select_rows, token_limit
 from models.whisper_decoding import before_seek, shift_segment
 
 __all__ = ["CT2Whisper", "WindowResult", "pick_compute_type", "pick_device"]
@@ -44,6 +46,7 @@ class CT2Whisper:
     """A CTranslate2 Whisper model behind `models.backend.Backend`."""
 
     needs_audio = False
+    decodes_clips = True
 
     def __init__(self, model_dir: Path, config: ModelConfig, threads: int = 0) -> None:
         self.config = config
@@ -94,7 +97,7 @@ class CT2Whisper:
         single = single_pass if single_pass is not None else [False] * len(durations)
         with self.times.stage("model:encode"):
             encoder_output = self.model.encode(np.ascontiguousarray(features, dtype=np.float32))
-        languages = self._languages(encoder_output, len(durations), cfg)
+        languages = self.languages(encoder_output, len(durations), cfg)
         results: list[WindowResult | None] = [None] * len(durations)
         for language, mode in sorted({(lang, m) for (lang, _), m in zip(languages, modes, strict=True)}):
             idx = [
@@ -112,6 +115,17 @@ class CT2Whisper:
                 result.language, result.language_probability = languages[i]
                 results[i] = result
         return [r for r in results if r is not None]
+
+    def transcribe_clips(
+        self, features: np.ndarray, spans: list[ClipSpan], decoding: ModelConfig | None = None
+    ) -> list[WindowResult]:
+        """See models.backend.Backend.transcribe_clips (models.whisper_ct2_clips)."""
+        return decode_clips(self, features, spans, decoding or self.config) if spans else []
+
+    @cached_property
+    def silence(self) -> np.ndarray:
+        """The encoder output of a silent window, (N_AUDIO_CTX, d_model): computed once."""
+        return as_array(self.model.encode(silent_window(self.n_mels)))[0]
 
     def _transcribe_group(
         self,
@@ -140,7 +154,14 @@ class CT2Whisper:
             stage = "model:decode" if round_index == 0 else "model:seek decode"
             chosen = [single[r] for r in rows]
             decoded = self.decoder.decode(
-                encoder_output, durations, self.tokenizer(language), cfg, stage, text_only, chosen
+                encoder_output,
+                durations,
+                self.tokenizer(language),
+                cfg,
+                stage,
+                text_only,
+                chosen,
+                max_tokens=token_limit(max(durations)),
             )
             next_rows, next_features, next_durations, next_offsets = [], [], [], []
             for k, (segments, seek, failed) in enumerate(decoded):
@@ -162,7 +183,7 @@ class CT2Whisper:
             rows, offsets, encoder_output = next_rows, next_offsets, None
         return results
 
-    def _languages(self, encoder_output: ctranslate2.StorageView, n: int, cfg: ModelConfig) -> list[tuple[str, float]]:
+    def languages(self, encoder_output: ctranslate2.StorageView, n: int, cfg: ModelConfig) -> list[tuple[str, float]]:
         if cfg.language:
             return [(cfg.language if self.multilingual else "en", 1.0)] * n
         if not self.multilingual:

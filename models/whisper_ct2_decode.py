@@ -33,6 +33,13 @@ from models.whisper_decoding import (
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 
+# A transcript has at most this many tokens per second of audio, plus MIN_TOKENS: fast speech
+# (230 words a minute) with digit strings and a timestamp pair every two seconds stays under 10.
+# A hypothesis stuck repeating itself (which Whisper's guards then reject) stops there instead of
+# at the model's 448 tokens: on short clips and short seek remainders, most of the fallback's cost.
+MAX_TOKENS_PER_S = 12.0
+MIN_TOKENS = 16
+
 # Per window: its segments (window time), where to seek (or None), and whether a single-pass window failed.
 Decoded = tuple[list[dict[str, Any]], float | None, bool]
 
@@ -59,9 +66,17 @@ class CT2Decoder:
         stage: str,
         text_only: bool = False,
         single: list[bool] | None = None,
+        starts: list[int] | None = None,
+        max_tokens: int | None = None,
     ) -> list[Decoded]:
-        """Each window at Whisper's temperatures in turn, until its result passes the guards."""
+        """Each window at Whisper's temperatures in turn, until its result passes the guards.
+
+        starts: per row, a timestamp token that ends its prompt (a packed clip's start,
+        models.whisper_ct2_clips); its tokens then begin with it, as a window's begin with <|0.00|>.
+        max_tokens: at most this many tokens generated per row (None: the model's limit).
+        """
         prompt = self.prompt(tokenizer, cfg, text_only)
+        prompts = [prompt + ([starts[i]] if starts else []) for i in range(len(durations))]
         suppress = get_suppressed_tokens(tokenizer, [-1])
         best: list[dict[str, Any] | None] = [None] * len(durations)
         candidates: list[list[dict[str, Any]]] = [[] for _ in durations]
@@ -73,10 +88,12 @@ class CT2Decoder:
             sampling = sampling_options(temperature, cfg.beam_size)
             enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
-                outputs = self._generate(enc, prompt, len(pending), suppress, sampling)
+                outputs = self._generate(enc, [prompts[i] for i in pending], suppress, sampling, max_tokens)
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
+                if starts:
+                    decoded["tokens"] = [starts[i], *decoded["tokens"]]
                 candidates[i].append(decoded)
                 if passes_guards(decoded, cfg) or is_silence(decoded, cfg):
                     best[i] = decoded
@@ -96,16 +113,19 @@ class CT2Decoder:
     def _generate(
         self,
         encoder_output: ctranslate2.StorageView,
-        prompt: list[int],
-        n: int,
+        prompts: list[list[int]],
         suppress: list[int],
         sampling: dict[str, Any],
+        max_tokens: int | None = None,
     ) -> list[Any]:
+        limit = self.model.max_length
+        if max_tokens is not None:
+            limit = min(limit, max(len(p) for p in prompts) + max_tokens)
         return self.model.model.generate(
             encoder_output,
-            [list(prompt) for _ in range(n)],
+            prompts,
             length_penalty=1,
-            max_length=self.model.max_length,
+            max_length=limit,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -188,9 +208,18 @@ def add_words(
     )
 
 
+def token_limit(seconds: float) -> int:
+    """The most tokens a transcript of `seconds` of audio can need (MAX_TOKENS_PER_S)."""
+    return MIN_TOKENS + math.ceil(MAX_TOKENS_PER_S * seconds)
+
+
 def select_rows(encoder_output: ctranslate2.StorageView, rows: list[int]) -> ctranslate2.StorageView:
     """Rows of an encoder output (a CPU copy when it lives on a GPU: rare fallback path only)."""
-    array = np.asarray(
-        encoder_output.to_device(ctranslate2.Device.cpu) if hasattr(encoder_output, "to_device") else encoder_output
-    )
-    return ctranslate2.StorageView.from_array(np.ascontiguousarray(array[rows]))
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(as_array(encoder_output)[rows]))
+
+
+def as_array(encoder_output: ctranslate2.StorageView) -> np.ndarray:
+    """An encoder output as a NumPy array (a CPU copy when it lives on a GPU)."""
+    if hasattr(encoder_output, "to_device"):
+        encoder_output = encoder_output.to_device(ctranslate2.Device.cpu)
+    return np.asarray(encoder_output)

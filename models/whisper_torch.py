@@ -118,6 +118,7 @@ class TorchBackend:
         self.config = model_config
         self.device, self.dtype = pick_device_dtype(model_config)
         self.on_gpu = self.device.type == "cuda"
+        self.decodes_clips = False
         self.needs_audio = is_ctc(model_dir)
         self.times = StageTimes()  # nothing is timed inside yet: the caller times the whole call
         if self.needs_audio:

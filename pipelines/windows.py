@@ -36,7 +36,9 @@ class ChunkingConfig:
     # wherever segments are split back by Whisper's timestamps (the ct2 backend with timestamps).
     pack_short_clips: bool | None = None
     pack_gap_s: NonNegativeFloat = 1.0
-    # A clip longer than this is never packed; it gets a window of its own.
+    # A clip longer than this is never packed; it gets a window of its own. 20 s saved a fifth of
+    # the model CPU on the held-out `prose` set but cost 0.5-1.4 WER points there (docs/performance.md);
+    # the dev set has no clip over 7 s to choose by, so the earlier value stays.
     pack_max_clip_s: PositiveFloat = 12.0
     vad_threshold: Probability = 0.5
     vad_min_silence_ms: NonNegativeInt = 160

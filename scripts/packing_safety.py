@@ -6,7 +6,8 @@ per-file rise, the files that lost words of their alone transcript, and model CP
 stage (fallback temperatures, clips decoded alone). References: a folder's manifest.jsonl
 (path, text); a file without one is scored against its own transcript alone.
 
-    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies] [--fallback window]
+    python scripts/packing_safety.py FOLDER... [--groupings 4] [--seed 0] [--copies] [--whole-windows]
+        [--fallback window]
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def main() -> None:
         help="split: a packed window failing Whisper's guards at t=0 has its clips decoded alone (voxray's); "
         "window: the whole window goes through the temperature ladder (before issue 21), for comparison",
     )
+    p.add_argument(
+        "--whole-windows",
+        action="store_true",
+        help="decode each packed window as one sequence and repair it (before issue 21's clip decoding)",
+    )
     args = p.parse_args()
     paths = sorted(f for d in args.folders for f in d.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS)
     refs = references(args.folders)
@@ -60,6 +66,7 @@ def main() -> None:
     clips = load_clips(paths)
     decoder = PackedDecoder(TranscribeConfig().validated())
     alone = decoder.transcripts(clips, [[i] for i in range(len(clips))])
+    decoder.model.backend.decodes_clips = not args.whole_windows
     if args.fallback == "window":
         backend = decoder.model.backend
         split = backend.transcribe_windows

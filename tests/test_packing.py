@@ -11,8 +11,11 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from models.backend import ClipSpan
+from models.whisper_ct2_clips import CLIP_MARGIN_S, ENCODER_POSITIONS_PER_SECOND, clip_encodings, start_token
 from pipelines.batch.packing import EDGE_S, INNER_GAP_S, STRADDLE_S, packs_short_clips, unsafe_clips
 from pipelines.batch.records import FileMeta, Placement
 from pipelines.batch.run import iter_transcripts
@@ -124,8 +127,9 @@ def test_random_groupings_keep_every_clips_words(tmp_path: Path) -> None:
         referenced = [c for c in clips if c.path in refs]
         report = compare(referenced, refs, alone, packed, len(groups))
         assert report.wer_packed <= report.wer_alone + 0.005, report
-        # No clip loses a segment: at most two of its alone words go missing (tiny.en rewords an
-        # uncertain espeak-ng clip by its neighbours' context, measured: docs/performance.md).
+        # No clip loses a segment: at most two of its alone words go missing (each packed clip is
+        # decoded on its own, but its encoder frames still see the neighbours' audio, and tiny.en
+        # rewords an uncertain espeak-ng clip by a word or two: docs/performance.md).
         missing = {c.path: word_errors(normalize(alone[c.path]), normalize(packed[c.path])).deletions for c in clips}
         assert max(missing.values()) <= 2, {p: n for p, n in missing.items() if n > 2}
 
@@ -145,3 +149,17 @@ def test_rerunning_a_packed_job_gives_identical_transcripts(ray_local, tmp_path:
     first, second = run(), run()
     assert len(first) == len(files)
     assert first == second
+
+
+# --- clip decoding: each packed clip sees its own span of the window's encoder output, silence elsewhere ---
+
+
+def test_a_clips_encoder_input_is_its_own_span_and_silence_elsewhere() -> None:
+    windows = np.stack([np.full((1500, 4), 1.0, np.float32), np.full((1500, 4), 2.0, np.float32)])
+    silence = np.zeros((1500, 4), np.float32)
+    rows = np.asarray(clip_encodings(windows, silence, [ClipSpan(1, 10.0, 12.0), ClipSpan(0, 0.0, 3.0)]))
+    first = round((10.0 - CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
+    last = round((12.0 + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
+    assert (rows[0, first:last] == 2.0).all() and not rows[0, :first].any() and not rows[0, last:].any()
+    assert (rows[1, :150] == 1.0).all() and not rows[1, 160:].any()
+    assert start_token(50364, 10.0) == 50364 + 500  # <|10.00|>

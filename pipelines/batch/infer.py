@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from models.backend import Backend, take_times
+from models.backend import Backend, ClipSpan, take_times
 from models.common.audio import N_FRAMES
 from models.common.config import ModelConfig, StorageConfig
 from models.common.profile import StageTimes
@@ -74,12 +74,14 @@ class TranscribeWindows:
         windows, profiles = windows_of(batch)
         for profile in profiles:
             self.times.merge(StageTimes.from_json(profile))
+        by_clip = [w.has_audio and self._decodes_by_clip(w) for w in windows]
+        pieces = self._decode_by_clip([w for w, clipwise in zip(windows, by_clip, strict=True) if clipwise])
+        windows = [w for w, clipwise in zip(windows, by_clip, strict=True) if not clipwise]
         with_audio = [w for w in windows if w.has_audio]
         started = time.perf_counter()
         results, features = self._decode(with_audio)
         per_window = (time.perf_counter() - started) / max(1, len(with_audio))
         decoded = iter(enumerate(results))
-        pieces: list[Piece] = []
         redo: list[tuple[int, Placement]] = []  # (window of `features`, packed clip) to decode alone
         for window in windows:
             if not window.has_audio:
@@ -99,6 +101,32 @@ class TranscribeWindows:
         if redo:
             pieces += decode_alone(self.backend, features, redo, self.times)
         return pieces
+
+    def _decodes_by_clip(self, window: Window) -> bool:
+        return self.backend.decodes_clips and not self.backend.needs_audio and is_packed(window.placements)
+
+    def _decode_by_clip(self, windows: list[Window]) -> list[Piece]:
+        """Packed windows: one encoder pass each, then every clip decoded as its own sequence.
+
+        A clip's words then come from its own span only (models.whisper_ct2_clips), so the
+        safety net that repairs whole-window decoding (packing.unsafe_clips) is not needed.
+        """
+        if not windows:
+            return []
+        started = time.perf_counter()
+        clips = [(k, p) for k, w in enumerate(windows) for p in w.placements]
+        spans = [ClipSpan(k, p.window_offset_s, p.end_s) for k, p in clips]
+        features = np.stack([w.mels(N_FRAMES) for w in windows])
+        results = self.backend.transcribe_clips(features, spans)
+        per_clip = (time.perf_counter() - started) / len(clips)
+        pieces = [
+            piece
+            for (_, p), r in zip(clips, results, strict=True)
+            if not r.failed
+            for piece in split_window([p], r.segments, r.language, r.language_probability, per_clip)
+        ]
+        redo = [clip for clip, r in zip(clips, results, strict=True) if r.failed]
+        return pieces + (decode_alone(self.backend, features, redo, self.times) if redo else [])
 
     def _decode(self, windows: list[Window]) -> tuple[list[Any], np.ndarray | None]:
         """The backend's results for windows with audio, and their features (None: a model reading audio)."""

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -26,6 +27,7 @@ from models.resolved import ResolvedModel
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.infer import TranscribeWindows
+from pipelines.batch.packing import packed_batch_size
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.config import OptionError, TranscribeConfig
@@ -87,7 +89,12 @@ def _ray_wanted() -> bool:
 
 
 def local_rows(
-    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, run_id: str, times: StageTimes
+    files: list[SourceFile],
+    config: TranscribeConfig,
+    model: ResolvedModel,
+    run_id: str,
+    times: StageTimes,
+    per_task: int,
 ) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files` as the Ray path gives them (`pipelines.batch.run._transcript_rows`).
 
@@ -95,6 +102,8 @@ def local_rows(
     one not be, it still gets its row, an error row, as in the Ray path.
     """
     plan = plan_cluster(config, {"CPU": local_cpus(), "GPU": _gpus(config)})
+    # The Ray path's windows per model call (pipelines/batch/run.py), so that batches are alike.
+    plan = replace(plan, batch_size=packed_batch_size(config, plan.batch_size, plan.use_gpu, per_task > 1))
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     started = time.perf_counter()
     for table in local_batches(files, config, model, plan.batch_size, _threads(plan)):

@@ -1,10 +1,12 @@
 """Packing short clips into shared 30-second windows, and its repair: all of packing in one place.
 
 Every window costs one full encoder pass whatever it holds (Whisper needs whole 30 s windows), so
-a task's short clips go several to a window, a second of silence apart (`pack_windows`), and
-Whisper's segments are split back to the clips by time (assemble.split_window). Where that cannot
-be trusted, the model stage decodes the clips of a packed window again on their own
-(`unsafe_clips`, `decode_alone`). Packing is on where segments have timestamps to split by
+a task's short clips go several to a window, a second of silence apart (`pack_windows`). A backend
+that `decodes_clips` (CTranslate2) encodes the window once and decodes each clip as its own
+sequence (models/whisper_ct2_clips.py); a clip whose decoding stopped short of its end is decoded
+alone (`decode_alone`). Other backends decode the window whole, Whisper's segments are split back
+to the clips by time (assemble.split_window), and where that cannot be trusted the clips are
+decoded again on their own (`unsafe_clips`, `decode_alone`). Packing is on where segments have timestamps to split by
 (`packs_short_clips`), and off by default where a multilingual model detects the language
 (`without_cross_language_packing`).
 """
@@ -48,6 +50,20 @@ def without_cross_language_packing(config: TranscribeConfig, model: ResolvedMode
     if not model.multilingual:
         return config
     return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
+
+
+# Packed windows per model call on CPUs. Each clip of a packed window is a decoder sequence of its
+# own (models.whisper_ct2_clips), so two such windows give the decoder about as many sequences as
+# eight windows of one clip; and a job of a few dozen clips (10-20 packed windows) is split into
+# enough calls for every actor: with eight a call, one of two actors sat idle (dev clip set).
+PACKED_CPU_BATCH_SIZE = 2
+
+
+def packed_batch_size(config: TranscribeConfig, planned: int, use_gpu: bool, short_files: bool) -> int:
+    """Windows per model call: fewer on CPUs where short clips are packed, unless configured."""
+    if use_gpu or config.compute.batch_size or not short_files or not packs_short_clips(config):
+        return planned
+    return min(planned, PACKED_CPU_BATCH_SIZE)
 
 
 def pack_windows(windows: list[list[Stretch]], cfg: ChunkingConfig) -> list[list[Stretch]]:

@@ -28,7 +28,7 @@ from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.console import quiet_ray_console, ray_log_level
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
-from pipelines.batch.packing import without_cross_language_packing
+from pipelines.batch.packing import packed_batch_size, without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.batch.sinks import SinkFactory, parquet_sink
@@ -182,7 +182,7 @@ def iter_transcripts(
     model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
     if engine(files, config) == "local":
-        rows = local_rows(files, config, model, run_id, times)
+        rows = local_rows(files, config, model, run_id, times, files_per_task(files, config, local_cpus()))
     else:
         rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
@@ -220,6 +220,7 @@ def _transcript_rows(
     plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
+    plan = replace(plan, batch_size=packed_batch_size(config, plan.batch_size, plan.use_gpu, per_task > 1))
     probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, model, per_task)
     probe.watch(ds)

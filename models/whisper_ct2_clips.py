@@ -1,0 +1,90 @@
+"""Packed clips decoded each as its own sequence from their window's one encoder pass.
+
+Every 30-second window costs one full encoder pass whatever it holds, so short clips share windows
+(pipelines/batch/packing.py). Decoding such a window as one sequence let Whisper run one clip's
+sentence into the next, drop a clip's last words, reword a clip by its neighbours' context, and
+fall back to five more temperatures over every clip of a window one clip had failed. Here the
+window is encoded once and each clip gets a decoder sequence of its own:
+
+- its encoder input is the window's encoder output over the clip's span, and elsewhere the encoder
+  output of a silent window: the decoder's cross-attention sees no neighbour;
+- its prompt ends with the clip's start timestamp, so decoding starts where the clip starts;
+- Whisper's temperature fallback and guards apply to that clip alone.
+
+The decoder's work is per token, so it costs about what decoding the window did; the encoder
+passes are the window's. Measured in docs/performance.md (issue 21).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import ctranslate2
+import numpy as np
+
+from models.backend import ClipSpan, WindowResult
+from models.common.audio import N_AUDIO_CTX, N_FRAMES, TIME_PRECISION_S
+from models.common.config import ModelConfig
+from models.whisper_ct2_decode import as_array, token_limit
+
+if TYPE_CHECKING:
+    from models.whisper_ct2 import CT2Whisper
+
+# Encoder output positions per second of a window (1500 per 30 s).
+ENCODER_POSITIONS_PER_SECOND = 1.0 / TIME_PRECISION_S
+# How far past its span a clip's own encoder output is kept (its VAD span has Silero's padding
+# already). Tuned on the dev clip set: 0 and 0.1 s gave the same WER, 0.3 s let a neighbour's
+# speech into a clip of noise, which Whisper then transcribed.
+CLIP_MARGIN_S = 0.1
+# Whisper's log-mel of digital silence: the power floor (1e-10) in log10, normalised as (x + 4) / 4.
+SILENT_LOG_MEL = (math.log10(1e-10) + 4.0) / 4.0
+
+
+def clip_encodings(encoded: np.ndarray, silence: np.ndarray, spans: list[ClipSpan]) -> ctranslate2.StorageView:
+    """Per clip: the silent window's encoder output with the clip's own span from its window's."""
+    rows = np.repeat(silence[None], len(spans), axis=0)
+    for row, span in zip(rows, spans, strict=True):
+        first = max(0, math.floor((span.start_s - CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND))
+        last = min(N_AUDIO_CTX, math.ceil((span.end_s + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND))
+        row[first:last] = encoded[span.window, first:last]
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(rows))
+
+
+def start_token(timestamp_begin: int, start_s: float) -> int:
+    """The timestamp token at (or just before) a clip's start: the last token of its prompt."""
+    return timestamp_begin + max(0, math.floor(start_s / TIME_PRECISION_S))
+
+
+def silent_window(n_mels: int) -> np.ndarray:
+    """Features of a silent window: (1, n_mels, N_FRAMES), for its encoder output."""
+    return np.full((1, n_mels, N_FRAMES), SILENT_LOG_MEL, dtype=np.float32)
+
+
+def decode_clips(
+    whisper: CT2Whisper, features: np.ndarray, spans: list[ClipSpan], cfg: ModelConfig
+) -> list[WindowResult]:
+    """One result per clip (times in its window), each clip decoded as its own sequence."""
+    with whisper.times.stage("model:encode"):
+        encoded = whisper.model.encode(np.ascontiguousarray(features, dtype=np.float32))
+    languages = whisper.languages(encoded, len(features), cfg)
+    windows = as_array(encoded)
+    results = [WindowResult() for _ in spans]
+    for language in sorted({languages[s.window][0] for s in spans}):
+        idx = [i for i, s in enumerate(spans) if languages[s.window][0] == language]
+        group = [spans[i] for i in idx]
+        tokenizer = whisper.tokenizer(language)
+        decoded = whisper.decoder.decode(
+            clip_encodings(windows, whisper.silence, group),
+            [s.end_s for s in group],
+            tokenizer,
+            cfg,
+            "model:decode clips",
+            starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group],
+            max_tokens=token_limit(max(s.end_s - s.start_s for s in group)),
+        )
+        for i, (segments, seek, _failed) in zip(idx, decoded, strict=True):
+            # Whisper stopped before the clip's end and would seek there (it does near a window's
+            # end): its last words are missing, so the caller decodes that clip alone.
+            results[i] = WindowResult(segments, *languages[spans[i].window], failed=seek is not None)
+    return results
