@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# ray#53727: the core worker's note on actor constructor arguments in the object store. The actor
-# pool's arguments are another engineer's change (issue 21 names it); once merged, drop this.
-KNOWN_ELSEWHERE = "ray-project/ray/issues/53727"
+# ray#53727: the core worker's note on actor constructor arguments in the object store, which Ray
+# Data's actor pool causes in every run (pipelines/batch/console.py keeps it off a quiet console).
+ACTOR_CONSTRUCTOR_NOTE = "ray-project/ray/issues/53727"
 
 
 def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -29,8 +29,9 @@ def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
 def test_a_normal_run_shows_no_ray_internals_and_verbose_does(tmp_path: Path) -> None:
     quiet = _transcribe(tmp_path / "quiet")
     assert "files: 2  rows: 2  ok: 2" in quiet.stdout
-    noise = [line for line in quiet.stderr.splitlines() if line.strip() and KNOWN_ELSEWHERE not in line]
+    noise = [line for line in quiet.stderr.splitlines() if line.strip()]
     assert noise == []
     loud = _transcribe(tmp_path / "loud", "--verbose")
     assert "Starting execution of Dataset" in loud.stderr
+    assert ACTOR_CONSTRUCTOR_NOTE in loud.stderr  # shown when asked for: the filter is explicit
     assert "files: 2  rows: 2  ok: 2" in loud.stdout

@@ -8,11 +8,12 @@ files, and it lets a run commit its output in bounded units.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.cluster_state import ExecutorProbe, alive_nodes, describe_wait
-from pipelines.batch.console import quiet_ray_console, ray_log_level
+from pipelines.batch.console import console_is_quiet, quiet_ray_console, ray_log_level, without_actor_constructor_note
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
@@ -209,7 +210,6 @@ def _transcript_rows(
     probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, model, per_task)
     probe.watch(ds)
-    waited = time.perf_counter()
     batches = watched(
         lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
         config.compute.stall_timeout_s,
@@ -217,8 +217,30 @@ def _transcript_rows(
         on_stall=probe.stop,
         activity=probe.tasks_finished,
     )
+    # Ray Data creates the pool's actors when execution starts: its ray#53727 line is printed
+    # then (once per process), so a quiet run filters fd 2 until the first results are out.
+    pool_start = contextlib.ExitStack()
+    pool_start.enter_context(without_actor_constructor_note(console_is_quiet()))
+    with pool_start:
+        yield from _assembled(batches, assembler, times, first=pool_start.close)
+    for path, channel in assembler.incomplete:
+        # Should not happen; if it does, the file must still show up, and say why.
+        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
+        yield {
+            **assembler.row([lost]),
+            "status": STATUS_ERROR,
+            "error": "internal error: some windows of this file were lost; rerun to retry",
+        }
+
+
+def _assembled(
+    batches: Iterator[Any], assembler: Assembler, times: StageTimes, first: Callable[[], None]
+) -> Iterator[dict[str, Any]]:
+    """Rows of the files whose windows are all in; `first()` once the first batch is out."""
+    waited: float | None = time.perf_counter()
     for batch in batches:
         if waited is not None:
+            first()
             times.add("driver:until first results", time.perf_counter() - waited)
             waited = None
         # Timed per batch, not per piece: at archive scale the clock reads cost more than assembly.
@@ -229,14 +251,6 @@ def _transcript_rows(
         rows = [row for piece in pieces for row in assembler.add(piece)]
         times.add("driver:assembly", time.perf_counter() - wall, time.process_time() - cpu, len(pieces))
         yield from rows
-    for path, channel in assembler.incomplete:
-        # Should not happen; if it does, the file must still show up, and say why.
-        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
-        yield {
-            **assembler.row([lost]),
-            "status": STATUS_ERROR,
-            "error": "internal error: some windows of this file were lost; rerun to retry",
-        }
 
 
 def run_transcription(
