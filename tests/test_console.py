@@ -35,3 +35,20 @@ def test_a_normal_run_shows_no_ray_internals_and_verbose_does(tmp_path: Path) ->
     assert "Starting execution of Dataset" in loud.stderr
     assert ACTOR_CONSTRUCTOR_NOTE in loud.stderr  # shown when asked for: the filter is explicit
     assert "files: 2  rows: 2  ok: 2" in loud.stdout
+
+
+def test_the_filter_drops_only_the_constructor_note_and_passes_the_rest_in_order() -> None:
+    # A real process writing to fd 2 as Ray's C++ core and Python do; no Ray needed.
+    code = (
+        "import os, sys\n"
+        "from pipelines.batch.console import ACTOR_CONSTRUCTOR_NOTE, without_actor_constructor_note\n"
+        "with without_actor_constructor_note(True):\n"
+        "    os.write(2, b'before\\n[core_worker.cc] Actor ' + ACTOR_CONSTRUCTOR_NOTE + b'. See\\n')\n"
+        "    print('from python', file=sys.stderr)\n"
+        "    os.write(2, b'bar 1\\rbar 2\\r')\n"
+        "    os.write(2, b'no newline')\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60, check=True)
+    assert out.stderr == b"before\nfrom python\nbar 1\rbar 2\rno newlineafter\n"

@@ -12,6 +12,7 @@ from pipelines.config import ComputeConfig, TranscribeConfig
 def test_gpu_cluster_gets_one_actor_per_gpu() -> None:
     plan = plan_cluster(TranscribeConfig(), {"CPU": 64, "GPU": 8})
     assert (plan.use_gpu, plan.num_actors, plan.batch_size) == (True, 8, GPU_BATCH_SIZE)
+    assert plan.ray_batch_size == GPU_BATCH_SIZE  # Ray Data wants an explicit batch size for GPUs
 
 
 def test_two_core_machine_runs_an_actor_per_core_and_leaves_room_for_preparation() -> None:
@@ -20,6 +21,8 @@ def test_two_core_machine_runs_an_actor_per_core_and_leaves_room_for_preparation
     assert not plan.use_gpu and (plan.num_actors, plan.threads_per_actor) == (2, 1)
     assert plan.num_actors * plan.actor_cpus <= 2 - ComputeConfig().prepare_cpus
     assert plan.batch_size == CPU_BATCH_SIZE
+    # Each prepared table goes to an actor as it comes: no waiting for a full batch (issue 27).
+    assert plan.ray_batch_size is None
 
 
 def test_big_cpu_node_runs_eight_four_thread_actors_and_keeps_room_for_preparation() -> None:
@@ -63,7 +66,7 @@ def test_pool_keeps_the_planned_size_and_grows_only_when_asked() -> None:
 def test_cpu_device_ignores_gpus_and_overrides_win() -> None:
     config = TranscribeConfig(model=ModelConfig(device="cpu"), compute=ComputeConfig(num_actors=3, batch_size=4))
     plan = plan_cluster(config, {"CPU": 16, "GPU": 2})
-    assert (plan.use_gpu, plan.num_actors, plan.batch_size) == (False, 3, 4)
+    assert (plan.use_gpu, plan.num_actors, plan.batch_size, plan.ray_batch_size) == (False, 3, 4, 4)
 
 
 def test_cuda_without_gpus_is_a_clear_error() -> None:

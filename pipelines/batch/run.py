@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import ray
 
+from models.common.audio import N_FRAMES, N_SAMPLES
 from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.retry import call_with_retries, storage_unavailable
@@ -32,6 +34,7 @@ from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
+from pipelines.batch.rows import WINDOWS_PER_OUTPUT
 from pipelines.batch.sinks import SinkFactory, parquet_sink
 from pipelines.batch.watchdog import watched
 from pipelines.config import TranscribeConfig
@@ -53,12 +56,6 @@ LONG_FILE_BYTES = 8 * 1024**2
 WRITE_CHUNK_ROWS = 500
 # Aim for this many tasks per preparation slot, so that the slots stay busy to the end of the input.
 TASKS_PER_SLOT = 4
-# Ray Data gathers what a task yields into blocks of up to 128 MiB before passing them on, so a
-# long recording's windows reached the model only when its whole preparation task had finished
-# (the actor waited 5 s on a 13-minute recording). A table of WINDOWS_PER_OUTPUT log-mel windows
-# is 8 x 80 x 3000 x 4 bytes = 7.7 MB: below that, every table leaves as soon as it is built,
-# while small rows (error rows, pieces) still travel in few blocks.
-BLOCK_BYTES = 4 * 1024**2
 # Read by the raylet when it starts workers (Ray's default is 15).
 WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
@@ -109,6 +106,21 @@ def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: floa
     return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
 
 
+def block_bytes(model: ResolvedModel) -> int:
+    """Ray Data's target block size for prepared windows: a full table leaves whole, and at once.
+
+    By default Ray Data gathers what a task yields into blocks of up to 128 MiB before passing them
+    on, so a long recording's windows reached the model only when its whole preparation task had
+    finished (the actor waited 5 s on a 13-minute recording). It passes a block on once its buffer
+    reaches the target, and slices one of 1.5 times the target or more: at 4 MiB, a table of
+    WINDOWS_PER_OUTPUT log-mel windows (8 x 80 x 3000 x 4 bytes = 7.7 MB) went on as 5 + 3 windows,
+    and the model stage takes each table as one batch (ClusterPlan.gather_batches). A target of one
+    window less than a full table does neither; small rows (error rows, pieces) still travel together.
+    """
+    window = N_SAMPLES if model.needs_audio else model.n_mels * N_FRAMES
+    return (WINDOWS_PER_OUTPUT - 1) * window * np.dtype(np.float32).itemsize
+
+
 def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     """Join the cluster RAY_ADDRESS (or the last `ray start`) names, or start a local one for this run.
 
@@ -137,7 +149,7 @@ def build_dataset(
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
-    ctx.target_max_block_size = BLOCK_BYTES
+    ctx.target_max_block_size = block_bytes(model)
     items = [{"path": f.path, "size": f.size} for f in files]
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
     ds = ds.map_batches(
@@ -153,7 +165,7 @@ def build_dataset(
     return ds.map_batches(
         TranscribeWindows,
         fn_constructor_kwargs={"config": config, "model": model, "threads": plan.threads_per_actor},
-        batch_size=plan.batch_size,
+        batch_size=plan.ray_batch_size,
         batch_format="pyarrow",
         compute=plan.pool(),
         num_cpus=plan.actor_cpus,
