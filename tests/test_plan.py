@@ -72,3 +72,16 @@ def test_cpu_device_ignores_gpus_and_overrides_win() -> None:
 def test_cuda_without_gpus_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="no GPUs"):
         plan_cluster(TranscribeConfig(model=ModelConfig(device="cuda")), {"CPU": 4})
+
+
+@pytest.mark.parametrize("n_mels, needs_audio", [(80, False), (128, False), (0, True)])
+def test_a_full_table_of_windows_leaves_preparation_as_one_block_at_once(n_mels: int, needs_audio: bool) -> None:
+    # Ray Data passes a block on once it reaches the target and slices blocks of 1.5x the target.
+    from models.resolved import ResolvedModel
+    from pipelines.batch.rows import WINDOWS_PER_OUTPUT
+    from pipelines.batch.run import block_bytes
+
+    model = ResolvedModel("m", "m", "ct2", None, (), "id", n_mels, needs_audio, False)
+    window = (480_000 if needs_audio else n_mels * 3000) * 4
+    target = block_bytes(model)
+    assert target <= (WINDOWS_PER_OUTPUT - 1) * window < WINDOWS_PER_OUTPUT * window < 1.5 * target
