@@ -54,10 +54,12 @@ class _Run:
     notes: dict[str, Any] = field(default_factory=dict)
 
     timers: list[threading.Timer] = field(default_factory=list)
+    # Set once the job's driver has exited: a fault or join timed after that would race the teardown.
+    driver_exited: threading.Event = field(default_factory=threading.Event)
 
     def at(self, delay_s: float, action: Callable[[], None]) -> None:
         """`action` at `delay_s` into the run, unless the run has ended by then."""
-        timer = threading.Timer(delay_s, action)
+        timer = threading.Timer(delay_s, lambda: None if self.driver_exited.is_set() else action())
         self.timers.append(timer)
         timer.start()
 
@@ -83,6 +85,7 @@ class _Run:
             elif kind == "END":
                 ended = rest
         proc.wait()
+        self.driver_exited.set()
         wall = time.monotonic() - self.started
         for timer in self.timers:
             timer.cancel()
