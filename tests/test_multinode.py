@@ -64,7 +64,7 @@ def cluster():
 
 
 def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_survived(
-    cluster, speech_manifest, tmp_path
+    cluster, speech_manifest, tmp_path, monkeypatch
 ):
     cluster, nodes = cluster
     clips = speech_manifest[:6]
@@ -101,6 +101,9 @@ def test_inference_on_the_gpu_node_cpu_stages_elsewhere_and_a_lost_worker_is_sur
     paths = read_committed(str(dest), StorageConfig())["path"].to_pylist()
     assert sorted(paths) == sorted(str(src / Path(c["path"]).name) for c in clips)  # each exactly once
 
+    # The state API takes its cluster from RAY_ADDRESS before its argument; with "local" it searches
+    # the machine, and fails where other Ray instances run.
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
     actors = [a for a in list_actors(detail=True, limit=1000) if "TranscribeWindows" in a.class_name]
     assert actors and {a.node_id for a in actors} == {gpu_node_id}
     prepare = [t for t in list_tasks(detail=True, limit=10000) if "prepare_windows" in t.name]

@@ -12,6 +12,7 @@ from pipelines.config import ComputeConfig, TranscribeConfig
 def test_gpu_cluster_gets_one_actor_per_gpu() -> None:
     plan = plan_cluster(TranscribeConfig(), {"CPU": 64, "GPU": 8})
     assert (plan.use_gpu, plan.num_actors, plan.batch_size) == (True, 8, GPU_BATCH_SIZE)
+    assert plan.ray_batch_size == GPU_BATCH_SIZE  # Ray Data wants an explicit batch size for GPUs
 
 
 def test_two_core_machine_runs_an_actor_per_core_and_leaves_room_for_preparation() -> None:
@@ -20,6 +21,8 @@ def test_two_core_machine_runs_an_actor_per_core_and_leaves_room_for_preparation
     assert not plan.use_gpu and (plan.num_actors, plan.threads_per_actor) == (2, 1)
     assert plan.num_actors * plan.actor_cpus <= 2 - ComputeConfig().prepare_cpus
     assert plan.batch_size == CPU_BATCH_SIZE
+    # Each prepared table goes to an actor as it comes: no waiting for a full batch (issue 27).
+    assert plan.ray_batch_size is None
 
 
 def test_big_cpu_node_runs_eight_four_thread_actors_and_keeps_room_for_preparation() -> None:
@@ -63,9 +66,22 @@ def test_pool_keeps_the_planned_size_and_grows_only_when_asked() -> None:
 def test_cpu_device_ignores_gpus_and_overrides_win() -> None:
     config = TranscribeConfig(model=ModelConfig(device="cpu"), compute=ComputeConfig(num_actors=3, batch_size=4))
     plan = plan_cluster(config, {"CPU": 16, "GPU": 2})
-    assert (plan.use_gpu, plan.num_actors, plan.batch_size) == (False, 3, 4)
+    assert (plan.use_gpu, plan.num_actors, plan.batch_size, plan.ray_batch_size) == (False, 3, 4, 4)
 
 
 def test_cuda_without_gpus_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="no GPUs"):
         plan_cluster(TranscribeConfig(model=ModelConfig(device="cuda")), {"CPU": 4})
+
+
+@pytest.mark.parametrize("n_mels, needs_audio", [(80, False), (128, False), (0, True)])
+def test_a_full_table_of_windows_leaves_preparation_as_one_block_at_once(n_mels: int, needs_audio: bool) -> None:
+    # Ray Data passes a block on once it reaches the target and slices blocks of 1.5x the target.
+    from models.resolved import ResolvedModel
+    from pipelines.batch.rows import WINDOWS_PER_OUTPUT
+    from pipelines.batch.run import block_bytes
+
+    model = ResolvedModel("m", "m", "ct2", None, (), "id", n_mels, needs_audio, False)
+    window = (480_000 if needs_audio else n_mels * 3000) * 4
+    target = block_bytes(model)
+    assert target <= (WINDOWS_PER_OUTPUT - 1) * window < WINDOWS_PER_OUTPUT * window < 1.5 * target

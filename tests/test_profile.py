@@ -39,7 +39,10 @@ def test_transcribe_profile_reports_every_process_kind(ray_local, tmp_path: Path
     # Each file is decoded once, in a preparation task; the model ran in an actor; the driver assembled.
     assert int(table["prepare:decode"][2]) == len(clips)
     assert int(table["prepare:features"][2]) >= 1  # one per window; short clips share windows when packed
-    for stage in ("actor:model load", "actor:busy", "model:encode", "model:decode t=0.0"):
+    for stage in ("actor:model load", "actor:busy", "model:encode"):
         assert float(table[stage][0]) > 0, stage
+    # Windows decode as "model:decode", packed clips each as their own sequence as "model:decode clips".
+    decoded = [stage for stage in table if stage.startswith("model:decode") and stage.endswith("t=0.0")]
+    assert decoded and all(float(table[stage][0]) > 0 for stage in decoded), table
     assert "driver:ray start" in table  # about zero here: the test's Ray is already up
     assert int(table["driver:assembly"][2]) >= len(clips)

@@ -1,8 +1,10 @@
-"""Exactly one row per input when Ray retries a task (issue 11, item 7).
+"""Exactly one row per input when Ray retries a task (issue 11, item 7) or restarts a model actor.
 
 A preparation worker is killed for real (SIGKILL) while it streams the windows of a long
 recording; Ray re-runs the task, which sends the windows it had already sent again. The
-transcript must still hold each input exactly once, ok.
+transcript must still hold each input exactly once, ok. A model actor killed the same way is
+restarted by Ray from its constructor arguments (Ray Data's, in the object store: ray#53727) and
+its task retried.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ray._private.state import actors as actor_table
 
 from pipelines.batch.run import iter_transcripts
 from pipelines.config import ComputeConfig, TranscribeConfig
@@ -49,13 +52,13 @@ def own_processes() -> Iterator[tuple[int, str]]:
             continue
 
 
-def kill_long_running_preparation(killed: list[int], busy_for_s: float, give_up_s: float) -> None:
-    """SIGKILL the worker that has been running a preparation task for `busy_for_s` (the long file)."""
+def kill_long_running(killed: list[int], busy_for_s: float, give_up_s: float, is_busy: Callable[[str], bool]) -> None:
+    """SIGKILL the first worker whose title has shown `busy` work for `busy_for_s` (the long file)."""
     first_seen: dict[int, float] = {}
     deadline = time.monotonic() + give_up_s
     while time.monotonic() < deadline:
         now = time.monotonic()
-        busy = {pid for pid, title in own_processes() if title.startswith("ray::") and "prepare_windows" in title}
+        busy = {pid for pid, title in own_processes() if title.startswith("ray::") and is_busy(title)}
         first_seen = {pid: first_seen.get(pid, now) for pid in busy}
         for pid, since in first_seen.items():
             if now - since >= busy_for_s:
@@ -71,7 +74,8 @@ def test_each_input_once_when_a_preparation_worker_is_killed(ray_local, tmp_path
     build_recording(tmp_path / "long.wav", utterance_files() * 16, gap_s=(0.3, 0.8))
     files = [str(tmp_path / "long.wav"), *(str(p) for p in utterance_files()[:3])]
     killed: list[int] = []
-    killer = threading.Thread(target=kill_long_running_preparation, args=(killed, 1.0, 120.0), daemon=True)
+    preparing = lambda title: "prepare_windows" in title  # noqa: E731
+    killer = threading.Thread(target=kill_long_running, args=(killed, 1.0, 120.0, preparing), daemon=True)
     killer.start()
     config = TranscribeConfig(compute=ComputeConfig(files_per_task=1))
     rows = list(iter_transcripts([SourceFile(p) for p in files], config, "test"))
@@ -79,3 +83,22 @@ def test_each_input_once_when_a_preparation_worker_is_killed(ray_local, tmp_path
     assert killed, "no preparation task ran long enough to be killed"
     assert Counter(r["path"] for r in rows) == Counter(files)
     assert all(r["status"] == "ok" for r in rows), [(r["path"], r["error"]) for r in rows]
+
+
+def test_a_killed_model_actor_restarts_and_each_input_is_once(ray_local, tmp_path: Path):  # noqa: F811
+    # A recording of several windows keeps an actor in one task long enough for the killer to see it.
+    build_recording(tmp_path / "long.wav", utterance_files() * 2, gap_s=(0.3, 0.8))
+    files = [str(tmp_path / "long.wav"), str(utterance_files()[0])]
+    killed: list[int] = []
+    transcribing = lambda title: "TranscribeWindows" in title and title.endswith(".submit")  # noqa: E731
+    killer = threading.Thread(target=kill_long_running, args=(killed, 1.0, 120.0, transcribing), daemon=True)
+    killer.start()
+    config = TranscribeConfig(compute=ComputeConfig(files_per_task=1, batch_size=2))
+    rows = list(iter_transcripts([SourceFile(p) for p in files], config, "test"))
+    killer.join()
+    assert killed, "no model actor ran a task long enough to be killed"
+    assert Counter(r["path"] for r in rows) == Counter(files)
+    assert all(r["status"] == "ok" for r in rows), [(r["path"], r["error"]) for r in rows]
+    # Ray's own actor table (the state API needs the dashboard, which these tests' Ray has not).
+    restarts = [a["NumRestarts"] for a in actor_table().values() if "TranscribeWindows" in a["ActorClassName"]]
+    assert max(restarts) >= 1, restarts  # the killed actor came back; its arguments were still there

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import ray
 
+from pipelines.batch.rows import WINDOWS_PER_OUTPUT
 from pipelines.config import TranscribeConfig
 
-CPU_BATCH_SIZE = 8
+# Windows per model call on CPUs: one table as preparation sends it (see ClusterPlan.gather_batches).
+CPU_BATCH_SIZE = WINDOWS_PER_OUTPUT
 # CPU model actors get one thread per this many CPUs of a node (one on up to 15 cores).
 CPUS_PER_ACTOR_THREAD = 8
 GPU_BATCH_SIZE = 32
@@ -29,6 +31,17 @@ class ClusterPlan:
     # does not shrink below the planned size: Ray Data's autoscaler removed an actor that sat idle
     # while the first windows were prepared (Ray 2.60, two 1-CPU nodes), to start it again later.
     max_actors: int | None = None
+    # Whether Ray Data gathers `batch_size` windows before it starts a model task (it must for GPUs,
+    # and does for a configured batch size) or hands each prepared table (up to WINDOWS_PER_OUTPUT
+    # windows) to an actor as it comes. Ray Data starts no task until a whole batch is queued or
+    # its input has ended: on two loaded 1-CPU nodes, preparation finishing one file pair (one
+    # window) every 15-30 s left both actors idle beside 2-7 queued windows for minutes (issue 27).
+    gather_batches: bool = True
+
+    @property
+    def ray_batch_size(self) -> int | None:
+        """`batch_size` for Ray Data's map_batches: None hands each prepared table on as it is."""
+        return self.batch_size if self.gather_batches else None
 
     def pool(self) -> ray.data.ActorPoolStrategy:
         """Ray Data's autoscaling actor pool, from the planned size up to max_actors."""
@@ -77,7 +90,8 @@ def plan_cluster(
     actor_cpus, prepare_cpus = _cpu_shares(nodes, threads, per_node, compute.prepare_cpus)
     actors = fixed or sum(int(c / actor_cpus) for c in nodes)
     batch = compute.batch_size or CPU_BATCH_SIZE
-    return ClusterPlan(False, actors, threads, actor_cpus, batch, prepare_cpus, compute.max_actors)
+    gather = compute.batch_size is not None
+    return ClusterPlan(False, actors, threads, actor_cpus, batch, prepare_cpus, compute.max_actors, gather)
 
 
 def _cpu_shares(nodes: list[float], threads: int, per_node: int, prepare: float) -> tuple[float, float]:

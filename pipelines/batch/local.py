@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -27,7 +26,6 @@ from models.resolved import ResolvedModel
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.infer import TranscribeWindows
-from pipelines.batch.packing import packed_batch_size
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.config import OptionError, TranscribeConfig
@@ -94,7 +92,6 @@ def local_rows(
     model: ResolvedModel,
     run_id: str,
     times: StageTimes,
-    per_task: int,
 ) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files` as the Ray path gives them (`pipelines.batch.run._transcript_rows`).
 
@@ -102,11 +99,9 @@ def local_rows(
     one not be, it still gets its row, an error row, as in the Ray path.
     """
     plan = plan_cluster(config, {"CPU": local_cpus(), "GPU": _gpus(config)})
-    # The Ray path's windows per model call (pipelines/batch/run.py), so that batches are alike.
-    plan = replace(plan, batch_size=packed_batch_size(config, plan.batch_size, plan.use_gpu, per_task > 1))
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     started = time.perf_counter()
-    for table in local_batches(files, config, model, plan.batch_size, _threads(plan)):
+    for table in local_batches(files, config, model, plan.ray_batch_size, _threads(plan)):
         if started is not None:
             times.add("driver:until first results", time.perf_counter() - started)
             started = None
@@ -122,24 +117,27 @@ def local_rows(
 
 
 def local_batches(
-    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, batch_size: int, threads: int
+    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, batch_size: int | None, threads: int
 ) -> Iterator[pa.Table]:
     """Piece tables, as the Ray path's model stage yields them, for `files` prepared as one task.
 
-    The preparation task's tables hold WINDOWS_PER_OUTPUT windows each but the last, so their
-    windows in order, `batch_size` at a time, are the batches Ray Data hands the model actors.
+    The Ray path hands each prepared table (up to WINDOWS_PER_OUTPUT windows) to the model as it
+    is (`batch_size` None, CPUs), or gathers the windows in order, `batch_size` at a time.
     """
     infer = TranscribeWindows(config, model, threads)
     rows = [{"path": f.path, "size": f.size} for f in files]
-    prepared = prepare_windows(
-        pa.Table.from_pylist(rows), config=config, n_mels=model.n_mels, needs_audio=model.needs_audio
+    prepared = list(
+        prepare_windows(pa.Table.from_pylist(rows), config=config, n_mels=model.n_mels, needs_audio=model.needs_audio)
     )
-    windows = pa.concat_tables(list(prepared))
+    if batch_size is not None:
+        windows = pa.concat_tables(prepared)
+        prepared = [windows.slice(offset, batch_size) for offset in range(0, windows.num_rows, batch_size)]
     # On a terminal, a bar as the Ray path's (Ray Data's) shows; in a log, nothing.
-    with tqdm(total=windows.num_rows, desc="Transcribe", unit="window", disable=not sys.stderr.isatty()) as bar:
-        for offset in range(0, windows.num_rows, batch_size):
-            yield infer(windows.slice(offset, batch_size))
-            bar.update(min(batch_size, windows.num_rows - offset))
+    total = sum(t.num_rows for t in prepared)
+    with tqdm(total=total, desc="Transcribe", unit="window", disable=not sys.stderr.isatty()) as bar:
+        for table in prepared:
+            yield infer(table)
+            bar.update(table.num_rows)
 
 
 def local_cpus() -> int:

@@ -52,20 +52,6 @@ def without_cross_language_packing(config: TranscribeConfig, model: ResolvedMode
     return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
 
 
-# Packed windows per model call on CPUs. Each clip of a packed window is a decoder sequence of its
-# own (models.whisper_ct2_clips), so two such windows give the decoder about as many sequences as
-# eight windows of one clip; and a job of a few dozen clips (10-20 packed windows) is split into
-# enough calls for every actor: with eight a call, one of two actors sat idle (dev clip set).
-PACKED_CPU_BATCH_SIZE = 2
-
-
-def packed_batch_size(config: TranscribeConfig, planned: int, use_gpu: bool, short_files: bool) -> int:
-    """Windows per model call: fewer on CPUs where short clips are packed, unless configured."""
-    if use_gpu or config.compute.batch_size or not short_files or not packs_short_clips(config):
-        return planned
-    return min(planned, PACKED_CPU_BATCH_SIZE)
-
-
 def pack_windows(windows: list[list[Stretch]], cfg: ChunkingConfig) -> list[list[Stretch]]:
     """Merge single-stretch windows of short clips into shared windows: first fit, longest first.
 

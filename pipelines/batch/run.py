@@ -8,16 +8,19 @@ files, and it lets a run commit its output in bounded units.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import ray
 
+from models.common.audio import N_FRAMES, N_SAMPLES
 from models.common.ids import new_run_id
 from models.common.profile import StageTimes
 from models.common.retry import call_with_retries, storage_unavailable
@@ -25,12 +28,13 @@ from models.common.schema import STATUS_ERROR, STATUS_OK
 from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
-from pipelines.batch.console import quiet_ray_console, ray_log_level
+from pipelines.batch.console import console_is_quiet, quiet_ray_console, ray_log_level, without_actor_constructor_note
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
-from pipelines.batch.packing import packed_batch_size, without_cross_language_packing
+from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
+from pipelines.batch.rows import WINDOWS_PER_OUTPUT
 from pipelines.batch.sinks import SinkFactory, parquet_sink
 from pipelines.batch.watchdog import watched
 from pipelines.config import TranscribeConfig
@@ -52,12 +56,6 @@ LONG_FILE_BYTES = 8 * 1024**2
 WRITE_CHUNK_ROWS = 500
 # Aim for this many tasks per preparation slot, so that the slots stay busy to the end of the input.
 TASKS_PER_SLOT = 4
-# Ray Data gathers what a task yields into blocks of up to 128 MiB before passing them on, so a
-# long recording's windows reached the model only when its whole preparation task had finished
-# (the actor waited 5 s on a 13-minute recording). A table of WINDOWS_PER_OUTPUT log-mel windows
-# is 8 x 80 x 3000 x 4 bytes = 7.7 MB: below that, every table leaves as soon as it is built,
-# while small rows (error rows, pieces) still travel in few blocks.
-BLOCK_BYTES = 4 * 1024**2
 # Read by the raylet when it starts workers (Ray's default is 15).
 WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
@@ -108,6 +106,21 @@ def files_per_task(files: list[SourceFile], config: TranscribeConfig, cpus: floa
     return max(low, min(MAX_FILES_PER_TASK, math.ceil(len(files) / (TASKS_PER_SLOT * slots))))
 
 
+def block_bytes(model: ResolvedModel) -> int:
+    """Ray Data's target block size for prepared windows: a full table leaves whole, and at once.
+
+    By default Ray Data gathers what a task yields into blocks of up to 128 MiB before passing them
+    on, so a long recording's windows reached the model only when its whole preparation task had
+    finished (the actor waited 5 s on a 13-minute recording). It passes a block on once its buffer
+    reaches the target, and slices one of 1.5 times the target or more: at 4 MiB, a table of
+    WINDOWS_PER_OUTPUT log-mel windows (8 x 80 x 3000 x 4 bytes = 7.7 MB) went on as 5 + 3 windows,
+    and the model stage takes each table as one batch (ClusterPlan.gather_batches). A target of one
+    window less than a full table does neither; small rows (error rows, pieces) still travel together.
+    """
+    window = N_SAMPLES if model.needs_audio else model.n_mels * N_FRAMES
+    return (WINDOWS_PER_OUTPUT - 1) * window * np.dtype(np.float32).itemsize
+
+
 def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     """Join the cluster RAY_ADDRESS (or the last `ray start`) names, or start a local one for this run.
 
@@ -136,7 +149,7 @@ def build_dataset(
 ) -> ray.data.Dataset:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
-    ctx.target_max_block_size = BLOCK_BYTES
+    ctx.target_max_block_size = block_bytes(model)
     items = [{"path": f.path, "size": f.size} for f in files]
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
     ds = ds.map_batches(
@@ -152,7 +165,7 @@ def build_dataset(
     return ds.map_batches(
         TranscribeWindows,
         fn_constructor_kwargs={"config": config, "model": model, "threads": plan.threads_per_actor},
-        batch_size=plan.batch_size,
+        batch_size=plan.ray_batch_size,
         batch_format="pyarrow",
         compute=plan.pool(),
         num_cpus=plan.actor_cpus,
@@ -182,7 +195,7 @@ def iter_transcripts(
     model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
     if engine(files, config) == "local":
-        rows = local_rows(files, config, model, run_id, times, files_per_task(files, config, local_cpus()))
+        rows = local_rows(files, config, model, run_id, times)
     else:
         rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
@@ -220,11 +233,9 @@ def _transcript_rows(
     plan = plan_cluster(config, resources, [n["Resources"]["CPU"] for n in nodes])
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     per_task = files_per_task(files, config, resources.get("CPU", 1))
-    plan = replace(plan, batch_size=packed_batch_size(config, plan.batch_size, plan.use_gpu, per_task > 1))
     probe = ExecutorProbe(ray.data.DataContext.get_current())
     ds = build_dataset(files, config, plan, model, per_task)
     probe.watch(ds)
-    waited = time.perf_counter()
     batches = watched(
         lambda: ds.iter_batches(batch_size=None, batch_format="pyarrow"),
         config.compute.stall_timeout_s,
@@ -232,8 +243,30 @@ def _transcript_rows(
         on_stall=probe.stop,
         activity=probe.tasks_finished,
     )
+    # Ray Data creates the pool's actors when execution starts: its ray#53727 line is printed
+    # then (once per process), so a quiet run filters fd 2 until the first results are out.
+    pool_start = contextlib.ExitStack()
+    pool_start.enter_context(without_actor_constructor_note(console_is_quiet()))
+    with pool_start:
+        yield from _assembled(batches, assembler, times, first=pool_start.close)
+    for path, channel in assembler.incomplete:
+        # Should not happen; if it does, the file must still show up, and say why.
+        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
+        yield {
+            **assembler.row([lost]),
+            "status": STATUS_ERROR,
+            "error": "internal error: some windows of this file were lost; rerun to retry",
+        }
+
+
+def _assembled(
+    batches: Iterator[Any], assembler: Assembler, times: StageTimes, first: Callable[[], None]
+) -> Iterator[dict[str, Any]]:
+    """Rows of the files whose windows are all in; `first()` once the first batch is out."""
+    waited: float | None = time.perf_counter()
     for batch in batches:
         if waited is not None:
+            first()
             times.add("driver:until first results", time.perf_counter() - waited)
             waited = None
         # Timed per batch, not per piece: at archive scale the clock reads cost more than assembly.
@@ -244,14 +277,6 @@ def _transcript_rows(
         rows = [row for piece in pieces for row in assembler.add(piece)]
         times.add("driver:assembly", time.perf_counter() - wall, time.process_time() - cpu, len(pieces))
         yield from rows
-    for path, channel in assembler.incomplete:
-        # Should not happen; if it does, the file must still show up, and say why.
-        lost = Piece(FileMeta(path, channel), 0, 1, True, None, None, (), 0.0)
-        yield {
-            **assembler.row([lost]),
-            "status": STATUS_ERROR,
-            "error": "internal error: some windows of this file were lost; rerun to retry",
-        }
 
 
 def run_transcription(

@@ -26,6 +26,8 @@ from tools.bench.local_cluster import LocalCluster, Node
 CASES = ("one-node", "two-nodes", "lose-node", "replace-node", "join-node", "sigterm-node")
 # Worker processes whose presence on a node shows it runs the job's work.
 WORK_MARKERS = (b"ray::MapBatches", b"ray::MapWorker")
+# A Python worker process, idle or not (an idle one is titled "ray::IDLE").
+WORKER_MARKER = b"ray::"
 
 
 @dataclass
@@ -52,10 +54,12 @@ class _Run:
     notes: dict[str, Any] = field(default_factory=dict)
 
     timers: list[threading.Timer] = field(default_factory=list)
+    # Set once the job's driver has exited: a fault or join timed after that would race the teardown.
+    driver_exited: threading.Event = field(default_factory=threading.Event)
 
     def at(self, delay_s: float, action: Callable[[], None]) -> None:
         """`action` at `delay_s` into the run, unless the run has ended by then."""
-        timer = threading.Timer(delay_s, action)
+        timer = threading.Timer(delay_s, lambda: None if self.driver_exited.is_set() else action())
         self.timers.append(timer)
         timer.start()
 
@@ -81,6 +85,7 @@ class _Run:
             elif kind == "END":
                 ended = rest
         proc.wait()
+        self.driver_exited.set()
         wall = time.monotonic() - self.started
         for timer in self.timers:
             timer.cancel()
@@ -103,23 +108,28 @@ class _Run:
     def join(self, cpus: float = 1) -> None:
         joined = time.monotonic()
         node = self.cluster.add_node(cpus)
-        self.notes["joined_at_s"] = round(joined - self.started, 1)
+        # Where the time to first work goes: `ray start` until its runtime is up, then its first
+        # Python worker process, then the first task or actor of the job running there.
+        self.notes.update(joined_at_s=round(joined - self.started, 1), ray_start_s=round(time.monotonic() - joined, 1))
         threading.Thread(target=self._first_work, args=(node, joined), daemon=True).start()
 
     def _first_work(self, node: Node, joined: float) -> None:
         while time.monotonic() - joined < 600 and node.alive():
-            if any(_runs_work(pid) for pid in node.tree()):
+            titles = [_title(pid) for pid in node.tree()]
+            if "first_worker_s" not in self.notes and any(t.startswith(WORKER_MARKER) for t in titles):
+                self.notes["first_worker_s"] = round(time.monotonic() - joined, 1)
+            if any(t.startswith(m) for t in titles for m in WORK_MARKERS):
                 self.notes["work_after_join_s"] = round(time.monotonic() - joined, 1)
                 return
             time.sleep(0.5)
 
 
-def _runs_work(pid: int) -> bool:
+def _title(pid: int) -> bytes:
+    """A process's command line as its title shows it (Ray's workers retitle themselves)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return False
-    return any(cmdline.startswith(m) for m in WORK_MARKERS)
+        return b""
 
 
 def run_elastic(files: list[Any], config: TranscribeConfig, cases: tuple[str, ...] = CASES) -> list[Outcome]:
