@@ -14,7 +14,7 @@ import asyncio
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tools.loadtest import REQUEST_TIMEOUT_S, LoadResult, free_port
@@ -94,7 +94,7 @@ def app_rss_mb() -> float:
     return sum(procs[pid][2] for pid in replicas | proxies) / 1024
 
 
-async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) -> tuple[int, float, dict]:
+async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) -> tuple[int, float, dict, bytes]:
     import aiohttp
 
     form = aiohttp.FormData()
@@ -104,11 +104,11 @@ async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) 
     began = time.perf_counter()
     try:
         async with session.post(url, data=form, headers=headers) as response:
-            await response.read()
-            return response.status, time.perf_counter() - began, dict(response.headers)
+            body = await response.read()
+            return response.status, time.perf_counter() - began, dict(response.headers), body
     except (aiohttp.ClientError, asyncio.TimeoutError):
         # An oversized upload may see the connection closed after its 413: the server's choice.
-        return (413 if kind == "oversized" else 599), time.perf_counter() - began, {}
+        return (413 if kind == "oversized" else 599), time.perf_counter() - began, {}, b""
 
 
 def interleaved(mix: dict[str, int]) -> list[str]:
@@ -139,7 +139,7 @@ async def _mix(
             while time.perf_counter() < deadline:
                 kind = order[turn % len(order)]
                 turn += 1
-                status, latency, _ = await _send(session, url, kind, *files[kind], key)
+                status, latency, *_ = await _send(session, url, kind, *files[kind], key)
                 result.statuses[kind][status] += 1
                 if kind == "valid" and status == 200:
                     result.load.latencies_s.append(latency)
@@ -150,7 +150,26 @@ async def _mix(
     return result
 
 
-async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> tuple[Counter[int], list[str], float]:
+@dataclass(frozen=True)
+class BurstResult:
+    statuses: Counter[int]
+    retry_after: list[str]  # the Retry-After of each 503 ("" where it had none)
+    last_s: float  # when the last answer came
+    from_proxy: int  # 503s answered by Serve's proxy (its backstop), not by voxray's ingress
+
+    @property
+    def shed_with_retry_after(self) -> bool:
+        return set(self.statuses) <= {200, 503} and all(self.retry_after)
+
+    def render(self) -> str:
+        return (
+            f"{dict(sorted(self.statuses.items()))}, 503s with Retry-After: "
+            f"{sum(1 for r in self.retry_after if r)}/{len(self.retry_after)} "
+            f"({self.from_proxy} from Serve's proxy), last answer after {self.last_s:.1f} s"
+        )
+
+
+async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> BurstResult:
     import aiohttp
 
     url = base.rstrip("/") + "/v1/audio/transcriptions"
@@ -159,9 +178,13 @@ async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> tuple[C
         began = time.perf_counter()
         answers = await asyncio.gather(*(_send(session, url, "valid", data, name, key) for _ in range(n)))
         last = time.perf_counter() - began
-    statuses = Counter(status for status, _, _ in answers)
-    retry_after = [headers.get("Retry-After", "") for status, _, headers in answers if status == 503]
-    return statuses, retry_after, last
+    shed = [(headers, body) for status, _, headers, body in answers if status == 503]
+    return BurstResult(
+        Counter(status for status, *_ in answers),
+        [headers.get("Retry-After", "") for headers, _ in shed],
+        last,
+        sum(1 for _, body in shed if b"server_busy" not in body),  # the ingress's answers carry its code
+    )
 
 
 @dataclass(frozen=True)
@@ -173,10 +196,11 @@ class MixSpec:
     max_queued: int = 64
     max_upload_mb: float = 1.0
     warmup: int = 4
+    ingress_headroom: int | None = None  # None: ServeSettings' default
     mix: tuple[tuple[str, int], ...] = tuple(DEFAULT_MIX.items())
 
 
-def run_mix(spec: MixSpec) -> tuple[MixResult, tuple[Counter[int], list[str], float]]:
+def run_mix(spec: MixSpec) -> tuple[MixResult, BurstResult]:
     """Start a local app, run the mixed load, then the burst; returns both results."""
     import ray
     from ray import serve
@@ -186,6 +210,8 @@ def run_mix(spec: MixSpec) -> tuple[MixResult, tuple[Counter[int], list[str], fl
     key = secrets.token_urlsafe(16)
     max_bytes = int(spec.max_upload_mb * 1024**2)
     settings = ServeSettings(api_key=key, max_upload_bytes=max_bytes, max_queued_requests=spec.max_queued)
+    if spec.ingress_headroom is not None:
+        settings = replace(settings, ingress_headroom=spec.ingress_headroom)
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init(address="local", include_dashboard=False, logging_level="warning")
