@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--burst requests at once (the excess must get 503 with Retry-After)",
     )
     m.add_argument("--burst", type=int, default=300, help="requests sent at once after the mixed load (default 300)")
+    m.add_argument(
+        "--warmup-rounds",
+        type=int,
+        default=1,
+        help="rounds of --concurrency valid requests sent at once before the RSS baseline (default 1)",
+    )
     m.add_argument("--max-queued", type=int, default=64, help="the app's --max-queued (default 64)")
     c = p.add_argument_group("--compare-batching")
     c.add_argument("--compare-batching", action="store_true", help="start a local app twice: batched vs unbatched")
@@ -105,7 +111,9 @@ def _run_mix(args: argparse.Namespace, audio_s: float) -> int:
     """Exit 0 only when every answer was the expected one, no 5xx, and the burst was shed with Retry-After."""
     from tools.loadmix import MixSpec, run_mix
 
-    spec = MixSpec(args.file, args.concurrency, args.duration, args.burst, args.max_queued, warmup=args.warmup)
+    spec = MixSpec(
+        args.file, args.concurrency, args.duration, args.burst, args.max_queued, warmup_rounds=args.warmup_rounds
+    )
     mixed, burst = run_mix(spec)
     mixed.load.audio_s = audio_s
     print(f"-- mixed load: {spec.concurrency} clients for {spec.duration_s:g} s")

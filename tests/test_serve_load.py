@@ -23,7 +23,7 @@ def test_mixed_load_gets_the_right_answers_and_a_burst_is_shed_with_retry_after(
     # Fewer clients than the queue holds: the mixed phase must never be shed; the burst must be.
     # A headroom of 4 (1024 by default) makes the burst overflow the ingress, so that Serve's proxy
     # answers some of it itself: those 503s must carry Retry-After too (6 of 236 did not).
-    spec = MixSpec(CLIP, concurrency=3, duration_s=8.0, burst=40, max_queued=4, warmup=2, ingress_headroom=4)
+    spec = MixSpec(CLIP, concurrency=3, duration_s=8.0, burst=40, max_queued=4, ingress_headroom=4)
     mixed, burst = run_mix(spec)
     statuses, retry_after = burst.statuses, burst.retry_after
     assert not mixed.unexpected, mixed.render()

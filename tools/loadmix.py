@@ -4,8 +4,9 @@
 something), runs N concurrent clients for a bounded time, each request of a kind drawn in turn
 from the mix, and checks every answer against what its kind must get (200, 400, 413, 401). It
 reports p50/p95/p99 of the valid requests, throughput, every unexpected status, and the RSS of the
-app's processes (its replicas and the HTTP proxy) after the warm-up and at the end. `burst` then
-sends many requests at once and counts the 503s that shed the excess, each with Retry-After.
+app's processes (its replicas and the HTTP proxy) after a warm-up at the run's concurrency and at
+the end. `burst` then sends many requests at once and counts the 503s that shed the excess, each
+with Retry-After.
 """
 
 from __future__ import annotations
@@ -118,21 +119,23 @@ def interleaved(mix: dict[str, int]) -> list[str]:
     return [kind for *_, kind in sorted(slots)]
 
 
-async def _mix(
-    base: str, files: dict, mix: dict[str, int], key: str, concurrency: int, duration_s: float, warmup: int
-) -> MixResult:
+async def _mix(base: str, files: dict, key: str, spec: MixSpec) -> MixResult:
     import aiohttp
 
     url = base.rstrip("/") + "/v1/audio/transcriptions"
+    concurrency, mix = spec.concurrency, dict(spec.mix)
     order = interleaved(mix)
     result = MixResult(LoadResult(), {kind: Counter() for kind in mix})
     turn = 0
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        await asyncio.gather(*(_send(session, url, "valid", *files["valid"], key) for _ in range(warmup)))
+        # The baseline is taken after the app has served the run's concurrency: a warm-up of a few
+        # requests left the model's first full batches (and their buffers) inside the measurement.
+        for _ in range(spec.warmup_rounds):
+            await asyncio.gather(*(_send(session, url, "valid", *files["valid"], key) for _ in range(concurrency)))
         result.rss_start_mb = await asyncio.to_thread(app_rss_mb)
         started = time.perf_counter()
-        deadline = started + duration_s
+        deadline = started + spec.duration_s
 
         async def client() -> None:
             nonlocal turn
@@ -195,7 +198,7 @@ class MixSpec:
     burst: int = 300
     max_queued: int = 64
     max_upload_mb: float = 1.0
-    warmup: int = 4
+    warmup_rounds: int = 1  # rounds of `concurrency` valid requests at once before the RSS baseline
     ingress_headroom: int | None = None  # None: ServeSettings' default
     mix: tuple[tuple[str, int], ...] = tuple(DEFAULT_MIX.items())
 
@@ -218,7 +221,7 @@ def run_mix(spec: MixSpec) -> tuple[MixResult, BurstResult]:
     try:
         base = start(settings, host="127.0.0.1", port=free_port(), name=APP_NAME)
         files = uploads(spec.clip, max_bytes)
-        mixed = asyncio.run(_mix(base, files, dict(spec.mix), key, spec.concurrency, spec.duration_s, spec.warmup))
+        mixed = asyncio.run(_mix(base, files, key, spec))
         burst = asyncio.run(_burst(base, *files["valid"], key, spec.burst))
     finally:
         serve.shutdown()

@@ -261,6 +261,13 @@ class TranscriptionAPI:
             raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
 
 
+# glibc gives each thread that allocates its own arena (up to 8 per core); a replica decodes uploads
+# in a pool of threads beside the model's, and the freed memory stayed spread over their arenas: the
+# model replica's RSS crept up 13% over 11 rounds of 32 requests with the default, flat with two
+# (docs/faults.md, "Serve under load"). Set at the worker's start: glibc reads it once.
+REPLICA_RUNTIME_ENV = {"env_vars": {"MALLOC_ARENA_MAX": "2"}}
+
+
 def resolve_api_key(flag: str | None) -> str | None:
     return flag or os.environ.get(API_KEY_ENV) or None
 
@@ -272,7 +279,7 @@ def build_app(settings: ServeSettings) -> serve.Application:
     use_gpu = settings.use_gpu
     if use_gpu is None:
         use_gpu = settings.config.model.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0
-    actor_options: dict[str, Any] = {"num_cpus": settings.replica_cpus}
+    actor_options: dict[str, Any] = {"num_cpus": settings.replica_cpus, "runtime_env": REPLICA_RUNTIME_ENV}
     if use_gpu:
         actor_options["num_gpus"] = 1
     # Room for a full batch in the model plus the next one being decoded.
@@ -301,7 +308,7 @@ def build_app(settings: ServeSettings) -> serve.Application:
         **scaling,
     )
     ingress = TranscriptionAPI.options(
-        ray_actor_options={"num_cpus": settings.ingress_cpus},
+        ray_actor_options={"num_cpus": settings.ingress_cpus, "runtime_env": REPLICA_RUNTIME_ENV},
         # Room for the requests it holds plus those it is turning away.
         max_ongoing_requests=queued + settings.ingress_headroom,
         max_queued_requests=queued + settings.ingress_headroom,
