@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key", help="bearer key (or set VOXRAY_API_KEY)")
     p.add_argument("--model", default="tiny.en", help="model field sent; with --compare-batching, the model served")
     p.add_argument("--response-format", default="json", help="response_format sent (default json)")
-    p.add_argument("--warmup", type=int, default=2, help="requests sent (and not counted) before measuring")
+    p.add_argument("--warmup", type=int, default=2, help="requests sent before measuring (--mix: --warmup-rounds)")
     m = p.add_argument_group("--mix (faults and load: docs/faults.md)")
     m.add_argument(
         "--mix",
