@@ -90,8 +90,6 @@ def test_each_input_once_when_the_memory_monitor_kills_a_preparation_worker(tmp_
 
     import pyarrow.parquet as pq
 
-    from tests.oom import CAP_BYTES
-
     audio = tmp_path / "in"
     audio.mkdir()
     clips = utterance_files()[:3]
@@ -103,10 +101,11 @@ def test_each_input_once_when_the_memory_monitor_kills_a_preparation_worker(tmp_
     log, out = tmp_path / "prepare.log", tmp_path / "out"
     args = ["oom.wav", str(log), "transcribe", str(audio), "--output", str(out), "--config", str(config)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "RAY_ADDRESS": "local"}
-    done = subprocess.run([sys.executable, "-m", "tests.oom", *args], env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "tests.oom", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     killed = next(line.split() for line in done.stdout.splitlines() if line.startswith("oom-killed"))
-    assert int(killed[2]) >= 1, f"no preparation worker was killed for memory (cap {CAP_BYTES >> 20} MB): {killed}"
+    assert int(killed[2]) >= 1, f"no preparation worker was killed for memory: {killed}"
     # Retries, counted: each preparation attempt logged its file; oom.wav's first one never finished.
     attempts = Counter(Path(line.split(" ", 1)[1]).name for line in log.read_text().splitlines())
     assert attempts["oom.wav"] >= 2, attempts
