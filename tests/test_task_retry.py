@@ -102,3 +102,36 @@ def test_a_killed_model_actor_restarts_and_each_input_is_once(ray_local, tmp_pat
     # Ray's own actor table (the state API needs the dashboard, which these tests' Ray has not).
     restarts = [a["NumRestarts"] for a in actor_table().values() if "TranscribeWindows" in a["ActorClassName"]]
     assert max(restarts) >= 1, restarts  # the killed actor came back; its arguments were still there
+
+
+def test_each_input_once_when_the_memory_monitor_kills_a_preparation_worker(tmp_path: Path):
+    # A real `voxray transcribe` on its own Ray with the memory monitor armed; the first preparation
+    # of oom.wav allocates until Ray's monitor SIGKILLs its worker (tests/oom.py says why that
+    # allocation is injected). Ray retries the task: every input must still get one ok row.
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    audio = tmp_path / "in"
+    audio.mkdir()
+    clips = utterance_files()[:3]
+    for clip in clips[:2]:
+        (audio / clip.name).write_bytes(clip.read_bytes())
+    (audio / "oom.wav").write_bytes(clips[2].read_bytes())
+    config = tmp_path / "config.yaml"
+    config.write_text("compute:\n  files_per_task: 1\n")
+    log, out = tmp_path / "prepare.log", tmp_path / "out"
+    args = ["oom.wav", str(log), "transcribe", str(audio), "--output", str(out), "--config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "RAY_ADDRESS": "local"}
+    command = [sys.executable, "-m", "tests.oom", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    killed = next(line.split() for line in done.stdout.splitlines() if line.startswith("oom-killed"))
+    assert int(killed[2]) >= 1, f"no preparation worker was killed for memory: {killed}"
+    # Retries, counted: each preparation attempt logged its file; oom.wav's first one never finished.
+    attempts = Counter(Path(line.split(" ", 1)[1]).name for line in log.read_text().splitlines())
+    assert attempts["oom.wav"] >= 2, attempts
+    rows = [row for part in sorted(out.rglob("*.parquet")) for row in pq.read_table(part).to_pylist()]
+    assert Counter(Path(r["path"]).name for r in rows) == Counter(p.name for p in audio.iterdir())
+    assert all(r["status"] == "ok" for r in rows), [(r["path"], r["error"]) for r in rows]

@@ -4,8 +4,9 @@
 something), runs N concurrent clients for a bounded time, each request of a kind drawn in turn
 from the mix, and checks every answer against what its kind must get (200, 400, 413, 401). It
 reports p50/p95/p99 of the valid requests, throughput, every unexpected status, and the RSS of the
-app's processes (its replicas and the HTTP proxy) after the warm-up and at the end. `burst` then
-sends many requests at once and counts the 503s that shed the excess, each with Retry-After.
+app's processes (its replicas and the HTTP proxy) after a warm-up at the run's concurrency and at
+the end. `burst` then sends many requests at once and counts the 503s that shed the excess, each
+with Retry-After.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tools.loadtest import REQUEST_TIMEOUT_S, LoadResult, free_port
@@ -94,7 +95,7 @@ def app_rss_mb() -> float:
     return sum(procs[pid][2] for pid in replicas | proxies) / 1024
 
 
-async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) -> tuple[int, float, dict]:
+async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) -> tuple[int, float, dict, bytes]:
     import aiohttp
 
     form = aiohttp.FormData()
@@ -104,11 +105,11 @@ async def _send(session, url: str, kind: str, data: bytes, name: str, key: str) 
     began = time.perf_counter()
     try:
         async with session.post(url, data=form, headers=headers) as response:
-            await response.read()
-            return response.status, time.perf_counter() - began, dict(response.headers)
+            body = await response.read()
+            return response.status, time.perf_counter() - began, dict(response.headers), body
     except (aiohttp.ClientError, asyncio.TimeoutError):
         # An oversized upload may see the connection closed after its 413: the server's choice.
-        return (413 if kind == "oversized" else 599), time.perf_counter() - began, {}
+        return (413 if kind == "oversized" else 599), time.perf_counter() - began, {}, b""
 
 
 def interleaved(mix: dict[str, int]) -> list[str]:
@@ -118,28 +119,30 @@ def interleaved(mix: dict[str, int]) -> list[str]:
     return [kind for *_, kind in sorted(slots)]
 
 
-async def _mix(
-    base: str, files: dict, mix: dict[str, int], key: str, concurrency: int, duration_s: float, warmup: int
-) -> MixResult:
+async def _mix(base: str, files: dict, key: str, spec: MixSpec) -> MixResult:
     import aiohttp
 
     url = base.rstrip("/") + "/v1/audio/transcriptions"
+    concurrency, mix = spec.concurrency, dict(spec.mix)
     order = interleaved(mix)
     result = MixResult(LoadResult(), {kind: Counter() for kind in mix})
     turn = 0
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        await asyncio.gather(*(_send(session, url, "valid", *files["valid"], key) for _ in range(warmup)))
+        # The baseline is taken after the app has served the run's concurrency: a warm-up of a few
+        # requests left the model's first full batches (and their buffers) inside the measurement.
+        for _ in range(spec.warmup_rounds):
+            await asyncio.gather(*(_send(session, url, "valid", *files["valid"], key) for _ in range(concurrency)))
         result.rss_start_mb = await asyncio.to_thread(app_rss_mb)
         started = time.perf_counter()
-        deadline = started + duration_s
+        deadline = started + spec.duration_s
 
         async def client() -> None:
             nonlocal turn
             while time.perf_counter() < deadline:
                 kind = order[turn % len(order)]
                 turn += 1
-                status, latency, _ = await _send(session, url, kind, *files[kind], key)
+                status, latency, *_ = await _send(session, url, kind, *files[kind], key)
                 result.statuses[kind][status] += 1
                 if kind == "valid" and status == 200:
                     result.load.latencies_s.append(latency)
@@ -150,7 +153,26 @@ async def _mix(
     return result
 
 
-async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> tuple[Counter[int], list[str], float]:
+@dataclass(frozen=True)
+class BurstResult:
+    statuses: Counter[int]
+    retry_after: list[str]  # the Retry-After of each 503 ("" where it had none)
+    last_s: float  # when the last answer came
+    from_proxy: int  # 503s answered by Serve's proxy (its backstop), not by voxray's ingress
+
+    @property
+    def shed_with_retry_after(self) -> bool:
+        return set(self.statuses) <= {200, 503} and all(self.retry_after)
+
+    def render(self) -> str:
+        return (
+            f"{dict(sorted(self.statuses.items()))}, 503s with Retry-After: "
+            f"{sum(1 for r in self.retry_after if r)}/{len(self.retry_after)} "
+            f"({self.from_proxy} from Serve's proxy), last answer after {self.last_s:.1f} s"
+        )
+
+
+async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> BurstResult:
     import aiohttp
 
     url = base.rstrip("/") + "/v1/audio/transcriptions"
@@ -159,9 +181,13 @@ async def _burst(base: str, data: bytes, name: str, key: str, n: int) -> tuple[C
         began = time.perf_counter()
         answers = await asyncio.gather(*(_send(session, url, "valid", data, name, key) for _ in range(n)))
         last = time.perf_counter() - began
-    statuses = Counter(status for status, _, _ in answers)
-    retry_after = [headers.get("Retry-After", "") for status, _, headers in answers if status == 503]
-    return statuses, retry_after, last
+    shed = [(headers, body) for status, _, headers, body in answers if status == 503]
+    return BurstResult(
+        Counter(status for status, *_ in answers),
+        [headers.get("Retry-After", "") for headers, _ in shed],
+        last,
+        sum(1 for _, body in shed if b"server_busy" not in body),  # the ingress's answers carry its code
+    )
 
 
 @dataclass(frozen=True)
@@ -172,11 +198,12 @@ class MixSpec:
     burst: int = 300
     max_queued: int = 64
     max_upload_mb: float = 1.0
-    warmup: int = 4
+    warmup_rounds: int = 1  # rounds of `concurrency` valid requests at once before the RSS baseline
+    ingress_headroom: int | None = None  # None: ServeSettings' default
     mix: tuple[tuple[str, int], ...] = tuple(DEFAULT_MIX.items())
 
 
-def run_mix(spec: MixSpec) -> tuple[MixResult, tuple[Counter[int], list[str], float]]:
+def run_mix(spec: MixSpec) -> tuple[MixResult, BurstResult]:
     """Start a local app, run the mixed load, then the burst; returns both results."""
     import ray
     from ray import serve
@@ -186,13 +213,15 @@ def run_mix(spec: MixSpec) -> tuple[MixResult, tuple[Counter[int], list[str], fl
     key = secrets.token_urlsafe(16)
     max_bytes = int(spec.max_upload_mb * 1024**2)
     settings = ServeSettings(api_key=key, max_upload_bytes=max_bytes, max_queued_requests=spec.max_queued)
+    if spec.ingress_headroom is not None:
+        settings = replace(settings, ingress_headroom=spec.ingress_headroom)
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init(address="local", include_dashboard=False, logging_level="warning")
     try:
         base = start(settings, host="127.0.0.1", port=free_port(), name=APP_NAME)
         files = uploads(spec.clip, max_bytes)
-        mixed = asyncio.run(_mix(base, files, dict(spec.mix), key, spec.concurrency, spec.duration_s, spec.warmup))
+        mixed = asyncio.run(_mix(base, files, key, spec))
         burst = asyncio.run(_burst(base, *files["valid"], key, spec.burst))
     finally:
         serve.shutdown()

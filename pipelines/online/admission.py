@@ -15,6 +15,9 @@ from contextlib import contextmanager
 
 # A client told to wait longer than this would rather be told to go elsewhere.
 MAX_RETRY_AFTER_S = 60
+# Retry-After of Serve's own backstop answers (the proxy's, past the ingress's headroom): Serve's
+# config is static, so not the running mean; a few model calls of a CPU replica.
+BACKSTOP_RETRY_AFTER_S = 5
 # Weight of the newest model call in the running mean of model-call seconds.
 EWMA_WEIGHT = 0.2
 

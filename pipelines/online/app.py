@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
+from ray.serve.config import BackpressureConfig
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
@@ -29,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.config import TranscribeConfig
 from pipelines.export import formats
-from pipelines.online.admission import Admission
+from pipelines.online.admission import BACKSTOP_RETRY_AFTER_S, Admission
 from pipelines.online.form import ApiError, error_response, request_options, text_field
 from pipelines.online.transcriber import OnlineTranscriber, PreparedRequest, RequestError, RequestOptions
 
@@ -61,6 +62,10 @@ class ServeSettings:
     # answered 503 with Retry-After at once: 300 requests sent together were all queued before,
     # the last answered after 150 s. Each held request may hold an upload of max_upload_bytes.
     max_queued_requests: int = 64
+    # Requests beyond max_queued_requests the ingress takes in only to answer 503 (a few ms each,
+    # no body read). Past that, Serve's proxy answers 503 itself (`BACKSTOP_RETRY_AFTER_S`): with
+    # a headroom of 64, 6 of 236 in a burst of 300 got the proxy's answer.
+    ingress_headroom: int = 1024
     use_gpu: bool | None = None  # None: one GPU per model replica when the cluster has GPUs
 
     @property
@@ -256,8 +261,11 @@ class TranscriptionAPI:
             raise ApiError(400, "malformed multipart/form-data body", "invalid_request") from exc
 
 
-# Requests beyond max_queued_requests the ingress takes in only to answer 503.
-INGRESS_HEADROOM = 64
+# glibc gives each thread that allocates its own arena (up to 8 per core); a replica decodes uploads
+# in a pool of threads beside the model's, and the freed memory stayed spread over their arenas: the
+# model replica's RSS crept up 13% over 11 rounds of 32 requests with the default, flat with two
+# (docs/faults.md, "Serve under load"). Set at the worker's start: glibc reads it once.
+REPLICA_RUNTIME_ENV = {"env_vars": {"MALLOC_ARENA_MAX": "2"}}
 
 
 def resolve_api_key(flag: str | None) -> str | None:
@@ -271,7 +279,7 @@ def build_app(settings: ServeSettings) -> serve.Application:
     use_gpu = settings.use_gpu
     if use_gpu is None:
         use_gpu = settings.config.model.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0
-    actor_options: dict[str, Any] = {"num_cpus": settings.replica_cpus}
+    actor_options: dict[str, Any] = {"num_cpus": settings.replica_cpus, "runtime_env": REPLICA_RUNTIME_ENV}
     if use_gpu:
         actor_options["num_gpus"] = 1
     # Room for a full batch in the model plus the next one being decoded.
@@ -287,17 +295,24 @@ def build_app(settings: ServeSettings) -> serve.Application:
             }
         }
     # Bounded queues everywhere: the ingress sheds load itself (503 with Retry-After, before the
-    # body) once it holds max_queued_requests; Serve's own bounds are the backstop behind it (the
-    # model's raises BackPressureError, answered the same way; the proxy's answers a bare 503).
+    # body) once it holds max_queued_requests; Serve's own bounds are the backstop behind it, set
+    # above the ingress's so that it answers first (the model's raises BackPressureError, answered
+    # the same way; the proxy answers for the ingress deployment, with a fixed Retry-After).
     queued = settings.max_queued_requests
+    backstop = BackpressureConfig(status_code=503, retry_after_s=BACKSTOP_RETRY_AFTER_S)
     model = TranscriptionModel.options(
-        ray_actor_options=actor_options, max_ongoing_requests=ongoing, max_queued_requests=queued, **scaling
+        ray_actor_options=actor_options,
+        max_ongoing_requests=ongoing,
+        max_queued_requests=queued,
+        backpressure_config=backstop,
+        **scaling,
     )
     ingress = TranscriptionAPI.options(
-        ray_actor_options={"num_cpus": settings.ingress_cpus},
-        # Room for the requests it holds plus those it is turning away (each a few milliseconds).
-        max_ongoing_requests=queued + INGRESS_HEADROOM,
-        max_queued_requests=queued + INGRESS_HEADROOM,
+        ray_actor_options={"num_cpus": settings.ingress_cpus, "runtime_env": REPLICA_RUNTIME_ENV},
+        # Room for the requests it holds plus those it is turning away.
+        max_ongoing_requests=queued + settings.ingress_headroom,
+        max_queued_requests=queued + settings.ingress_headroom,
+        backpressure_config=backstop,
     )
     return ingress.bind(model.bind(settings), settings)
 
