@@ -159,6 +159,32 @@ def test_api_key_is_checked_before_the_upload_is_read(served: Served):
     assert b"invalid_api_key" in answer
 
 
+def test_slow_uploads_do_not_block_other_clients(served: Served, clips: list[str]):
+    # Four authorised clients announce uploads and send only their first bytes, as a slow or
+    # hostile client on a bad link would. A normal client's request must be answered while they
+    # still hold their connections (the ingress reads bodies without blocking its event loop).
+    host, port = served.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {MAX_UPLOAD // 2}\r\n\r\n"
+    )
+    slow = [socket.create_connection((host, int(port)), timeout=5) for _ in range(4)]
+    try:
+        for conn in slow:
+            conn.sendall(head.encode() + b"--x\r\n" + b"\0" * 512)
+        result = transcribe(served, clips[0])
+        assert result.text.strip() == served.batch_text[clips[0]].strip()
+        for conn in slow:
+            # Still waiting for their bodies: nothing was answered or closed on them.
+            conn.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                conn.recv(1)
+    finally:
+        for conn in slow:
+            conn.close()
+
+
 def test_health_and_models(served: Served):
     health = requests.get(f"{served.url}/health", timeout=30)
     assert health.status_code == 200 and health.json() == {"status": "ok"}
