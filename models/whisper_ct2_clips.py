@@ -74,6 +74,8 @@ def decode_clips(
         idx = [i for i, s in enumerate(spans) if languages[s.window][0] == language]
         group = [spans[i] for i in idx]
         tokenizer = whisper.tokenizer(language)
+        prompt = whisper.decoder.prompt(tokenizer, cfg, text_only=False)
+        speech = window_no_speech(whisper, windows, sorted({s.window for s in group}), prompt)
         decoded = whisper.decoder.decode(
             clip_encodings(windows, whisper.silence, group),
             [s.end_s for s in group],
@@ -82,9 +84,25 @@ def decode_clips(
             "model:decode clips",
             starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group],
             max_tokens=token_limit(max(s.end_s - s.start_s for s in group)),
+            no_speech=[speech[s.window] for s in group],
         )
         for i, (segments, seek, _failed) in zip(idx, decoded, strict=True):
             # Whisper stopped before the clip's end and would seek there (it does near a window's
             # end): its last words are missing, so the caller decodes that clip alone.
             results[i] = WindowResult(segments, *languages[spans[i].window], failed=seek is not None)
     return results
+
+
+def window_no_speech(whisper: CT2Whisper, windows: np.ndarray, rows: list[int], prompt: list[int]) -> dict[int, float]:
+    """Whisper's no-speech probability of each packed window as a whole (one decoder step each).
+
+    A clip's own sequence sees mostly the silent window's encoder output, so the probability it
+    gives is high for every clip: the flywheel's filter dropped clean clips as "no speech", and
+    Whisper's silence rule (no speech and a low log-probability) could drop an unsure clip's words.
+    The window's is what a window decoded as one sequence was judged by before.
+    """
+    encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(windows[rows]))
+    out = whisper.model.model.generate(
+        encoded, [prompt] * len(rows), beam_size=1, max_length=len(prompt) + 1, return_no_speech_prob=True
+    )
+    return {row: float(o.no_speech_prob) for row, o in zip(rows, out, strict=True)}

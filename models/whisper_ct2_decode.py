@@ -68,12 +68,15 @@ class CT2Decoder:
         single: list[bool] | None = None,
         starts: list[int] | None = None,
         max_tokens: int | None = None,
+        no_speech: list[float] | None = None,
     ) -> list[Decoded]:
         """Each window at Whisper's temperatures in turn, until its result passes the guards.
 
         starts: per row, a timestamp token that ends its prompt (a packed clip's start,
         models.whisper_ct2_clips); its tokens then begin with it, as a window's begin with <|0.00|>.
         max_tokens: at most this many tokens generated per row (None: the model's limit).
+        no_speech: per row, the no-speech probability to judge it by, where the row's own is not
+        meaningful (a packed clip's, models.whisper_ct2_clips).
         """
         prompt = self.prompt(tokenizer, cfg, text_only)
         prompts = [prompt + ([starts[i]] if starts else []) for i in range(len(durations))]
@@ -92,6 +95,8 @@ class CT2Decoder:
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
+                if no_speech is not None:
+                    decoded["no_speech_prob"] = no_speech[i]
                 if starts:
                     decoded["tokens"] = [starts[i], *decoded["tokens"]]
                 candidates[i].append(decoded)
