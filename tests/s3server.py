@@ -33,6 +33,10 @@ from botocore.config import Config
 PORT_NAMES = ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
 
 
+# Buckets the suite may hold at once, times 7 volumes per bucket (weed's growth for replication 000).
+MAX_VOLUMES = 7 * 400
+
+
 class S3ServerError(RuntimeError):
     """The server did not come up; the message ends with the tail of its log."""
 
@@ -273,7 +277,14 @@ class SeaweedS3:
             "-master.volumeSizeLimitMB=64",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume.grpc']}",
-            "-volume.max=0",
+            # A fixed count, not 0: weed sizes "0" from free disk / volume size, and each bucket
+            # takes a collection of 7 volumes, so on a machine with a few GB free the suite's
+            # buckets ran out of volumes mid-run (PUT -> 500 InternalError). Volumes are sparse
+            # files, so the count costs no disk.
+            f"-volume.max={MAX_VOLUMES}",
+            # The default (1% of the disk) marks every volume read-only on a large, nearly full
+            # disk long before the tests' few MB could not be written.
+            "-volume.minFreeSpace=256MiB",
             "-volume.preStopSeconds=0",
             f"-filer.port={p['filer']}",
             f"-filer.port.grpc={p['filer.grpc']}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 
 import av
@@ -13,6 +14,8 @@ import pyarrow.fs as pafs
 import pytest
 import s3fs
 import soundfile as sf
+
+from tests.s3server import MAX_VOLUMES
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SAMPLES_DIR = DATA_DIR.parent.parent / "samples"
@@ -207,3 +210,13 @@ def test_s3_round_trip_boto3_pyarrow_s3fs(s3_server, speech_manifest: list[dict]
     with pytest.raises(Exception, match="SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied"):
         s3_server.client(aws_secret_access_key="wrong-secret").list_buckets()
     assert time.monotonic() - started < 5, "the round trip itself should be fast"
+
+
+def test_s3_server_volume_slots_do_not_depend_on_free_disk(s3_server) -> None:
+    # CI once ran out of volumes mid-suite on a machine with little free disk: weed's "-volume.max=0"
+    # sizes the slots from free disk / volume size, each bucket takes 7, and later PUTs got 500s.
+    # The slots are now a fixed count; reproduced first on a 1.5 GB tmpfs (4 buckets, then 500s).
+    url = f"http://127.0.0.1:{s3_server.ports['master']}/dir/status"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        topology = json.load(reply)["Topology"]
+    assert topology["Max"] == MAX_VOLUMES
