@@ -2,8 +2,8 @@
 
 Agglomerative clustering on cosine distance (scipy; weighted linkage by default), stopped at a
 distance threshold when the number of speakers is not given, so the count is estimated; with
---num-speakers (or a --min/--max range the estimate falls outside of) the tree is cut where it
-first holds that many clusters of a real speaker's size.
+--num-speakers (or a --min/--max range the estimate falls outside of) k-means (scikit-learn)
+finds that many speakers instead of a cut of the tree.
 At most `max_cluster_windows` windows, evenly spread over the recording, are clustered; every
 window then joins its nearest speaker centroid, so memory stays bounded on long recordings.
 Then resegmentation: Viterbi over the windows in time order picks each window's speaker again,
@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipelines.speakers.settings import DiarizeConfig
+
+# k-means runs from this many k-means++ starts and keeps the tightest (scikit-learn's n_init).
+KMEANS_STARTS = 20
 
 
 @dataclass(frozen=True)
@@ -40,24 +43,20 @@ def _big(labels: np.ndarray, share: float) -> list[int]:
     return [k for k in range(counts.size) if counts[k] >= max(2, share * labels.size)]
 
 
-def _cut(tree: np.ndarray, count: int, share: float) -> tuple[np.ndarray, list[int]]:
-    """Labels and the `count` clusters to keep, for a given number of speakers.
+def _kmeans(x: np.ndarray, count: int) -> tuple[np.ndarray, list[int]]:
+    """Labels and the clusters to keep, for a given number of speakers: k-means on the unit-length
+    embeddings (scikit-learn; k-means++ starts, the best of KMEANS_STARTS, seeded).
 
-    Cutting the tree at exactly `count` clusters spends clusters on outliers (a window across a
-    speaker change, a breath) and leaves real speakers merged: --num-speakers 4 on the dev set's
-    dev_phone gave DER 9.5% that way, 3.4% this way. So the tree is cut lower until `count` big
-    clusters appear; the small ones then join their nearest big one.
+    Until 2026-12-06 the merge tree was cut where it first held `count` clusters of at least the
+    minimum share (cutting at exactly `count` spent clusters on outlier windows). With the true
+    count given, on the evaluation set's dev split and 96 more mixes of its voices (120 mixes),
+    that cut gave a mean DER of 6.1%, k-means 5.1% (JER 11.3% and 9.4%): a merge, once made, is
+    never undone in the tree, while k-means moves windows between speakers until none is nearer
+    another centroid.
     """
-    from scipy.cluster.hierarchy import fcluster
+    from sklearn.cluster import KMeans
 
-    m = tree.shape[0] + 1
-    for parts in range(count, m + 1):
-        labels = fcluster(tree, parts, "maxclust") - 1
-        big = _big(labels, share)
-        if len(big) >= count:
-            sizes = np.bincount(labels)
-            return labels, sorted(big, key=lambda k: -sizes[k])[:count]
-    labels = fcluster(tree, count, "maxclust") - 1  # too few windows for `count` big clusters
+    labels = KMeans(count, n_init=KMEANS_STARTS, random_state=0).fit_predict(x)
     return labels, sorted(set(labels.tolist()))
 
 
@@ -75,15 +74,14 @@ def cluster_speakers(embeddings: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     sample = np.unique(np.linspace(0, n - 1, min(n, cfg.max_cluster_windows)).round().astype(int))
     x = embeddings[sample]
-    tree = _tree(x, cfg.linkage)
     if cfg.num_speakers is not None:
-        labels, keep = _cut(tree, min(cfg.num_speakers, x.shape[0]), cfg.min_cluster_share)
+        labels, keep = _kmeans(x, min(cfg.num_speakers, x.shape[0]))
     else:
-        labels = fcluster(tree, cfg.threshold, "distance") - 1
+        labels = fcluster(_tree(x, cfg.linkage), cfg.threshold, "distance") - 1
         keep = _big(labels, cfg.min_cluster_share) or [int(np.argmax(np.bincount(labels)))]
         low, high = cfg.min_speakers or 1, cfg.max_speakers or x.shape[0]
         if not low <= len(keep) <= high:
-            labels, keep = _cut(tree, min(max(len(keep), low), high, x.shape[0]), cfg.min_cluster_share)
+            labels, keep = _kmeans(x, min(max(len(keep), low), high, x.shape[0]))
     centroids = _centroids(x, labels, keep)
     return np.argmax(embeddings @ centroids.T, axis=1)
 
