@@ -4,7 +4,7 @@ The set is not committed: it is built from tests/data/realspeech, tests/data/voi
 voices into a cache folder (`voxray bench --scenarios diarize-quality` builds the same one). Needs
 Debian's espeak-ng and ffmpeg.
 
-    python scripts/make_diarization_evalset.py [--root ~/.cache/voxray] [--score] [--splits dev]
+    python scripts/make_diarization_evalset.py [--root ~/.cache/voxray] [--score] [--splits dev] [--given-count]
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=default_cache_root())
     parser.add_argument("--score", action="store_true", help="diarize every mix with the defaults and score it")
     parser.add_argument("--splits", default="dev,test", help="which splits to score (tune on dev only)")
+    parser.add_argument("--given-count", action="store_true", help="give each mix its true speaker count")
     args = parser.parse_args()
     folder = build(args.root)
     print(folder)
     if args.score:
-        scores = evaluate(folder, TranscribeConfig(diarize=DiarizeConfig(enabled=True)), tuple(args.splits.split(",")))
+        config = TranscribeConfig(diarize=DiarizeConfig(enabled=True))
+        scores = evaluate(folder, config, tuple(args.splits.split(",")), given_count=args.given_count)
         for s in scores:
             print(f"{s.name:<28} {s.reference_speakers} -> {s.hypothesis_speakers}  DER {s.der:.3f}  "
                   f"with overlap {s.der_overlap:.3f}  JER {s.jer:.3f}")  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,10 @@ def evaluate(
     splits: tuple[str, ...] = ("dev", "test"),
     windows_cache: dict[str, list[dict]] | None = None,
     diarize: Callable[[list[dict]], list[Turn]] | None = None,
+    given_count: bool = False,
 ) -> list[MixScore]:
-    """Score every mix of `splits`; `diarize` replaces the configured clustering (for tuning)."""
+    """Score every mix of `splits`; `diarize` replaces the configured clustering (for tuning);
+    `given_count` gives each mix its true number of speakers, as --num-speakers would."""
     cache = {} if windows_cache is None else windows_cache
     cluster = diarize or (lambda windows: diarize_windows(windows, config.diarize))
     out = []
@@ -77,7 +79,11 @@ def evaluate(
         if name not in cache:
             cache[name] = mix_windows(folder / f"{name}.flac", config)
         meta = json.loads((folder / f"{name}.json").read_text())
-        out.append(score_mix(name, meta, cluster(cache[name])))
+        if given_count:
+            told = replace(config.diarize, num_speakers=len(meta["speakers"]), min_speakers=None, max_speakers=None)
+            out.append(score_mix(name, meta, diarize_windows(cache[name], told)))
+        else:
+            out.append(score_mix(name, meta, cluster(cache[name])))
     return out
 
 
