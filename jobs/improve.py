@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
     )
+    p.add_argument(
+        "--mix",
+        type=float,
+        help="WiSE-FT: the candidate's weights are (1 - MIX) * current + MIX * fine-tuned; lower keeps more "
+        "general speech, higher learns more of the domain (0 < MIX <= 1; default chosen on dev, see "
+        "docs/finetune.md)",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
     p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
@@ -80,7 +87,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
     from pipelines.improve.gate import GateConfig
-    from pipelines.improve.run import ImproveConfig, check
+    from pipelines.improve.run import DEFAULT_MIX, ImproveConfig, check
     from pipelines.improve.train import TrainSettings
 
     if not args.registry:
@@ -115,6 +122,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         regression=args.regression,
         work=args.work,
         dev_share=args.dev_share,
+        mix=DEFAULT_MIX if args.mix is None else args.mix,
         gate=replace(GateConfig(), min_kept_clips=args.min_kept),
         train=train,
         storage=storage,

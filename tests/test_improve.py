@@ -257,6 +257,9 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
     assert f"registry {blocker / 'reg'} is not writable" in capsys.readouterr().err
     assert main([*base, "--eval", str(tmp_path / "missing.jsonl")]) == 2
     assert "--eval" in capsys.readouterr().err
+    for mix in ("0", "1.5", "nan"):
+        assert main([*base, "--mix", mix]) == 2
+        assert "--mix must be above 0 and at most 1" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
 

@@ -39,6 +39,10 @@ class ImproveError(ValueError):
     """A wrong option, found before any work (the CLI exits 2 with this message)."""
 
 
+# Chosen on dev sets only (docs/finetune.md, "Keeping general speech"): scripts/flywheel_wiseft.py.
+DEFAULT_MIX = 0.5
+
+
 @dataclass(frozen=True)
 class ImproveConfig:
     registry: str
@@ -51,6 +55,9 @@ class ImproveConfig:
     regression: str | None = None  # None: DEFAULT_REGRESSION
     work: str | None = None  # local folder for passes, manifests and exports; None: under the cache
     dev_share: float = 0.1
+    # WiSE-FT: the candidate is (1 - mix) * current + mix * fine-tuned, in weight space (see
+    # pipelines/improve/interpolate.py); 1 takes the fine-tuned weights as they are.
+    mix: float = DEFAULT_MIX
     filters: FilterConfig = field(default_factory=FilterConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -71,6 +78,8 @@ class Checked:
 
 def check(cfg: ImproveConfig) -> Checked:
     """ImproveError naming the option when something the loop needs is missing or unwritable."""
+    if not 0.0 < cfg.mix <= 1.0:
+        raise ImproveError(f"--mix must be above 0 and at most 1, not {cfg.mix}")
     teacher = cfg.teacher or _packaged_teacher()
     for option, spec in (("--teacher", teacher), ("--model", cfg.model)):
         try:
@@ -134,7 +143,8 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     val = write_manifest(work / "val.jsonl", [{"path": r.path, "text": r.text} for r in val_refs])
     result = finetune(current, train, val, cfg.train, work, cfg.storage)
     log(f"fine-tuned: {result.steps} steps, val WER {result.baseline_wer} -> {result.best_wer}")
-    candidate = export_candidate(result, work / f"candidate-{Path(result.best_checkpoint or '').name}", cfg.storage)
+    name = f"candidate-{Path(result.best_checkpoint or '').name}-mix{cfg.mix:g}"
+    candidate = export_candidate(result, work / name, cfg.storage, cfg.mix, current)
     refsets = {"dev": val_refs, "regression": checked.regression}
     before, _, _ = corpus_wers(model_config(current, cfg.storage), refsets)
     after, _, _ = corpus_wers(model_config(str(candidate), cfg.storage), refsets)
@@ -191,6 +201,7 @@ def _report_base(cfg: ImproveConfig, checked: Checked, current: str, selection: 
         "filters": cfg.filters.to_dict(),
         "gate": dataclasses.asdict(cfg.gate),
         "train": dataclasses.asdict(cfg.train),
+        "mix": cfg.mix,
     }
 
 

@@ -84,10 +84,13 @@ def finetune(
     return run_finetune(cfg, spec, storage)
 
 
-def export_candidate(result: FinetuneResult, dest: Path, storage: StorageConfig) -> Path:
-    """The best checkpoint (else the latest) as a CTranslate2 int8 folder at `dest`."""
+def export_candidate(
+    result: FinetuneResult, dest: Path, storage: StorageConfig, mix: float = 1.0, start_model: str | None = None
+) -> Path:
+    """The best checkpoint (else the latest) as a CTranslate2 int8 folder at `dest`; with `mix` < 1,
+    its weights interpolated with `start_model`'s first (pipelines/improve/interpolate.py)."""
     from models.common.storage import filesystem, is_s3, strip_scheme
-    from models.ct2_export import export_ct2
+    from models.ct2_export import checkpoint_folder, export_ct2
 
     checkpoint = result.best_checkpoint or result.latest_checkpoint
     if checkpoint is None:
@@ -97,4 +100,12 @@ def export_candidate(result: FinetuneResult, dest: Path, storage: StorageConfig)
         local = dest.with_name(dest.name + "-checkpoint")
         shutil.rmtree(local, ignore_errors=True)  # our own download folder from an earlier attempt
         filesystem(checkpoint, storage).get(strip_scheme(checkpoint).rstrip("/") + "/", str(local), recursive=True)
+    if mix < 1.0:
+        from models.whisper_torch import resolve_torch_model
+        from pipelines.improve.interpolate import interpolate_weights
+
+        if start_model is None:
+            raise ValueError("a mix below 1 needs the model the fine-tune started from")
+        base = Path(resolve_torch_model(start_model, storage))
+        local = interpolate_weights(base, checkpoint_folder(local), mix, dest.with_name(dest.name + "-mixed"))
     return export_ct2(local, dest, quantization=QUANTIZATION, force=True)
