@@ -11,7 +11,7 @@ general-speech dev set disjoint from the gate's regression set (GENERAL_DEV: the
 tests/data/voices, LibriVox and CMU recordings with their published texts; the 24 espeak-ng
 general sentences under tests/data/speech; 50 Harvard sentences, scripts/make_general_dev.py), and
 picks the mix by `choose`. Stage `held-out` scores the regression set (the bundled
-real speech) and test.jsonl, only for mixes chosen before. Results: RUN/wiseft-STAGE.json.
+real speech) and test.jsonl, only for mixes chosen before. Results: OUT/wiseft-STAGE.json.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def main() -> int:
     p.add_argument("--checkpoint", type=Path, required=True, help="the fine-tuned transformers folder")
     p.add_argument("--stage", choices=("dev", "held-out"), required=True)
     p.add_argument("--mixes", type=float, nargs="+", default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    p.add_argument("--out", type=Path, help="where exports and results go (default: RUN)")
     p.add_argument("--margin", type=float, default=0.01, help="general dev WER the mix may lose (0.01: 1 point)")
     args = p.parse_args()
     from models.common.config import StorageConfig
@@ -109,20 +110,22 @@ def main() -> int:
 
         sets = {"regression": refs(DEFAULT_REGRESSION), "domain_test": refs(args.domain / "test.jsonl")}
     ensure_ray()
+    out = args.out or args.run
+    out.mkdir(parents=True, exist_ok=True)
     results = {"base": base_ct2, "checkpoint": str(args.checkpoint), "stage": args.stage, "mixes": {}}
     for mix in args.mixes:
         started = time.perf_counter()
-        model = base_ct2 if mix == 0 else str(candidate(base_hf, args.checkpoint, mix, args.run / "wiseft"))
+        model = base_ct2 if mix == 0 else str(candidate(base_hf, args.checkpoint, mix, out / "wiseft"))
         rates, hyps, wall = corpus_wers(model_config(model, StorageConfig()), sets)
         row = {**rates, "pass_s": round(wall, 1), "s": round(time.perf_counter() - started)}
         row["hypotheses"] = {r.path: (hyps.get(r.path) or {}).get("text") for refs_ in sets.values() for r in refs_}
         results["mixes"][f"{mix:.2f}"] = row
         print(f"mix {mix:.2f}: " + "  ".join(f"{k} {100 * v:5.1f}%" for k, v in rates.items()), flush=True)
-        (args.run / f"wiseft-{args.stage}.json").write_text(json.dumps(results, indent=2))
+        (out / f"wiseft-{args.stage}.json").write_text(json.dumps(results, indent=2))
     if args.stage == "dev" and "0.00" in results["mixes"]:
         results["chosen"] = choose(results["mixes"], args.margin)
         print(f"chosen on dev: mix {results['chosen']}")
-        (args.run / f"wiseft-{args.stage}.json").write_text(json.dumps(results, indent=2))
+        (out / f"wiseft-{args.stage}.json").write_text(json.dumps(results, indent=2))
     return 0
 
 
