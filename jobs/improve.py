@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mix",
         type=float,
         help="WiSE-FT: the candidate's weights are (1 - MIX) * current + MIX * fine-tuned; lower keeps more "
-        "general speech, higher learns more of the domain (0 < MIX <= 1; default chosen on dev, see "
-        "docs/finetune.md)",
+        "general speech, higher learns more of the domain (0 < MIX <= 1; default 1, chosen on dev, see "
+        "docs/finetune.md). Changing only --mix reuses the archive passes and the finished training run",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
