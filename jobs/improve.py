@@ -37,13 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--regression", help="general-speech references (default: the bundled real speech)")
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument(
         "--freeze-encoder",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
+    )
+    p.add_argument(
+        "--mix",
+        type=float,
+        help="WiSE-FT: the candidate's weights are (1 - MIX) * current + MIX * fine-tuned; lower keeps more "
+        "general speech, higher learns more of the domain (0 < MIX <= 1; default 1, chosen on dev, see "
+        "docs/finetune.md). Changing only --mix reuses the archive passes and the finished training run",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
@@ -80,7 +87,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
     from pipelines.improve.gate import GateConfig
-    from pipelines.improve.run import ImproveConfig, check
+    from pipelines.improve.run import DEFAULT_MIX, ImproveConfig, check
     from pipelines.improve.train import TrainSettings
 
     if not args.registry:
@@ -115,6 +122,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         regression=args.regression,
         work=args.work,
         dev_share=args.dev_share,
+        mix=DEFAULT_MIX if args.mix is None else args.mix,
         gate=replace(GateConfig(), min_kept_clips=args.min_kept),
         train=train,
         storage=storage,

@@ -216,6 +216,9 @@ def test_a_bad_archive_is_never_promoted(ray_local, tmp_path: Path, capsys: pyte
     removed = result["report"]["removed"]
     assert removed["unreadable"] >= 3  # not audio, truncated, zero length (empty and silence may decode)
     assert sum(removed.values()) + result["clips_kept"] == 11
+    # Where the time went: both archive passes ran and were timed; nothing was trained.
+    phases = result["report"]["phases"]
+    assert set(phases) == {"teacher", "production"} and all(s > 0 for s in phases.values())
     assert "not promoted" in capsys.readouterr().out
     # The registry holds the seed only, and registry:DIR resolves to it (tiny.en's files).
     versions = ModelRegistry(str(registry)).versions()
@@ -257,6 +260,9 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
     assert f"registry {blocker / 'reg'} is not writable" in capsys.readouterr().err
     assert main([*base, "--eval", str(tmp_path / "missing.jsonl")]) == 2
     assert "--eval" in capsys.readouterr().err
+    for mix in ("0", "1.5", "nan"):
+        assert main([*base, "--mix", mix]) == 2
+        assert "--mix must be above 0 and at most 1" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
 

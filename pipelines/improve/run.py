@@ -16,6 +16,8 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,11 @@ class ImproveError(ValueError):
     """A wrong option, found before any work (the CLI exits 2 with this message)."""
 
 
+# Chosen on dev sets only (scripts/flywheel_wiseft.py; docs/finetune.md, "Keeping general speech"):
+# no general-speech dev set here showed a loss at 1, so none is taken by default.
+DEFAULT_MIX = 1.0
+
+
 @dataclass(frozen=True)
 class ImproveConfig:
     registry: str
@@ -51,6 +58,9 @@ class ImproveConfig:
     regression: str | None = None  # None: DEFAULT_REGRESSION
     work: str | None = None  # local folder for passes, manifests and exports; None: under the cache
     dev_share: float = 0.1
+    # WiSE-FT: the candidate is (1 - mix) * current + mix * fine-tuned, in weight space (see
+    # pipelines/improve/interpolate.py); 1 takes the fine-tuned weights as they are.
+    mix: float = DEFAULT_MIX
     filters: FilterConfig = field(default_factory=FilterConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -71,6 +81,8 @@ class Checked:
 
 def check(cfg: ImproveConfig) -> Checked:
     """ImproveError naming the option when something the loop needs is missing or unwritable."""
+    if not 0.0 < cfg.mix <= 1.0:
+        raise ImproveError(f"--mix must be above 0 and at most 1, not {cfg.mix}")
     teacher = cfg.teacher or _packaged_teacher()
     for option, spec in (("--teacher", teacher), ("--model", cfg.model)):
         try:
@@ -113,9 +125,19 @@ def _packaged_teacher() -> str:
     return str(folder)
 
 
+@contextmanager
+def _timed(phases: dict[str, float], name: str, log: Any) -> Iterator[None]:
+    """Wall seconds of one phase of the loop, into the report's `phases` (where a run's time goes)."""
+    started = time.perf_counter()
+    yield
+    phases[name] = round(time.perf_counter() - started, 1)
+    log(f"phase {name}: {phases[name]} s")
+
+
 def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[str, Any]:
     """The whole loop; returns the summary (see `summary`)."""
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     registry, work = checked.registry, checked.work
     if registry.pointer() is None:
         seed = registry.publish(resolve_model(cfg.model, cfg.storage), {"base": True, "source": cfg.model})
@@ -123,8 +145,9 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     current = registry.current()
     log(f"current model: {current}; teacher: {checked.teacher}")
     teacher_cfg = model_config(checked.teacher, cfg.storage, language=cfg.language, hotwords=cfg.hotwords)
-    selection = _select(cfg, checked, current, teacher_cfg, log)
+    selection = _select(cfg, checked, current, teacher_cfg, phases, log)
     base = _report_base(cfg, checked, current, selection)
+    base["phases"] = phases
     if len(selection.kept) < cfg.gate.min_kept_clips:
         why = f"only {len(selection.kept)} clips passed the filters (at least {cfg.gate.min_kept_clips} needed)"
         return _finish(cfg, base, None, None, Decision(False, (why,)), None, started, log)
@@ -132,12 +155,16 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     train = write_manifest(work / "train.jsonl", train_rows)
     val_refs = checked.eval if checked.eval is not None else [Reference(r.path, r.text) for r in dev_rows]
     val = write_manifest(work / "val.jsonl", [{"path": r.path, "text": r.text} for r in val_refs])
-    result = finetune(current, train, val, cfg.train, work, cfg.storage)
+    with _timed(phases, "train", log):
+        result = finetune(current, train, val, cfg.train, work, cfg.storage)
     log(f"fine-tuned: {result.steps} steps, val WER {result.baseline_wer} -> {result.best_wer}")
-    candidate = export_candidate(result, work / f"candidate-{Path(result.best_checkpoint or '').name}", cfg.storage)
+    name = f"candidate-{Path(result.best_checkpoint or '').name}-mix{cfg.mix:g}"
+    with _timed(phases, "export", log):
+        candidate = export_candidate(result, work / name, cfg.storage, cfg.mix, current)
     refsets = {"dev": val_refs, "regression": checked.regression}
-    before, _, _ = corpus_wers(model_config(current, cfg.storage), refsets)
-    after, _, _ = corpus_wers(model_config(str(candidate), cfg.storage), refsets)
+    with _timed(phases, "gate", log):
+        before, _, _ = corpus_wers(model_config(current, cfg.storage), refsets)
+        after, _, _ = corpus_wers(model_config(str(candidate), cfg.storage), refsets)
     scores = [Scores(dev=s["dev"], regression=s["regression"]) for s in (before, after)]
     decision = decide(scores[0], scores[1], cfg.gate)
     base.update(train_clips=len(train_rows), dev_clips=len(val_refs), dev_is_labelled=checked.eval is not None)
@@ -145,14 +172,18 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     return _finish(cfg, base, (before, after), candidate, decision, registry, started, log)
 
 
-def _select(cfg: ImproveConfig, checked: Checked, current: str, teacher_cfg: Any, log: Any) -> Selection:
+def _select(
+    cfg: ImproveConfig, checked: Checked, current: str, teacher_cfg: Any, phases: dict[str, float], log: Any
+) -> Selection:
     """Teacher pass over the archive, production transcripts (the tables' text, a production pass over
     plain sources only), then the filters."""
     archive, work = checked.archive, checked.work
-    teacher_rows = archive_pass(archive.teacher_sources(work), teacher_cfg, work / "teacher")
+    with _timed(phases, "teacher", log):
+        teacher_rows = archive_pass(archive.teacher_sources(work), teacher_cfg, work / "teacher")
     plain: list[dict[str, Any]] = []
     if archive.plain:
-        plain = archive_pass(list(archive.plain), model_config(current, cfg.storage), work / "production")
+        with _timed(phases, "production", log):
+            plain = archive_pass(list(archive.plain), model_config(current, cfg.storage), work / "production")
     if archive.tables:
         log(f"nightly tables: {len(archive.production)} files with production transcripts, "
             f"{archive.table_errors} with error rows skipped")  # fmt: skip
@@ -191,6 +222,7 @@ def _report_base(cfg: ImproveConfig, checked: Checked, current: str, selection: 
         "filters": cfg.filters.to_dict(),
         "gate": dataclasses.asdict(cfg.gate),
         "train": dataclasses.asdict(cfg.train),
+        "mix": cfg.mix,
     }
 
 
