@@ -16,7 +16,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from models.common.audio import FRAMES_PER_SECOND, N_FRAMES
+from models.common.audio import FRAMES_PER_SECOND, N_FRAMES, TIME_PRECISION_S
 from models.common.config import ModelConfig
 from models.common.profile import StageTimes
 from models.whisper_decoding import (
@@ -39,6 +39,10 @@ APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 # at the model's 448 tokens: on short clips and short seek remainders, most of the fallback's cost.
 MAX_TOKENS_PER_S = 12.0
 MIN_TOKENS = 16
+# A packed clip's timestamps may run this far past its span's end (Whisper's are loose by a few
+# tenths of a second near a span's edge: pipelines/batch/packing.py's STRADDLE_S); further, the
+# decoder is writing text over silence.
+PAST_END_S = 0.5
 
 # Per window: its segments (window time), where to seek (or None), and whether a single-pass window failed.
 Decoded = tuple[list[dict[str, Any]], float | None, bool]
@@ -95,12 +99,15 @@ class CT2Decoder:
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
+                cap = self._limit(prompts, max_tokens) - len(prompts[i])
+                end = durations[i] if starts else None
+                decoded["runaway"] = max_tokens is not None and runaway(decoded["tokens"], cap, tokenizer, end)
                 if no_speech is not None:
                     decoded["no_speech_prob"] = no_speech[i]
                 if starts:
                     decoded["tokens"] = [starts[i], *decoded["tokens"]]
                 candidates[i].append(decoded)
-                if passes_guards(decoded, cfg) or is_silence(decoded, cfg):
+                if (passes_guards(decoded, cfg) and not decoded["runaway"]) or is_silence(decoded, cfg):
                     best[i] = decoded
                 else:
                     still_pending.append(i)
@@ -109,11 +116,17 @@ class CT2Decoder:
                 failed.update(i for i in pending if single[i])
                 pending = [i for i in pending if not single[i]]
         for i in pending:
-            best[i] = fallback_choice(candidates[i], cfg)
+            best[i] = fallback_choice([c for c in candidates[i] if not c["runaway"]] or candidates[i], cfg)
         for i in failed:
             best[i] = dict(candidates[i][0], flagged=True)
         segments = self._segments(encoder_output, [b for b in best if b is not None], durations, tokenizer, cfg)
         return [(segs, seek, i in failed) for i, (segs, seek) in enumerate(segments)]
+
+    def _limit(self, prompts: list[list[int]], max_tokens: int | None) -> int:
+        """The max_length of one generate call: the model's, or the prompt plus the token bound."""
+        if max_tokens is None:
+            return self.model.max_length
+        return min(self.model.max_length, max(len(p) for p in prompts) + max_tokens)
 
     def _generate(
         self,
@@ -123,14 +136,11 @@ class CT2Decoder:
         sampling: dict[str, Any],
         max_tokens: int | None = None,
     ) -> list[Any]:
-        limit = self.model.max_length
-        if max_tokens is not None:
-            limit = min(limit, max(len(p) for p in prompts) + max_tokens)
         return self.model.model.generate(
             encoder_output,
             prompts,
             length_penalty=1,
-            max_length=limit,
+            max_length=self._limit(prompts, max_tokens),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -211,6 +221,48 @@ def add_words(
         APPEND_PUNCTUATIONS,
         0.0,
     )
+
+
+def runaway(tokens: list[int], cap: int, tokenizer: Tokenizer, clip_end: float | None) -> bool:
+    """Whether a bounded hypothesis is a decoder repeating itself, to be decoded again hotter.
+
+    With the token bound (MAX_TOKENS_PER_S), a repetition is cut too short for Whisper's
+    compression-ratio guard to see (measured: a real 6 s clip packed, its two sentences written
+    twice over, ratio 1.1, log-probability -0.31). So a hypothesis fails the guards when it ran into
+    the bound (`cap` tokens generated), when a segment holds more tokens than its span can
+    (too_dense), or when a packed clip's timestamps run past its end (past_end).
+    """
+    return (
+        len(tokens) >= cap
+        or too_dense(tokens, tokenizer)
+        or (clip_end is not None and past_end(tokens, tokenizer, clip_end))
+    )
+
+
+def past_end(tokens: list[int], tokenizer: Tokenizer, end_s: float) -> bool:
+    """Whether a packed clip's hypothesis has a timestamp well past the clip's end (PAST_END_S).
+
+    Beyond its span a clip's encoder input is the silent window's (models.whisper_ct2_clips), so
+    text there is not the clip's: measured on a real 6 s clip packed first of five, the decoder
+    wrote its sentences again at 8.2 s and 9.6 s.
+    """
+    times = [t - tokenizer.timestamp_begin for t in tokens if t >= tokenizer.timestamp_begin]
+    return bool(times) and max(times) * TIME_PRECISION_S > end_s + PAST_END_S
+
+
+def too_dense(tokens: list[int], tokenizer: Tokenizer) -> bool:
+    """Whether a closed segment holds more tokens than its span can (token_limit): a repetition.
+
+    Measured on a 6 s real clip packed with two others: after its last words the decoder wrote its
+    two sentences again between <|7.84|> and <|7.86|>. Whisper's guards pass that (compression
+    ratio 1.1, log-probability -0.31), and its words were kept twice.
+    """
+    begin = tokenizer.timestamp_begin
+    for segment in split_by_timestamps(tokens, begin, tokenizer.eot, TIME_PRECISION_S, float("inf")):
+        closed = segment["end"] != float("inf")
+        if closed and len(segment["tokens"]) > token_limit(segment["end"] - segment["start"]):
+            return True
+    return False
 
 
 def token_limit(seconds: float) -> int:

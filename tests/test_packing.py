@@ -163,3 +163,22 @@ def test_a_clips_encoder_input_is_its_own_span_and_silence_elsewhere() -> None:
     assert (rows[0, first:last] == 2.0).all() and not rows[0, :first].any() and not rows[0, last:].any()
     assert (rows[1, :150] == 1.0).all() and not rows[1, 160:].any()
     assert start_token(50364, 10.0) == 50364 + 500  # <|10.00|>
+
+
+def test_a_repeating_hypothesis_is_caught_where_whispers_guards_pass_it() -> None:
+    """A segment holding more tokens than its span can (too_dense): the decoder wrote text again."""
+    from faster_whisper.tokenizer import Tokenizer
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from models.common.config import StorageConfig
+    from models.registry import resolve_model
+    from models.whisper_ct2_decode import too_dense
+
+    hf = HFTokenizer.from_file(str(Path(resolve_model("tiny.en", StorageConfig())) / "tokenizer.json"))
+    tok = Tokenizer(hf, multilingual=False)
+    words = tok.encode(" Well, there isn't that much difference. At least, you know, they all call me a Yankee.")
+    at = tok.timestamp_begin
+    # The measured case: the clip's sentence, then the same words again between <|7.84|> and <|7.86|>.
+    spoken = [at, *words, at + 392, at + 392]
+    assert not too_dense(spoken, tok)
+    assert too_dense([*spoken, *words, at + 393], tok)
