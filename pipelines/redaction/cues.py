@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
+from pipelines.redaction.numerals import spelled
 from pipelines.redaction.values import (
     CODE,
     DATE,
@@ -18,6 +19,7 @@ from pipelines.redaction.values import (
     address,
     digit_string,
     email,
+    house,
     name,
     number,
 )
@@ -102,6 +104,8 @@ CUES: tuple[Cue, ...] = (
         "postcode",
         "post code",
     ),
+    # "send the new card to 34 ...", "mail it to 512 ...": a house number after a verb of sending.
+    cue("ADDRESS", house, r"(?:send|ship|mail|post|deliver|forward)\w*(?:\s+[\w']+){0,4}?\s+to(?=\s+\d)"),
     cue("EMAIL", email, "email", "e-mail", "e mail", "send it to", "mail me at", "email address"),
 )
 
@@ -199,4 +203,44 @@ _CHAIN = re.compile(r"\b\d{2,3}(?:,?\s+(?P<sep>[a-z]{2,4})\s+\d{2,3})(?:,?\s+(?P
 
 
 def find_chains(text: str) -> list[ContextHit]:
-    return [ContextHit("IP", m.start(), m.end()) for m in _CHAIN.finditer(text) if m["sep"] not in ("and", "or", "to")]
+    """Also when the numbers are spelled ("one hundred five not one hundred fifty three not ...")."""
+    digits = spelled(text)
+    return [
+        ContextHit("IP", *digits.original_span(m.start(), m.end()))
+        for m in _CHAIN.finditer(digits.text)
+        if m["sep"] not in ("and", "or", "to")
+    ]
+
+
+# A month number, "slash" and a year ("zero seven slash thirty one", "12/27"): how a card's expiry
+# is read out; a date in ordinary talk is said with the month's name.
+_SLASH_DATE = re.compile(r"\b(?:0\s*[1-9]|1[0-2]|[1-9])\s*(?:/|\bslash\b)\s*(?:20)?\d\d\b", re.IGNORECASE)
+
+
+def find_expiry(text: str) -> list[ContextHit]:
+    digits = spelled(text)
+    return [
+        ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end()))
+        for m in _SLASH_DATE.finditer(digits.text)
+    ]
+
+
+# "It's <name> speaking", "This is <name> speaking", "Hello. <Name> speaking": the words before
+# "speaking" are a name whatever Whisper made of them ("it's a kick or clock speaking", dev4).
+_SPEAKING = re.compile(
+    r"\b(?:it's|it\s+is|this\s+is)\s+(?P<a>(?:[\w'-]+\s+){0,3}?[\w'-]+)\s+speaking\b"
+    r"|(?:^|[.!?,]\s+)(?P<b>(?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*(?<!ly))\s+speaking\b",
+    re.IGNORECASE,
+)
+_NOT_NAMES = frozenset("i he she we they you who that it me not now still just".split())  # noqa: SIM905
+
+
+def find_speakers(text: str) -> list[ContextHit]:
+    hits = []
+    for m in _SPEAKING.finditer(text):
+        group = "a" if m["a"] is not None else "b"
+        if group == "b" and not m[group][0].isupper():
+            continue
+        if m[group].split()[0].lower() not in _NOT_NAMES:
+            hits.append(ContextHit("NAME", m.start(group), m.end(group)))
+    return hits

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
+from pipelines.redaction.numerals import QUANTITY_NOUNS
 from pipelines.redaction.spoken import PIECE, digits_of
 
 
@@ -92,7 +93,9 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
         while start - 1 >= first and weak(toks[start - 1]):
             start -= 1
-        end = _number_end(toks, i, shape)
+        end = _before_quantity(toks, start, _number_end(toks, i, shape), shape)
+        if end is None:
+            return None
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
         # An amount after the cue is no card, account or PIN ("my card was charged forty dollars");
@@ -102,6 +105,18 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         return start, end
 
     return find
+
+
+def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape) -> int | None:
+    """The value's last token, or the one before when the last is a quantity ("my card for 34
+    years", "my pin 1 2 3 4 three times"); None when no number is left."""
+    if end + 1 < len(toks) and toks[end + 1].lower in QUANTITY_NOUNS:
+        end -= 1
+        while end >= start and not shape.is_strong(toks[end]):
+            end -= 1
+    if not any(shape.is_strong(t) for t in toks[start : end + 1]):
+        return None
+    return end
 
 
 _SOUNDALIKES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}
@@ -233,6 +248,16 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
             if count >= MAX_ADDRESS_WORDS:
                 break
     return i, last
+
+
+def house(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """An address that starts with its house number, not a count ("to 3 people")."""
+    i = _skip_lead(toks, first)
+    if i is None or not toks[i].text[0].isdigit():
+        return None
+    if i + 1 < len(toks) and toks[i + 1].lower in QUANTITY_NOUNS:
+        return None
+    return address(toks, i)
 
 
 def _abbrev(t: Token) -> bool:
