@@ -183,3 +183,18 @@ def test_names_before_speaking_and_counts_after_codes(text: str, kept: str) -> N
 def test_quantities_and_plain_speech_are_kept(text: str) -> None:
     row = _redact(text)
     assert digit_string(row["text"]) == digit_string(text) and "[" not in row["text"], row["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A house number spaCy put inside another entity, or before a town it does not know.
+        (" Please 317 Quarry in Dunmow.", "Please [ADDRESS]."),
+        (" The is 52 Tollgate in Brackenfold, yes.", "The is [ADDRESS], yes."),
+        # Counted things before a place stay.
+        (" We sold 40 Fords in Detroit.", "We sold 40 Fords in [ADDRESS]."),
+        (" It took 2 hours in London.", "It took 2 hours in [ADDRESS]."),
+    ],
+)
+def test_house_numbers_before_a_place(text: str, kept: str) -> None:
+    assert _redact(text)["text"] == kept
