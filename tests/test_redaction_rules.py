@@ -198,3 +198,18 @@ def test_quantities_and_plain_speech_are_kept(text: str) -> None:
 )
 def test_house_numbers_before_a_place(text: str, kept: str) -> None:
     assert _redact(text)["text"] == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A name before "at" and a domain, its "dot" lost; a copy sent to an address.
+        (" Please forward it to Tamsin Greaves at hotmail.com.", "Please forward it to [EMAIL]."),
+        (" Mail a copy to Tamsin. Greaves at Yahoo, dot com.", "Mail a copy to [EMAIL]."),
+        (" Tamsin Greaves at fastmail.com is best.", "[EMAIL] is best."),
+        # Sending to a person, no domain: nothing to redact.
+        (" Send a copy to my husband, he handles it.", "Send a copy to my husband, he handles it."),
+    ],
+)
+def test_emails_said_as_a_name_at_a_domain(text: str, kept: str) -> None:
+    assert _redact(text)["text"] == kept

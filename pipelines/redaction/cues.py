@@ -19,6 +19,7 @@ from pipelines.redaction.values import (
     address,
     digit_string,
     email,
+    email_with_domain,
     house,
     name,
     number,
@@ -107,6 +108,8 @@ CUES: tuple[Cue, ...] = (
     # "send the new card to 34 ...", "mail it to 512 ...": a house number after a verb of sending.
     cue("ADDRESS", house, r"(?:send|ship|mail|post|deliver|forward)\w*(?:\s+[\w']+){0,4}?\s+to(?=\s+\d)"),
     cue("EMAIL", email, "email", "e-mail", "e mail", "send it to", "mail me at", "email address"),
+    # "Please send a copy to ...", "forward the bill to ...": an address that ends in a domain.
+    cue("EMAIL", email_with_domain, r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"),
 )
 
 # A domain said without a cue ("... to my toutlook.com"): the domain and the words just before it.
@@ -116,12 +119,19 @@ _BEFORE_DOMAIN = re.compile(r"(?:[\w'-]+\s+){0,3}$")
 _NOT_ADDRESS = re.compile(r"\b(?:from|on|visit|website|site|at|is|was)\s", re.IGNORECASE)
 
 
+# A name said before "at" and the domain ("Jessica Taylor at hotmail.com": the "dot" lost).
+_NAME_AT = re.compile(r"(?:\b[A-Z][\w'-]*[.,]?\s+){1,2}at\s+$")
+
+
 def find_domains(text: str) -> list[ContextHit]:
     hits = []
     for m in _DOMAIN.finditer(text):
         before = _BEFORE_DOMAIN.search(text[: m.start()])
+        named = _NAME_AT.search(text[: m.start()])
         start = m.start()
-        if before is not None and not _NOT_ADDRESS.search(before.group()):
+        if named is not None:
+            start = named.start()
+        elif before is not None and not _NOT_ADDRESS.search(before.group()):
             start = before.start()
         hits.append(ContextHit("EMAIL", start, m.end()))
     return hits

@@ -283,3 +283,12 @@ def email(toks: list[Token], first: int) -> tuple[int, int] | None:
         elif t.text in "?!" or (t.text == "." and count > 1):
             break
     return i, last
+
+
+def email_with_domain(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """An e-mail address that reaches its top-level domain; nothing otherwise ("send a copy to my
+    husband" names no address)."""
+    span = email(toks, first)
+    if span is None or toks[span[1]].lower not in TLDS:
+        return None
+    return span
