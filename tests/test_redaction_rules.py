@@ -213,3 +213,18 @@ def test_house_numbers_before_a_place(text: str, kept: str) -> None:
 )
 def test_emails_said_as_a_name_at_a_domain(text: str, kept: str) -> None:
     assert _redact(text)["text"] == kept
+
+
+def test_audio_spans_cover_the_unworded_audio_beside_a_value() -> None:
+    from pipelines.redaction.audio import MAX_UNHEARD_S, spans
+
+    words = [(" my", 0.0, 0.3), (" IP", 0.3, 0.6), (" [IP]", 0.7, 1.5), ("", 1.5, 2.0), (" thanks", 6.0, 6.4)]
+    row = {
+        "duration_s": 20.0,
+        "segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in words]}],
+        "redactions": [{"start_s": 0.7, "end_s": 2.0}, {"start_s": 7.0, "end_s": 7.5}],
+    }
+    # To the kept words around the value (not over them); a value with nothing after it: at most
+    # MAX_UNHEARD_S of the silence that follows, however long the recording.
+    got = [t for span in spans([row], 0.25) for t in span]
+    assert got == pytest.approx([0.45, 6.0, 6.4, 7.5 + MAX_UNHEARD_S])
