@@ -228,3 +228,19 @@ def test_audio_spans_cover_the_unworded_audio_beside_a_value() -> None:
     # MAX_UNHEARD_S of the silence that follows, however long the recording.
     got = [t for span in spans([row], 0.25) for t in span]
     assert got == pytest.approx([0.45, 6.0, 6.4, 7.5 + MAX_UNHEARD_S])
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A card's few digits named by their count or place; a PIN heard as "VIN".
+        (" The numbers on the back say 6 1 2.", "The numbers on the back say [CREDIT_DEBIT_CVV]."),
+        (" The 4 digits are 22 19.", "The 4 digits are [CREDIT_DEBIT_CVV]."),
+        (" The VIN they sent was 4 4 1 0", "The VIN they sent was [PIN]"),
+        # A count of things on the back, and a list of amounts, stay.
+        (" It is on the back, 2 of them.", "It is on the back, 2 of them."),
+        (" I have three numbers for you: 5, 10 and 12 dollars.", "I have three numbers for you: 5, 10 and 12 dollars."),
+    ],
+)
+def test_card_digits_named_by_count_or_place(text: str, kept: str) -> None:
+    assert _redact(text)["text"] == kept

@@ -57,8 +57,10 @@ CUES: tuple[Cue, ...] = (
         "cv",
         "c v",
     ),
+    # The card's few digits named by their count or their place ("the three numbers on the back").
+    cue("CREDIT_DEBIT_CVV", number(min_digits=3), r"(?:three|four|3|4)[\s-]+digits?", "on the back", "signature strip"),
     cue("CREDIT_DEBIT_EXPIRY", number(DATE), "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
-    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin"),
+    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin", "vin"),
     cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
     cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
     cue(
