@@ -244,3 +244,18 @@ def test_audio_spans_cover_the_unworded_audio_beside_a_value() -> None:
 )
 def test_card_digits_named_by_count_or_place(text: str, kept: str) -> None:
     assert _redact(text)["text"] == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A month alone after an expiry or birth cue (its year unheard by the model, not by a listener).
+        (" The expiry is November", "The expiry is [CREDIT_DEBIT_EXPIRY]"),
+        (" Born in late September, yes.", "Born in late [DATE_OF_BIRTH], yes."),
+        # No month, no digits: nothing.
+        (" It expires at the end of the month.", "It expires at the end of the month."),
+        (" He was born the second time.", "He was born the second time."),
+    ],
+)
+def test_a_month_alone_after_its_cue(text: str, kept: str) -> None:
+    assert _redact(text)["text"] == kept

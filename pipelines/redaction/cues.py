@@ -17,6 +17,7 @@ from pipelines.redaction.values import (
     STREET_WORDS,
     TLDS,
     address,
+    date,
     digit_string,
     email,
     email_with_domain,
@@ -59,7 +60,7 @@ CUES: tuple[Cue, ...] = (
     ),
     # The card's few digits named by their count or their place ("the three numbers on the back").
     cue("CREDIT_DEBIT_CVV", number(min_digits=3), r"(?:three|four|3|4)[\s-]+digits?", "on the back", "signature strip"),
-    cue("CREDIT_DEBIT_EXPIRY", number(DATE), "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
+    cue("CREDIT_DEBIT_EXPIRY", date, "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
     cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin", "vin"),
     cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
     cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
@@ -80,7 +81,7 @@ CUES: tuple[Cue, ...] = (
         "callback number",
         "call back number",
     ),
-    cue("DATE_OF_BIRTH", number(DATE), "born", r"birth\w*", "dob", "d o b"),
+    cue("DATE_OF_BIRTH", date, "born", r"birth\w*", "dob", "d o b"),
     # Any other "number" followed by five or more digits: typed by its length (presidio.py).
     cue("DIGITS", number(min_digits=5), "number", "numbers", "no"),
     # Any other "code" and a number within a few words ("the code on the Mac is 234": "back"

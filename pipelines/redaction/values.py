@@ -292,3 +292,18 @@ def email_with_domain(toks: list[Token], first: int) -> tuple[int, int] | None:
     if span is None or toks[span[1]].lower not in TLDS:
         return None
     return span
+
+
+_any_date = number(DATE, min_digits=0)
+
+
+def date(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """A date after its cue: digits, or a month's name alone ("expiration date October": the
+    year the model did not write is in the audio beside it)."""
+    span = _any_date(toks, first)
+    if span is None:
+        return None
+    value = toks[span[0] : span[1] + 1]
+    if digit_string(" ".join(t.text for t in value)) or any(t.lower in MONTHS and len(t.text) > 3 for t in value):
+        return span
+    return None
