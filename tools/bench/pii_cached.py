@@ -7,8 +7,8 @@ the rows in the corpus cache folder, and then scores `redact_row` on them in sec
     PYTHONPATH=$PWD RAY_ADDRESS=local python -m tools.bench.pii_cached --split dev --show
 
 `--show` prints every leak, missed value and changed ordinary sentence, and is refused on the
-test and fresh splits: rules are designed from dev, dev2 and dev3 failures only (the others give counts
-per type).
+test and fresh splits: rules are designed from dev, dev2, dev3 and dev4 failures only (the others
+give counts per type).
 `--no-cues` scores the split as if every cue phrase and street word had been misheard (what is
 then found is found without them); `--audio DIR` writes the redacted copies and transcribes them
 again (two minutes on dev). The table's Presidio columns stay empty here; the benchmark itself
