@@ -28,10 +28,33 @@ def copy_name(path: str) -> str:
     return f"{safe}-{hashlib.sha256(path.encode()).hexdigest()[:16]}.flac"
 
 
+# Audio that no kept word covers, next to a redacted value, is silenced too, up to this long on
+# each side: the rest of a value the model did not write ("109.203." then 3 s without words that
+# held "194 dot 27", re-transcribed from the copy; dev4 split of the spoken-PII corpus).
+MAX_UNHEARD_S = 5.0
+
+
 def spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]:
-    return sorted(
-        (max(0.0, r["start_s"] - pad_s), r["end_s"] + pad_s) for row in rows for r in row.get("redactions") or []
-    )
+    """Each redaction's time span, padded by `pad_s` and widened over the unworded audio around it
+    (to the neighbouring kept words, at most MAX_UNHEARD_S)."""
+    out = []
+    for row in rows:
+        kept = _kept_words(row)
+        length = row.get("duration_s") or max((e for _, e in kept), default=0.0) + MAX_UNHEARD_S
+        for r in row.get("redactions") or []:
+            start, end = r["start_s"], r["end_s"]
+            before = max((e for s, e in kept if s < start and e <= end), default=0.0)
+            after = min((s for s, e in kept if e > end and s >= start), default=length)
+            start = min(start - pad_s, max(before, start - MAX_UNHEARD_S))
+            end = max(end + pad_s, min(after, end + MAX_UNHEARD_S))
+            out.append((max(0.0, start), end))
+    return sorted(out)
+
+
+def _kept_words(row: dict[str, Any]) -> list[tuple[float, float]]:
+    """(start, end) of the words redaction left as they were (not emptied, not a tag)."""
+    words = [w for s in row.get("segments") or [] for w in s.get("words") or []]
+    return [(w["start"], w["end"]) for w in words if w["word"].strip() and not w["word"].strip().startswith("[")]
 
 
 def write_redacted_audio(rows: list[dict[str, Any]], redact: RedactConfig, storage: StorageConfig) -> str | None:

@@ -5,9 +5,11 @@ Tuned on the dev split of the spoken-PII corpus (scripts/make_pii_corpus.py) onl
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
+from pipelines.redaction.numerals import spelled
 from pipelines.redaction.values import (
     CODE,
     DATE,
@@ -16,8 +18,11 @@ from pipelines.redaction.values import (
     STREET_WORDS,
     TLDS,
     address,
+    date,
     digit_string,
     email,
+    email_with_domain,
+    house,
     name,
     number,
 )
@@ -54,8 +59,10 @@ CUES: tuple[Cue, ...] = (
         "cv",
         "c v",
     ),
-    cue("CREDIT_DEBIT_EXPIRY", number(DATE), "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
-    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin"),
+    # The card's few digits named by their count or their place ("the three numbers on the back").
+    cue("CREDIT_DEBIT_CVV", number(min_digits=3), r"(?:three|four|3|4)[\s-]+digits?", "on the back", "signature strip"),
+    cue("CREDIT_DEBIT_EXPIRY", date, "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
+    cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin", "vin"),
     cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
     cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
     cue(
@@ -75,7 +82,7 @@ CUES: tuple[Cue, ...] = (
         "callback number",
         "call back number",
     ),
-    cue("DATE_OF_BIRTH", number(DATE), "born", r"birth\w*", "dob", "d o b"),
+    cue("DATE_OF_BIRTH", date, "born", r"birth\w*", "dob", "d o b"),
     # Any other "number" followed by five or more digits: typed by its length (presidio.py).
     cue("DIGITS", number(min_digits=5), "number", "numbers", "no"),
     # Any other "code" and a number within a few words ("the code on the Mac is 234": "back"
@@ -102,7 +109,11 @@ CUES: tuple[Cue, ...] = (
         "postcode",
         "post code",
     ),
+    # "send the new card to 34 ...", "mail it to 512 ...": a house number after a verb of sending.
+    cue("ADDRESS", house, r"(?:send|ship|mail|post|deliver|forward)\w*(?:\s+[\w']+){0,4}?\s+to(?=\s+\d)"),
     cue("EMAIL", email, "email", "e-mail", "e mail", "send it to", "mail me at", "email address"),
+    # "Please send a copy to ...", "forward the bill to ...": an address that ends in a domain.
+    cue("EMAIL", email_with_domain, r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"),
 )
 
 # A domain said without a cue ("... to my toutlook.com"): the domain and the words just before it.
@@ -112,12 +123,19 @@ _BEFORE_DOMAIN = re.compile(r"(?:[\w'-]+\s+){0,3}$")
 _NOT_ADDRESS = re.compile(r"\b(?:from|on|visit|website|site|at|is|was)\s", re.IGNORECASE)
 
 
+# A name said before "at" and the domain ("Jessica Taylor at hotmail.com": the "dot" lost).
+_NAME_AT = re.compile(r"(?:\b[A-Z][\w'-]*[.,]?\s+){1,2}at\s+$")
+
+
 def find_domains(text: str) -> list[ContextHit]:
     hits = []
     for m in _DOMAIN.finditer(text):
         before = _BEFORE_DOMAIN.search(text[: m.start()])
+        named = _NAME_AT.search(text[: m.start()])
         start = m.start()
-        if before is not None and not _NOT_ADDRESS.search(before.group()):
+        if named is not None:
+            start = named.start()
+        elif before is not None and not _NOT_ADDRESS.search(before.group()):
             start = before.start()
         hits.append(ContextHit("EMAIL", start, m.end()))
     return hits
@@ -199,4 +217,52 @@ _CHAIN = re.compile(r"\b\d{2,3}(?:,?\s+(?P<sep>[a-z]{2,4})\s+\d{2,3})(?:,?\s+(?P
 
 
 def find_chains(text: str) -> list[ContextHit]:
-    return [ContextHit("IP", m.start(), m.end()) for m in _CHAIN.finditer(text) if m["sep"] not in ("and", "or", "to")]
+    """Also when the numbers are spelled ("one hundred five not one hundred fifty three not ...")."""
+    digits = spelled(text)
+    return [
+        ContextHit("IP", *digits.original_span(m.start(), m.end()))
+        for m in _CHAIN.finditer(digits.text)
+        if m["sep"] not in ("and", "or", "to")
+    ]
+
+
+# A month number, "slash" and a year ("zero seven slash thirty one", "12/27"): how a card's expiry
+# is read out; a date in ordinary talk is said with the month's name. The year must be one a card
+# can carry (a few years back to many ahead), so "since 9/11" stays.
+_SLASH_DATE = re.compile(r"\b(?:0\s*[1-9]|1[0-2]|[1-9])\s*(?:/|\bslash\b)\s*(?P<year>(?:20)?\d\d)\b", re.IGNORECASE)
+CARD_YEARS_BACK, CARD_YEARS_AHEAD = 5, 15
+
+
+def find_expiry(text: str, today: datetime.date | None = None) -> list[ContextHit]:
+    year = (today or datetime.date.today()).year
+    digits = spelled(text)
+    return [
+        ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end()))
+        for m in _SLASH_DATE.finditer(digits.text)
+        if year - CARD_YEARS_BACK <= _full_year(m["year"], year) <= year + CARD_YEARS_AHEAD
+    ]
+
+
+def _full_year(said: str, this_year: int) -> int:
+    return int(said) if len(said) == 4 else this_year // 100 * 100 + int(said)
+
+
+# "It's <name> speaking", "This is <name> speaking", "Hello. <Name> speaking": the words before
+# "speaking" are a name whatever Whisper made of them ("it's a kick or clock speaking", dev4).
+_SPEAKING = re.compile(
+    r"\b(?:it's|it\s+is|this\s+is)\s+(?P<a>(?:[\w'-]+\s+){0,3}?[\w'-]+)\s+speaking\b"
+    r"|(?:^|[.!?,]\s+)(?P<b>(?:[A-Z][\w'-]*\s+){0,2}[A-Z][\w'-]*(?<!ly))\s+speaking\b",
+    re.IGNORECASE,
+)
+_NOT_NAMES = frozenset("i he she we they you who who's whos that it me not now still just".split())  # noqa: SIM905
+
+
+def find_speakers(text: str) -> list[ContextHit]:
+    hits = []
+    for m in _SPEAKING.finditer(text):
+        group = "a" if m["a"] is not None else "b"
+        if group == "b" and not m[group][0].isupper():
+            continue
+        if m[group].split()[0].lower() not in _NOT_NAMES:
+            hits.append(ContextHit("NAME", m.start(group), m.end(group)))
+    return hits

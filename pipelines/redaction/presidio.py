@@ -20,7 +20,16 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.redaction.context import find_after_cues
-from pipelines.redaction.cues import CUES, find_chains, find_dates, find_domains, find_houses, find_streets
+from pipelines.redaction.cues import (
+    CUES,
+    find_chains,
+    find_dates,
+    find_domains,
+    find_expiry,
+    find_houses,
+    find_speakers,
+    find_streets,
+)
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.settings import RedactConfig
@@ -93,6 +102,7 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     # A code read out in groups without a cue: the length of a PIN.
     hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
     found = (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text))
+    found = (*found, *find_expiry(text), *find_speakers(text))
     for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipelines.redaction.numerals import QUANTITY_NOUNS, Rewritten, rewrite
+
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -48,6 +50,9 @@ _CLOCK_AFTER = re.compile(r"\s*(?:o'clock|a\.?m\b|p\.?m\b)", re.IGNORECASE)
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # A decimal as Whisper writes a price ("for 49.99"): digits read one by one never get a bare point.
 _DECIMAL = re.compile(r"(?:[A-Za-z]+\s+)?\d+\.\d{1,2}")
+# How Whisper writes a price after a currency sign: "$27.37", "$1,250", "$40"; "$2.9946" and
+# "$49177" are digits read in groups that it took for money (dev4 split).
+_PRICE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\d{1,4}(?:\.\d{1,2})?")
 _CURRENCY_AFTER = re.compile(r"\s*(?:dollars?|bucks|pounds?|euros?|cents?|percent|%)", re.IGNORECASE)
 # "jsmith at example dot com"; tiny.en also glues the "at" on ("MarieLatGmail.com").
 _EMAIL = re.compile(
@@ -59,32 +64,8 @@ _EMAIL = re.compile(
 _DOT = re.compile(r"\s+dot\s+", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Normalized:
-    text: str
-    # spans[i]: the (start, end) in the original text that character i of `text` came from.
-    spans: list[tuple[int, int]]
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        return self.spans[start][0], self.spans[end - 1][1]
-
-
-def normalize(text: str) -> Normalized:
-    out: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for start, end, replacement in _rewrites(text):
-        for i in range(pos, start):
-            out.append(text[i])
-            spans.append((i, i + 1))
-        for ch in replacement:
-            out.append(ch)
-            spans.append((start, end))
-        pos = end
-    for i in range(pos, len(text)):
-        out.append(text[i])
-        spans.append((i, i + 1))
-    return Normalized("".join(out), spans)
+def normalize(text: str) -> Rewritten:
+    return rewrite(text, _rewrites(text))
 
 
 def _rewrites(text: str) -> list[tuple[int, int, str]]:
@@ -131,10 +112,25 @@ def runs(text: str) -> list[Run]:
             j += 1
         if k > 0 and _homophone(text, pieces[k - 1]) and _joins(text, pieces[k - 1], pieces[k]):
             k -= 1
-        digits = "".join(digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : j + 1])
-        found.append(Run(pieces[k][0], pieces[j][1], digits, j + 1 - k))
-        i = j + 1
+        i, last = j + 1, _before_quantity(text, pieces, k, j)
+        if last is not None:
+            digits = "".join(digits_of(text[s:e]) or HOMOPHONES[text[s:e].lower()] for s, e, _ in pieces[k : last + 1])
+            found.append(Run(pieces[k][0], pieces[last][1], digits, last + 1 - k))
     return found
+
+
+_NEXT_WORD = re.compile(r"\s+([A-Za-z]+)")
+
+
+def _before_quantity(text: str, pieces: list[tuple[int, int, str | None]], k: int, j: int) -> int | None:
+    """The run's last piece; None when the run is one number (and homophones) before a unit or a
+    count ("for 34 years", "for 1994 minutes"): a quantity. Digits read out in groups before a
+    count stay a run ("5 6 7 3 three times")."""
+    after = _NEXT_WORD.match(text, pieces[j][1])
+    numbers = [p for p in pieces[k : j + 1] if p[2] is not None]
+    if after is not None and after.group(1).lower() in QUANTITY_NOUNS and len(numbers) == 1:
+        return None
+    return j
 
 
 def _joins(text: str, left: tuple[int, int, str | None], right: tuple[int, int, str | None]) -> bool:
@@ -162,12 +158,24 @@ def read_out(text: str) -> list[Run]:
         if (
             (len(r.digits) == READ_OUT_DIGITS and r.groups >= 2)
             or (MIN_DIGIT_BY_DIGIT <= len(r.digits) < MIN_RUN_DIGITS and r.groups == len(r.digits))
+            or _leading_zero(text, r)
         )
         and not is_amount(text, r.start, r.end)
         and not _homophone_end(text, r)
-        and not (r.groups == 2 and _YEAR_PAIRS.fullmatch(r.digits))
+        and not _year_in_pairs(text, r)
         and not _clock(text, r)
     ]
+
+
+def _leading_zero(text: str, r: Run) -> bool:
+    """A short number written with a leading zero ("are 074"): no quantity is said that way."""
+    return r.groups == 1 and MIN_DIGIT_BY_DIGIT <= len(r.digits) < MIN_RUN_DIGITS and text[r.start] == "0"
+
+
+def _year_in_pairs(text: str, r: Run) -> bool:
+    """A year said in two pairs ("nineteen ninety-five", "19 95"); "1.934" is no year."""
+    pieces = PIECE.findall(text[r.start : r.end])
+    return r.groups == 2 and _YEAR_PAIRS.fullmatch(r.digits) is not None and len(digits_of(pieces[0]) or "") == 2
 
 
 def _homophone_end(text: str, r: Run) -> bool:
@@ -182,12 +190,18 @@ def _clock(text: str, r: Run) -> bool:
 
 def is_amount(text: str, start: int, end: int) -> bool:
     """A price, a count written with thousands separators, or a percentage."""
-    return (
+    return bool(
         _THOUSANDS.fullmatch(text[start:end].strip(" .,")) is not None
         or _DECIMAL.fullmatch(text[start:end].strip(" ,")) is not None
-        or text[:start].rstrip().endswith(("$", "£", "€"))
+        or (text[:start].rstrip().endswith(("$", "£", "€")) and _priced(text[start:end].strip(" ,")))
         or _CURRENCY_AFTER.match(text, end) is not None
     )
+
+
+def _priced(span: str) -> bool:
+    """The span's digits are all in one price ("1,250 for": its "for" is a word)."""
+    m = _PRICE.match(span)
+    return m is not None and not any(c.isdigit() for c in span[m.end() :])
 
 
 def digits_of(piece: str) -> str | None:

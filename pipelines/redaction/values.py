@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
+from pipelines.redaction.numerals import QUANTITY_NOUNS
 from pipelines.redaction.spoken import PIECE, digits_of
 
 
@@ -48,6 +49,8 @@ STREET_WORDS = _words(
 # A value may go on after a few ordinary words when the next number is that long ("the routing
 # is 0 0 3. The rest is 1 4 7, 2 5 8"): a second group of a value split by the speaker.
 MAX_GAP_WORDS = 4
+# A number this long said right after a cue is the value even before a count ("pin 5673 times").
+CODE_DIGITS = 4
 MIN_DIGITS_AFTER_GAP = 3
 MAX_NAME_WORDS = 4
 MAX_ADDRESS_WORDS = 12
@@ -92,7 +95,9 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
         while start - 1 >= first and weak(toks[start - 1]):
             start -= 1
-        end = _number_end(toks, i, shape)
+        end = _before_quantity(toks, start, _number_end(toks, i, shape), shape)
+        if end is None:
+            return None
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
         # An amount after the cue is no card, account or PIN ("my card was charged forty dollars");
@@ -102,6 +107,17 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         return start, end
 
     return find
+
+
+def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape) -> int | None:
+    """None when the value is one short number before a unit or a count ("my card for 34 years");
+    else its end. Digits read out before a count stay the value, the count with them ("my pin
+    5 6 7 3 three times", "the pin 5673 times": privacy before a count word)."""
+    numbers = [t for t in toks[start : end + 1] if shape.is_strong(t)]
+    quantity = end + 1 < len(toks) and toks[end + 1].lower in QUANTITY_NOUNS
+    if quantity and len(numbers) == 1 and len(digit_string(numbers[0].text)) < CODE_DIGITS:
+        return None
+    return end
 
 
 _SOUNDALIKES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}
@@ -235,6 +251,16 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
     return i, last
 
 
+def house(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """An address that starts with its house number, not a count ("to 3 people")."""
+    i = _skip_lead(toks, first)
+    if i is None or not toks[i].text[0].isdigit():
+        return None
+    if i + 1 < len(toks) and toks[i + 1].lower in QUANTITY_NOUNS:
+        return None
+    return address(toks, i)
+
+
 def _abbrev(t: Token) -> bool:
     return t.lower in STREET_WORDS and len(t.text) <= 4
 
@@ -258,3 +284,27 @@ def email(toks: list[Token], first: int) -> tuple[int, int] | None:
         elif t.text in "?!" or (t.text == "." and count > 1):
             break
     return i, last
+
+
+def email_with_domain(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """An e-mail address that reaches its top-level domain; nothing otherwise ("send a copy to my
+    husband" names no address)."""
+    span = email(toks, first)
+    if span is None or toks[span[1]].lower not in TLDS:
+        return None
+    return span
+
+
+_any_date = number(DATE, min_digits=0)
+
+
+def date(toks: list[Token], first: int) -> tuple[int, int] | None:
+    """A date after its cue: digits, or a month's name alone ("expiration date October": the
+    year the model did not write is in the audio beside it)."""
+    span = _any_date(toks, first)
+    if span is None:
+        return None
+    value = toks[span[0] : span[1] + 1]
+    if digit_string(" ".join(t.text for t in value)) or any(t.lower in MONTHS and len(t.text) > 3 for t in value):
+        return span
+    return None

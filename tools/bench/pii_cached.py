@@ -7,8 +7,8 @@ the rows in the corpus cache folder, and then scores `redact_row` on them in sec
     PYTHONPATH=$PWD RAY_ADDRESS=local python -m tools.bench.pii_cached --split dev --show
 
 `--show` prints every leak, missed value and changed ordinary sentence, and is refused on the
-test and fresh splits: rules are designed from dev, dev2 and dev3 failures only (the others give counts
-per type).
+test and fresh splits: rules are designed from dev, dev2, dev3 and dev4 failures only (the others
+give counts per type).
 `--no-cues` scores the split as if every cue phrase and street word had been misheard (what is
 then found is found without them); `--audio DIR` writes the redacted copies and transcribes them
 again (two minutes on dev). The table's Presidio columns stay empty here; the benchmark itself
@@ -114,14 +114,14 @@ def _show(u: Utterance, raw: str, redacted: str, heard: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("dev", "test", "dev2", "dev3", "fresh"), default="dev")
-    parser.add_argument("--show", action="store_true", help="print each failure (dev, dev2, dev3 only)")
+    parser.add_argument("--split", choices=("dev", "test", "dev2", "dev3", "dev4", "fresh"), default="dev")
+    parser.add_argument("--show", action="store_true", help="print each failure (dev, dev2, dev3, dev4 only)")
     parser.add_argument("--no-cues", action="store_true", help="score as if every cue phrase were misheard")
     parser.add_argument("--audio", type=Path, help="work folder: write redacted copies, transcribe them again")
     parser.add_argument("--retranscribe", action="store_true", help="drop the cached transcripts first")
     args = parser.parse_args(argv)
-    if args.show and args.split not in ("dev", "dev2", "dev3"):
-        parser.error("--show is for the dev, dev2 and dev3 splits only: rules are tuned on them")
+    if args.show and args.split not in ("dev", "dev2", "dev3", "dev4"):
+        parser.error("--show is for the dev, dev2, dev3 and dev4 splits only: rules are tuned on them")
     if args.retranscribe:
         for old in cache_folder().glob(f"raw-{args.split}-*"):
             shutil.rmtree(old)

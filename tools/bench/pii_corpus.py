@@ -8,7 +8,8 @@ first four voices are dev, the last six with the last four voices are test. Late
 phrasings, voices, names, streets, cities and providers of their own: `dev2` and `dev3`
 (pii_templates.HELD_OUT) for tuning once dev was exhausted (dev3 was first an acceptance split;
 it was looked at, so it is for tuning now), and `fresh` (pii_templates.FRESH), the acceptance
-split: nothing is tuned on it. Seeded: the same seed gives the same utterances; later splits are
+split: nothing is tuned on it; `dev4` (pii_templates.DEV4), a fourth round for tuning, measured
+once before any rule change. Seeded: the same seed gives the same utterances; later splits are
 drawn after the earlier ones, so adding them changed none of those.
 """
 
@@ -22,7 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.bench.pii_templates import FRESH, HELD_OUT, ORDINARY, ORDINARY_FRESH, ORDINARY_HELD_OUT, TEMPLATES
+from tools.bench.pii_templates import (
+    DEV4,
+    FRESH,
+    HELD_OUT,
+    ORDINARY,
+    ORDINARY_DEV4,
+    ORDINARY_FRESH,
+    ORDINARY_HELD_OUT,
+    TEMPLATES,
+)
 
 VOICES = {
     "dev": ("en-us", "en-gb+f3", "en-gb-x-gbclan+m3", "en-029+f2"),
@@ -30,6 +40,7 @@ VOICES = {
     "dev2": ("en-us+m2", "en-gb-scotland+f2", "en-029+m5", "en-us-nyc+Andy"),
     "dev3": ("en-gb+m4", "en-us+f5", "en-gb-x-rp+Alex", "en-gb-x-gbcwmd+m6"),
     "fresh": ("en-gb-x-gbclan+f4", "en-029+m1", "en-us-nyc+m3", "en-gb-scotland+Annie"),
+    "dev4": ("en-us+Linda", "en-gb+Edward", "en-029+Steph", "en-gb-x-gbclan+Paul"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
@@ -102,6 +113,14 @@ POOLS = {
         "Road Lane Drive Court Street",
         "Ridgewood Ashland Carver Dunmore Halstead Wexford",
         "gmail hotmail outlook yahoo",
+    ),
+    "dev4": _pool(
+        "Megan Andrew Sunita Pawel Leila Benjamin Akiko Victoria Rafael Olga Dylan Ngozi",
+        "Clarke Owusu Hoffmann Watanabe Greco Petrovic Byrne Saleh Nilsson Fontaine Reddy Almeida",
+        "Larkspur Rosewood Kingfisher Oakmont Bluebell Heather Thornbury Wren",
+        "Road Avenue Close Way Street",
+        "Cedarville Glenwood Harrow Lindfield Moorcroft Ellsworth",
+        "gmail fastmail zoho yahoo",
     ),
 }
 
@@ -215,6 +234,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (TEMPLATES, ORDINARY, ("dev", "test")),
         (HELD_OUT, ORDINARY_HELD_OUT, ("dev2", "dev3")),
         (FRESH, ORDINARY_FRESH, ("fresh", "fresh")),
+        (DEV4, ORDINARY_DEV4, ("dev4", "dev4")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)

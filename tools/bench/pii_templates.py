@@ -455,3 +455,116 @@ ORDINARY_FRESH: tuple[str, ...] = (
     "They charged me {n} dollars for shipping.",
     "We've had the account since {n}.",
 )
+
+# A fourth round (2026-12-06, helper redact4), written before any of its failures were read and
+# measured once with the rules as they stood (the honest estimate of how they generalise), then
+# used for tuning: the `dev4` split, with voices, names, streets, cities and providers of its own.
+DEV4: dict[str, tuple[str, ...]] = {
+    "SSN": (
+        "Let me get my card out. Okay, the social is {v}.",
+        "Sorry, you needed the social? It's {v}.",
+        "The number on my social security card, {a}. Um, and {b}.",
+        "She'll need my social for that, right? {v}.",
+        "I've got the social security number here, {v}.",
+    ),
+    "CREDIT_DEBIT_NUMBER": (
+        "I'd like to put it on my card, the number's {v}.",
+        "It's the visa ending, well, let me just give you the whole thing, {v}.",
+        "The card number, hang on, {a}. Okay, {b}.",
+        "Yeah go ahead and charge the card, {v}.",
+        "The numbers on the front of the card are {v}.",
+    ),
+    "CREDIT_DEBIT_CVV": (
+        "The three numbers on the back are {v}.",
+        "Security code, let me flip it over, {v}.",
+        "Uh, and the CVV would be {v}.",
+        "The code on the signature strip says {v}.",
+        "Alright, the card security code is {v}.",
+    ),
+    "CREDIT_DEBIT_EXPIRY": (
+        "The expiration on the card is {v}.",
+        "Um, the card's good through {v}.",
+        "And it expires, let me see, {v}.",
+        "Expiration date, {v}.",
+        "The date on the card says it expires {v}.",
+    ),
+    "PIN": (
+        "The four digits I punch in at the machine are {v}.",
+        "Uh, my PIN should be {v}.",
+        "The PIN they mailed me was {v}.",
+        "So the PIN, um, is {v}, I think.",
+        "I entered the PIN, {v}, twice.",
+    ),
+    "BANK_ACCOUNT_NUMBER": (
+        "My checking account number, um, {v}.",
+        "The account you want is {v}, it's the savings.",
+        "Okay, account number is {a}. Then {b}.",
+        "The money goes into account number {v}.",
+        "And my account at the credit union is {v}.",
+    ),
+    "BANK_ROUTING": (
+        "The routing number on my checks is {v}.",
+        "Um, the bank's routing, it's {v}.",
+        "Routing number, okay, {a}. Then {b}.",
+        "You'll need the routing too, that's {v}.",
+        "Yeah, the routing is {v}, same bank as before.",
+    ),
+    "PHONE": (
+        "The best number for me is {v}.",
+        "You can ring me at {v} tomorrow.",
+        "My number is {a}. And then {b}.",
+        "Uh, my cell, it's {v}.",
+        "If we get cut off call me back at {v}.",
+    ),
+    "EMAIL": (
+        "My email, um, is {v}.",
+        "Can you send that to my email, {v}?",
+        "The address for the receipt is {v}.",
+        "Sure, my email address, {v}.",
+        "Send the form to {v}, that's my personal email.",
+    ),
+    "ADDRESS": (
+        "We live at {v}, the house on the corner.",
+        "The address on the account is {v}.",
+        "Um, my address, it's {v}.",
+        "You can send the new card to {v}.",
+        "Our new place is {v}.",
+    ),
+    "NAME": (
+        "Yeah, hi, my name is {v}.",
+        "Hello, this is {v}, I'm calling about my statement.",
+        "Um, it's {v} speaking.",
+        "The card's in the name of {v}.",
+        "My name, it's {v}.",
+    ),
+    "DATE_OF_BIRTH": (
+        "Date of birth, um, {v}.",
+        "I was born on {v}, so I'm over sixty.",
+        "My birthday, it's {v}.",
+        "Okay, my date of birth is {v}.",
+        "He was born on {v}, he's my son.",
+    ),
+    "IBAN": (
+        "The IBAN is {v}, it's a German bank.",
+        "Um, my IBAN, {v}.",
+        "Okay, the IBAN for the refund, {v}.",
+        "You'll want the IBAN, that's {v}.",
+        "Please wire it to IBAN {v}.",
+    ),
+    "IP": (
+        "The IP address on the router says {v}.",
+        "Um, my IP, it's {v}.",
+        "The laptop's IP address is {v}.",
+        "The IP it gave me was {v}.",
+        "Okay, IP address, {v}.",
+    ),
+}
+
+ORDINARY_DEV4: tuple[str, ...] = (
+    "I've had this card for {n} years.",
+    "The refund was {n} dollars, not the full amount.",
+    "We're on flight {n} tomorrow morning.",
+    "I was on hold for {n} minutes yesterday.",
+    "They opened the branch in {n}.",
+    "I called about {n} times last month.",
+)

@@ -1,0 +1,86 @@
+"""Numbers as Whisper writes them in words, and the words that make a number a quantity.
+
+tiny.en writes an IP address read as numbers as "one hundred and forty one dot one hundred and
+forty five ..." or "two hundred and three not one hundred ..." ("dot" misheard), and a card's
+expiry as "zero seven slash thirty one": the rules that recognise those shapes by their digits
+(pipelines/redaction/cues.py) read the text with every spelled number rewritten as digits.
+`spelled` does that rewrite and keeps the map back to the original characters.
+
+A number said right before a unit or a count ("for 34 years", "for 1994 minutes") is a quantity:
+never the end of a spoken identifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNITS = "zero oh one two three four five six seven eight nine".split()  # noqa: SIM905
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()  # noqa: SIM905
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()  # noqa: SIM905
+_VALUE = {w: max(0, i - 1) for i, w in enumerate(_UNITS)} | {w: 10 + i for i, w in enumerate(_TEENS)}
+_VALUE |= {w: 20 + 10 * i for i, w in enumerate(_TENS)}
+_DIGIT = "|".join(_UNITS[2:])  # one ... nine
+_BELOW_100 = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]+(?:{_DIGIT}))?|{'|'.join(_TEENS)}|{'|'.join(_UNITS)})"
+# "one hundred and forty-one", "two hundred three", "seventy six", "twelve", "seven".
+_NUMBER = re.compile(
+    rf"\b(?:(?P<h>{_DIGIT})\s+hundred(?:\s+and)?(?:\s+(?P<rest>{_BELOW_100}))?"
+    rf"|(?P<small>{_BELOW_100}))\b",
+    re.IGNORECASE,
+)
+
+# Units and counted things: a number right before one of these is a quantity.
+_QUANTITIES = (
+    "year years month months week weeks day days hour hours minute minutes second seconds times "
+    "people persons kids children items boxes pieces pounds kilos kilograms miles kilometers "
+    "dollars bucks euros cents percent"
+)
+QUANTITY_NOUNS = frozenset(_QUANTITIES.split())
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    text: str
+    # spans[i]: the (start, end) in the original text that character i of `text` came from.
+    spans: list[tuple[int, int]]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        return self.spans[start][0], self.spans[end - 1][1]
+
+
+def rewrite(text: str, edits: list[tuple[int, int, str]]) -> Rewritten:
+    """`text` with each (start, end, replacement) applied (sorted, non-overlapping), mapped back."""
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for start, end, replacement in edits:
+        for i in range(pos, start):
+            out.append(text[i])
+            spans.append((i, i + 1))
+        for ch in replacement:
+            out.append(ch)
+            spans.append((start, end))
+        pos = end
+    for i in range(pos, len(text)):
+        out.append(text[i])
+        spans.append((i, i + 1))
+    return Rewritten("".join(out), spans)
+
+
+def _below_100(words: str) -> int:
+    parts = re.split(r"[\s-]+", words.lower())
+    return sum(_VALUE[p] for p in parts)
+
+
+def _digits(m: re.Match[str]) -> str:
+    if m["small"] is not None:
+        value = m["small"].lower()
+        # A digit word keeps its own digit ("zero seven" is "0 7", not 7).
+        return str(_VALUE[value]) if value in _VALUE else str(_below_100(value))
+    return str(_VALUE[m["h"].lower()] * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
+
+
+def spelled(text: str) -> Rewritten:
+    """`text` with numbers in words written as digits ("one hundred and five dot seventy six" ->
+    "105 dot 76")."""
+    return rewrite(text, [(m.start(), m.end(), _digits(m)) for m in _NUMBER.finditer(text)])

@@ -1,0 +1,30 @@
+"""The spoken-PII corpus (tools/bench/pii_corpus.py) stays what the recorded numbers were measured
+on: adding a split must leave every earlier utterance byte-identical, and a new split's voices,
+names, streets, cities and providers must be its own (no espeak-ng or audio needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+from tools.bench.pii_corpus import POOLS, VOICES, build_utterances
+
+# sha256 of the JSON of every utterance of the splits before dev4 (seed 20), in order.
+EARLIER_SPLITS_DIGEST = "28e1e10b88d1860f43d7148f45d48305cdfe274030839ce46f85c0f7fc011531"
+EARLIER = ("dev", "test", "dev2", "dev3", "fresh")
+
+
+def test_earlier_splits_are_unchanged() -> None:
+    earlier = [asdict(u) for u in build_utterances(20) if u.split in EARLIER]
+    assert hashlib.sha256(json.dumps(earlier).encode()).hexdigest() == EARLIER_SPLITS_DIGEST
+
+
+def test_dev4_has_voices_and_values_of_its_own() -> None:
+    assert not set(VOICES["dev4"]) & {v for s in EARLIER for v in VOICES[s]}
+    others = [POOLS[s] for s in EARLIER]
+    for field in ("first", "last", "streets", "cities"):
+        mine = set(getattr(POOLS["dev4"], field))
+        assert not mine & {w for p in others for w in getattr(p, field)}, field
+    dev4 = [u for u in build_utterances(20) if u.split == "dev4"]
+    assert len(dev4) == 152 and len({u.text for u in dev4}) == len(dev4)
