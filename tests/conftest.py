@@ -6,14 +6,46 @@ or ffmpeg. Each manifest row is documented there.
 
 from __future__ import annotations
 
+import atexit
+import faulthandler
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.s3server import S3ServerError, SeaweedS3, find_weed
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the test process as `voxray` ends its own (jobs/cli.py `_end_process`): atexit handlers
+    (Ray's shutdown) run, Python's teardown of every module does not.
+
+    Why: a fresh-clone CI run on 2026-12-06 passed all 615 tests and then died of SIGSEGV after the
+    summary, during interpreter teardown (pytest's faulthandler was already off, so no stack; not
+    reproduced on subsets). Torch, CTranslate2, spaCy, scikit-learn's OpenMP and delta-rs threads
+    all live in this one process; the last two are known to crash at teardown (NOTES 24). The
+    results are final by now; the exit status is pytest's own. Faulthandler stays on through the
+    atexit handlers, so a crash there still prints its stack.
+    """
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None:
+        return
+    faulthandler.enable(file=sys.__stderr__)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
