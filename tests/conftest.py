@@ -33,7 +33,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     Why: a fresh-clone CI run on 2026-12-06 passed all 615 tests and then died of SIGSEGV after the
     summary, during interpreter teardown (pytest's faulthandler was already off, so no stack; not
     reproduced on subsets). Torch, CTranslate2, spaCy, scikit-learn's OpenMP and delta-rs threads
-    all live in this one process; the last two are known to crash at teardown (NOTES 24). The
+    all live in this one process; delta-rs threads are known to abort at teardown (delta-io/delta-rs#2184). The
     results are final by now; the exit status is pytest's own. Faulthandler stays on through the
     atexit handlers, so a crash there still prints its stack.
     """
