@@ -78,6 +78,11 @@ def _end_process(code: int) -> NoReturn:
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        # Ray's own atexit hook sleeps 0.5 s first so that workers' last log lines get printed;
+        # by now the rows are written and the summary is out (ray.shutdown: 1.95 -> 1.55 s).
+        ray.shutdown()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
