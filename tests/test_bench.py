@@ -64,3 +64,16 @@ def test_overhead_counts_every_file_once_in_a_fresh_process(tmp_path: Path) -> N
     assert extra["error_rows"] == 300
     assert extra["files_per_s_after_ray_start"] > extra["files_per_s"] > 0
     assert 50 < extra["driver_peak_rss_mb"] < 4000
+
+
+def test_short_sets_count_the_words_packing_deletes_from_a_clip_alone() -> None:
+    from tools.bench.bench_shortsets import words_lost
+
+    alone = ["The cat sat on the mat.", "Hello there.", ""]
+    packed = ["The cat sat.", "Hello there, friend.", "uh"]
+    # Three words of the first clip are gone; an added word or a clip of noise deletes nothing.
+    assert words_lost(alone, packed) == {
+        "files_deleting_words_vs_no_pack": 1,
+        "words_deleted_vs_no_pack": 3,
+        "words_no_pack": 8,
+    }

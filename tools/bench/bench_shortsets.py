@@ -79,10 +79,23 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
                 "clips": len(order),
                 "speed_vs_loop": round(anchor_s / wall, 3),
                 **per_file_vs_loop([refs[p] for p in order], results[0][2], texts),
+                **(words_lost(results[2][2], texts) if name == results[1][0] else {}),
             },
         )
         for name, wall, texts in results
     ]
+
+
+def words_lost(alone: list[str], packed: list[str]) -> dict[str, Any]:
+    """Issue 21's invariant on a held-out set: words of each clip's `--no-pack` transcript (the clip
+    alone in its window) that its packed transcript deletes. Substitutions are not counted: they
+    are the words that also move between two runs of the loop where the fallback samples."""
+    deleted = [word_errors(normalize(a), normalize(p)).deletions for a, p in zip(alone, packed, strict=True)]
+    return {
+        "files_deleting_words_vs_no_pack": sum(d > 0 for d in deleted),
+        "words_deleted_vs_no_pack": sum(deleted),
+        "words_no_pack": sum(len(normalize(a).split()) for a in alone),
+    }
 
 
 def per_file_vs_loop(refs: list[str], loop: list[str], texts: list[str]) -> dict[str, Any]:
