@@ -66,14 +66,16 @@ def test_overhead_counts_every_file_once_in_a_fresh_process(tmp_path: Path) -> N
     assert 50 < extra["driver_peak_rss_mb"] < 4000
 
 
-def test_short_sets_count_the_words_packing_deletes_from_a_clip_alone() -> None:
+def test_short_sets_count_the_words_a_packed_clip_loses_that_it_gets_right_alone() -> None:
     from tools.bench.bench_shortsets import words_lost
 
-    alone = ["The cat sat on the mat.", "Hello there.", ""]
-    packed = ["The cat sat.", "Hello there, friend.", "uh"]
-    # Three words of the first clip are gone; an added word or a clip of noise deletes nothing.
-    assert words_lost(alone, packed) == {
-        "files_deleting_words_vs_no_pack": 1,
-        "words_deleted_vs_no_pack": 3,
-        "words_no_pack": 8,
+    refs = ["the cat sat on the mat", "hello there", "", "red green blue"]
+    alone = ["The cat sat on the mat.", "Hello there, hello there.", "", "red green"]
+    packed = ["The cat sat.", "Hello there.", "uh", "red"]
+    # "on the mat" is lost; the repetition alone made up and "blue", missed alone too, are not;
+    # neither is noise written for a silent clip. "green" is lost.
+    assert words_lost(refs, alone, packed) == {
+        "files_losing_words_vs_no_pack": 2,
+        "words_lost_vs_no_pack": 4,
+        "reference_words": 11,
     }
