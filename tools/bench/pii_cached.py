@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from models.common.config import ModelConfig
 from pipelines.config import TranscribeConfig
+from pipelines.redaction.digits import DIGIT_POLICIES
 from pipelines.redaction.entities import PII
 from pipelines.redaction.settings import RedactConfig
 from tools.bench.bench_redaction import SEED, cache_folder, report
@@ -83,7 +84,9 @@ def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
     return {Path(r["path"]).stem.rsplit("-", 1)[0]: r["text"] for r in pq.read_table(dest).to_pylist()}
 
 
-def score(split: str, show: bool, ablate_cues: bool = False, audio: Path | None = None) -> Tally:
+def score(
+    split: str, show: bool, ablate_cues: bool = False, audio: Path | None = None, digits: str = "ordinary"
+) -> Tally:
     """Redacts the cached rows of `split` and scores them; with `show`, prints each failure; with
     `audio` (a work folder), the redacted copies are transcribed again and scored too."""
     from pipelines.redaction.presidio import redact_row
@@ -91,7 +94,7 @@ def score(split: str, show: bool, ablate_cues: bool = False, audio: Path | None 
     rows = raw_rows(split)
     if ablate_cues:
         rows = {k: without_cues(r) for k, r in rows.items()}
-    config = RedactConfig(entities=PII)
+    config = RedactConfig(entities=PII, digits=digits)
     redacted = {k: redact_row(r, config) for k, r in rows.items()}
     heard = again(redacted, audio) if audio else {}
     tally = Tally()
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--show", action="store_true", help="print each failure (not on fresh2)")
     parser.add_argument("--no-cues", action="store_true", help="score as if every cue phrase were misheard")
     parser.add_argument("--audio", type=Path, help="work folder: write redacted copies, transcribe them again")
+    parser.add_argument("--digits", choices=DIGIT_POLICIES, default="ordinary", help="redact.digits policy")
     parser.add_argument("--retranscribe", action="store_true", help="drop the cached transcripts first")
     args = parser.parse_args(argv)
     if args.show and args.split not in TUNING:
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.retranscribe:
         for old in cache_folder().glob(f"raw-{args.split}-*"):
             shutil.rmtree(old)
-    tally = score(args.split, args.show, args.no_cues, args.audio)
+    tally = score(args.split, args.show, args.no_cues, args.audio, args.digits)
     print(report(args.split, tally, Tally()))
 
 
