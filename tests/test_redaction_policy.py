@@ -83,3 +83,21 @@ def test_digit_policy_is_checked_and_round_trips() -> None:
     redact = RedactConfig(entities=PII, digits="strict")
     config = TranscribeConfig(model=ModelConfig(word_timestamps=True), redact=redact)
     assert TranscribeConfig.from_yaml_text(config.to_yaml()) == config
+
+
+def test_kept_words_copy_silences_all_but_the_kept_words() -> None:
+    from pipelines.redaction.audio import MAX_UNHEARD_S, spans
+
+    # "My social is" then a value the model wrote as ordinary words, then a next sentence.
+    words = [(" My", 0.0, 0.2), (" social", 0.2, 0.6), (" is", 0.6, 0.8), (" at", 0.8, 1.0)]
+    words += [(" one", 1.0, 1.3), (" Saturday.", 1.3, 2.0), (" Thanks", 2.5, 3.0)]
+    row = {
+        "duration_s": 5.0,
+        "segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in words]}],
+        "redactions": [],
+    }
+    assert spans([row], 0.25) == []  # `redactions`: nothing redacted, nothing silenced
+    # The cue's sentence after it, and all the audio after the last kept word.
+    assert spans([row], 0.25, "kept_words") == [(0.35, 2.25), (3.25, 5.0 + MAX_UNHEARD_S)]
+    # No transcript: nothing in the copy was vetted, all of it is silenced.
+    assert spans([{**row, "segments": []}], 0.25, "kept_words") == [(0.0, 5.0 + MAX_UNHEARD_S)]

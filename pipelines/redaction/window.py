@@ -98,3 +98,61 @@ WINDOW_CUES: tuple[Cue, ...] = (
     cue("EMAIL", email_window, *EMAIL_CUES),
     cue("EMAIL", email_window, SENT_TO),
 )
+
+
+# Audio cue windows: a value the text did not write is still in the audio after its cue.
+# The cues whose value is silenced that way (a name cue such as "I'm" is too common in talk).
+AUDIO_WINDOW_TYPES = frozenset(
+    (
+        "SSN",
+        "CREDIT_DEBIT_NUMBER",
+        "CREDIT_DEBIT_CVV",
+        "CREDIT_DEBIT_EXPIRY",
+        "PIN",
+        "BANK_ACCOUNT_NUMBER",
+        "BANK_ROUTING",
+        "PHONE",
+        "DATE_OF_BIRTH",
+        "IBAN",
+        "IP",
+        "EMAIL",
+        "ADDRESS",
+    )
+)
+# How long a window runs after its cue at most (sixteen digits read one by one take about 7 s).
+MAX_AUDIO_WINDOW_S = 6.0
+_SENTENCE_END = (".", "?", "!")
+
+
+def audio_windows(row: dict, cues: tuple[Cue, ...]) -> list[tuple[float, float]]:
+    """Time spans after each cue of `cues` in the row's words: to the end of the sentence that
+    follows the cue (the next one when the cue ends its own), at most MAX_AUDIO_WINDOW_S; with
+    no word after the cue, the MAX_AUDIO_WINDOW_S after it."""
+    words = [w for s in row.get("segments") or [] for w in s.get("words") or [] if w["word"].strip()]
+    text, ends = "", []
+    for w in words:
+        text += w["word"]
+        ends.append(len(text))
+    out = []
+    for c in cues:
+        if c.type not in AUDIO_WINDOW_TYPES:
+            continue
+        for m in c.pattern.finditer(text):
+            i = next(k for k, e in enumerate(ends) if e >= m.end())
+            out.append(_window(words, i))
+    return out
+
+
+def _window(words: list[dict], i: int) -> tuple[float, float]:
+    begin = words[i]["end"]
+    end = begin + MAX_AUDIO_WINDOW_S if i + 1 == len(words) else begin
+    opened = not words[i]["word"].strip().endswith(_SENTENCE_END)
+    for w in words[i + 1 :]:
+        if w["end"] - begin > MAX_AUDIO_WINDOW_S:
+            break
+        end = w["end"]
+        if w["word"].strip().endswith(_SENTENCE_END):
+            if opened:
+                break
+            opened = True
+    return begin, end

@@ -29,7 +29,7 @@ from models.common.config import ModelConfig
 from pipelines.config import TranscribeConfig
 from pipelines.redaction.digits import DIGIT_POLICIES
 from pipelines.redaction.entities import PII
-from pipelines.redaction.settings import RedactConfig
+from pipelines.redaction.settings import AUDIO_POLICIES, RedactConfig
 from tools.bench.bench_redaction import SEED, cache_folder, report
 from tools.bench.pii_corpus import Utterance, build_utterances, synthesize
 from tools.bench.pii_score import Tally, kept_numbers, survives
@@ -69,14 +69,14 @@ def without_cues(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "text": text, "segments": [segment]}
 
 
-def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
+def again(redacted: dict[str, dict[str, Any]], work: Path, policy: str = "kept_words") -> dict[str, str]:
     """What a listener recovers: the redacted copies (as `--redact-audio` writes them, in this
     process) transcribed again with the benchmark's plain settings."""
     from models.common.config import StorageConfig
     from pipelines.batch.run import run_transcription
     from pipelines.redaction.audio import write_redacted_audio
 
-    audio = RedactConfig(entities=PII, audio_dir=str(work / "audio"))
+    audio = RedactConfig(entities=PII, audio_dir=str(work / "audio"), audio_policy=policy)
     for row in redacted.values():
         write_redacted_audio([row], audio, StorageConfig())
     dest = work / "again"
@@ -85,7 +85,12 @@ def again(redacted: dict[str, dict[str, Any]], work: Path) -> dict[str, str]:
 
 
 def score(
-    split: str, show: bool, ablate_cues: bool = False, audio: Path | None = None, digits: str = "ordinary"
+    split: str,
+    show: bool,
+    ablate_cues: bool = False,
+    audio: Path | None = None,
+    digits: str = "ordinary",
+    audio_policy: str = "kept_words",
 ) -> Tally:
     """Redacts the cached rows of `split` and scores them; with `show`, prints each failure; with
     `audio` (a work folder), the redacted copies are transcribed again and scored too."""
@@ -96,7 +101,7 @@ def score(
         rows = {k: without_cues(r) for k, r in rows.items()}
     config = RedactConfig(entities=PII, digits=digits)
     redacted = {k: redact_row(r, config) for k, r in rows.items()}
-    heard = again(redacted, audio) if audio else {}
+    heard = again(redacted, audio, audio_policy) if audio else {}
     tally = Tally()
     for u in (u for u in build_utterances(SEED) if u.split == split):
         raw, text = rows[u.id]["text"], redacted[u.id]["text"]
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-cues", action="store_true", help="score as if every cue phrase were misheard")
     parser.add_argument("--audio", type=Path, help="work folder: write redacted copies, transcribe them again")
     parser.add_argument("--digits", choices=DIGIT_POLICIES, default="ordinary", help="redact.digits policy")
+    parser.add_argument("--audio-policy", choices=AUDIO_POLICIES, default="kept_words", help="redact.audio_policy")
     parser.add_argument("--retranscribe", action="store_true", help="drop the cached transcripts first")
     args = parser.parse_args(argv)
     if args.show and args.split not in TUNING:
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.retranscribe:
         for old in cache_folder().glob(f"raw-{args.split}-*"):
             shutil.rmtree(old)
-    tally = score(args.split, args.show, args.no_cues, args.audio, args.digits)
+    tally = score(args.split, args.show, args.no_cues, args.audio, args.digits, args.audio_policy)
     print(report(args.split, tally, Tally()))
 
 
