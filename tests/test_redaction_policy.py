@@ -99,5 +99,9 @@ def test_kept_words_copy_silences_all_but_the_kept_words() -> None:
     assert spans([row], 0.25) == []  # `redactions`: nothing redacted, nothing silenced
     # The cue's sentence after it, and all the audio after the last kept word.
     assert spans([row], 0.25, "kept_words") == [(0.35, 2.25), (3.25, 5.0 + MAX_UNHEARD_S)]
+    # A tag is no cue ("[PHONE]" is not "phone"), and a value found ends the window.
+    tagged = [(" call", 0.0, 0.3), (" me", 0.3, 0.5), (" on", 0.5, 0.7), (" [PHONE]", 0.7, 2.0), (" Bye.", 2.5, 3.0)]
+    row2 = {**row, "segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in tagged]}]}
+    assert spans([row2], 0.25, "kept_words") == [(0.95, 2.25), (3.25, 5.0 + MAX_UNHEARD_S)]
     # No transcript: nothing in the copy was vetted, all of it is silenced.
     assert spans([{**row, "segments": []}], 0.25, "kept_words") == [(0.0, 5.0 + MAX_UNHEARD_S)]

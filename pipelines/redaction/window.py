@@ -126,12 +126,13 @@ _SENTENCE_END = (".", "?", "!")
 
 def audio_windows(row: dict, cues: tuple[Cue, ...]) -> list[tuple[float, float]]:
     """Time spans after each cue of `cues` in the row's words: to the end of the sentence that
-    follows the cue (the next one when the cue ends its own), at most MAX_AUDIO_WINDOW_S; with
-    no word after the cue, the MAX_AUDIO_WINDOW_S after it."""
+    follows the cue (the next one when the cue ends its own) or to a redacted value, at most
+    MAX_AUDIO_WINDOW_S; with no word after the cue, the MAX_AUDIO_WINDOW_S after it."""
     words = [w for s in row.get("segments") or [] for w in s.get("words") or [] if w["word"].strip()]
     text, ends = "", []
     for w in words:
-        text += w["word"]
+        # A tag is no cue ("[PHONE]" is not "phone"): matched as a mark of its own length.
+        text += "#" * len(w["word"]) if w["word"].strip().startswith("[") else w["word"]
         ends.append(len(text))
     out = []
     for c in cues:
@@ -148,7 +149,8 @@ def _window(words: list[dict], i: int) -> tuple[float, float]:
     end = begin + MAX_AUDIO_WINDOW_S if i + 1 == len(words) else begin
     opened = not words[i]["word"].strip().endswith(_SENTENCE_END)
     for w in words[i + 1 :]:
-        if w["end"] - begin > MAX_AUDIO_WINDOW_S:
+        # A value the text found ends the window: its own span is silenced, what follows is talk.
+        if w["end"] - begin > MAX_AUDIO_WINDOW_S or w["word"].strip().startswith("["):
             break
         end = w["end"]
         if w["word"].strip().endswith(_SENTENCE_END):
