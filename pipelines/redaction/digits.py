@@ -78,7 +78,7 @@ def find_numbers(text: str, policy: DigitPolicy) -> list[ContextHit]:
     if policy == "strict":
         digits = spelled(text)
         spans = [(m.start(), m.end()) for m in _STRICT_RUN.finditer(digits.text) if _count(m.group()) >= 3]
-        return [ContextHit(DIGITS_ENTITY, *digits.original_span(s, e)) for s, e in spans]
+        return [_with_place(text, *digits.original_span(s, e)) for s, e in spans]
     # Number words are read by spoken.runs ("ten to twelve" stays a range, "nineteen ninety-five"
     # a year in pairs); only numbers with "hundred", which it cannot read, from the spelled text.
     found = [(r.start, r.end) for r in runs(text) if _redacted(text, r)]
