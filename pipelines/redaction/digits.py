@@ -61,7 +61,8 @@ _PLACE_AFTER = re.compile(
 _SINCE_BEFORE = re.compile(r"\bsince\s*$", re.IGNORECASE)
 _DAYTIME_AFTER = re.compile(r"\s*(?:in\s+the\s+(?:morning|afternoon|evening)|tonight|at\s+night)\b", re.IGNORECASE)
 # A clock time: "6:45", "10 30 pm", "at 10 30", "... o'clock".
-_CLOCK_AFTER = re.compile(r"\s*(?:o'clock|a\.?m\b|p\.?m\b)", re.IGNORECASE)
+# ("'clock": the run took the "o" of "fifty six o'clock" for a zero.)
+_CLOCK_AFTER = re.compile(r"\s*(?:o'clock|'clock|a\.?m\b|p\.?m\b)", re.IGNORECASE)
 _AT_BEFORE = re.compile(r"\b(?:at|by|until|till|from|around)\s*$", re.IGNORECASE)
 _HH_MM = re.compile(r"(?:[01]?\d|2[0-3])[0-5]\d")
 # A price needs a word of paying before it or "each" after it; "10.39" alone is digits read in
