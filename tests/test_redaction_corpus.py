@@ -28,3 +28,25 @@ def test_dev4_has_voices_and_values_of_its_own() -> None:
         assert not mine & {w for p in others for w in getattr(p, field)}, field
     dev4 = [u for u in build_utterances(20) if u.split == "dev4"]
     assert len(dev4) == 152 and len({u.text for u in dev4}) == len(dev4)
+
+
+# sha256 of the JSON of dev4's utterances (seed 20): the fifth round is drawn after it.
+DEV4_DIGEST = "8cd2a3eb576ffb7c0bbfc8d04a50217dc7bec55d26512a2ecbd5998fb4581849"
+
+
+def test_dev4_is_unchanged() -> None:
+    dev4 = [asdict(u) for u in build_utterances(20) if u.split == "dev4"]
+    assert hashlib.sha256(json.dumps(dev4).encode()).hexdigest() == DEV4_DIGEST
+
+
+def test_fifth_round_has_voices_and_values_of_its_own() -> None:
+    earlier = (*EARLIER, "dev4")
+    utterances = build_utterances(20)
+    for split in ("dev5", "fresh2"):
+        others = [s for s in (*earlier, "dev5", "fresh2") if s != split]
+        assert not set(VOICES[split]) & {v for s in others for v in VOICES[s]}, split
+        for field in ("first", "last", "streets", "cities"):
+            mine = set(getattr(POOLS[split], field))
+            assert not mine & {w for s in others for w in getattr(POOLS[s], field)}, (split, field)
+        mine = [u for u in utterances if u.split == split]
+        assert len(mine) == 152 and len({u.text for u in mine}) == len(mine), split

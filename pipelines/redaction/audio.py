@@ -1,4 +1,5 @@
-"""Redacted copies of recordings: the time spans of redacted words silenced, as FLAC.
+"""Redacted copies of recordings: the time spans of redacted words, and the stretch after each
+cue (pipelines/redaction/window.py `audio_windows`), silenced, as FLAC.
 
 Silence rather than a tone: a tone tells a listener where something was cut but is itself
 "speech-like" enough to make Whisper hallucinate on a re-transcription; silence is what VAD
@@ -18,7 +19,9 @@ import numpy as np
 
 from models.common.config import StorageConfig
 from models.common.storage import filesystem, is_s3
+from pipelines.redaction.cues import CUES
 from pipelines.redaction.settings import RedactConfig
+from pipelines.redaction.window import WINDOW_CUES, audio_windows
 
 
 def copy_name(path: str) -> str:
@@ -32,11 +35,41 @@ def copy_name(path: str) -> str:
 # each side: the rest of a value the model did not write ("109.203." then 3 s without words that
 # held "194 dot 27", re-transcribed from the copy; dev4 split of the spoken-PII corpus).
 MAX_UNHEARD_S = 5.0
+Span = tuple[float, float]
 
 
-def spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]:
-    """Each redaction's time span, padded by `pad_s` and widened over the unworded audio around it
-    (to the neighbouring kept words, at most MAX_UNHEARD_S)."""
+def spans(rows: list[dict[str, Any]], pad_s: float, policy: str = "redactions") -> list[tuple[float, float]]:
+    """What to silence. `redactions`: each redaction's time span, padded by `pad_s` and widened
+    over the unworded audio around it (to the neighbouring kept words, at most MAX_UNHEARD_S).
+    `kept_words`: all of that, the stretch after each cue, and every stretch of audio no kept
+    word covers (padded by `pad_s`): what the transcript does not show was never vetted."""
+    out = _redaction_spans(rows, pad_s)
+    if policy == "kept_words":
+        out += _cue_windows(rows, pad_s)
+        out += _unworded(rows, pad_s, out)
+    return sorted(out)
+
+
+def _cue_windows(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]:
+    windows = [w for row in rows for w in audio_windows(row, (*CUES, *WINDOW_CUES))]
+    return [(max(0.0, s - pad_s), e + pad_s) for s, e in windows if e > s]
+
+
+def _unworded(rows: list[dict[str, Any]], pad_s: float, silenced: list[Span]) -> list[Span]:
+    """The audio between the kept words (each widened by `pad_s`), and before and after them."""
+    kept = sorted((max(0.0, s - pad_s), e + pad_s) for row in rows for s, e in _kept_words(row))
+    length = max([r.get("duration_s") or 0.0 for r in rows] + [e for _, e in kept] + [e for _, e in silenced])
+    out, at = [], 0.0
+    for start, end in kept:
+        if start > at:
+            out.append((at, start))
+        at = max(at, end)
+    # To the end of the recording, whatever its length (an empty transcript silences all of it).
+    out.append((at, max(length, at) + MAX_UNHEARD_S))
+    return out
+
+
+def _redaction_spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]:
     out = []
     for row in rows:
         kept = _kept_words(row)
@@ -48,7 +81,7 @@ def spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[float, float]]
             start = min(start - pad_s, max(before, start - MAX_UNHEARD_S))
             end = max(end + pad_s, min(after, end + MAX_UNHEARD_S))
             out.append((max(0.0, start), end))
-    return sorted(out)
+    return out
 
 
 def _kept_words(row: dict[str, Any]) -> list[tuple[float, float]]:
@@ -63,7 +96,7 @@ def write_redacted_audio(rows: list[dict[str, Any]], redact: RedactConfig, stora
         return None
     source = rows[0]["path"]
     audio, rate, layout = _read(source, storage)
-    for start, end in spans(rows, redact.audio_pad_s):
+    for start, end in spans(rows, redact.audio_pad_s, redact.audio_policy):
         audio[:, int(start * rate) : int(np.ceil(end * rate))] = 0
     dest_dir = redact.audio_dir.rstrip("/")
     dest = f"{dest_dir}/{copy_name(source)}"

@@ -27,6 +27,12 @@ from pipelines.redaction.values import (
     number,
 )
 
+# Cue phrases the cue windows (pipelines/redaction/window.py) share.
+BIRTH_CUES = ("born", r"birth\w*", "dob", "d o b")
+EXPIRY_CUES = ("expires", "expiry", "expiration", "expiring", "valid thru", "good thru")
+EMAIL_CUES = ("email", "e-mail", "e mail", "send it to", "mail me at", "email address")
+SENT_TO = r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"
+
 CUES: tuple[Cue, ...] = (
     cue("SSN", number(), "social", "social security", "security number", "ssn", "s s n", "social insurance"),
     cue(
@@ -61,7 +67,7 @@ CUES: tuple[Cue, ...] = (
     ),
     # The card's few digits named by their count or their place ("the three numbers on the back").
     cue("CREDIT_DEBIT_CVV", number(min_digits=3), r"(?:three|four|3|4)[\s-]+digits?", "on the back", "signature strip"),
-    cue("CREDIT_DEBIT_EXPIRY", date, "expires", "expiry", "expiration", "expiring", "valid thru", "good thru"),
+    cue("CREDIT_DEBIT_EXPIRY", date, *EXPIRY_CUES),
     cue("PIN", number(), "pin", "pin number", "pin code", "p i n", "passcode", "pass code", "bin", "vin"),
     cue("BANK_ACCOUNT_NUMBER", number(), "account", "account number", "acct", "checking", "savings"),
     cue("BANK_ROUTING", number(), "routing", "routing number", "sort code", "aba", "transit number"),
@@ -82,7 +88,7 @@ CUES: tuple[Cue, ...] = (
         "callback number",
         "call back number",
     ),
-    cue("DATE_OF_BIRTH", date, "born", r"birth\w*", "dob", "d o b"),
+    cue("DATE_OF_BIRTH", date, *BIRTH_CUES),
     # Any other "number" followed by five or more digits: typed by its length (presidio.py).
     cue("DIGITS", number(min_digits=5), "number", "numbers", "no"),
     # Any other "code" and a number within a few words ("the code on the Mac is 234": "back"
@@ -111,9 +117,9 @@ CUES: tuple[Cue, ...] = (
     ),
     # "send the new card to 34 ...", "mail it to 512 ...": a house number after a verb of sending.
     cue("ADDRESS", house, r"(?:send|ship|mail|post|deliver|forward)\w*(?:\s+[\w']+){0,4}?\s+to(?=\s+\d)"),
-    cue("EMAIL", email, "email", "e-mail", "e mail", "send it to", "mail me at", "email address"),
+    cue("EMAIL", email, *EMAIL_CUES),
     # "Please send a copy to ...", "forward the bill to ...": an address that ends in a domain.
-    cue("EMAIL", email_with_domain, r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"),
+    cue("EMAIL", email_with_domain, SENT_TO),
 )
 
 # A domain said without a cue ("... to my toutlook.com"): the domain and the words just before it.

