@@ -67,6 +67,18 @@ def test_speaker_count_is_estimated_and_der_is_low(speaker_windows, name: str, m
     assert der(ref["turns"], turns) <= 0.08
 
 
+def test_vbx_count_holds_on_an_hour_long_recording(speaker_windows):
+    """four_speakers repeated to an hour (3,600 windows): VBx's evidence grows with the square root
+    of the windows past DiarizeConfig.vbx_evidence_windows, so it does not split the four people
+    into more. Measured 2026-12-06: 4 at 15 min, 1 h and 3 h; without that scaling it split
+    speakers as recordings grew, with Fa and Fb both scaled by the ratio it merged (3 at 1 h)."""
+    windows = speaker_windows["four_speakers"]
+    span = max(w["end"] for w in windows) + 1.0
+    hour = [dict(w, start=w["start"] + k * span, end=w["end"] + k * span) for k in range(53) for w in windows]
+    turns = diarize_windows(hour, DIARIZE.diarize)
+    assert len({t.speaker for t in turns}) == 4
+
+
 def test_given_counts_are_obeyed(speaker_windows):
     windows = speaker_windows["three_speakers"]
     exactly_two = diarize_windows(windows, DiarizeConfig(enabled=True, num_speakers=2))

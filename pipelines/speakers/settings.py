@@ -78,12 +78,14 @@ class DiarizeConfig:
     vbx_fa: float = 0.25
     vbx_fb: float = 7.0
     vbx_init_smoothing: NonNegativeFloat = 5.0
-    # Over more windows than this, vbx_fa and vbx_fb are both scaled by vbx_evidence_windows / windows,
-    # so a long recording's evidence weighs as much as a 2-minute one's. Without it VBx splits
-    # speakers as recordings grow (the PLDA's within-speaker variance is one mix's, and a long
-    # recording holds more of a speaker's variety): 12 dev mixes repeated 4 and 16 times (with
-    # jitter) found 16 of 36 counts right, with it 25 (the mixes as they are: 8 of 12). The
-    # evaluation set's mixes have at most ~125 windows, so nothing there changes.
+    # Over more windows than this, vbx_fa is scaled by sqrt(vbx_evidence_windows / windows).
+    # Without it VBx splits speakers as recordings grow (the PLDA's within-speaker variance is one
+    # mix's; a long recording holds more of a speaker's variety): 12 dev mixes repeated 4 and 16
+    # times (with jitter) found 16 of 36 counts right, 26 with it (the mixes as they are: 8 of 12);
+    # scaling Fa and Fb by the ratio itself instead: 25, but 2 of 4 speakers on the four-speaker
+    # fixture tiled to 3 hours (with the square root: 4 of 4, and dev mixes of 2, 4 and 6 speakers
+    # tiled to 11,000 windows all right). The evaluation set's mixes have at most 115 windows, so
+    # nothing there changes.
     vbx_evidence_windows: int = 150
     # Clustering sees at most this many windows (evenly spread); the rest join the nearest
     # centroid. Average linkage needs n^2 memory: this keeps a 3-hour recording bounded.

@@ -98,14 +98,14 @@ def initial_gamma(labels: np.ndarray, smoothing: float) -> np.ndarray:
 def vbx_labels(x: np.ndarray, first: np.ndarray, cfg: DiarizeConfig, plda: Plda) -> np.ndarray:
     """A speaker per window (embeddings `x` in time order), VBx started from the labels `first`."""
     _, start = np.unique(first, return_inverse=True)
-    # Longer recordings weigh as much as one of `vbx_evidence_windows`: see DiarizeConfig.
-    scale = min(1.0, cfg.vbx_evidence_windows / x.shape[0])
+    # A long recording's evidence grows with the square root of its windows: see DiarizeConfig.
+    scale = min(1.0, cfg.vbx_evidence_windows / x.shape[0]) ** 0.5
     result = vbx(
         plda.project(x.astype(np.float64)),
         plda.phi,
         initial_gamma(start, cfg.vbx_init_smoothing),
         cfg.vbx_loop_prob,
         cfg.vbx_fa * scale,
-        cfg.vbx_fb * scale,
+        cfg.vbx_fb,
     )
     return np.unique(np.argmax(result.gamma, axis=1), return_inverse=True)[1]
