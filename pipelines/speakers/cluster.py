@@ -1,14 +1,17 @@
 """Per-recording step: cluster one recording's speaker windows into speakers, then into turns.
 
-Agglomerative clustering on cosine distance (scipy; weighted linkage by default), stopped at a
-distance threshold when the number of speakers is not given, so the count is estimated; with
+When the number of speakers is not given, VBx (pipelines/speakers/vbx.py: Bayesian HMM clustering
+in a PLDA space) estimates it and labels every window, started from agglomerative clustering on
+cosine distance (scipy; weighted linkage by default) stopped early; with count_method "ahc" the
+tree is stopped at a distance threshold instead (the method until 2026-12-06). With
 --num-speakers (or a --min/--max range the estimate falls outside of) k-means (scikit-learn)
-finds that many speakers instead of a cut of the tree.
-At most `max_cluster_windows` windows, evenly spread over the recording, are clustered; every
-window then joins its nearest speaker centroid, so memory stays bounded on long recordings.
-Then resegmentation: Viterbi over the windows in time order picks each window's speaker again,
-from its similarity to the speakers' centroids less a penalty per change of speaker (see
-DiarizeConfig.switch_penalty), so a single window does not flip to a similar voice mid-turn.
+finds that many speakers.
+At most `max_cluster_windows` windows, evenly spread over the recording, go into the tree or
+k-means; every window then joins its nearest cluster, so memory stays bounded on long recordings.
+Then (not after VBx, whose HMM already did it) resegmentation: Viterbi over the windows in time
+order picks each window's speaker again, from its similarity to the speakers' centroids less a
+penalty per change of speaker (see DiarizeConfig.switch_penalty), so a single window does not
+flip to a similar voice mid-turn.
 """
 
 from __future__ import annotations
@@ -105,14 +108,14 @@ def cluster_speakers(embeddings: np.ndarray, cfg: DiarizeConfig) -> tuple[np.nda
     low, high = cfg.min_speakers or 1, cfg.max_speakers or x.shape[0]
     if cfg.num_speakers is not None:
         labels, keep = _kmeans(x, min(cfg.num_speakers, x.shape[0]))
+    elif uses_vbx(cfg):
+        found = _vbx(embeddings, sample, cfg)
+        count = int(found.max()) + 1
+        if low <= count <= high:
+            return found, True
+        labels, keep = _kmeans(x, min(max(count, low), high, x.shape[0]))
     else:
-        if uses_vbx(cfg):
-            found = _vbx(embeddings, sample, cfg)
-            if low <= int(found.max()) + 1 <= high:
-                return found, True
-            labels, keep = found[sample], sorted(set(found.tolist()))
-        else:
-            labels, keep = _tree_estimate(x, cfg)
+        labels, keep = _tree_estimate(x, cfg)
         if not low <= len(keep) <= high:
             labels, keep = _kmeans(x, min(max(len(keep), low), high, x.shape[0]))
     centroids = _centroids(x, labels, keep)
