@@ -110,7 +110,8 @@ def test_one_reader_stays_one_speaker():
     parts = [sf.read(folder / e["file"], dtype="float32")[0] for e in manifest if e["speaker"] == "sonnet"]
     turns = diarize_audio(np.concatenate([x for part in parts for x in (part, pause)]), DIARIZE)
     # Measured 2026-12-06 (weighted linkage, resegmentation): one speaker at 0.17-0.195 (the
-    # default), five at 0.15. (2026-12-03, average linkage: one at 0.19 and 0.21, two at 0.17.)
+    # tree's stop), five at 0.15; VBx (the default since, started from the tree at 0.15): one.
+    # (2026-12-03, average linkage: one at 0.19 and 0.21, two at 0.17.)
     assert len({t.speaker for t in turns}) == 1
 
 
