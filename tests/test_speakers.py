@@ -53,16 +53,30 @@ def speaker_windows() -> dict[str, list[dict]]:
     return out
 
 
+@pytest.mark.parametrize("method", ["vbx", "ahc"])
 @pytest.mark.parametrize("name", RECORDINGS)
-def test_speaker_count_is_estimated_and_der_is_low(speaker_windows, name: str):
+def test_speaker_count_is_estimated_and_der_is_low(speaker_windows, name: str, method: str):
+    """Both count methods: VBx (the default since 2026-12-06) and the merge tree's stop before it."""
     ref = reference(name)
-    turns = diarize_windows(speaker_windows[name], DIARIZE.diarize)
+    turns = diarize_windows(speaker_windows[name], DiarizeConfig(enabled=True, count_method=method))
     assert len({t.speaker for t in turns}) == len(ref["speakers"])
     # Measured 2026-12-03 (docs/diarization.md): DER 2.7%, 1.2%, 3.3%; four_speakers' two people of
     # one telephone call, merged until then (3 found of 4, DER 15.6%), are told apart. The diarizer
     # is deterministic up to float rounding; 8% still fails if one more 2 s turn (3-4% of 46-68 s)
     # goes to the wrong speaker.
     assert der(ref["turns"], turns) <= 0.08
+
+
+def test_vbx_count_holds_on_an_hour_long_recording(speaker_windows):
+    """four_speakers repeated to an hour (3,600 windows): VBx's evidence grows with the square root
+    of the windows past DiarizeConfig.vbx_evidence_windows, so it does not split the four people
+    into more. Measured 2026-12-06: 4 at 15 min, 1 h and 3 h; without that scaling it split
+    speakers as recordings grew, with Fa and Fb both scaled by the ratio it merged (3 at 1 h)."""
+    windows = speaker_windows["four_speakers"]
+    span = max(w["end"] for w in windows) + 1.0
+    hour = [dict(w, start=w["start"] + k * span, end=w["end"] + k * span) for k in range(53) for w in windows]
+    turns = diarize_windows(hour, DIARIZE.diarize)
+    assert len({t.speaker for t in turns}) == 4
 
 
 def test_given_counts_are_obeyed(speaker_windows):
@@ -96,7 +110,8 @@ def test_one_reader_stays_one_speaker():
     parts = [sf.read(folder / e["file"], dtype="float32")[0] for e in manifest if e["speaker"] == "sonnet"]
     turns = diarize_audio(np.concatenate([x for part in parts for x in (part, pause)]), DIARIZE)
     # Measured 2026-12-06 (weighted linkage, resegmentation): one speaker at 0.17-0.195 (the
-    # default), five at 0.15. (2026-12-03, average linkage: one at 0.19 and 0.21, two at 0.17.)
+    # tree's stop), five at 0.15; VBx (the default since, started from the tree at 0.15): one.
+    # (2026-12-03, average linkage: one at 0.19 and 0.21, two at 0.17.)
     assert len({t.speaker for t in turns}) == 1
 
 

@@ -1,14 +1,17 @@
 """Per-recording step: cluster one recording's speaker windows into speakers, then into turns.
 
-Agglomerative clustering on cosine distance (scipy; weighted linkage by default), stopped at a
-distance threshold when the number of speakers is not given, so the count is estimated; with
+When the number of speakers is not given, VBx (pipelines/speakers/vbx.py: Bayesian HMM clustering
+in a PLDA space) estimates it and labels every window, started from agglomerative clustering on
+cosine distance (scipy; weighted linkage by default) stopped early; with count_method "ahc" the
+tree is stopped at a distance threshold instead (the method until 2026-12-06). With
 --num-speakers (or a --min/--max range the estimate falls outside of) k-means (scikit-learn)
-finds that many speakers instead of a cut of the tree.
-At most `max_cluster_windows` windows, evenly spread over the recording, are clustered; every
-window then joins its nearest speaker centroid, so memory stays bounded on long recordings.
-Then resegmentation: Viterbi over the windows in time order picks each window's speaker again,
-from its similarity to the speakers' centroids less a penalty per change of speaker (see
-DiarizeConfig.switch_penalty), so a single window does not flip to a similar voice mid-turn.
+finds that many speakers.
+At most `max_cluster_windows` windows, evenly spread over the recording, go into the tree or
+k-means; every window then joins its nearest cluster, so memory stays bounded on long recordings.
+Then (not after VBx, whose HMM already did it) resegmentation: Viterbi over the windows in time
+order picks each window's speaker again, from its similarity to the speakers' centroids less a
+penalty per change of speaker (see DiarizeConfig.switch_penalty), so a single window does not
+flip to a similar voice mid-turn.
 """
 
 from __future__ import annotations
@@ -65,25 +68,58 @@ def _centroids(x: np.ndarray, labels: np.ndarray, keep: list[int]) -> np.ndarray
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
 
 
-def cluster_speakers(embeddings: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
-    """A speaker id (0..k-1) per embedding row."""
+def uses_vbx(cfg: DiarizeConfig) -> bool:
+    """VBx estimates the count where none is given (its PLDA model is the bundled encoder's)."""
+    return cfg.num_speakers is None and cfg.count_method == "vbx" and cfg.backend == "resemblyzer"
+
+
+def _vbx(embeddings: np.ndarray, sample: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
+    """VBx over every window, started from the merge tree of the sample stopped early, at
+    `vbx_init_threshold` (over-split, as VBx wants it); a window outside the sample starts in
+    the nearest of those clusters. VBx's memory is windows x clusters, so it needs no sample."""
     from scipy.cluster.hierarchy import fcluster
 
+    from pipelines.speakers.plda import load_plda
+    from pipelines.speakers.vbx import vbx_labels
+
+    x = embeddings[sample]
+    first = fcluster(_tree(x, cfg.linkage), cfg.vbx_init_threshold, "distance") - 1
+    if sample.size < embeddings.shape[0]:
+        first = np.argmax(embeddings @ _centroids(x, first, sorted(set(first.tolist()))).T, axis=1)
+    return vbx_labels(embeddings, first, cfg, load_plda())
+
+
+def _tree_estimate(x: np.ndarray, cfg: DiarizeConfig) -> tuple[np.ndarray, list[int]]:
+    """The merge tree stopped at `threshold`, clusters under the minimum share folded away."""
+    from scipy.cluster.hierarchy import fcluster
+
+    labels = fcluster(_tree(x, cfg.linkage), cfg.threshold, "distance") - 1
+    return labels, _big(labels, cfg.min_cluster_share) or [int(np.argmax(np.bincount(labels)))]
+
+
+def cluster_speakers(embeddings: np.ndarray, cfg: DiarizeConfig) -> tuple[np.ndarray, bool]:
+    """A speaker id (0..k-1) per embedding row (time order), and whether these are final: VBx's
+    labels have been through its own HMM over time, so they are not resegmented."""
     n = embeddings.shape[0]
     if n < 2 or cfg.num_speakers == 1 or cfg.max_speakers == 1:
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), True
     sample = np.unique(np.linspace(0, n - 1, min(n, cfg.max_cluster_windows)).round().astype(int))
     x = embeddings[sample]
+    low, high = cfg.min_speakers or 1, cfg.max_speakers or x.shape[0]
     if cfg.num_speakers is not None:
         labels, keep = _kmeans(x, min(cfg.num_speakers, x.shape[0]))
+    elif uses_vbx(cfg):
+        found = _vbx(embeddings, sample, cfg)
+        count = int(found.max()) + 1
+        if low <= count <= high:
+            return found, True
+        labels, keep = _kmeans(x, min(max(count, low), high, x.shape[0]))
     else:
-        labels = fcluster(_tree(x, cfg.linkage), cfg.threshold, "distance") - 1
-        keep = _big(labels, cfg.min_cluster_share) or [int(np.argmax(np.bincount(labels)))]
-        low, high = cfg.min_speakers or 1, cfg.max_speakers or x.shape[0]
+        labels, keep = _tree_estimate(x, cfg)
         if not low <= len(keep) <= high:
             labels, keep = _kmeans(x, min(max(len(keep), low), high, x.shape[0]))
     centroids = _centroids(x, labels, keep)
-    return np.argmax(embeddings @ centroids.T, axis=1)
+    return np.argmax(embeddings @ centroids.T, axis=1), False
 
 
 def speaker_turns(starts: np.ndarray, ends: np.ndarray, labels: np.ndarray) -> list[Turn]:
@@ -158,7 +194,9 @@ def diarize_windows(windows: list[dict], cfg: DiarizeConfig) -> list[Turn]:
     embeddings = np.stack([np.frombuffer(w["embedding"], dtype=np.float32) for w in ordered])
     starts = np.array([w["start"] for w in ordered], dtype=np.float64)
     ends = np.array([w["end"] for w in ordered], dtype=np.float64)
-    labels = cluster_speakers(embeddings, cfg)
+    labels, final = cluster_speakers(embeddings, cfg)
+    if final:
+        return speaker_turns(starts, ends, labels)
     refined = resegment(embeddings, starts, ends, labels, cfg)
     # A given count is kept even where resegmentation would empty a speaker.
     return speaker_turns(starts, ends, refined if _count_allowed(refined, cfg) else labels)

@@ -13,6 +13,7 @@ from models.common.config import NonNegativeFloat
 
 SpeakerBackend = Literal["resemblyzer", "pyannote"]
 ClusterLinkage = Literal["weighted", "average"]
+CountMethod = Literal["vbx", "ahc"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,33 @@ class DiarizeConfig:
     switch_penalty: NonNegativeFloat = 0.2
     pause_switch_penalty: NonNegativeFloat = 0.1
     resegment_passes: int = 2
+    # How the count is estimated when it is not given: "vbx" (since 2026-12-06; Bayesian HMM
+    # clustering, pipelines/speakers/vbx.py, started from the merge tree stopped early at
+    # `vbx_init_threshold`, in the PLDA space of pipelines/speakers/plda_resemblyzer.npz) or "ahc"
+    # (the merge tree stopped at `threshold`, the method until then). VBx's PLDA is trained for the
+    # resemblyzer encoder, so the pyannote backend always uses "ahc".
+    count_method: CountMethod = "vbx"
+    vbx_init_threshold: float = 0.15
+    # VBx: the chance that a speaker keeps the floor from one window to the next (0.8 s later);
+    # `vbx_fa` scales the windows' evidence (overlapping windows are not independent), `vbx_fb`
+    # the speaker prior (larger: fewer speakers); the first clustering's hard labels are softened
+    # to softmax(vbx_init_smoothing * one-hot). Chosen on the dev split (120 mixes, PLDA trained on
+    # the other half of them): every loop_prob 0.7-0.95 with fa 0.2-0.4 and fb 5-15 (fa/fb
+    # 0.025-0.04) found 96-104 counts of 120 (the tree's stop: 78); init 0.12-0.15 with smoothing
+    # 5-7: 103-104, 0.195: 94, 0.10 with smoothing 3: 89. See docs/diarization.md.
+    vbx_loop_prob: float = 0.9
+    vbx_fa: float = 0.25
+    vbx_fb: float = 7.0
+    vbx_init_smoothing: NonNegativeFloat = 5.0
+    # Over more windows than this, vbx_fa is scaled by sqrt(vbx_evidence_windows / windows).
+    # Without it VBx splits speakers as recordings grow (the PLDA's within-speaker variance is one
+    # mix's; a long recording holds more of a speaker's variety): 12 dev mixes repeated 4 and 16
+    # times (with jitter) found 16 of 36 counts right, 26 with it (the mixes as they are: 8 of 12);
+    # scaling Fa and Fb by the ratio itself instead: 25, but 2 of 4 speakers on the four-speaker
+    # fixture tiled to 3 hours (with the square root: 4 of 4, and dev mixes of 2, 4 and 6 speakers
+    # tiled to 11,000 windows all right). The evaluation set's mixes have at most 115 windows, so
+    # nothing there changes.
+    vbx_evidence_windows: int = 150
     # Clustering sees at most this many windows (evenly spread); the rest join the nearest
     # centroid. Average linkage needs n^2 memory: this keeps a 3-hour recording bounded.
     max_cluster_windows: int = 2000
@@ -88,5 +116,16 @@ class DiarizeConfig:
             raise ValueError(f"diarize.linkage must be weighted or average, not {self.linkage!r}")
         if not isinstance(self.resegment_passes, int) or self.resegment_passes < 0:
             raise ValueError("diarize.resegment_passes must be a whole number of at least 0")
-        if not 0 < self.threshold < 2:
-            raise ValueError("diarize.threshold is a cosine distance between 0 and 2")
+        if not 0 < self.threshold < 2 or not 0 < self.vbx_init_threshold < 2:
+            raise ValueError("diarize.threshold and diarize.vbx_init_threshold are cosine distances between 0 and 2")
+        self._check_vbx()
+
+    def _check_vbx(self) -> None:
+        if self.count_method not in ("vbx", "ahc"):
+            raise ValueError(f"diarize.count_method must be vbx or ahc, not {self.count_method!r}")
+        if not 0 < self.vbx_loop_prob < 1:
+            raise ValueError(f"diarize.vbx_loop_prob must lie strictly between 0 and 1, not {self.vbx_loop_prob!r}")
+        if not (self.vbx_fa > 0 and self.vbx_fb > 0):
+            raise ValueError("diarize.vbx_fa and diarize.vbx_fb must be positive")
+        if not isinstance(self.vbx_evidence_windows, int) or self.vbx_evidence_windows < 1:
+            raise ValueError("diarize.vbx_evidence_windows must be a whole number of at least 1")

@@ -42,6 +42,21 @@ def mix_windows(path: Path, config: Any) -> list[dict]:
     return stream_windows(blocks_of(decode_audio(str(path)).samples[0]), config)
 
 
+def window_speakers(windows: list[dict], turns: list[dict]) -> list[str | None]:
+    """The reference speaker of each window (in the windows' order), or None where the window
+    reaches into another speaker's turn or into a pause of more than a tenth of it."""
+    out: list[str | None] = []
+    for w in windows:
+        cover: dict[str, float] = {}
+        for t in turns:
+            overlap = min(w["end"], t["end_s"]) - max(w["start"], t["start_s"])
+            if overlap > 0:
+                cover[t["speaker"]] = cover.get(t["speaker"], 0.0) + overlap
+        alone = len(cover) == 1 and next(iter(cover.values())) >= 0.9 * (w["end"] - w["start"])
+        out.append(next(iter(cover)) if alone else None)
+    return out
+
+
 def score_mix(name: str, meta: dict[str, Any], turns: list[Turn]) -> MixScore:
     from pipelines.quality.diarization import der, jer
 
