@@ -4,14 +4,16 @@ Each clip of each set is decoded alone (one clip per window; with --packed, clip
 seeded random groups as voxray packs them), windows 8 to a model call, through the pipeline's
 preparation and model stage in this process (tools/bench/packing.py), twice: the windows in one
 order and the same windows shuffled (other neighbours in each model call, as another job would
-give). Per variant it prints each run's corpus WER, how many transcripts differ between
-the two runs (0 for a fallback whose text is a function of the clip alone), the model's
-CPU-seconds and those spent at t > 0. A set is a manifest (JSON lines with `path`, relative to the
-manifest's folder, and `text`); tiny.en int8, beam 5.
+give). Per variant it prints each run's corpus WER, how many transcripts differ between the two
+runs (0 for a fallback whose text is a function of the clip alone), the model's CPU-seconds and
+those spent at t > 0, and (first run) how many decoded sequences were taken at a temperature
+above 0 having passed the guards / were flagged (every temperature failed). A set is a manifest
+(JSON lines with `path`, relative to the manifest's folder, and `text`); tiny.en int8, beam 5.
+Documented in docs/performance.md ("A deterministic temperature fallback").
 
     python scripts/measure_fallback.py /tmp/shortclips-sets/dev/manifest.jsonl \\
         /tmp/flywheel-domain/dev.jsonl /tmp/flywheel-domain/general_dev.jsonl \\
-        --packed --variant sample --variant sample --variant beam:rp=0.5 --variant beam:rp=0,ngram=4
+        --variant sample --variant sample --variant beam:rp=0.5 --variant beam:rp=0.5,ngram=4 [--packed]
 
 A variant: `sample` (Whisper's sampling, best of 5), or `beam:` with any of rp (repetition
 penalty per unit of temperature), ngram (no_repeat_ngram_size), grow (beam width added per
@@ -69,6 +71,27 @@ def cpu_split(times: StageTimes) -> tuple[float, float]:
     return model, hot
 
 
+class Chosen:
+    """Counts, over decoded sequences, results taken at t > 0 that passed the guards or were flagged."""
+
+    def __init__(self) -> None:
+        self.hot, self.flagged = 0, 0
+        decode = whisper_ct2_decode.CT2Decoder.decode
+
+        def counted(decoder: Any, *args: Any, **kwargs: Any) -> Any:
+            out = decode(decoder, *args, **kwargs)
+            for segments, _seek, failed in out:
+                self.flagged += int(failed or any(s["flagged"] for s in segments))
+                self.hot += int(any(s["temperature"] > 0 and not s["flagged"] for s in segments))
+            return out
+
+        whisper_ct2_decode.CT2Decoder.decode = counted
+
+    def take(self) -> str:
+        out, self.hot, self.flagged = f"{self.hot}/{self.flagged}", 0, 0
+        return out
+
+
 def run(decoder: PackedDecoder, clips: list, groups: list[list[int]]) -> tuple[dict[str, str], float, float]:
     decoder.times.drain()
     texts = decoder.transcripts(clips, groups)
@@ -98,17 +121,20 @@ def main() -> None:
     decoder = PackedDecoder(TranscribeConfig().validated())
     sets = {m: load_set(m) for m in args.manifests}
     clips = {m: load_clips(paths) for m, (paths, _) in sets.items()}
+    chosen = Chosen()
     for spec in args.variant:
         whisper_ct2_decode.sampling_options = variant_options(spec)
         for m, (paths, refs) in sets.items():
             in_order, shuffled = groupings(decoder, clips[m], args.packed, args.seed)
             a, cpu_a, hot_a = run(decoder, clips[m], in_order)
+            taken = chosen.take()
             b, cpu_b, hot_b = run(decoder, clips[m], shuffled)
+            chosen.take()
             wers = [corpus_wer(refs, [t.get(str(x), "") for x in paths]) for t in (a, b)]
             differ = sum(a.get(str(x)) != b.get(str(x)) for x in paths)
             print(
                 f"{spec:28s} {m.parent.name}/{m.name:18s} WER {wers[0]:.4f} {wers[1]:.4f}  differ {differ:2d}  "
-                f"model CPU {cpu_a:6.1f} {cpu_b:6.1f}  t>0 {hot_a:6.1f} {hot_b:6.1f}",
+                f"model CPU {cpu_a:6.1f} {cpu_b:6.1f}  t>0 {hot_a:6.1f} {hot_b:6.1f}  passed at t>0/flagged {taken}",
                 flush=True,
             )
 
