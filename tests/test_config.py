@@ -191,3 +191,13 @@ def test_every_model_option_sets_a_config_field_and_each_flag_reaches_it() -> No
     assert (config.compute.num_actors, config.storage.s3_endpoint) == (2, "http://e")
     assert config.redact.entities == ("SSN",) and config.model.word_timestamps  # --redact turns words on
     assert config.diarize.enabled and config.model.language is None
+
+
+def test_the_fallback_is_deterministic_by_default_and_sampling_is_a_flag(capsys) -> None:
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["transcribe", "x.wav", "--output", "o"])).model.fallback == "beam"
+    sampled = parser.parse_args(["transcribe", "x.wav", "--output", "o", "--fallback", "sample"])
+    assert config_from_args(sampled).model.fallback == "sample"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["transcribe", "x.wav", "--output", "o", "--fallback", "random"])
+    assert "--fallback" in capsys.readouterr().err
