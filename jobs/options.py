@@ -77,6 +77,13 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         ),
         option("model.beam_size", "--beam-size", type=int, help="beam width (default 5)"),
         option(
+            "model.fallback",
+            "--fallback",
+            choices=["beam", "sample"],
+            help="how a window failing Whisper's guards is decoded again at t > 0: beam (default; beam search "
+            "with a growing repetition penalty, reproducible) or sample (Whisper's sampling, differs run to run)",
+        ),
+        option(
             "model.compute_type",
             "--compute-type",
             help="CTranslate2 compute type: default (int8 on CPU, float16 on GPU), "

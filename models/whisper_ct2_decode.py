@@ -92,7 +92,7 @@ class CT2Decoder:
         for temperature in cfg.temperatures:
             if not pending:
                 break
-            sampling = sampling_options(temperature, cfg.beam_size)
+            sampling = sampling_options(temperature, cfg.beam_size, cfg.fallback)
             enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
                 outputs = self._generate(enc, [prompts[i] for i in pending], suppress, sampling, max_tokens)

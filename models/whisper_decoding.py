@@ -12,14 +12,23 @@ from models.common.config import ModelConfig
 
 # Less audio than this left after Whisper's last timestamp is not worth another pass.
 MIN_REMAINDER_S = 1.0
+# The deterministic fallback's repetition penalty grows by this much per unit of temperature
+# (chosen on dev sets: docs/performance.md, "A deterministic fallback").
+REPETITION_PENALTY_PER_T = 0.5
 
 
-def sampling_options(temperature: float, beam_size: int) -> dict[str, Any]:
-    """CTranslate2's generate options at one temperature of Whisper's fallback: beam search at 0,
-    else `beam_size` samples (Whisper's best_of)."""
-    if temperature > 0:
+def sampling_options(temperature: float, beam_size: int, fallback: str = "beam") -> dict[str, Any]:
+    """CTranslate2's generate options at one temperature of Whisper's fallback: beam search at 0.
+
+    Above 0, "sample" is Whisper's: `beam_size` samples (its best_of). "beam" stays deterministic:
+    beam search again with a repetition penalty of 1 + t * REPETITION_PENALTY_PER_T, since what
+    fails Whisper's guards is mostly a decoder repeating itself (docs/performance.md measures it).
+    """
+    if temperature <= 0:
+        return {"beam_size": beam_size}
+    if fallback == "sample":
         return {"beam_size": 1, "num_hypotheses": beam_size, "sampling_topk": 0, "sampling_temperature": temperature}
-    return {"beam_size": beam_size}
+    return {"beam_size": beam_size, "repetition_penalty": 1.0 + temperature * REPETITION_PENALTY_PER_T}
 
 
 def score_hypothesis(out: Any, tokenizer: Tokenizer, temperature: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pipelines.config import ChunkingConfig, ComputeConfig, DecodeConfig, Diariz
 
 def test_yaml_round_trip_keeps_every_field() -> None:
     config = TranscribeConfig(
-        model=ModelConfig(model="large-v3", beam_size=2, temperatures=(0.0, 0.5), language="de"),
+        model=ModelConfig(model="large-v3", beam_size=2, temperatures=(0.0, 0.5), language="de", fallback="sample"),
         chunking=ChunkingConfig(pack_short_clips=True, vad="on"),
         storage=StorageConfig(s3_endpoint="http://127.0.0.1:9000"),
         compute=ComputeConfig(actor_resources=(("voxray_inference", 1.0),)),
@@ -81,6 +81,7 @@ def test_fingerprint_changes_when_the_model_behind_a_path_is_replaced(tmp_path) 
         ("model:\n  temperatures: 0.5\n", r"model\.temperatures must be a list"),
         ("model:\n  temperatures: [0.0, -0.2]\n", r"model\.temperatures\[1\] must be >= 0"),
         ("model:\n  beam_size: '5'\n", r"model\.beam_size must be an integer"),
+        ("model:\n  fallback: random\n", r"model\.fallback must be one of 'beam', 'sample', got 'random'"),
         ("model:\n  beam_size: 0\n", r"model\.beam_size must be >= 1"),
         ("model:\n  word_timestamps: 'yes'\n", r"model\.word_timestamps must be true or false"),
         ("model:\n  compute_type: int4\n", r"model\.compute_type must be one of"),
@@ -190,3 +191,13 @@ def test_every_model_option_sets_a_config_field_and_each_flag_reaches_it() -> No
     assert (config.compute.num_actors, config.storage.s3_endpoint) == (2, "http://e")
     assert config.redact.entities == ("SSN",) and config.model.word_timestamps  # --redact turns words on
     assert config.diarize.enabled and config.model.language is None
+
+
+def test_the_fallback_is_deterministic_by_default_and_sampling_is_a_flag(capsys) -> None:
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["transcribe", "x.wav", "--output", "o"])).model.fallback == "beam"
+    sampled = parser.parse_args(["transcribe", "x.wav", "--output", "o", "--fallback", "sample"])
+    assert config_from_args(sampled).model.fallback == "sample"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["transcribe", "x.wav", "--output", "o", "--fallback", "random"])
+    assert "--fallback" in capsys.readouterr().err

@@ -128,6 +128,12 @@ class ModelConfig:
     initial_prompt: str | None = None
     # Whisper's own fallback schedule for windows that fail the hallucination guards.
     temperatures: tuple[NonNegativeFloat, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    # How a window that failed the guards is decoded again at each temperature t > 0
+    # (models.whisper_decoding.sampling_options). "beam": beam search again with a repetition
+    # penalty that grows with t; deterministic, so a clip's text depends on its audio and these
+    # options alone. "sample": Whisper's own sampling (best of beam_size); CTranslate2 seeds its
+    # generator once per worker thread and a batch's rows share it, so reruns differ.
+    fallback: Literal["beam", "sample"] = "beam"
     compression_ratio_threshold: PositiveFloat = 2.4
     log_prob_threshold: float = -1.0
     no_speech_threshold: Probability = 0.6
