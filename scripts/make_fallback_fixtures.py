@@ -1,11 +1,13 @@
-"""Write tests/data/fallback/: short espeak-ng clips on which tiny.en needs Whisper's fallback.
+"""Write tests/data/fallback/: a short espeak-ng clip on which tiny.en needs Whisper's fallback.
 
 - `repeats.flac`: five invented names read fast; at t = 0 tiny.en writes "No, no, no, ..."
   (compression ratio 3.5, over the 2.4 guard), and the fallback repairs it.
-- `unsure.flac`: a sentence of invented names; every temperature fails the log-probability guard
-  (about -1.28 against -1.0), so the fallback runs to its end and picks a flagged result.
 
-Measured with tiny.en int8 (2026-12-06); tests/test_fallback.py checks that each still reaches the
+A second clip, a sentence of invented names (en-029, speed 175, "Grellmoor's Oxanthe renewed the
+Drovaskin deal.") on which every temperature fails the log-probability guard, was dropped: its
+59 KB took the fixtures over the repository's audio budget (tests/test_fixtures.py).
+
+Measured with tiny.en int8 (2026-12-06); tests/test_fallback.py checks that it still reaches the
 fallback. Kept at espeak-ng's 22,050 Hz (flac: the same samples): resampled to 16 kHz by sox, `repeats` no
 longer repeats, so the pipeline's own resampling is part of the fixture. Needs espeak-ng and sox
 (tests do not: the output is committed).
@@ -23,7 +25,6 @@ from pathlib import Path
 
 CLIPS = {
     "repeats.flac": ("en-us+f2", 200, "Snazzle, Blorvik, Quoxx, Trumbleweft, Plindor."),
-    "unsure.flac": ("en-029", 175, "Grellmoor's Oxanthe renewed the Drovaskin deal."),
 }
 
 

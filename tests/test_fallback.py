@@ -1,10 +1,9 @@
 """Whisper's temperature fallback is reproducible (issue 21 item 6): a clip that needs it gets
 byte-identical text however often it is decoded and whatever else shares its model calls.
 
-The clips of tests/data/fallback (scripts/make_fallback_fixtures.py) fail Whisper's guards at
-t = 0 with tiny.en: one repeats itself, one stays under the log-probability threshold at every
-temperature. They run through the pipeline's own preparation and model stage in this process
-(tools/bench/packing.py), with ordinary speech clips as neighbours.
+The clip of tests/data/fallback (scripts/make_fallback_fixtures.py) fails Whisper's guards at
+t = 0 with tiny.en: it repeats itself. It runs through the pipeline's own preparation and model
+stage in this process (tools/bench/packing.py), with ordinary speech clips as neighbours.
 """
 
 from __future__ import annotations
