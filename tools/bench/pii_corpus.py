@@ -12,8 +12,8 @@ split of the third round (reported since, so tuning material now); `dev4` (pii_t
 a fourth round for tuning, measured once before any rule change; `dev5` (pii_templates.DEV5)
 and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its acceptance
 split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with 40 ordinary
-sentences, most of them around cue words. Seeded: the same seed gives the same utterances; later splits are drawn after the
-earlier ones, so adding them changed none of those.
+sentences, most of them around cue words. Seeded: the same seed gives the same utterances;
+later splits are drawn after the earlier ones, so adding them changed none of those.
 """
 
 from __future__ import annotations
