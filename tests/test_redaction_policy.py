@@ -127,3 +127,16 @@ def test_a_cue_window_listens_past_a_sentence_without_a_number() -> None:
     # A sentence that held a number ends it, as before.
     said[3] = (" nine.", 0.8, 1.2)
     assert audio_windows(row(said), CUES) == [(0.6, 1.2)]
+
+
+def test_spelled_out_letters_are_never_kept_audio() -> None:
+    from pipelines.redaction.audio import spans
+
+    letters = [(" X", 0.0, 0.3), ("-I", 0.3, 0.6), ("-R", 0.6, 0.9), ("-E", 0.9, 1.2), (" Bye", 1.5, 2.0)]
+    row = {
+        "duration_s": 2.0,
+        "segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in letters]}],
+        "redactions": [],
+    }
+    silenced = spans([row], 0.1, "kept_words")
+    assert silenced[0] == (0.0, 1.4) and all(not (s < 1.7 < e) for s, e in silenced), silenced

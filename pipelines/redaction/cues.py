@@ -29,7 +29,20 @@ from pipelines.redaction.values import (
 
 # Cue phrases the cue windows (pipelines/redaction/window.py) share.
 BIRTH_CUES = ("born", r"birth\w*", "dob", "d o b")
-EXPIRY_CUES = ("expires", "expiry", "expiration", "expiring", "valid thru", "good thru")
+EXPIRY_CUES = (
+    "expires",
+    "expire",
+    "expired",
+    "expiry",
+    "expiration",
+    "expiring",
+    "valid thru",
+    "good thru",
+    # How callers say it (dev5, fresh2): "It runs out August 2030", "Valid until", "good until".
+    "runs out",
+    "valid until",
+    "good until",
+)
 EMAIL_CUES = ("email", "e-mail", "e mail", "send it to", "mail me at", "email address")
 SENT_TO = r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"
 
