@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -86,19 +87,19 @@ class TreeCpu:
 
 
 def _clips(splits: list[str], count: int) -> Path:
-    """A folder of links to the first `count` clips of `splits`, in corpus order."""
+    """A folder with copies of the first `count` clips of `splits`, in corpus order (copies: the
+    input listing does not follow links out of its folder)."""
     audio = cache_folder() / "audio"
     synthesize(build_utterances(SEED), audio)
     chosen = [u for u in build_utterances(SEED) if u.split in splits][:count]
     folder = Path(tempfile.mkdtemp(prefix="pii-cost-"))
     for u in chosen:
-        (folder / f"{u.id}.wav").symlink_to(audio / u.split / f"{u.id}.wav")
+        shutil.copyfile(audio / u.split / f"{u.id}.wav", folder / f"{u.id}.wav")
     return folder
 
 
 def measure(clips: Path, work: Path) -> dict[str, float]:
     from pipelines.batch.run import run_transcription
-    from pipelines.redaction.stream import redact_stream
 
     model = ModelConfig(word_timestamps=True, beam_size=5, compute_type="int8")
     with TreeCpu() as cpu:
@@ -107,28 +108,67 @@ def measure(clips: Path, work: Path) -> dict[str, float]:
         transcribe_wall = time.perf_counter() - started
         transcribe_cpu = cpu.total()
         rows: list[dict[str, Any]] = pq.read_table(work / "plain").to_pylist()
-        redact = RedactConfig(entities=PII, audio_dir=str(work / "redacted-audio"))
-        started = time.perf_counter()
-        out = list(redact_stream(iter(rows), redact, StorageConfig()))
-        redact_wall = time.perf_counter() - started
-    assert len(out) == len(rows) and all(r["status"] == "ok" for r in out), "redaction lost or failed rows"
     return {
         "clips": len(rows),
         "audio_s": sum(r["duration_s"] or 0.0 for r in rows),
         "transcribe_wall": transcribe_wall,
         "transcribe_cpu": transcribe_cpu,
-        "redact_wall": redact_wall,
-        "redact_cpu": cpu.total() - transcribe_cpu,
+        **stage(rows, work),
     }
+
+
+def stage(rows: list[dict[str, Any]], work: Path) -> dict[str, float]:
+    """Wall and CPU seconds (the whole process tree) of voxray's redaction stage on `rows`."""
+    from pipelines.batch.run import ensure_ray
+    from pipelines.redaction.stream import redact_stream
+
+    ensure_ray()
+    redact = RedactConfig(entities=PII, audio_dir=str(work / "redacted-audio"))
+    with TreeCpu() as cpu:
+        started = time.perf_counter()
+        out = list(redact_stream(iter(rows), redact, StorageConfig()))
+        wall = time.perf_counter() - started
+    if not rows or len(out) != len(rows) or any(r["status"] != "ok" for r in out):
+        raise RuntimeError(f"{len(rows)} clips transcribed, {len(out)} redacted: rows lost or failed")
+    return {"redact_wall": wall, "redact_cpu": cpu.total()}
+
+
+def in_process(rows: list[dict[str, Any]], work: Path) -> dict[str, float]:
+    """CPU seconds of text redaction and of the audio copies in this process, after one row that
+    loads the analyzer (what a worker pays once): the work itself, without Ray or start-up."""
+    from pipelines.redaction.audio import write_redacted_audio
+    from pipelines.redaction.presidio import redact_row
+
+    redact = RedactConfig(entities=PII, audio_dir=str(work / "in-process-audio"))
+    started = time.process_time()
+    redact_row(rows[0], redact)
+    load = time.process_time() - started
+    started = time.process_time()
+    redacted = [redact_row(r, redact) for r in rows]
+    text = time.process_time() - started
+    started = time.process_time()
+    for r in redacted:
+        write_redacted_audio([r], redact, StorageConfig())
+    return {"load_cpu": load, "text_cpu": text, "audio_cpu": time.process_time() - started}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--splits", default="dev5,fresh2", help="corpus splits to take the clips from")
+    parser.add_argument("--plain", type=Path, help="transcripts of an earlier run: in-process costs only")
     args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="pii-cost-work-"))
+    if args.plain:
+        c = in_process(pq.read_table(args.plain).to_pylist(), work)
+        costs = f"analyzer load {c['load_cpu']:.1f} CPU s, text {c['text_cpu']:.1f}, copies {c['audio_cpu']:.1f}"
+        print(f"in one process: {costs}")
+        m = stage(pq.read_table(args.plain).to_pylist(), work)
+        print(f"redaction stage (Ray tasks): {m['redact_wall']:.1f} s wall, {m['redact_cpu']:.1f} CPU s")
+        return
     folder = _clips(args.splits.split(","), args.clips)
-    m = measure(folder, Path(tempfile.mkdtemp(prefix="pii-cost-work-")))
+    m = measure(folder, work)
+    print(f"transcripts: {work / 'plain'} (--plain to measure redaction alone on them again)")
     wall = m["transcribe_wall"] + m["redact_wall"]
     cpu = m["transcribe_cpu"] + m["redact_cpu"]
     print(f"{m['clips']:.0f} clips, {m['audio_s']:.0f} s of audio")
