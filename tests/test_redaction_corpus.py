@@ -50,3 +50,28 @@ def test_fifth_round_has_voices_and_values_of_its_own() -> None:
             assert not mine & {w for s in others for w in getattr(POOLS[s], field)}, (split, field)
         mine = [u for u in utterances if u.split == split]
         assert len(mine) == 152 and len({u.text for u in mine}) == len(mine), split
+
+
+# sha256 of the JSON of dev5's and fresh2's utterances (seed 20): the sixth round is drawn after.
+FIFTH_ROUND_DIGESTS = {
+    "dev5": "f79dfa2a442e88a760e2335044d5bbbf82f3904c4c7f44bb6cd13ca6aa07eb19",
+    "fresh2": "532ce1f044445e2eafdbb563dd5a997bdf35b5af84a16cc65cf1c200669ec745",
+}
+
+
+def test_fifth_round_is_unchanged() -> None:
+    utterances = build_utterances(20)
+    for split, digest in FIFTH_ROUND_DIGESTS.items():
+        mine = [asdict(u) for u in utterances if u.split == split]
+        assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest, split
+
+
+def test_fresh3_has_voices_values_and_ordinary_sentences_of_its_own() -> None:
+    others = [s for s in VOICES if s != "fresh3"]
+    assert not set(VOICES["fresh3"]) & {v for s in others for v in VOICES[s]}
+    for field in ("first", "last", "streets", "cities", "providers"):
+        mine = set(getattr(POOLS["fresh3"], field))
+        assert not mine & {w for s in others for w in getattr(POOLS[s], field)}, field
+    fresh3 = [u for u in build_utterances(20) if u.split == "fresh3"]
+    assert len(fresh3) == 180 and len({u.text for u in fresh3}) == len(fresh3)
+    assert sum(u.type == "ORDINARY" for u in fresh3) >= 30

@@ -111,3 +111,32 @@ def test_kept_words_copy_silences_all_but_the_kept_words() -> None:
     assert spans([row2], 0.25, "kept_words") == [(0.95, 2.25), (3.25, 5.0 + MAX_UNHEARD_S)]
     # No transcript: nothing in the copy was vetted, all of it is silenced.
     assert spans([{**row, "segments": []}], 0.25, "kept_words") == [(0.0, 5.0 + MAX_UNHEARD_S)]
+
+
+def test_a_cue_window_listens_past_a_sentence_without_a_number() -> None:
+    from pipelines.redaction.cues import CUES
+    from pipelines.redaction.window import audio_windows
+
+    def row(words: list[tuple[str, float, float]]) -> dict:
+        return {"segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in words]}]}
+
+    # The value comes in the next sentence, garbled into words: the window takes that one too.
+    said = [(" My", 0.0, 0.2), (" social", 0.2, 0.6), (" is", 0.6, 0.8), (" fine.", 0.8, 1.2)]
+    said += [(" Then", 1.5, 1.8), (" nasty", 1.8, 2.2), (" vine.", 2.2, 2.8), (" Thanks.", 7.0, 7.5)]
+    assert audio_windows(row(said), CUES) == [(0.6, 2.8)]
+    # A sentence that held a number ends it, as before.
+    said[3] = (" nine.", 0.8, 1.2)
+    assert audio_windows(row(said), CUES) == [(0.6, 1.2)]
+
+
+def test_spelled_out_letters_are_never_kept_audio() -> None:
+    from pipelines.redaction.audio import spans
+
+    letters = [(" X", 0.0, 0.3), ("-I", 0.3, 0.6), ("-R", 0.6, 0.9), ("-E", 0.9, 1.2), (" Bye", 1.5, 2.0)]
+    row = {
+        "duration_s": 2.0,
+        "segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in letters]}],
+        "redactions": [],
+    }
+    silenced = spans([row], 0.1, "kept_words")
+    assert silenced[0] == (0.0, 1.4) and all(not (s < 1.7 < e) for s, e in silenced), silenced

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -84,10 +85,37 @@ def _redaction_spans(rows: list[dict[str, Any]], pad_s: float) -> list[tuple[flo
     return out
 
 
+# A letter said on its own ("X", "-I", "M."): in a chain, what a caller spells (a name, an
+# e-mail, a postcode), or Whisper's letters over speech it could not read ("X-I-R-E-M-C-T-T-M-T"
+# over "Expiry, um, September 2026", dev5): never vetted audio.
+_LETTER = re.compile(r"[-.]?[A-Za-z][-.,]?")
+MIN_SPELLED_LETTERS = 4
+
+
 def _kept_words(row: dict[str, Any]) -> list[tuple[float, float]]:
-    """(start, end) of the words redaction left as they were (not emptied, not a tag)."""
-    words = [w for s in row.get("segments") or [] for w in s.get("words") or []]
-    return [(w["start"], w["end"]) for w in words if w["word"].strip() and not w["word"].strip().startswith("[")]
+    """(start, end) of the words redaction left as they were (not emptied, not a tag, not a
+    letter of a spelled-out chain)."""
+    words = [w for s in row.get("segments") or [] for w in s.get("words") or [] if w["word"].strip()]
+    spelled = _spelled(words)
+    return [
+        (w["start"], w["end"])
+        for i, w in enumerate(words)
+        if not w["word"].strip().startswith("[") and i not in spelled
+    ]
+
+
+def _spelled(words: list[dict[str, Any]]) -> set[int]:
+    """Indexes of the words in chains of MIN_SPELLED_LETTERS or more single letters."""
+    out: set[int] = set()
+    chain: list[int] = []
+    for i, w in enumerate([*words, {"word": ""}]):
+        if _LETTER.fullmatch(w["word"].strip()):
+            chain.append(i)
+            continue
+        if len(chain) >= MIN_SPELLED_LETTERS:
+            out.update(chain)
+        chain = []
+    return out
 
 
 def write_redacted_audio(rows: list[dict[str, Any]], redact: RedactConfig, storage: StorageConfig) -> str | None:

@@ -29,7 +29,20 @@ from pipelines.redaction.values import (
 
 # Cue phrases the cue windows (pipelines/redaction/window.py) share.
 BIRTH_CUES = ("born", r"birth\w*", "dob", "d o b")
-EXPIRY_CUES = ("expires", "expiry", "expiration", "expiring", "valid thru", "good thru")
+EXPIRY_CUES = (
+    "expires",
+    "expire",
+    "expired",
+    "expiry",
+    "expiration",
+    "expiring",
+    "valid thru",
+    "good thru",
+    # How callers say it (dev5, fresh2): "It runs out August 2030", "Valid until", "good until".
+    "runs out",
+    "valid until",
+    "good until",
+)
 EMAIL_CUES = ("email", "e-mail", "e mail", "send it to", "mail me at", "email address")
 SENT_TO = r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"
 
@@ -239,14 +252,29 @@ _SLASH_DATE = re.compile(r"\b(?:0\s*[1-9]|1[0-2]|[1-9])\s*(?:/|\bslash\b)\s*(?P<
 CARD_YEARS_BACK, CARD_YEARS_AHEAD = 5, 15
 
 
+# A month's name and a year to come ("October 2033", "March twenty thirty"): a card's expiry
+# whatever the cue became ("The car runs until October 2033", fresh2); ordinary talk dates the
+# past. Capitalised, as Whisper writes a month ("you may 2030" is no month).
+_MONTH_YEAR = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?,?\s+(?:of\s+)?(?P<year>20\s?\d\d)\b"
+)
+
+
 def find_expiry(text: str, today: datetime.date | None = None) -> list[ContextHit]:
     year = (today or datetime.date.today()).year
     digits = spelled(text)
-    return [
-        ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end()))
+    slash = [
+        m
         for m in _SLASH_DATE.finditer(digits.text)
         if year - CARD_YEARS_BACK <= _full_year(m["year"], year) <= year + CARD_YEARS_AHEAD
     ]
+    ahead = [
+        m
+        for m in _MONTH_YEAR.finditer(digits.text)
+        if year <= int(m["year"].replace(" ", "")) <= year + CARD_YEARS_AHEAD
+    ]
+    return [ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end())) for m in (*slash, *ahead)]
 
 
 def _full_year(said: str, this_year: int) -> int:

@@ -20,7 +20,7 @@ import re
 from typing import Literal
 
 from pipelines.redaction.context import ContextHit
-from pipelines.redaction.numerals import QUANTITY_NOUNS, spelled
+from pipelines.redaction.numerals import NOT_PLURAL, QUANTITY_NOUNS, spelled
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -44,8 +44,7 @@ _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was
 _NUMBER_BEFORE = re.compile(r"\bnumbers?\s+(?:is|was)?\W*\$?\s*$", re.IGNORECASE)
 # A number before a plural noun is a count ("one hundred and twenty apples"), and a list that
 # ends in a unit is a list of quantities ("5, 10 and 12 dollars").
-_NOT_PLURAL = "is was has does this its plus thanks yes us as always perhaps less unless ours yours"
-_COUNTED_AFTER = re.compile(rf"\s+(?!(?:{'|'.join(_NOT_PLURAL.split())})\b)[a-z]{{2,}}s\b")
+_COUNTED_AFTER = re.compile(rf"\s+(?!(?:{'|'.join(sorted(NOT_PLURAL))})\b)[a-z]{{2,}}s\b")
 _LIST_END = re.compile(
     rf"\s*,?\s+(?:and|or)\s+\d+\s+(?:{'|'.join(sorted(QUANTITY_NOUNS))}|dollars?|euros?|pounds?)\b", re.IGNORECASE
 )
@@ -139,8 +138,7 @@ def ordinary(text: str, r: Run) -> bool:
     if _NUMBER_BEFORE.search(before):
         return False
     if _DECIMAL.fullmatch(said):
-        currency = before.rstrip().endswith(("$", "£", "€")) or CURRENCY_AFTER.match(after)
-        return bool(currency or _PRICE_BEFORE.search(before) or _EACH_AFTER.match(after))
+        return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
         return True
     if _COUNTED_AFTER.match(after) or _LIST_END.match(after):
@@ -148,6 +146,16 @@ def ordinary(text: str, r: Run) -> bool:
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True
     return is_amount(text, r.start, r.end)
+
+
+def priced(text: str, r: Run) -> bool:
+    """A decimal number with a currency or a word of paying ("I paid $45.07", "99.50 each")."""
+    said = text[r.start : r.end].strip(" ,.")
+    before, after = text[: r.start], text[r.end :]
+    if not _DECIMAL.fullmatch(said):
+        return False
+    currency = before.rstrip().endswith(("$", "£", "€")) or CURRENCY_AFTER.match(after)
+    return bool(currency or _PRICE_BEFORE.search(before) or _EACH_AFTER.match(after))
 
 
 def _clock(before: str, after: str, said: str, r: Run) -> bool:

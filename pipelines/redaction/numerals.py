@@ -22,9 +22,11 @@ _VALUE = {w: max(0, i - 1) for i, w in enumerate(_UNITS)} | {w: 10 + i for i, w 
 _VALUE |= {w: 20 + 10 * i for i, w in enumerate(_TENS)}
 _DIGIT = "|".join(_UNITS[2:])  # one ... nine
 _BELOW_100 = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]+(?:{_DIGIT}))?|{'|'.join(_TEENS)}|{'|'.join(_UNITS)})"
-# "one hundred and forty-one", "two hundred three", "seventy six", "twelve", "seven".
+# "one hundred and forty-one", "two hundred three", "seventy six", "twelve", "seven", and the
+# hyphenated forms tiny.en writes ("1-hundred and thirty", "a hundred-and-five"; a hundred whose
+# digit it misheard, "pre-hundred and eighty-nine", is still a hundred and some).
 _NUMBER = re.compile(
-    rf"\b(?:(?P<h>{_DIGIT})\s+hundred(?:\s+and)?(?:\s+(?P<rest>{_BELOW_100}))?"
+    rf"\b(?:(?:(?P<h>{_DIGIT}|[1-9])[\s-]+)?hundred(?:[\s-]+and)?(?:[\s-]+(?P<rest>{_BELOW_100}))?"
     rf"|(?P<small>{_BELOW_100}))\b",
     re.IGNORECASE,
 )
@@ -36,6 +38,16 @@ _QUANTITIES = (
     "dollars bucks euros cents percent"
 )
 QUANTITY_NOUNS = frozenset(_QUANTITIES.split())
+# Words ending in "s" that are no plural noun: a number before a plural noun is a count
+# ("300 members", "one hundred and twenty apples").
+NOT_PLURAL = frozenset("is was has does this its plus thanks yes us as always perhaps less unless ours yours".split())  # noqa: SIM905
+
+
+def counted(word: str) -> bool:
+    """Whether a number said right before `word` counts something."""
+    word = word.lower()
+    plural = len(word) > 2 and word.isalpha() and word.endswith("s") and word not in NOT_PLURAL
+    return word in QUANTITY_NOUNS or plural
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,21 @@ def _digits(m: re.Match[str]) -> str:
         value = m["small"].lower()
         # A digit word keeps its own digit ("zero seven" is "0 7", not 7).
         return str(_VALUE[value]) if value in _VALUE else str(_below_100(value))
-    return str(_VALUE[m["h"].lower()] * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
+    hundreds = 1 if m["h"] is None else int(m["h"]) if m["h"].isdigit() else _VALUE[m["h"].lower()]
+    return str(hundreds * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
 
 
 def spelled(text: str) -> Rewritten:
     """`text` with numbers in words written as digits ("one hundred and five dot seventy six" ->
     "105 dot 76")."""
-    return rewrite(text, [(m.start(), m.end(), _digits(m)) for m in _NUMBER.finditer(text)])
+    edits = [(m.start(), m.end(), _digits(m)) for m in _NUMBER.finditer(text) if not _year_in_hundreds(text, m)]
+    return rewrite(text, edits)
+
+
+_NUMBER_BEFORE = re.compile(rf"(?:\d|\b(?:{'|'.join(_UNITS + _TEENS + _TENS)}))[\s-]+$", re.IGNORECASE)
+
+
+def _year_in_hundreds(text: str, m: re.Match[str]) -> bool:
+    """A bare "hundred" after a number ("nineteen hundred and ninety-two", "19 hundred"): a year
+    said in hundreds, left to the rules for years, not a hundred of its own."""
+    return m["small"] is None and m["h"] is None and _NUMBER_BEFORE.search(text, 0, m.start()) is not None

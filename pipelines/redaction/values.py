@@ -3,11 +3,13 @@ addresses and e-mail addresses, in the forms Whisper writes them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
-from pipelines.redaction.numerals import QUANTITY_NOUNS
-from pipelines.redaction.spoken import PIECE, digits_of
+from pipelines.redaction.digits import priced
+from pipelines.redaction.numerals import QUANTITY_NOUNS, counted, spelled
+from pipelines.redaction.spoken import PIECE, digits_of, runs
 
 
 def _words(text: str) -> frozenset[str]:
@@ -95,9 +97,13 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         # Weak tokens right before the first number belong to it ("for 1 1 1" is "4 1 1 1").
         while start - 1 >= first and weak(toks[start - 1]):
             start -= 1
-        end = _before_quantity(toks, start, _number_end(toks, i, shape), shape)
+        direct = _direct(toks, first, start)
+        end = _before_quantity(toks, start, _number_end(toks, i, shape), shape, direct)
         # "We've had the account since 1997": a point in time, not the account.
         if end is None or (start > 0 and toks[start - 1].lower == "since"):
+            return None
+        # A price a few words after the cue ("my account was charged, then I paid $45.07").
+        if not direct and _price(toks, start, end):
             return None
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
@@ -110,15 +116,50 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
     return find
 
 
-def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape) -> int | None:
-    """None when the value is one short number before a unit or a count ("my card for 34 years");
+def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape, direct: bool) -> int | None:
+    """None when the value is one number before a unit or a count ("my card for 34 years");
     else its end. Digits read out before a count stay the value, the count with them ("my pin
-    5 6 7 3 three times", "the pin 5673 times": privacy before a count word)."""
+    5 6 7 3 three times"), and so does a long number right after its cue ("the pin 5673 times":
+    privacy before a count word). A cue with other words between it and the number does not
+    reach a count ("my social worker visits every 2020 days", fresh2)."""
     numbers = [t for t in toks[start : end + 1] if shape.is_strong(t)]
-    quantity = end + 1 < len(toks) and toks[end + 1].lower in QUANTITY_NOUNS
-    if quantity and len(numbers) == 1 and len(digit_string(numbers[0].text)) < CODE_DIGITS:
-        return None
-    return end
+    after = toks[end + 1].text if end + 1 < len(toks) else ""
+    # Right after its cue only a unit makes a count ("pin 5673 times"); further away, as under the
+    # digit policy, any plural noun does ("my social club has 300 members").
+    quantity = after.lower() in QUANTITY_NOUNS or (not direct and counted(after))
+    if not quantity or not _one_number(toks, start, end, numbers):
+        return end
+    if direct and len(digit_string(numbers[0].text)) >= CODE_DIGITS:
+        return end
+    return None
+
+
+def _price(toks: list[Token], start: int, end: int) -> bool:
+    """The value is one decimal number the digit policy calls a price."""
+    text = _rebuilt(toks)
+    found = [r for r in runs(text) if r.start < toks[end].end and r.end > toks[start].start]
+    return len(found) == 1 and priced(text, found[0])
+
+
+def _rebuilt(toks: list[Token]) -> str:
+    """The tokens at their offsets (what lay between them, spaces)."""
+    chars = [" "] * (toks[-1].end if toks else 0)
+    for t in toks:
+        chars[t.start : t.end] = t.text
+    return "".join(chars)
+
+
+def _one_number(toks: list[Token], start: int, end: int, numbers: list[Token]) -> bool:
+    """One number, in digits or in words ("189", "a hundred and eighty-nine")."""
+    if len(numbers) == 1:
+        return True
+    said = spelled(" ".join(t.text for t in toks[start : end + 1])).text
+    return len(re.findall(r"\d+", said)) == 1
+
+
+def _direct(toks: list[Token], first: int, start: int) -> bool:
+    """Nothing but lead words ("is", "my", "the", "um") and punctuation between a cue and its value."""
+    return all(not t.word or t.lower in LEAD_WORDS or weak(t) for t in toks[first:start])
 
 
 _SOUNDALIKES = {"for": "4", "to": "2", "too": "2", "ate": "8", "won": "1", "free": "3"}

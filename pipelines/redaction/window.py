@@ -16,7 +16,7 @@ from __future__ import annotations
 from pipelines.redaction.context import Cue, Token, cue
 from pipelines.redaction.cues import BIRTH_CUES, EMAIL_CUES, EXPIRY_CUES, SENT_TO
 from pipelines.redaction.numerals import QUANTITY_NOUNS
-from pipelines.redaction.values import MONTHS, NUMBER, TLDS
+from pipelines.redaction.values import MONTHS, NUMBER, NUMBER_WORDS, TLDS
 
 # How far a window reaches: words after the cue, at most (a date is rarely said in more).
 MAX_WINDOW_WORDS = 8
@@ -125,9 +125,10 @@ _SENTENCE_END = (".", "?", "!")
 
 
 def audio_windows(row: dict, cues: tuple[Cue, ...]) -> list[tuple[float, float]]:
-    """Time spans after each cue of `cues` in the row's words: to the end of the sentence that
-    follows the cue (the next one when the cue ends its own) or to a redacted value, at most
-    MAX_AUDIO_WINDOW_S; with no word after the cue, the MAX_AUDIO_WINDOW_S after it."""
+    """Time spans after each cue of `cues` in the row's words: to the end of the first sentence
+    after the cue that holds a number (the cue's own, or the next when the cue ends its own) or to
+    a redacted value, at most MAX_AUDIO_WINDOW_S; with no word after the cue, the
+    MAX_AUDIO_WINDOW_S after it."""
     words = [w for s in row.get("segments") or [] for w in s.get("words") or [] if w["word"].strip()]
     text, ends = "", []
     for w in words:
@@ -145,16 +146,22 @@ def audio_windows(row: dict, cues: tuple[Cue, ...]) -> list[tuple[float, float]]
 
 
 def _window(words: list[dict], i: int) -> tuple[float, float]:
+    """A sentence after the cue that holds no number, digit or value does not end the window: the
+    value may come in the next one, garbled into words ("My social info is fine. Sorry, Vinsic
+    sign, run it, Vinit." for "My social is 4 8 5. Sorry, then 6 9, 1 8 7 8.", fresh2)."""
     begin = words[i]["end"]
     end = begin + MAX_AUDIO_WINDOW_S if i + 1 == len(words) else begin
     opened = not words[i]["word"].strip().endswith(_SENTENCE_END)
+    heard = False
     for w in words[i + 1 :]:
+        said = w["word"].strip()
         # A value the text found ends the window: its own span is silenced, what follows is talk.
-        if w["end"] - begin > MAX_AUDIO_WINDOW_S or w["word"].strip().startswith("["):
+        if w["end"] - begin > MAX_AUDIO_WINDOW_S or said.startswith("["):
             break
         end = w["end"]
-        if w["word"].strip().endswith(_SENTENCE_END):
-            if opened:
+        heard = heard or any(c.isdigit() for c in said) or said.lower().strip(",.?!") in NUMBER_WORDS
+        if said.endswith(_SENTENCE_END):
+            if opened and heard:
                 break
             opened = True
     return begin, end

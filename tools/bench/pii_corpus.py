@@ -11,8 +11,9 @@ it was looked at, so it is for tuning now), and `fresh` (pii_templates.FRESH), t
 split of the third round (reported since, so tuning material now); `dev4` (pii_templates.DEV4),
 a fourth round for tuning, measured once before any rule change; `dev5` (pii_templates.DEV5)
 and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its acceptance
-split. Seeded: the same seed gives the same utterances; later splits are drawn after the
-earlier ones, so adding them changed none of those.
+split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with 40 ordinary
+sentences, most of them around cue words. Seeded: the same seed gives the same utterances;
+later splits are drawn after the earlier ones, so adding them changed none of those.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from tools.bench.pii_templates import (
     DEV5,
     FRESH,
     FRESH2,
+    FRESH3,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
     ORDINARY_DEV5,
     ORDINARY_FRESH,
     ORDINARY_FRESH2,
+    ORDINARY_FRESH3,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -49,10 +52,11 @@ VOICES = {
     "dev4": ("en-us+Linda", "en-gb+Edward", "en-029+Steph", "en-gb-x-gbclan+Paul"),
     "dev5": ("en-us+david", "en-gb-scotland+belinda", "en-029+john", "en-gb-x-gbcwmd+anika"),
     "fresh2": ("en-us-nyc+max", "en-gb+iven", "en-gb-x-rp+Mike", "en-029+michel"),
+    "fresh3": ("en-us+Michael", "en-gb-x-rp+Andrea", "en-gb-scotland+travis", "en-gb-x-gbcwmd+victor"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
-SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185)}
+SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185), "fresh3": (130, 145, 170)}
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()  # noqa: SIM905
@@ -147,6 +151,14 @@ POOLS = {
         "Drive Street Road Lane Terrace",
         "Fernwood Oakhurst Bradford Kenton Ashbury Wilmington",
         "gmail outlook yahoo hotmail",
+    ),
+    "fresh3": _pool(
+        "Hollie Marcus Deepika Zbigniew Yasmin Ethan Sakura Penelope Ignacio Ludmila Cai Chinwe",
+        "Whitfield Darko Vogel Hayashi Marino Babic Quinn Aziz Strand Bertrand Pillai Monteiro",
+        "Kestrel Bramble Foxhollow Brookside Quarry Saffron Tamarind Osprey",
+        "Avenue Close Row Street Road",
+        "Ambleside Northwood Castleford Pembury Westerly Dalton",
+        "live btinternet rocketmail ymail",
     ),
 }
 
@@ -263,6 +275,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (DEV4, ORDINARY_DEV4, ("dev4", "dev4")),
         (DEV5, ORDINARY_DEV5, ("dev5", "dev5")),
         (FRESH2, ORDINARY_FRESH2, ("fresh2", "fresh2")),
+        (FRESH3, ORDINARY_FRESH3, ("fresh3", "fresh3")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
