@@ -242,3 +242,19 @@ def test_redact_settings_round_trip_yaml() -> None:
     )
     again = TranscribeConfig.from_yaml_text(config.to_yaml())
     assert again == config and again.redact.entities == ("SSN", "EMAIL")
+
+
+def test_rows_are_redacted_by_recording_once_all_its_channels_have_come() -> None:
+    """A split-channel call's rows go to redaction together (its audio copy silences both
+    channels at once); a failed file's single row, and rows still waiting at the end, go as they are."""
+    from pipelines.redaction.stream import recordings
+
+    rows = [
+        {"path": "a.wav", "channel": 0, "channels": 2, "status": "ok"},
+        {"path": "b.wav", "channel": None, "channels": 1, "status": "ok"},
+        {"path": "c.wav", "channel": None, "channels": None, "status": "error"},
+        {"path": "a.wav", "channel": 1, "channels": 2, "status": "ok"},
+        {"path": "d.wav", "channel": 0, "channels": 2, "status": "ok"},
+    ]
+    groups = [[(r["path"], r["channel"]) for r in g] for g in recordings(iter(rows))]
+    assert groups == [[("b.wav", None)], [("c.wav", None)], [("a.wav", 0), ("a.wav", 1)], [("d.wav", 0)]]
