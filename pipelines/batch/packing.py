@@ -167,6 +167,26 @@ def _covered(p: Placement, segments: list[dict[str, Any]]) -> bool:
     return end - reached <= EDGE_S
 
 
+# A packed clip decoded as its own sequence (models/whisper_ct2_clips.py) that writes fewer words
+# than this per second of its VAD span has lost most of them (measured on the dev clip sets, where a
+# clean clip's rate was above 1 even on the slowest voices and the real set's pauses):
+# docs/performance.md, "Words a packed clip loses".
+MIN_WORDS_PER_S = 0.5
+
+
+def incomplete_clip(p: Placement, segments: Sequence[dict[str, Any]]) -> bool:
+    """Whether a packed clip's own decoding lost words, so that it must be decoded alone.
+
+    Its placement runs from its first to its last speech, so its segments cover it from end to
+    end and carry the words spoken there. Whisper sometimes ends a packed clip's sequence early or
+    skips a stretch (measured: "hi" for a 7 s call, its words all there alone): the segments then
+    leave the clip uncovered at an edge or inside (`_covered`, as for whole windows), or hold far
+    fewer words than its speech (MIN_WORDS_PER_S).
+    """
+    words = sum(len(s["text"].split()) for s in segments)
+    return not _covered(p, list(segments)) or words < MIN_WORDS_PER_S * p.length_s
+
+
 def kept(
     placements: Sequence[Placement], segments: Sequence[dict[str, Any]], alone: Sequence[Placement]
 ) -> list[dict[str, Any]]:
