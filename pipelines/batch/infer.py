@@ -58,6 +58,7 @@ class TranscribeWindows:
         with self.times.stage("actor:model load"):
             self.backend = load_backend(model, config.model, config.storage, threads)
         self.text_only_long_form = config.text_only_long_form
+        self.compression_ratio_threshold = config.model.compression_ratio_threshold
         self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -121,7 +122,8 @@ class TranscribeWindows:
         results = self.backend.transcribe_clips(features, spans)
         per_clip = (time.perf_counter() - started) / len(clips)
         # A clip whose decoding stopped short or lost words (packing.incomplete_clip) is decoded alone.
-        alone = [r.failed or incomplete_clip(p, r.segments) for (_, p), r in zip(clips, results, strict=True)]
+        guard = self.compression_ratio_threshold
+        alone = [r.failed or incomplete_clip(p, r.segments, guard) for (_, p), r in zip(clips, results, strict=True)]
         pieces = [
             piece
             for (_, p), r, redo in zip(clips, results, alone, strict=True)
