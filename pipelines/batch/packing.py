@@ -168,10 +168,12 @@ def _covered(p: Placement, segments: list[dict[str, Any]]) -> bool:
 
 
 # A packed clip decoded as its own sequence (models/whisper_ct2_clips.py) that writes fewer words
-# than this per second of its VAD span has lost some: on the dev clip sets every clip under it had
-# (0.29-0.59 words a second), and the slowest clean clip wrote 1.16 (docs/performance.md, "Words a
-# packed clip loses"). Any value from 0.6 to 1.0 flagged the same clips there.
-MIN_WORDS_PER_S = 0.8
+# than this per second of its VAD span has lost some. On the dev clip sets every clip under 0.6
+# had (0.29-0.59 words a second, 2-5 words each), and the slowest clean clip wrote 0.84 (real
+# speech with pauses; 1.16 on espeak-ng calls); any value from 0.6 to 0.84 flagged the same clips.
+# A false alarm costs one clip decoded alone, a miss costs words: the upper half of that plateau
+# (docs/performance.md, "Words a packed clip loses").
+MIN_WORDS_PER_S = 0.75
 
 
 def incomplete_clip(p: Placement, segments: Sequence[dict[str, Any]], max_compression: float) -> bool:
