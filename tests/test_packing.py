@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 
 from models.backend import ClipSpan
+from models.common.config import ModelConfig
 from models.whisper_ct2_clips import CLIP_MARGIN_S, ENCODER_POSITIONS_PER_SECOND, clip_encodings, start_token
-from pipelines.batch.packing import EDGE_S, INNER_GAP_S, STRADDLE_S, packs_short_clips, unsafe_clips
+from pipelines.batch.packing import (
+    EDGE_S,
+    INNER_GAP_S,
+    MIN_WORDS_PER_S,
+    STRADDLE_S,
+    incomplete_clip,
+    packs_short_clips,
+    unsafe_clips,
+)
 from pipelines.batch.records import FileMeta, Placement
 from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
@@ -88,6 +97,54 @@ def test_a_segment_in_the_gap_between_clips_marks_both_neighbours() -> None:
     # Its words may be either clip's: assembly would give them to the nearest, maybe the wrong one.
     segments = [seg(0.0, 4.0), seg(4.1, 4.9), seg(5.0, 8.0), seg(9.0, 15.0)]
     assert unsafe_clips([A, B, C], segments) == [A, B]
+
+
+# --- a packed clip decoded as its own sequence: did it lose words? (recorded decodes, window times) ---
+
+
+def text_seg(start: float, end: float, text: str, ratio: float = 1.0) -> dict:
+    return {"start": start, "end": end, "text": text, "compression_ratio": ratio}
+
+
+GUARD = ModelConfig().compression_ratio_threshold
+
+
+def test_a_packed_clip_whose_sequence_stopped_after_one_word_is_decoded_alone() -> None:
+    # Measured (held-out calls set, seed 11, clip 0115): a 7.4 s call, third of four in its window,
+    # came out as "Hi" (its 21 words there alone, "... please call us back at ...").
+    clip = placement("0115.wav", 17.968, 7.36)
+    assert incomplete_clip(clip, [text_seg(17.96, 19.96, " Hi")], GUARD)
+    assert incomplete_clip(clip, [], GUARD)
+
+
+def test_a_packed_clip_covered_by_its_words_is_kept() -> None:
+    # Measured (same set, clip 0064): all of its words there, a loose end 0.6 s before the span's.
+    clip = placement("0064.wav", 12.048, 3.776)
+    assert not incomplete_clip(
+        clip, [text_seg(12.04, 15.24, " Your appointment is confirmed for Wednesday 10 o'clock")], GUARD
+    )
+
+
+def test_a_packed_clip_with_a_span_but_too_few_words_is_decoded_alone() -> None:
+    # One segment spanning the clip but holding far fewer words than its speech can.
+    few = max(1, int(MIN_WORDS_PER_S * 8.0) - 1)
+    clip = placement("c", 10.0, 8.0)
+    assert incomplete_clip(clip, [text_seg(10.0, 18.0, " word" * few)], GUARD)
+    assert not incomplete_clip(clip, [text_seg(10.0, 18.0, " word" * 12)], GUARD)
+    # A skipped middle, and a lost end, as for whole windows.
+    assert incomplete_clip(
+        clip, [text_seg(10.0, 12.0, " a b c d e f"), text_seg(12.0 + INNER_GAP_S + 0.5, 18.0, " g h i j")], GUARD
+    )
+    assert incomplete_clip(clip, [text_seg(10.0, 18.0 - EDGE_S - 0.5, " a b c d e f g h i j")], GUARD)
+
+
+def test_a_packed_clip_with_a_segment_that_loops_is_decoded_alone() -> None:
+    # Measured (dev prose set, seed 23): a segment looping on a phrase at compression ratio 3.4 while
+    # the clip's text as a whole passed Whisper's guard; the clip lost a word it had alone.
+    clip = placement("0140.wav", 0.0, 11.088)
+    text = " the same words" * 10
+    assert incomplete_clip(clip, [text_seg(0.0, 5.0, text, 3.41), text_seg(5.0, 11.088, text, 1.0)], GUARD)
+    assert not incomplete_clip(clip, [text_seg(0.0, 5.0, text, GUARD), text_seg(5.0, 11.088, text, 1.0)], GUARD)
 
 
 # --- the invariant, on real clips: packed in any grouping, a clip keeps the words it has alone ---

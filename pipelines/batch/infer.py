@@ -18,7 +18,7 @@ from models.languages import check_language
 from models.registry import ModelNotFoundError
 from models.resolved import ResolvedModel
 from pipelines.batch.assemble import split_window
-from pipelines.batch.packing import decode_alone, is_packed, kept, unsafe_clips
+from pipelines.batch.packing import decode_alone, incomplete_clip, is_packed, kept, unsafe_clips
 from pipelines.batch.records import Piece, Placement, Window, pieces_table, windows_of
 from pipelines.config import TranscribeConfig
 
@@ -58,6 +58,7 @@ class TranscribeWindows:
         with self.times.stage("actor:model load"):
             self.backend = load_backend(model, config.model, config.storage, threads)
         self.text_only_long_form = config.text_only_long_form
+        self.compression_ratio_threshold = config.model.compression_ratio_threshold
         self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -109,7 +110,8 @@ class TranscribeWindows:
         """Packed windows: one encoder pass each, then every clip decoded as its own sequence.
 
         A clip's words then come from its own span only (models.whisper_ct2_clips), so the
-        safety net that repairs whole-window decoding (packing.unsafe_clips) is not needed.
+        safety net that repairs whole-window decoding (packing.unsafe_clips) is not needed; a clip
+        whose own sequence lost words is decoded alone (packing.incomplete_clip).
         """
         if not windows:
             return []
@@ -119,13 +121,16 @@ class TranscribeWindows:
         features = np.stack([w.mels(N_FRAMES) for w in windows])
         results = self.backend.transcribe_clips(features, spans)
         per_clip = (time.perf_counter() - started) / len(clips)
+        # A clip whose decoding stopped short or lost words (packing.incomplete_clip) is decoded alone.
+        guard = self.compression_ratio_threshold
+        alone = [r.failed or incomplete_clip(p, r.segments, guard) for (_, p), r in zip(clips, results, strict=True)]
         pieces = [
             piece
-            for (_, p), r in zip(clips, results, strict=True)
-            if not r.failed
+            for (_, p), r, redo in zip(clips, results, alone, strict=True)
+            if not redo
             for piece in split_window([p], r.segments, r.language, r.language_probability, per_clip)
         ]
-        redo = [clip for clip, r in zip(clips, results, strict=True) if r.failed]
+        redo = [clip for clip, again in zip(clips, alone, strict=True) if again]
         return pieces + (decode_alone(self.backend, features, redo, self.times) if redo else [])
 
     def _decode(self, windows: list[Window]) -> tuple[list[Any], np.ndarray | None]:

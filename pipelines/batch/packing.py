@@ -3,12 +3,12 @@
 Every window costs one full encoder pass whatever it holds (Whisper needs whole 30 s windows), so
 a task's short clips go several to a window, a second of silence apart (`pack_windows`). A backend
 that `decodes_clips` (CTranslate2) encodes the window once and decodes each clip as its own
-sequence (models/whisper_ct2_clips.py); a clip whose decoding stopped short of its end is decoded
-alone (`decode_alone`). Other backends decode the window whole, Whisper's segments are split back
-to the clips by time (assemble.split_window), and where that cannot be trusted the clips are
-decoded again on their own (`unsafe_clips`, `decode_alone`). Packing is on where segments have timestamps to split by
-(`packs_short_clips`), and off by default where a multilingual model detects the language
-(`without_cross_language_packing`).
+sequence (models/whisper_ct2_clips.py); a clip whose decoding stopped short of its end, or whose
+segments lost words (`incomplete_clip`), is decoded alone (`decode_alone`). Other backends decode
+the window whole, Whisper's segments are split back to the clips by time (assemble.split_window),
+and where that cannot be trusted the clips are decoded again on their own (`unsafe_clips`,
+`decode_alone`). Packing is on where segments have timestamps to split by (`packs_short_clips`),
+and off by default where a multilingual model detects the language (`without_cross_language_packing`).
 """
 
 from __future__ import annotations
@@ -165,6 +165,33 @@ def _covered(p: Placement, segments: list[dict[str, Any]]) -> bool:
             return False
         reached = max(reached, hi)
     return end - reached <= EDGE_S
+
+
+# A packed clip decoded as its own sequence (models/whisper_ct2_clips.py) that writes fewer words
+# than this per second of its VAD span has lost some. On the dev clip sets every clip under 0.6
+# had (0.29-0.59 words a second, 2-5 words each), and the slowest clean clip wrote 0.84 (real
+# speech with pauses; 1.16 on espeak-ng calls); any value from 0.6 to 0.84 flagged the same clips.
+# A false alarm costs one clip decoded alone, a miss costs words: the upper half of that plateau
+# (docs/performance.md, "Words a packed clip loses").
+MIN_WORDS_PER_S = 0.75
+
+
+def incomplete_clip(p: Placement, segments: Sequence[dict[str, Any]], max_compression: float) -> bool:
+    """Whether a packed clip's own decoding lost words, so that it must be decoded alone.
+
+    Its placement runs from its first to its last speech, so its segments cover it from end to
+    end and carry the words spoken there. Whisper sometimes ends a packed clip's sequence early or
+    loops on a phrase (measured: "hi" for a 7 s call whose 21 words it found alone): the segments
+    then leave the clip uncovered at an edge or inside (`_covered`, as for whole windows), hold far
+    fewer words than its speech (MIN_WORDS_PER_S), or one segment repeats itself past Whisper's
+    compression-ratio guard, which judges the clip's text as a whole (`max_compression`).
+    """
+    words = sum(len(s["text"].split()) for s in segments)
+    return (
+        not _covered(p, list(segments))
+        or words < MIN_WORDS_PER_S * p.length_s
+        or any(s["compression_ratio"] > max_compression for s in segments)
+    )
 
 
 def kept(
