@@ -48,9 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mix",
         type=float,
-        help="WiSE-FT: the candidate's weights are (1 - MIX) * current + MIX * fine-tuned; lower keeps more "
-        "general speech, higher learns more of the domain (0 < MIX <= 1; default 1, chosen on dev, see "
-        "docs/finetune.md). Changing only --mix reuses the archive passes and the finished training run",
+        nargs="+",
+        help="WiSE-FT ladder: one candidate per MIX, its weights (1 - MIX) * current + MIX * fine-tuned; lower "
+        "keeps more general speech, higher learns more of the domain (0 < MIX <= 1; default 1 0.8 0.6). The gate "
+        "promotes the passing candidate with the lowest dev WER. Changing only --mix reuses the archive passes "
+        "and the finished training run",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
@@ -87,7 +89,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
     from pipelines.improve.gate import GateConfig
-    from pipelines.improve.run import DEFAULT_MIX, ImproveConfig, check
+    from pipelines.improve.run import DEFAULT_MIXES, ImproveConfig, check
     from pipelines.improve.train import TrainSettings
 
     if not args.registry:
@@ -122,7 +124,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         regression=args.regression,
         work=args.work,
         dev_share=args.dev_share,
-        mix=DEFAULT_MIX if args.mix is None else args.mix,
+        mixes=DEFAULT_MIXES if args.mix is None else tuple(args.mix),
         gate=replace(GateConfig(), min_kept_clips=args.min_kept),
         train=train,
         storage=storage,
