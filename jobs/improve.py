@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
     )
     p.add_argument(
+        "--l2sp",
+        type=float,
+        default=0.0,
+        help="L2-SP: penalise the fine-tuned weights' squared distance from the current model's by this "
+        "strength / 2 (default 0: off; see docs/finetune.md)",
+    )
+    p.add_argument(
         "--mix",
         type=float,
         nargs="+",
@@ -112,6 +119,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         max_steps=args.max_steps,
         storage=args.storage,
         freeze_encoder=args.freeze_encoder,
+        l2sp=args.l2sp,
     )
     cfg = ImproveConfig(
         registry=args.registry,

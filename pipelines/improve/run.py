@@ -87,6 +87,8 @@ def check(cfg: ImproveConfig) -> Checked:
     """ImproveError naming the option when something the loop needs is missing or unwritable."""
     if not cfg.mixes or any(not 0.0 < mix <= 1.0 for mix in cfg.mixes):
         raise ImproveError(f"--mix must be above 0 and at most 1, not {' '.join(map(str, cfg.mixes)) or 'nothing'}")
+    if not cfg.train.l2sp >= 0.0:
+        raise ImproveError(f"--l2sp must be at least 0, not {cfg.train.l2sp}")
     if len(set(cfg.mixes)) != len(cfg.mixes):
         raise ImproveError(f"--mix values must differ: {' '.join(map(str, cfg.mixes))}")
     teacher = cfg.teacher or _packaged_teacher()

@@ -42,6 +42,8 @@ class TrainSettings:
     checkpoint_every: int = 10
     max_steps: int | None = None
     seed: int = 0
+    # L2-SP strength toward the starting weights (FinetuneConfig.l2sp); 0: off.
+    l2sp: float = 0.0
     storage: str | None = None  # Ray Train storage (local or s3://); default: WORK/runs
 
 
@@ -56,8 +58,18 @@ def run_name(start_model: str, train: Path, val: Path, settings: TrainSettings, 
     digest = hashlib.sha256()
     digest.update(model_identity(start_model, storage).encode())
     digest.update(train.read_bytes() + b"\0" + val.read_bytes())
-    digest.update(json.dumps(dataclasses.asdict(settings), sort_keys=True).encode())
+    digest.update(json.dumps(_named_settings(settings), sort_keys=True).encode())
     return "improve-" + digest.hexdigest()[:12]
+
+
+# Settings added after runs were named enter a run's name only when set, so the same command
+# still finds (and resumes) a run started before they existed.
+_LATER_SETTINGS = {"l2sp": 0.0}
+
+
+def _named_settings(settings: TrainSettings) -> dict:
+    values = dataclasses.asdict(settings)
+    return {k: v for k, v in values.items() if k not in _LATER_SETTINGS or v != _LATER_SETTINGS[k]}
 
 
 def finetune(
@@ -76,6 +88,7 @@ def finetune(
         max_steps=settings.max_steps,
         seed=settings.seed,
         freeze_encoder=settings.freeze_encoder,
+        l2sp=settings.l2sp,
     )
     spec = RunSpec(
         train=str(train),
