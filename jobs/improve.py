@@ -45,13 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
     )
-    p.add_argument(
-        "--l2sp",
-        type=float,
-        default=0.0,
-        help="L2-SP: penalise the fine-tuned weights' squared distance from the current model's by this "
-        "strength / 2 (default 0: off; see docs/finetune.md)",
-    )
+    p.add_argument("--l2sp", type=float, default=0.0, help="L2-SP strength toward the current weights (0: off)")
     p.add_argument(
         "--mix",
         type=float,
