@@ -193,6 +193,22 @@ def test_the_ladder_promotes_the_lowest_dev_wer_that_passes_the_regression_bound
     assert [r.split(":")[0] for r in decision.reasons] == ["mix 1", "mix 0.6"]
 
 
+def test_the_ladder_verdict_reports_every_rung_and_the_promoted_one() -> None:
+    from pipelines.improve.gate import GateConfig, Scores
+    from pipelines.improve.run import Rung, ladder_verdict
+
+    current = Scores(0.707, 0.135)
+    ladder = {
+        m: Rung(m, Path(f"/c/mix{m:g}"), s) for m, s in ((1.0, Scores(0.308, 0.191)), (0.8, Scores(0.374, 0.142)))
+    }
+    shown, decision, report = ladder_verdict(current, ladder, GateConfig())
+    assert decision.promote and shown.mix == 0.8 and report["mix"] == 0.8
+    assert [(r["mix"], r["passes"], r["dev"]) for r in report["ladder"]] == [(1.0, False, 0.308), (0.8, True, 0.374)]
+    json.dumps(report)  # the report is written as JSON
+    shown, decision, report = ladder_verdict(current, {1.0: ladder[1.0]}, GateConfig())
+    assert not decision.promote and shown.mix == 1.0 and report["mix"] is None  # reported: the lowest dev WER
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 

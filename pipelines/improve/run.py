@@ -168,14 +168,13 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
     log(f"fine-tuned: {result.steps} steps, val WER {result.baseline_wer} -> {result.best_wer}")
     refsets = {"dev": val_refs, "regression": checked.regression}
     before, ladder = _ladder(cfg, result, current, refsets, work, phases, log)
-    chosen, decision = choose(before, {mix: rung.scores for mix, rung in ladder.items()}, cfg.gate)
-    shown = ladder[chosen] if chosen is not None else min(ladder.values(), key=lambda r: (r.scores.dev, r.mix))
+    shown, decision, verdict = ladder_verdict(before, ladder, cfg.gate)
     base.update(train_clips=len(train_rows), dev_clips=len(val_refs), dev_is_labelled=checked.eval is not None)
     base.update(finetune={k: v for k, v in dataclasses.asdict(result).items() if k != "data_digest"})
-    base.update(mix=chosen, ladder=[rung.to_dict(cfg.gate, current=before) for rung in ladder.values()])
-    base.update(_regression_size(checked.regression, cfg.gate))
+    base.update(verdict, **_regression_size(checked.regression, cfg.gate))
     log(f"regression bound: {base['max_regression_words']} of {base['regression_words']} reference words")
-    return _finish(cfg, base, (before, shown.scores), shown.candidate, decision, registry, started, log)
+    wers = (dataclasses.asdict(before), dataclasses.asdict(shown.scores))
+    return _finish(cfg, base, wers, shown.candidate, decision, registry, started, log)
 
 
 @dataclass(frozen=True)
@@ -190,6 +189,14 @@ class Rung:
         verdict = decide(current, self.scores, gate)
         return {"mix": self.mix, "candidate": str(self.candidate), **dataclasses.asdict(self.scores),
                 "passes": verdict.promote, "reasons": list(verdict.reasons)}  # fmt: skip
+
+
+def ladder_verdict(before: Scores, ladder: dict[float, Rung], gate: GateConfig) -> tuple[Rung, Decision, dict]:
+    """(the rung to report: the promoted one, else the lowest dev WER; the decision; the report's
+    `mix` and `ladder`)."""
+    chosen, decision = choose(before, {mix: rung.scores for mix, rung in ladder.items()}, gate)
+    shown = ladder[chosen] if chosen is not None else min(ladder.values(), key=lambda r: (r.scores.dev, r.mix))
+    return shown, decision, {"mix": chosen, "ladder": [rung.to_dict(gate, before) for rung in ladder.values()]}
 
 
 def _ladder(
