@@ -11,7 +11,10 @@ general-speech dev set disjoint from the gate's regression set (GENERAL_DEV: the
 tests/data/voices, LibriVox and CMU recordings with their published texts; the 24 espeak-ng
 general sentences under tests/data/speech; 50 Harvard sentences, scripts/make_general_dev.py), and
 picks the mix by `choose`. Stage `held-out` scores the regression set (the bundled
-real speech) and test.jsonl, only for mixes chosen before. Results: OUT/wiseft-STAGE.json.
+real speech) and test.jsonl, only for mixes chosen before. Stage `probe` scores what the loop's gate
+sees (dev.jsonl, the regression set) and the 12 real voices it never sees; `--revert REGEX` puts the
+matching tensors back to the base's (which weights carry the gain, which the loss). Results:
+OUT/wiseft-STAGE[-revert-REGEX].json.
 """
 
 from __future__ import annotations
