@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="improve the production model from an unlabelled archive (pseudo-labels, fine-tuning, a gate)",
         description="A teacher model (with the company glossary as hotwords) transcribes the archive through the "
         "batch pipeline; clips whose teacher transcript passes measured filters become labels; Ray Train "
-        "fine-tunes the registry's current model on them; the best checkpoint, exported to CTranslate2 int8, is "
-        "promoted to a new registry version only if it beats the current model on dev and is at most 1 WER point "
-        "worse on general speech. Otherwise the current model stays (exit 0). Use the result anywhere with "
+        "fine-tunes the registry's current model on them; the best checkpoint, mixed with the current weights at "
+        "each --mix and exported to CTranslate2 int8, is promoted (the lowest dev WER of those that beat the current "
+        "model on dev and are at most 1 WER point worse on general speech). Otherwise the current model stays "
+        "(exit 0). Use the result anywhere with "
         "--model registry:DIR. Rerunning the same command resumes an interrupted run.",
     )
     p.add_argument(
