@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--regression", help="general-speech references (default: the bundled real speech)")
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument(
         "--freeze-encoder",

@@ -30,9 +30,10 @@ QUANTIZATION = "int8"
 class TrainSettings:
     """What `voxray improve` passes to the fine-tuning loop (the rest are FinetuneConfig's defaults)."""
 
-    # One epoch: in the 240-clip run the best checkpoint (by dev WER) was epoch 1's (38.1%; epoch 2
-    # 41.8%), and the second epoch was half of the training time.
-    epochs: int = 1
+    # Two epochs: with the mix ladder, a further-trained checkpoint interpolated back (mix 0.8: dev
+    # 25.7%, regression +1 word) beat one epoch's best passing rung (mix 0.6: dev 55.5%) on the gate's
+    # own sets (docs/finetune.md, "The mix ladder"); it costs a second pass of training.
+    epochs: int = 2
     lr: float = 5e-5
     # The decoder learns the glossary's words; a frozen encoder keeps the acoustics the model has for
     # general speech (the gate's regression set) and halves the backward pass on CPU.
