@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="improve the production model from an unlabelled archive (pseudo-labels, fine-tuning, a gate)",
         description="A teacher model (with the company glossary as hotwords) transcribes the archive through the "
         "batch pipeline; clips whose teacher transcript passes measured filters become labels; Ray Train "
-        "fine-tunes the registry's current model on them; the best checkpoint, exported to CTranslate2 int8, is "
-        "promoted to a new registry version only if it beats the current model on dev and is at most 1 WER point "
-        "worse on general speech. Otherwise the current model stays (exit 0). Use the result anywhere with "
+        "fine-tunes the registry's current model on them; the best checkpoint, mixed with the current weights at "
+        "each --mix and exported to CTranslate2 int8, is promoted (the lowest dev WER of those that beat the current "
+        "model on dev and are at most 1 WER point worse on general speech). Otherwise the current model stays "
+        "(exit 0). Use the result anywhere with "
         "--model registry:DIR. Rerunning the same command resumes an interrupted run.",
     )
     p.add_argument(
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--regression", help="general-speech references (default: the bundled real speech)")
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument(
         "--freeze-encoder",
@@ -45,12 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
     )
+    p.add_argument("--l2sp", type=float, default=0.0, help="L2-SP strength toward the current weights (0: off)")
     p.add_argument(
         "--mix",
         type=float,
-        help="WiSE-FT: the candidate's weights are (1 - MIX) * current + MIX * fine-tuned; lower keeps more "
-        "general speech, higher learns more of the domain (0 < MIX <= 1; default 1, chosen on dev, see "
-        "docs/finetune.md). Changing only --mix reuses the archive passes and the finished training run",
+        nargs="+",
+        help="WiSE-FT ladder: one candidate per MIX, its weights (1 - MIX) * current + MIX * fine-tuned; lower "
+        "keeps more general speech, higher learns more of the domain (0 < MIX <= 1; default 1 0.8 0.6). The gate "
+        "promotes the passing candidate with the lowest dev WER. Changing only --mix reuses the archive passes "
+        "and the finished training run",
     )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
@@ -87,7 +91,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
     from pipelines.improve.gate import GateConfig
-    from pipelines.improve.run import DEFAULT_MIX, ImproveConfig, check
+    from pipelines.improve.run import DEFAULT_MIXES, ImproveConfig, check
     from pipelines.improve.train import TrainSettings
 
     if not args.registry:
@@ -110,6 +114,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         max_steps=args.max_steps,
         storage=args.storage,
         freeze_encoder=args.freeze_encoder,
+        l2sp=args.l2sp,
     )
     cfg = ImproveConfig(
         registry=args.registry,
@@ -122,7 +127,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         regression=args.regression,
         work=args.work,
         dev_share=args.dev_share,
-        mix=DEFAULT_MIX if args.mix is None else args.mix,
+        mixes=DEFAULT_MIXES if args.mix is None else tuple(args.mix),
         gate=replace(GateConfig(), min_kept_clips=args.min_kept),
         train=train,
         storage=storage,

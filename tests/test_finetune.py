@@ -223,3 +223,26 @@ def test_finetune_options_on_the_command_line_are_checked_before_ray_starts(tiny
         assert main([*common, *flags]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_l2sp_is_validated_round_trips_yaml_and_anchors_on_the_starting_weights(tiny_whisper) -> None:
+    from pipelines.training.model import load_model
+    from pipelines.training.settings import FinetuneConfig
+    from pipelines.training.worker import _anchor
+
+    cfg = FinetuneConfig(l2sp=0.1, freeze_encoder=True)
+    assert FinetuneConfig.from_yaml_text(cfg.to_yaml()) == cfg
+    with pytest.raises(ValueError, match="l2sp"):
+        FinetuneConfig.from_dict({"l2sp": -1.0})
+    model, _ = load_model(str(tiny_whisper))
+    model.model.encoder.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    fresh = _anchor(model, str(tiny_whisper), resumed=False)
+    with torch.no_grad():
+        for p in trained:
+            p.add_(0.5)  # the weights have moved, as a checkpoint's have when a run resumes
+    resumed = _anchor(model, str(tiny_whisper), resumed=True)
+    assert len(fresh) == len(resumed) == len(trained) > 0
+    for p, start, reread in zip(trained, fresh, resumed, strict=True):
+        torch.testing.assert_close(start, reread)  # both are the starting model's values
+        assert not torch.equal(p, start)

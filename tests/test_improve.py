@@ -177,6 +177,38 @@ def test_gate_promotes_only_a_better_dev_wer_within_the_regression_margin() -> N
     assert not decide(Scores(0.40, 0.10), Scores(float("nan"), 0.10), cfg).promote
 
 
+def test_the_ladder_promotes_the_lowest_dev_wer_that_passes_the_regression_bound() -> None:
+    """Scores recorded from the 240-clip run's gate (docs/finetune.md, "The mix ladder")."""
+    from pipelines.improve.gate import GateConfig, Scores, choose
+
+    current = Scores(0.707, 0.135)
+    ladder = {1.0: Scores(0.308, 0.191), 0.8: Scores(0.374, 0.142), 0.6: Scores(0.445, 0.135)}
+    mix, decision = choose(current, ladder, GateConfig())
+    assert mix == 0.8 and decision.promote and decision.reasons[0].startswith("mix 0.8, the lowest dev WER of 2")
+    # Equal dev WERs: the lower mix, closer to the current model.
+    assert choose(current, {1.0: Scores(0.3, 0.13), 0.6: Scores(0.3, 0.13)}, GateConfig())[0] == 0.6
+    # None passes: nothing promoted, every candidate's reasons named by its mix.
+    mix, decision = choose(current, {1.0: Scores(0.308, 0.191), 0.6: Scores(0.72, 0.13)}, GateConfig())
+    assert mix is None and not decision.promote
+    assert [r.split(":")[0] for r in decision.reasons] == ["mix 1", "mix 0.6"]
+
+
+def test_the_ladder_verdict_reports_every_rung_and_the_promoted_one() -> None:
+    from pipelines.improve.gate import GateConfig, Scores
+    from pipelines.improve.run import Rung, ladder_verdict
+
+    current = Scores(0.707, 0.135)
+    ladder = {
+        m: Rung(m, Path(f"/c/mix{m:g}"), s) for m, s in ((1.0, Scores(0.308, 0.191)), (0.8, Scores(0.374, 0.142)))
+    }
+    shown, decision, report = ladder_verdict(current, ladder, GateConfig())
+    assert decision.promote and shown.mix == 0.8 and report["mix"] == 0.8
+    assert [(r["mix"], r["passes"], r["dev"]) for r in report["ladder"]] == [(1.0, False, 0.308), (0.8, True, 0.374)]
+    json.dumps(report)  # the report is written as JSON
+    shown, decision, report = ladder_verdict(current, {1.0: ladder[1.0]}, GateConfig())
+    assert not decision.promote and shown.mix == 1.0 and report["mix"] is None  # reported: the lowest dev WER
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
@@ -263,6 +295,8 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
     for mix in ("0", "1.5", "nan"):
         assert main([*base, "--mix", mix]) == 2
         assert "--mix must be above 0 and at most 1" in capsys.readouterr().err
+    assert main([*base, "--mix", "1", "0.6", "1"]) == 2
+    assert "--mix values must differ" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
 
@@ -278,5 +312,8 @@ def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: 
     name = run_name(tiny, train, val, TrainSettings(), StorageConfig())
     assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) == name
     assert run_name(tiny, train, val, TrainSettings(lr=1e-4), StorageConfig()) != name
+    # A setting added later (L2-SP) changes the name only when set: older runs still resume.
+    assert run_name(tiny, train, val, TrainSettings(l2sp=0.0), StorageConfig()) == name
+    assert run_name(tiny, train, val, TrainSettings(l2sp=0.1), StorageConfig()) != name
     write_manifest(train, [Labelled("/a.wav", "hello their", 1.0)])
     assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) != name

@@ -30,9 +30,10 @@ QUANTIZATION = "int8"
 class TrainSettings:
     """What `voxray improve` passes to the fine-tuning loop (the rest are FinetuneConfig's defaults)."""
 
-    # One epoch: in the 240-clip run the best checkpoint (by dev WER) was epoch 1's (38.1%; epoch 2
-    # 41.8%), and the second epoch was half of the training time.
-    epochs: int = 1
+    # Two epochs: with the mix ladder, a further-trained checkpoint interpolated back (mix 0.8: dev
+    # 25.7%, regression +1 word) beat one epoch's best passing rung (mix 0.6: dev 55.5%) on the gate's
+    # own sets (docs/finetune.md, "The mix ladder"); it costs a second pass of training.
+    epochs: int = 2
     lr: float = 5e-5
     # The decoder learns the glossary's words; a frozen encoder keeps the acoustics the model has for
     # general speech (the gate's regression set) and halves the backward pass on CPU.
@@ -42,6 +43,8 @@ class TrainSettings:
     checkpoint_every: int = 10
     max_steps: int | None = None
     seed: int = 0
+    # L2-SP strength toward the starting weights (FinetuneConfig.l2sp); 0: off.
+    l2sp: float = 0.0
     storage: str | None = None  # Ray Train storage (local or s3://); default: WORK/runs
 
 
@@ -56,8 +59,18 @@ def run_name(start_model: str, train: Path, val: Path, settings: TrainSettings, 
     digest = hashlib.sha256()
     digest.update(model_identity(start_model, storage).encode())
     digest.update(train.read_bytes() + b"\0" + val.read_bytes())
-    digest.update(json.dumps(dataclasses.asdict(settings), sort_keys=True).encode())
+    digest.update(json.dumps(_named_settings(settings), sort_keys=True).encode())
     return "improve-" + digest.hexdigest()[:12]
+
+
+# Settings added after runs were named enter a run's name only when set, so the same command
+# still finds (and resumes) a run started before they existed.
+_LATER_SETTINGS = {"l2sp": 0.0}
+
+
+def _named_settings(settings: TrainSettings) -> dict:
+    values = dataclasses.asdict(settings)
+    return {k: v for k, v in values.items() if k not in _LATER_SETTINGS or v != _LATER_SETTINGS[k]}
 
 
 def finetune(
@@ -76,6 +89,7 @@ def finetune(
         max_steps=settings.max_steps,
         seed=settings.seed,
         freeze_encoder=settings.freeze_encoder,
+        l2sp=settings.l2sp,
     )
     spec = RunSpec(
         train=str(train),

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.common.config import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Probability
+from models.common.config import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    YamlConfig,
+)
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(YamlConfig):
     """What one fine-tuning run does (per-worker batch sizes; steps are optimizer steps)."""
 
     model: str = "tiny.en"
@@ -23,6 +30,11 @@ class FinetuneConfig:
     freq_mask: NonNegativeInt = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
     time_mask: NonNegativeInt = 100
     freeze_encoder: bool = False
+    # L2-SP (Li et al., ICML 2018): loss + l2sp / 2 * ||theta - theta_start||^2 over the trained
+    # parameters. Adam moves every parameter about lr per step whatever its gradient, so rows of the
+    # tied token embedding that the labels never need drift as far as those they do; the penalty
+    # holds back parameters whose task gradient is smaller than l2sp times their drift. 0: off.
+    l2sp: NonNegativeFloat = 0.0
     timestamp_share: Probability = 0.5
     max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
     val_batch_size: PositiveInt = 8

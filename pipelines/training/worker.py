@@ -104,6 +104,7 @@ class _Worker:
             model.model.encoder.requires_grad_(False)
         self.model = ray.train.torch.prepare_model(model)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.anchor = _anchor(self.model, self.model_dir, ckpt_dir is not None) if cfg.l2sp > 0 else None
         self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
         total_steps = planned_steps(cfg, config["train_rows"], self.world)
         self.scheduler = linear_schedule(self.optimizer, cfg.warmup_steps, total_steps)
@@ -141,7 +142,7 @@ class _Worker:
             last_micro = (index + 1) % cfg.grad_accum == 0
             with no_sync(model, not last_micro):
                 value = loss(model, batch, kind, self.device, self.amp_dtype, self.augment, model.training)
-                self.scaler.scale(value / cfg.grad_accum).backward()
+                self.scaler.scale((value + self._penalty()) / cfg.grad_accum).backward()
             losses.append(float(value.detach()))
             state["batches_in_epoch"] = index + 1
             if not last_micro:
@@ -163,6 +164,13 @@ class _Worker:
         state["best_wer"] = wer if state["best_wer"] is None else min(state["best_wer"], wer)
         self._report({"loss": float(np.mean(losses)) if losses else math.nan, "val_wer": wer, "validated": True})
 
+    def _penalty(self) -> torch.Tensor | float:
+        """L2-SP: l2sp / 2 * the squared distance of the trained parameters from the starting model's."""
+        if self.anchor is None:
+            return 0.0
+        drift = sum((p - a).pow(2).sum() for p, a in zip(self.trainable, self.anchor, strict=True))
+        return 0.5 * self.cfg.l2sp * drift
+
     def _step(self) -> None:
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
@@ -175,6 +183,15 @@ class _Worker:
     def _report(self, metrics: dict[str, Any]) -> None:
         report(self.model, self.optimizer, self.scheduler, self.scaler, self.state, metrics, self.rank, self.model_dir)
         self.reported = True
+
+
+def _anchor(model: torch.nn.Module, model_dir: str, resumed: bool) -> list[torch.Tensor]:
+    """The starting model's values of the trained parameters, in `model.parameters()` order: a copy of
+    the model as loaded on a fresh start; the start model read again after a resume from a checkpoint."""
+    live = unwrap(model)
+    start = load_model(model_dir)[0].to(next(live.parameters()).device) if resumed else live
+    start_params = dict(start.named_parameters())
+    return [start_params[name].detach().clone() for name, p in live.named_parameters() if p.requires_grad]
 
 
 def _digest(previous: str, batch: dict[str, Any]) -> str:
