@@ -65,6 +65,8 @@ def ray_head(s3_server):
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": token,
         "RAY_USAGE_STATS_ENABLED": "0",
+        # On SIGTERM a node drains for up to 30 s (for Serve replicas); the job is over by teardown.
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
     }
     env.pop("RAY_ADDRESS", None)
     args = [
