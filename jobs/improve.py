@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
     p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
     p.add_argument("--summary", help="write the result as JSON to this file")
+    p.add_argument("--verbose", action="store_true", help="also show what Ray Train and its workers print")
     p.set_defaults(func=run)
 
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.batch.run import ensure_ray
     from pipelines.improve.run import run_improve, write_summary
 
-    ensure_ray()
+    ensure_ray(verbose=args.verbose, worker_logs=False)
     result = run_improve(cfg, checked)
     if args.summary:
         write_summary(args.summary, result)

@@ -53,3 +53,19 @@ def test_the_filter_drops_only_the_constructor_note_and_passes_the_rest_in_order
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60, check=True)
     assert out.stderr == b"before\nfrom python\nbar 1\rbar 2\rno newlineafter\n"
+
+
+@pytest.mark.slow
+def test_without_worker_logs_what_workers_print_stays_off_the_console_unless_verbose() -> None:
+    """`voxray improve` starts Ray this way: Ray Train's actors printed over 300 lines a run."""
+    script = (
+        "import sys, ray; from pipelines.batch.run import ensure_ray; "
+        "ensure_ray(verbose=sys.argv[1] == 'verbose', worker_logs=False); "
+        "ray.get(ray.remote(lambda: print('printed-by-a-worker', flush=True)).remote()); print('driver-done')"
+    )
+    env = dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
+    for mode, shown in (("quiet", False), ("verbose", True)):
+        cmd = [sys.executable, "-c", script, mode]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "driver-done" in done.stdout, done.stderr[-2000:]
+        assert ("printed-by-a-worker" in done.stdout + done.stderr) is shown, (mode, done.stdout, done.stderr)

@@ -121,7 +121,7 @@ def block_bytes(model: ResolvedModel) -> int:
     return (WINDOWS_PER_OUTPUT - 1) * window * np.dtype(np.float32).itemsize
 
 
-def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
+def ensure_ray(dashboard: bool = False, verbose: bool = False, worker_logs: bool = True) -> None:
     """Join the cluster RAY_ADDRESS (or the last `ray start`) names, or start a local one for this run.
 
     A local Ray started here is this process's alone, so it is set up for throughput on one
@@ -130,14 +130,21 @@ def ensure_ray(dashboard: bool = False, verbose: bool = False) -> None:
     workers at nice 15 by default, which let any other work on the machine take the model's cores
     (measured: a 13-minute recording took 57 s next to one niced background process, 33 s with
     workers at nice 0). Joining a running cluster leaves its settings alone. Ray's own warnings
-    reach the console only when `verbose` (pipelines/batch/console.py).
+    reach the console only when `verbose` (pipelines/batch/console.py). Without `worker_logs`, what
+    Ray's workers and actors print stays in their log files (`improve`: Ray Train's controller and
+    placement-group cleaner printed over 300 lines a run) unless `verbose`.
     """
     if ray.is_initialized():
         return
     quiet_ray_console(verbose)
     os.environ.setdefault(WORKER_NICENESS_ENV, "0")
     address = os.environ.get("RAY_ADDRESS") or None
-    ray.init(address=address, include_dashboard=dashboard, logging_level=ray_log_level(verbose))
+    ray.init(
+        address=address,
+        include_dashboard=dashboard,
+        logging_level=ray_log_level(verbose),
+        log_to_driver=worker_logs or verbose,
+    )
 
 
 def build_dataset(
