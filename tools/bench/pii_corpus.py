@@ -12,7 +12,8 @@ split of the third round (reported since, so tuning material now); `dev4` (pii_t
 a fourth round for tuning, measured once before any rule change; `dev5` (pii_templates.DEV5)
 and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its acceptance
 split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with 40 ordinary
-sentences, most of them around cue words. Seeded: the same seed gives the same utterances;
+sentences, most of them around cue words; `fresh4` (pii_templates.FRESH4), the seventh round's
+acceptance split, with 48 ordinary sentences near cue-like words. Seeded: the same seed gives the same utterances;
 later splits are drawn after the earlier ones, so adding them changed none of those.
 """
 
@@ -32,6 +33,7 @@ from tools.bench.pii_templates import (
     FRESH,
     FRESH2,
     FRESH3,
+    FRESH4,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -39,6 +41,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH,
     ORDINARY_FRESH2,
     ORDINARY_FRESH3,
+    ORDINARY_FRESH4,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -53,10 +56,13 @@ VOICES = {
     "dev5": ("en-us+david", "en-gb-scotland+belinda", "en-029+john", "en-gb-x-gbcwmd+anika"),
     "fresh2": ("en-us-nyc+max", "en-gb+iven", "en-gb-x-rp+Mike", "en-029+michel"),
     "fresh3": ("en-us+Michael", "en-gb-x-rp+Andrea", "en-gb-scotland+travis", "en-gb-x-gbcwmd+victor"),
+    "fresh4": ("en-us+Alicia", "en-gb-x-gbclan+robert", "en-029+shelby", "en-us-nyc+norbert"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
-SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185), "fresh3": (130, 145, 170)}
+SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185), "fresh3": (130, 145, 170),
+    "fresh4": (118, 142, 180),
+}
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()  # noqa: SIM905
@@ -159,6 +165,14 @@ POOLS = {
         "Avenue Close Row Street Road",
         "Ambleside Northwood Castleford Pembury Westerly Dalton",
         "live btinternet rocketmail ymail",
+    ),
+    "fresh4": _pool(
+        "Imogen Rowan Kavya Radoslaw Noor Callum Emiko Beatrice Santiago Oksana Eluned Obiageli",
+        "Pemberton Acheampong Zimmermann Inoue Russo Kralj Donnelly Hakimi Sandberg Marchand Rao Azevedo",
+        "Heron Thistle Sorrel Partridge Millstone Damson Bracken Larchwood",
+        "Lane Street Grove Road Way",
+        "Hexham Redcliff Otterburn Sandown Falmouth Ravenscar",
+        "tutanota mailbox yandex posteo",
     ),
 }
 
@@ -276,6 +290,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (DEV5, ORDINARY_DEV5, ("dev5", "dev5")),
         (FRESH2, ORDINARY_FRESH2, ("fresh2", "fresh2")),
         (FRESH3, ORDINARY_FRESH3, ("fresh3", "fresh3")),
+        (FRESH4, ORDINARY_FRESH4, ("fresh4", "fresh4")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
