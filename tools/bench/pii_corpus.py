@@ -60,7 +60,10 @@ VOICES = {
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
-SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185), "fresh3": (130, 145, 170),
+SPLIT_SPEEDS = {
+    "dev5": (125, 160, 190),
+    "fresh2": (120, 150, 185),
+    "fresh3": (130, 145, 170),
     "fresh4": (118, 142, 180),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
