@@ -68,13 +68,17 @@ def test_fifth_round_is_unchanged() -> None:
         assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest, split
 
 
-# sha256 of the JSON of fresh3's utterances (seed 20): the seventh round is drawn after it.
-FRESH3_DIGEST = "378b8f869989d67f7f57da34fb20894e4cdc02450b1bf5f3518746819b942414"
+# sha256 of the JSON of fresh3's and fresh4's utterances (seed 20): later splits are drawn after.
+LATER_DIGESTS = {
+    "fresh3": "378b8f869989d67f7f57da34fb20894e4cdc02450b1bf5f3518746819b942414",
+    "fresh4": "87acfe8766d1886b82019e94ced694c67b70401384ae96572786af8a62b31af9",
+}
 
 
-def test_fresh3_is_unchanged() -> None:
-    fresh3 = [asdict(u) for u in build_utterances(20) if u.split == "fresh3"]
-    assert hashlib.sha256(json.dumps(fresh3).encode()).hexdigest() == FRESH3_DIGEST
+@pytest.mark.parametrize(("split", "digest"), LATER_DIGESTS.items())
+def test_later_splits_are_unchanged(split: str, digest: str) -> None:
+    mine = [asdict(u) for u in build_utterances(20) if u.split == split]
+    assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest
 
 
 @pytest.mark.parametrize(("split", "clips", "ordinary"), [("fresh3", 180, 30), ("fresh4", 188, 40)])

@@ -20,7 +20,7 @@ import re
 from typing import Literal
 
 from pipelines.redaction.context import ContextHit
-from pipelines.redaction.numerals import NOT_PLURAL, QUANTITY_NOUNS, spelled
+from pipelines.redaction.numerals import QUANTITY_NOUNS, counted_phrase, spelled
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -44,7 +44,6 @@ _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was
 _NUMBER_BEFORE = re.compile(r"\bnumbers?\s+(?:is|was)?\W*\$?\s*$", re.IGNORECASE)
 # A number before a plural noun is a count ("one hundred and twenty apples"), and a list that
 # ends in a unit is a list of quantities ("5, 10 and 12 dollars").
-_COUNTED_AFTER = re.compile(rf"\s+(?!(?:{'|'.join(sorted(NOT_PLURAL))})\b)[a-z]{{2,}}s\b")
 _LIST_END = re.compile(
     rf"\s*,?\s+(?:and|or)\s+\d+\s+(?:{'|'.join(sorted(QUANTITY_NOUNS))}|dollars?|euros?|pounds?)\b", re.IGNORECASE
 )
@@ -141,7 +140,7 @@ def ordinary(text: str, r: Run) -> bool:
         return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
         return True
-    if _COUNTED_AFTER.match(after) or _LIST_END.match(after):
+    if counted_phrase(after) or _LIST_END.match(after):
         return True
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True

@@ -1050,3 +1050,41 @@ ORDINARY_FRESH4: tuple[str, ...] = (
     "Our office on the high street has {n} staff.",
     "Please send me {n} copies of the statement.",
 )
+
+# A seventh-round tuning split of ordinary sentences only (dev6), drawn after fresh4 and written
+# after fresh4 was measured: numbers of ordinary talk next to cue-like words, for the precision
+# of the digit policy (no typed phrasings: the typed splits are many already).
+DEV6: dict[str, tuple[str, ...]] = {}
+
+ORDINARY_DEV6: tuple[str, ...] = (
+    "The card machine in the shop was down for {n} minutes.",
+    "I've had this phone number for {n} years.",
+    "My mum turned {n} last week and we sent her a card.",
+    "The security team sent {n} emails about it.",
+    "We paid {n} dollars for the account upgrade.",
+    "There are {n} branches in the city.",
+    "My PIN got locked after {n} tries.",
+    "The routing update affected {n} customers.",
+    "I was born with {n} other babies in that ward.",
+    "I live about {n} kilometers from the office.",
+    "The account statement ran to {n} pages.",
+    "My social security office is on floor {n}.",
+    "I've been on this call for {n} minutes already.",
+    "The code expired after {n} seconds.",
+    "We have {n} cards on the family plan.",
+    "My address label printed {n} copies by mistake.",
+    "The birthday cake had {n} candles.",
+    "The app update was version {n}.",
+    "My landlord wants {n} pounds for the deposit.",
+    "I have {n} grandchildren and they all have cards.",
+    "The mobile shop had {n} customers waiting.",
+    "It took {n} attempts to log in.",
+    "I sent {n} text messages to your number.",
+    "The expiry reminder came {n} weeks early.",
+    "I have been with this bank since {n}.",
+    "The account has {n} direct debits on it.",
+    "My name appears {n} times on the form.",
+    "The IP camera records for {n} hours.",
+    "Our street has {n} houses on it.",
+    "The card was blocked for {n} days.",
+)
