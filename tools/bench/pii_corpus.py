@@ -15,7 +15,8 @@ split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with
 sentences, most of them around cue words; `fresh4` (pii_templates.FRESH4), the seventh round's
 acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
 (pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round. Seeded: the
-same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them changed none of those.
+same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
+changed none of those.
 """
 
 from __future__ import annotations
