@@ -33,6 +33,14 @@ def _redact(text: str) -> str:
         " The social club met 2,000 and 12 times.",
         # Dollars too few for any value.
         " My account for $27 a month.",
+        # A round number and the rest is one number; units written short; separators of thousands.
+        " The card reader failed 300 and 14 times.",
+        " My phone says the shop is 316 km away.",
+        " The account app showed 3,140 transactions.",
+        # A place's label governs its number, whatever cue came before.
+        " The phone shop is on floor 612.",
+        # A cue word that describes another noun introduces no value.
+        " My address book lists 120 friends and 38 shops.",
     ],
 )
 def test_counts_and_small_amounts_are_kept(text: str) -> None:
@@ -52,6 +60,9 @@ def test_counts_and_small_amounts_are_kept(text: str) -> None:
         # Digits read out before a plural stay the value ("rows" for a garbled street).
         (" Mail it to 58 rows in Leeds.", "58"),
         (" Born 04 11 1987 in Leeds.", "1987"),
+        # The same shapes as values: a round number and the rest, an address that opens with one.
+        (" My PIN is 600 and 42.", "60042"),
+        (" My address is 600 and 4 Mill Road.", "6004"),
     ],
 )
 def test_values_before_words_stay_redacted(text: str, gone: str) -> None:

@@ -35,7 +35,7 @@ _NUMBER = re.compile(
 _QUANTITIES = (
     "year years month months week weeks day days hour hours minute minutes second seconds times "
     "people persons kids children items boxes pieces pounds kilos kilograms miles kilometers "
-    "dollars bucks euros cents percent"
+    "dollars bucks euros cents percent km kms kg kgs mph lb lbs ft cm mm ml mg gb mb tb"
 )
 QUANTITY_NOUNS = frozenset(_QUANTITIES.split())
 # Words ending in "s" that are no plural noun: a number before a plural noun is a count
@@ -119,14 +119,17 @@ def _digits(m: re.Match[str]) -> str:
     return str(hundreds * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
 
 
-# Thousands and the rest, as Whisper writes "two thousand and fifteen": "2,000 and 15".
-_THOUSANDS = re.compile(rf"\b(?P<k>[1-9]\d?)\s*,\s*000\s+and\s+(?P<rest>\d{{1,2}}|{_BELOW_100})\b", re.IGNORECASE)
+# A round number and the rest, as Whisper writes "five hundred and nineteen" or "two thousand and
+# fifteen" ("500 and 19", "2,000 and 15"): one number, as English says it.
+ROUND_AND = re.compile(
+    rf"\b(?P<round>[1-9]\d?\s*,\s*000|[1-9]000|[1-9]00)\s+and\s+(?P<rest>\d{{1,2}}|{_BELOW_100})\b", re.IGNORECASE
+)
 
 
 def spelled(text: str) -> Rewritten:
     """`text` with numbers in words written as digits ("one hundred and five dot seventy six" ->
     "105 dot 76", "2,000 and 15" -> "2015")."""
-    edits = [(m.start(), m.end(), _thousands(m)) for m in _THOUSANDS.finditer(text)]
+    edits = [(m.start(), m.end(), _round_and(m)) for m in ROUND_AND.finditer(text)]
     taken = [(s, e) for s, e, _ in edits]
     for m in _NUMBER.finditer(text):
         inside = any(s <= m.start() < e for s, e in taken)
@@ -135,9 +138,9 @@ def spelled(text: str) -> Rewritten:
     return rewrite(text, sorted(edits))
 
 
-def _thousands(m: re.Match[str]) -> str:
+def _round_and(m: re.Match[str]) -> str:
     rest = m["rest"]
-    return str(int(m["k"]) * 1000 + (int(rest) if rest.isdigit() else _below_100(rest)))
+    return str(int(re.sub(r"\D", "", m["round"])) + (int(rest) if rest.isdigit() else _below_100(rest)))
 
 
 _NUMBER_BEFORE = re.compile(rf"(?:\d|\b(?:{'|'.join(_UNITS + _TEENS + _TENS)}))[\s-]+$", re.IGNORECASE)

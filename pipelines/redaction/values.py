@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
-from pipelines.redaction.digits import priced
+from pipelines.redaction.digits import PLACE_LABELS, priced
 from pipelines.redaction.numerals import MAX_MODIFIERS, QUANTITY_NOUNS, counted_phrase, spelled
 from pipelines.redaction.spoken import PIECE, digits_of, runs
 
@@ -99,8 +99,9 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
             start -= 1
         direct = _direct(toks, first, start)
         end = _before_quantity(toks, start, _number_end(toks, i, shape), shape, direct)
-        # "We've had the account since 1997": a point in time, not the account.
-        if end is None or (start > 0 and toks[start - 1].lower == "since"):
+        # "We've had the account since 1997": a point in time, not the account; "on floor 998":
+        # a place's number (the noun before it governs it, not the cue).
+        if end is None or (start > 0 and toks[start - 1].lower in PLACE_LABELS | {"since"}):
             return None
         # A price a few words after the cue ("my account was charged, then I paid $45.07"), and
         # dollars too few for any value wherever they are ("my account for $18 on it", fresh3).
@@ -175,12 +176,16 @@ def _rebuilt(toks: list[Token]) -> str:
     return "".join(chars)
 
 
+# A number with thousands separators is one number ("had 2,025 customers", dev6).
+_WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")
+
+
 def _one_number(toks: list[Token], start: int, end: int, numbers: list[Token]) -> bool:
     """One number, in digits or in words ("189", "a hundred and eighty-nine")."""
     if len(numbers) == 1:
         return True
-    said = spelled(" ".join(t.text for t in toks[start : end + 1])).text
-    return len(re.findall(r"\d+", said)) == 1
+    said = spelled(_rebuilt(toks[: end + 1])[toks[start].start :]).text
+    return len(_WHOLE_NUMBER.findall(said)) == 1
 
 
 def _direct(toks: list[Token], first: int, start: int) -> bool:
@@ -304,7 +309,9 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
     sentence that held only a house number (Whisper's full stop: "five hundred and forty. Maple
     Street in ...")."""
     i = _skip_lead(toks, first)
-    if i is None:
+    # An address opens with its house number or a name ("my address label printed 41 copies":
+    # the cue word describes another noun, dev6).
+    if i is None or not (NUMBER.is_strong(toks[i]) or weak(toks[i]) or toks[i].text[0].isupper()):
         return None
     last, count, named = i, 0, False
     for j in range(i, len(toks)):
