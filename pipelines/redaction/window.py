@@ -164,3 +164,48 @@ def _window(words: list[dict], i: int) -> tuple[float, float]:
                 break
             opened = True
     return begin, end
+
+
+def value_windows(row: dict) -> list[tuple[float, float]]:
+    """Time spans beside each redacted value in the row's words: from the value to the end of its
+    sentence (a full stop, or a capital: the value's own full stop was emptied with it), and, for
+    an address, from the start of its sentence to the value (a town found alone: its house number
+    and street were said before it), at most MAX_AUDIO_WINDOW_S each. The garbled rest of a value
+    lies beside the part the text found ("hundred and [PIN] kids from closing northward" for "875
+    Kestrel Close in Northwood", fresh3): a listener hears it."""
+    words = [w for s in row.get("segments") or [] for w in s.get("words") or [] if w["word"].strip()]
+    out = []
+    for i, w in enumerate(words):
+        said = w["word"].strip()
+        if not said.startswith("["):
+            continue
+        out.append(_to_sentence_end(words, i))
+        if said.startswith("[ADDRESS]"):
+            out.append(_from_sentence_start(words, i))
+    return [(s, e) for s, e in out if e > s]
+
+
+def _to_sentence_end(words: list[dict], i: int) -> tuple[float, float]:
+    begin = end = words[i]["end"]
+    if words[i]["word"].strip().endswith(_SENTENCE_END):
+        return begin, end
+    for w in words[i + 1 :]:
+        said = w["word"].strip()
+        # A value's own full stop went with its last word, so a capital opens the next sentence.
+        opens = said[0].isupper() and said.split("'")[0] != "I"
+        if w["end"] - begin > MAX_AUDIO_WINDOW_S or said.startswith("[") or opens:
+            break
+        end = w["end"]
+        if said.endswith(_SENTENCE_END):
+            break
+    return begin, end
+
+
+def _from_sentence_start(words: list[dict], i: int) -> tuple[float, float]:
+    start = end = words[i]["start"]
+    for w in reversed(words[:i]):
+        said = w["word"].strip()
+        if said.endswith(_SENTENCE_END) or end - w["start"] > MAX_AUDIO_WINDOW_S or said.startswith("["):
+            break
+        start = w["start"]
+    return start, end
