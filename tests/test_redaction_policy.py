@@ -140,21 +140,3 @@ def test_spelled_out_letters_are_never_kept_audio() -> None:
     }
     silenced = spans([row], 0.1, "kept_words")
     assert silenced[0] == (0.0, 1.4) and all(not (s < 1.7 < e) for s, e in silenced), silenced
-
-
-def test_the_rest_of_a_values_sentence_is_silenced() -> None:
-    from pipelines.redaction.window import value_windows
-
-    def row(words: list[tuple[str, float, float]]) -> dict:
-        return {"segments": [{"words": [{"word": w, "start": s, "end": e} for w, s, e in words]}]}
-
-    # The garbled rest of a value after the part found, up to the sentence's end; not the next one.
-    said = [(" at", 0.0, 0.2), (" [PIN]", 0.2, 1.0), (" kids", 1.0, 1.4), (" from", 1.4, 1.6)]
-    said += [(" closing", 1.6, 2.0), (" norway.", 2.0, 2.5), (" Thanks.", 3.0, 3.5)]
-    assert value_windows(row(said)) == [(1.0, 2.5)]
-    # A capital opens the next sentence (the value's full stop went with its last word).
-    said = [(" on", 0.0, 0.2), (" [PHONE]", 0.2, 1.0), (" Bye", 1.5, 2.0)]
-    assert value_windows(row(said)) == []
-    # A town found alone: its house number and street were said before it, in its sentence.
-    said = [(" Fine.", 0.0, 0.4), (" 41", 0.5, 0.8), (" rows", 0.8, 1.1), (" in", 1.1, 1.2), (" [ADDRESS].", 1.2, 1.8)]
-    assert value_windows(row(said)) == [(0.5, 1.2)]

@@ -22,7 +22,7 @@ from models.common.config import StorageConfig
 from models.common.storage import filesystem, is_s3
 from pipelines.redaction.cues import CUES
 from pipelines.redaction.settings import RedactConfig
-from pipelines.redaction.window import WINDOW_CUES, audio_windows, value_windows
+from pipelines.redaction.window import WINDOW_CUES, audio_windows
 
 
 def copy_name(path: str) -> str:
@@ -42,13 +42,11 @@ Span = tuple[float, float]
 def spans(rows: list[dict[str, Any]], pad_s: float, policy: str = "redactions") -> list[tuple[float, float]]:
     """What to silence. `redactions`: each redaction's time span, padded by `pad_s` and widened
     over the unworded audio around it (to the neighbouring kept words, at most MAX_UNHEARD_S).
-    `kept_words`: all of that, the stretch after each cue, the rest of each value's sentence
-    (window.value_windows), and every stretch of audio no kept word covers (padded by `pad_s`):
-    what the transcript does not show was never vetted."""
+    `kept_words`: all of that, the stretch after each cue, and every stretch of audio no kept
+    word covers (padded by `pad_s`): what the transcript does not show was never vetted."""
     out = _redaction_spans(rows, pad_s)
     if policy == "kept_words":
         out += _cue_windows(rows, pad_s)
-        out += [(max(0.0, s - pad_s), e + pad_s) for row in rows for s, e in value_windows(row)]
         out += _unworded(rows, pad_s, out)
     return sorted(out)
 
