@@ -8,6 +8,8 @@ import hashlib
 import json
 from dataclasses import asdict
 
+import pytest
+
 from tools.bench.pii_corpus import POOLS, VOICES, build_utterances
 
 # sha256 of the JSON of every utterance of the splits before dev4 (seed 20), in order.
@@ -66,12 +68,28 @@ def test_fifth_round_is_unchanged() -> None:
         assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest, split
 
 
-def test_fresh3_has_voices_values_and_ordinary_sentences_of_its_own() -> None:
-    others = [s for s in VOICES if s != "fresh3"]
-    assert not set(VOICES["fresh3"]) & {v for s in others for v in VOICES[s]}
+# sha256 of the JSON of fresh3's and fresh4's utterances (seed 20): later splits are drawn after.
+LATER_DIGESTS = {
+    "fresh3": "378b8f869989d67f7f57da34fb20894e4cdc02450b1bf5f3518746819b942414",
+    "fresh4": "87acfe8766d1886b82019e94ced694c67b70401384ae96572786af8a62b31af9",
+}
+
+
+@pytest.mark.parametrize(("split", "digest"), LATER_DIGESTS.items())
+def test_later_splits_are_unchanged(split: str, digest: str) -> None:
+    mine = [asdict(u) for u in build_utterances(20) if u.split == split]
+    assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest
+
+
+@pytest.mark.parametrize(("split", "clips", "ordinary"), [("fresh3", 180, 30), ("fresh4", 188, 40)])
+def test_acceptance_split_has_voices_values_and_ordinary_sentences_of_its_own(
+    split: str, clips: int, ordinary: int
+) -> None:
+    others = [s for s in VOICES if s != split]
+    assert not set(VOICES[split]) & {v for s in others for v in VOICES[s]}
     for field in ("first", "last", "streets", "cities", "providers"):
-        mine = set(getattr(POOLS["fresh3"], field))
+        mine = set(getattr(POOLS[split], field))
         assert not mine & {w for s in others for w in getattr(POOLS[s], field)}, field
-    fresh3 = [u for u in build_utterances(20) if u.split == "fresh3"]
-    assert len(fresh3) == 180 and len({u.text for u in fresh3}) == len(fresh3)
-    assert sum(u.type == "ORDINARY" for u in fresh3) >= 30
+    utterances = [u for u in build_utterances(20) if u.split == split]
+    assert len(utterances) == clips and len({u.text for u in utterances}) == len(utterances)
+    assert sum(u.type == "ORDINARY" for u in utterances) >= ordinary

@@ -20,7 +20,7 @@ import re
 from typing import Literal
 
 from pipelines.redaction.context import ContextHit
-from pipelines.redaction.numerals import NOT_PLURAL, QUANTITY_NOUNS, spelled
+from pipelines.redaction.numerals import QUANTITY_NOUNS, ROUND_AND, counted_phrase, spelled
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -35,16 +35,18 @@ _STRICT_RUN = re.compile(r"\d(?:[\s,.\-/:]*\d)*")
 # A year in ordinary talk ("in 2003", "since 1997"); a birth year after its cue is the cue rules'.
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # Nouns that label a number as no secret: a flight, a room, a bus, a page, a version.
-_LABEL_WORDS = (
-    "flight flights room rooms gate bus route platform page pages chapter floor level version "
-    "channel seat terminal exit highway interstate episode track line model error status"
+# Places and documents label a number even right after a cue ("my social security office is on
+# floor 998", dev6): the noun governs the number, not the cue.
+_PLACE_LABEL_WORDS = (
+    "flight flights room rooms gate bus route platform page pages chapter floor level seat terminal exit "
+    "highway interstate episode"
 )
-_LABELS = frozenset(_LABEL_WORDS.split())
+PLACE_LABELS = frozenset(_PLACE_LABEL_WORDS.split())
+_LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status"])
 _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was|will\s+be))?\W*$", re.IGNORECASE)
 _NUMBER_BEFORE = re.compile(r"\bnumbers?\s+(?:is|was)?\W*\$?\s*$", re.IGNORECASE)
 # A number before a plural noun is a count ("one hundred and twenty apples"), and a list that
 # ends in a unit is a list of quantities ("5, 10 and 12 dollars").
-_COUNTED_AFTER = re.compile(rf"\s+(?!(?:{'|'.join(sorted(NOT_PLURAL))})\b)[a-z]{{2,}}s\b")
 _LIST_END = re.compile(
     rf"\s*,?\s+(?:and|or)\s+\d+\s+(?:{'|'.join(sorted(QUANTITY_NOUNS))}|dollars?|euros?|pounds?)\b", re.IGNORECASE
 )
@@ -81,13 +83,20 @@ def find_numbers(text: str, policy: DigitPolicy) -> list[ContextHit]:
         return [_with_place(text, *digits.original_span(s, e)) for s, e in spans]
     # Number words are read by spoken.runs ("ten to twelve" stays a range, "nineteen ninety-five"
     # a year in pairs); only numbers with "hundred", which it cannot read, from the spelled text.
-    found = [(r.start, r.end) for r in runs(text) if _redacted(text, r)]
+    compounds = [(m.start(), m.end()) for m in ROUND_AND.finditer(text)]
+    found = [(r.start, r.end) for r in runs(text) if not _inside(r, compounds) and _redacted(text, r)]
     digits = spelled(text)
     for r in runs(digits.text):
         start, end = digits.original_span(r.start, r.end)
-        if _HUNDRED.search(text[start:end]) and _redacted(digits.text, r):
+        said = text[start:end]
+        if (_HUNDRED.search(said) or ROUND_AND.search(said)) and _redacted(digits.text, r):
             found.append((start, end))
     return [_with_place(text, s, e) for s, e in found if not _IDIOM.search(text[s:e])]
+
+
+def _inside(r: Run, spans: list[tuple[int, int]]) -> bool:
+    """The run overlaps a round number and its rest ("500 and 19"), read from the spelled text."""
+    return any(r.start < e and s < r.end for s, e in spans)
 
 
 def _with_place(text: str, start: int, end: int) -> ContextHit:
@@ -141,7 +150,7 @@ def ordinary(text: str, r: Run) -> bool:
         return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
         return True
-    if _COUNTED_AFTER.match(after) or _LIST_END.match(after):
+    if counted_phrase(after) or _LIST_END.match(after):
         return True
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True

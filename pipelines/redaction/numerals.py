@@ -35,7 +35,7 @@ _NUMBER = re.compile(
 _QUANTITIES = (
     "year years month months week weeks day days hour hours minute minutes second seconds times "
     "people persons kids children items boxes pieces pounds kilos kilograms miles kilometers "
-    "dollars bucks euros cents percent"
+    "dollars bucks euros cents percent km kms kg kgs mph lb lbs ft cm mm ml mg gb mb tb"
 )
 QUANTITY_NOUNS = frozenset(_QUANTITIES.split())
 # Words ending in "s" that are no plural noun: a number before a plural noun is a count
@@ -48,6 +48,32 @@ def counted(word: str) -> bool:
     word = word.lower()
     plural = len(word) > 2 and word.isalpha() and word.endswith("s") and word not in NOT_PLURAL
     return word in QUANTITY_NOUNS or plural
+
+
+# A number counts the head of its noun phrase, which may come after a few words that describe
+# it ("250 parking spaces", "40 unread messages"); function words end the phrase, and so do the
+# words of a time adverbial ("4567 last week").
+MAX_MODIFIERS = 2
+_FUNCTION = (
+    "a an the and or but to of in on at for from with by per is was are were be been am it i me my your "
+    "his her our their its this that these those then so as if not no than last next every each"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION.split())
+_PHRASE_TOKEN = re.compile(r"[A-Za-z'-]+|\S")
+
+
+def counted_phrase(after: str) -> bool:
+    """Whether a number said right before `after` counts the head of the noun phrase it opens:
+    "34 years", "300 members", "250 parking spaces"; not "626 thanks", "4567 last week"."""
+    words = _PHRASE_TOKEN.findall(after, 0, 80)[: MAX_MODIFIERS + 1]
+    for i, word in enumerate(words):
+        if not word.isalpha() or not word.islower():
+            return False
+        if counted(word):
+            return True
+        if i == MAX_MODIFIERS or word in FUNCTION_WORDS:
+            return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -93,11 +119,28 @@ def _digits(m: re.Match[str]) -> str:
     return str(hundreds * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
 
 
+# A round number and the rest, as Whisper writes "five hundred and nineteen" or "two thousand and
+# fifteen" ("500 and 19", "2,000 and 15"): one number, as English says it.
+ROUND_AND = re.compile(
+    rf"\b(?P<round>[1-9]\d?\s*,\s*000|[1-9]000|[1-9]00)\s+and\s+(?P<rest>\d{{1,2}}|{_BELOW_100})\b", re.IGNORECASE
+)
+
+
 def spelled(text: str) -> Rewritten:
     """`text` with numbers in words written as digits ("one hundred and five dot seventy six" ->
-    "105 dot 76")."""
-    edits = [(m.start(), m.end(), _digits(m)) for m in _NUMBER.finditer(text) if not _year_in_hundreds(text, m)]
-    return rewrite(text, edits)
+    "105 dot 76", "2,000 and 15" -> "2015")."""
+    edits = [(m.start(), m.end(), _round_and(m)) for m in ROUND_AND.finditer(text)]
+    taken = [(s, e) for s, e, _ in edits]
+    for m in _NUMBER.finditer(text):
+        inside = any(s <= m.start() < e for s, e in taken)
+        if not inside and not _year_in_hundreds(text, m):
+            edits.append((m.start(), m.end(), _digits(m)))
+    return rewrite(text, sorted(edits))
+
+
+def _round_and(m: re.Match[str]) -> str:
+    rest = m["rest"]
+    return str(int(re.sub(r"\D", "", m["round"])) + (int(rest) if rest.isdigit() else _below_100(rest)))
 
 
 _NUMBER_BEFORE = re.compile(rf"(?:\d|\b(?:{'|'.join(_UNITS + _TEENS + _TENS)}))[\s-]+$", re.IGNORECASE)

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
-from pipelines.redaction.digits import priced
-from pipelines.redaction.numerals import QUANTITY_NOUNS, counted, spelled
+from pipelines.redaction.digits import PLACE_LABELS, priced
+from pipelines.redaction.numerals import MAX_MODIFIERS, QUANTITY_NOUNS, counted_phrase, spelled
 from pipelines.redaction.spoken import PIECE, digits_of, runs
 
 
@@ -99,11 +99,13 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
             start -= 1
         direct = _direct(toks, first, start)
         end = _before_quantity(toks, start, _number_end(toks, i, shape), shape, direct)
-        # "We've had the account since 1997": a point in time, not the account.
-        if end is None or (start > 0 and toks[start - 1].lower == "since"):
+        # "We've had the account since 1997": a point in time, not the account; "on floor 998":
+        # a place's number (the noun before it governs it, not the cue).
+        if end is None or (start > 0 and toks[start - 1].lower in PLACE_LABELS | {"since"}):
             return None
-        # A price a few words after the cue ("my account was charged, then I paid $45.07").
-        if not direct and _price(toks, start, end):
+        # A price a few words after the cue ("my account was charged, then I paid $45.07"), and
+        # dollars too few for any value wherever they are ("my account for $18 on it", fresh3).
+        if _dollars(toks, start, end) or (not direct and _price(toks, start, end)):
             return None
         if len(digit_string(" ".join(t.text for t in toks[start : end + 1]))) < min_digits:
             return None
@@ -124,14 +126,32 @@ def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape, dire
     reach a count ("my social worker visits every 2020 days", fresh2)."""
     numbers = [t for t in toks[start : end + 1] if shape.is_strong(t)]
     after = toks[end + 1].text if end + 1 < len(toks) else ""
-    # Right after its cue only a unit makes a count ("pin 5673 times"); further away, as under the
-    # digit policy, any plural noun does ("my social club has 300 members").
-    quantity = after.lower() in QUANTITY_NOUNS or (not direct and counted(after))
-    if not quantity or not _one_number(toks, start, end, numbers):
+    if not counted_after(toks, end) or not _one_number(toks, start, end, numbers):
         return end
-    if direct and len(digit_string(numbers[0].text)) >= CODE_DIGITS:
+    # Right after its cue a long number before "times" stays the value ("the pin 5673 times"):
+    # a frequency is no measure. A measure governs its number wherever the cue is ("my phone is
+    # 2019 years old", fresh3), and so does a plural noun further away ("my social club has 300
+    # members").
+    if direct and after.lower() == "times" and len(digit_string(numbers[0].text)) >= CODE_DIGITS:
+        return end
+    if direct and after.lower() not in QUANTITY_NOUNS:
         return end
     return None
+
+
+def counted_after(toks: list[Token], j: int) -> bool:
+    """Whether the number at token `j` is (part of) one number that counts the word after it:
+    "945 windows", "five hundred and thirty-one windows", "2014 people"; a unit or any plural
+    noun governs the number before it, whatever cue came earlier."""
+    k = j + 1
+    while k < len(toks) and (NUMBER.is_strong(toks[k]) or _joined(toks, k)):
+        k += 1
+    return k < len(toks) and counted_phrase(" " + " ".join(t.text for t in toks[k : k + MAX_MODIFIERS + 1]))
+
+
+def _joined(toks: list[Token], k: int) -> bool:
+    """An "and" or a hyphen inside one number ("five hundred and thirty-one")."""
+    return toks[k].lower in ("and", "-") and k + 1 < len(toks) and NUMBER.is_strong(toks[k + 1])
 
 
 def _price(toks: list[Token], start: int, end: int) -> bool:
@@ -139,6 +159,13 @@ def _price(toks: list[Token], start: int, end: int) -> bool:
     text = _rebuilt(toks)
     found = [r for r in runs(text) if r.start < toks[end].end and r.end > toks[start].start]
     return len(found) == 1 and priced(text, found[0])
+
+
+def _dollars(toks: list[Token], start: int, end: int) -> bool:
+    """One or two digits after a currency sign: an amount, shorter than any value."""
+    said = toks[start].text
+    marked = start > 0 and toks[start - 1].text in ("$", "£", "€")
+    return start == end and marked and said.isdigit() and len(said) < MIN_DIGITS_AFTER_GAP
 
 
 def _rebuilt(toks: list[Token]) -> str:
@@ -149,12 +176,16 @@ def _rebuilt(toks: list[Token]) -> str:
     return "".join(chars)
 
 
+# A number with thousands separators is one number ("had 2,025 customers", dev6).
+_WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")
+
+
 def _one_number(toks: list[Token], start: int, end: int, numbers: list[Token]) -> bool:
     """One number, in digits or in words ("189", "a hundred and eighty-nine")."""
     if len(numbers) == 1:
         return True
-    said = spelled(" ".join(t.text for t in toks[start : end + 1])).text
-    return len(re.findall(r"\d+", said)) == 1
+    said = spelled(_rebuilt(toks[: end + 1])[toks[start].start :]).text
+    return len(_WHOLE_NUMBER.findall(said)) == 1
 
 
 def _direct(toks: list[Token], first: int, start: int) -> bool:
@@ -278,7 +309,9 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
     sentence that held only a house number (Whisper's full stop: "five hundred and forty. Maple
     Street in ...")."""
     i = _skip_lead(toks, first)
-    if i is None:
+    # An address opens with its house number or a name ("my address label printed 41 copies":
+    # the cue word describes another noun, dev6).
+    if i is None or not (NUMBER.is_strong(toks[i]) or weak(toks[i]) or toks[i].text[0].isupper()):
         return None
     last, count, named = i, 0, False
     for j in range(i, len(toks)):
@@ -298,6 +331,8 @@ def house(toks: list[Token], first: int) -> tuple[int, int] | None:
     i = _skip_lead(toks, first)
     if i is None or not toks[i].text[0].isdigit():
         return None
+    # Only a unit makes it a count ("to 3 people"): a street garbled into a plural ("to 34 rows
+    # will have" for "to 34 Rosewood Avenue", dev4) is still the address.
     if i + 1 < len(toks) and toks[i + 1].lower in QUANTITY_NOUNS:
         return None
     return address(toks, i)
@@ -347,8 +382,8 @@ def date(toks: list[Token], first: int) -> tuple[int, int] | None:
     if span is None:
         return None
     value = toks[span[0] : span[1] + 1]
-    # "born and I told him about 2014 people": a count, not a year.
-    if span[1] + 1 < len(toks) and toks[span[1] + 1].lower in QUANTITY_NOUNS:
+    # "born and I told him about 2014 people", "born in a room with 945 windows": a count.
+    if counted_after(toks, span[1]):
         return None
     if digit_string(" ".join(t.text for t in value)) or any(t.lower in MONTHS and len(t.text) > 3 for t in value):
         return span

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from pipelines.redaction.context import Cue, Token, cue
 from pipelines.redaction.cues import BIRTH_CUES, EMAIL_CUES, EXPIRY_CUES, SENT_TO
-from pipelines.redaction.numerals import QUANTITY_NOUNS
-from pipelines.redaction.values import MONTHS, NUMBER, NUMBER_WORDS, TLDS
+from pipelines.redaction.values import MONTHS, NUMBER, NUMBER_WORDS, TLDS, counted_after
 
 # How far a window reaches: words after the cue, at most (a date is rarely said in more).
 MAX_WINDOW_WORDS = 8
@@ -89,7 +88,7 @@ def _dated(toks: list[Token], j: int) -> bool:
         return True
     if not NUMBER.is_strong(t):
         return False
-    return not (j + 1 < len(toks) and toks[j + 1].lower in QUANTITY_NOUNS)
+    return not counted_after(toks, j)
 
 
 WINDOW_CUES: tuple[Cue, ...] = (

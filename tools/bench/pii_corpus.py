@@ -12,8 +12,11 @@ split of the third round (reported since, so tuning material now); `dev4` (pii_t
 a fourth round for tuning, measured once before any rule change; `dev5` (pii_templates.DEV5)
 and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its acceptance
 split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with 40 ordinary
-sentences, most of them around cue words. Seeded: the same seed gives the same utterances;
-later splits are drawn after the earlier ones, so adding them changed none of those.
+sentences, most of them around cue words; `fresh4` (pii_templates.FRESH4), the seventh round's
+acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
+(pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round. Seeded: the
+same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
+changed none of those.
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ from pathlib import Path
 from tools.bench.pii_templates import (
     DEV4,
     DEV5,
+    DEV6,
     FRESH,
     FRESH2,
     FRESH3,
+    FRESH4,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
     ORDINARY_DEV5,
+    ORDINARY_DEV6,
     ORDINARY_FRESH,
     ORDINARY_FRESH2,
     ORDINARY_FRESH3,
+    ORDINARY_FRESH4,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -53,10 +60,18 @@ VOICES = {
     "dev5": ("en-us+david", "en-gb-scotland+belinda", "en-029+john", "en-gb-x-gbcwmd+anika"),
     "fresh2": ("en-us-nyc+max", "en-gb+iven", "en-gb-x-rp+Mike", "en-029+michel"),
     "fresh3": ("en-us+Michael", "en-gb-x-rp+Andrea", "en-gb-scotland+travis", "en-gb-x-gbcwmd+victor"),
+    "fresh4": ("en-us+Alicia", "en-gb-x-gbclan+robert", "en-029+shelby", "en-us-nyc+norbert"),
+    "dev6": ("en-gb+Gene", "en-us+Diogo", "en-029+Hugo", "en-gb-scotland+marcelo"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
-SPLIT_SPEEDS = {"dev5": (125, 160, 190), "fresh2": (120, 150, 185), "fresh3": (130, 145, 170)}
+SPLIT_SPEEDS = {
+    "dev5": (125, 160, 190),
+    "fresh2": (120, 150, 185),
+    "fresh3": (130, 145, 170),
+    "fresh4": (118, 142, 180),
+    "dev6": (128, 152, 172),
+}
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()  # noqa: SIM905
@@ -160,6 +175,15 @@ POOLS = {
         "Ambleside Northwood Castleford Pembury Westerly Dalton",
         "live btinternet rocketmail ymail",
     ),
+    "fresh4": _pool(
+        "Imogen Rowan Kavya Radoslaw Noor Callum Emiko Beatrice Santiago Oksana Eluned Obiageli",
+        "Pemberton Acheampong Zimmermann Inoue Russo Kralj Donnelly Hakimi Sandberg Marchand Rao Azevedo",
+        "Heron Thistle Sorrel Partridge Millstone Damson Bracken Larchwood",
+        "Lane Street Grove Road Way",
+        "Hexham Redcliff Otterburn Sandown Falmouth Ravenscar",
+        "tutanota mailbox yandex posteo",
+    ),
+    "dev6": _pool("", "", "", "", "", ""),  # ordinary sentences only
 }
 
 
@@ -276,6 +300,8 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (DEV5, ORDINARY_DEV5, ("dev5", "dev5")),
         (FRESH2, ORDINARY_FRESH2, ("fresh2", "fresh2")),
         (FRESH3, ORDINARY_FRESH3, ("fresh3", "fresh3")),
+        (FRESH4, ORDINARY_FRESH4, ("fresh4", "fresh4")),
+        (DEV6, ORDINARY_DEV6, ("dev6", "dev6")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
