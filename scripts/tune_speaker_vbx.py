@@ -5,12 +5,15 @@ mixes score the odd ones and the other way round), so no mix is scored by a mode
 each (loop, Fa, Fb) of the grid prints the counts right and the mean DER. The options add what the
 fourth round of docs/diarization.md tried: more PLDA training mixes drawn from the dev voices with
 another seed (`--extra-mixes`), embeddings averaged with their neighbours in the same stretch of
-speech (`--smooth`), and per-window pitch statistics appended to the embedding (`--pitch`). The
-test split is never read. Needs espeak-ng and ffmpeg (the set is built if missing); the windows
-are cached next to the set, so a rerun only clusters.
+speech (`--smooth`), and per-window pitch statistics appended to the embedding (`--pitch`); the
+fifth round's tiny.en encoder statistics (`--whisper LAYER:K`: the mean and std of one encoder
+layer's frames over each window, z-scored and reduced to K principal components on the training
+half; `--dims 0` uses them alone). The test split is never read. Needs espeak-ng and ffmpeg (the
+set is built if missing); the windows and encoder statistics are cached next to the set, so a
+rerun only clusters.
 
     python scripts/tune_speaker_vbx.py [--extra-mixes 96] [--smooth 1] [--pitch] [--dims 24]
-        [--grid 0.9:0.25:7,0.8:0.2:5]
+        [--whisper 2:16] [--grid 0.9:0.25:7,0.8:0.2:5]
 """
 
 from __future__ import annotations
@@ -102,6 +105,43 @@ def extra_mixes(root: Path, count: int) -> Path:
     return folder
 
 
+def whisper_stats(folder: Path, split: str, mixes: list[Mix]) -> dict[str, np.ndarray]:
+    """Per mix (n windows, layers + 1, 768): the mean and std of tiny.en's encoder frames over each
+    window, for the input embeddings and every layer (cached in the folder)."""
+    import torch
+    from transformers import WhisperModel
+
+    from models.common.audio import N_SAMPLES, TIME_PRECISION_S
+    from models.common.config import StorageConfig
+    from models.features import LogMel
+    from models.whisper_torch import resolve_torch_model
+
+    cache = folder / f"whisper-stats-{split}.npz"
+    if cache.exists():
+        return dict(np.load(cache))
+    encoder = WhisperModel.from_pretrained(resolve_torch_model("tiny.en", StorageConfig())).encoder.eval()
+    mel, out = LogMel(), {}
+    for name, _, windows, _ in mixes:
+        audio = sf.read(folder / f"{name}.flac", dtype="float32")[0]
+        with torch.inference_mode():
+            chunks = [encoder(torch.from_numpy(mel(audio[c : c + N_SAMPLES]))[None], output_hidden_states=True)
+                      for c in range(0, len(audio), N_SAMPLES)]  # fmt: skip
+        frames = np.concatenate([torch.stack(c.hidden_states)[:, 0].numpy() for c in chunks], axis=1)
+        rows = []
+        for w in windows:
+            a = round(w["start"] / TIME_PRECISION_S)
+            part = frames[:, a : max(a + 2, round(w["end"] / TIME_PRECISION_S))]
+            rows.append(np.concatenate([part.mean(axis=1), part.std(axis=1)], axis=1))
+        out[name] = np.stack(rows).astype(np.float32)
+    np.savez(cache, **out)
+    return out
+
+
+def with_whisper(folder: Path, split: str, mixes: list[Mix], layer: int) -> list[Mix]:
+    stats = whisper_stats(folder, split, mixes)
+    return [(n, meta, w, np.hstack([x, stats[n][:, layer]])) for n, meta, w, x in mixes]
+
+
 def load_mixes(folder: Path, split: str, pitch: bool) -> list[Mix]:
     """The split's mixes with their speaker windows (computed once, cached in the folder)."""
     cache = folder / f"speaker-windows-{split}.pkl"
@@ -140,9 +180,10 @@ def smoothed(mix: Mix, k: int) -> np.ndarray:
 Projection = tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]
 
 
-def fit(mixes: list[tuple[Mix, np.ndarray]], dims: int) -> Projection:
+def fit(mixes: list[tuple[Mix, np.ndarray]], dims: int, tail_dims: int = 0) -> Projection:
     """PLDA on the single-speaker windows (a class per speaker in a mix): the embedding's first
-    `dims` principal components, the appended features as they are (PLDA weighs them)."""
+    `dims` principal components, the appended features z-scored (PLDA weighs them), reduced to
+    their first `tail_dims` principal components where that is not 0."""
     rows, names = [], []
     for (name, meta, windows, _), x in mixes:
         for row, speaker in zip(x, window_speakers(windows, meta["turns"]), strict=True):
@@ -155,12 +196,15 @@ def fit(mixes: list[tuple[Mix, np.ndarray]], dims: int) -> Projection:
     mean = x.mean(axis=0)
     pca = np.linalg.svd(x[:, :EMB] - mean[:EMB], full_matrices=False)[2][:dims]
     tail = x.shape[1] - EMB
-    scale = 1.0 / (x[:, EMB:] - mean[EMB:]).std(axis=0) if tail else np.ones(0)
+    scale = 1.0 / ((x[:, EMB:] - mean[EMB:]).std(axis=0) + 1e-6) if tail else np.ones(0)
+    basis = np.eye(tail)
+    if tail_dims:
+        basis = np.linalg.svd((x[:, EMB:] - mean[EMB:]) * scale, full_matrices=False)[2][:tail_dims]
 
     def reduce(v: np.ndarray) -> np.ndarray:
-        return np.hstack([(v[:, :EMB] - mean[:EMB]) @ pca.T, (v[:, EMB:] - mean[EMB:]) * scale])
+        return np.hstack([(v[:, :EMB] - mean[:EMB]) @ pca.T, ((v[:, EMB:] - mean[EMB:]) * scale) @ basis.T])
 
-    model = train_plda(reduce(x), labels, dims + tail)
+    model = train_plda(reduce(x), labels, dims + basis.shape[0])
     return (lambda v: model.project(reduce(v))), model.phi
 
 
@@ -193,14 +237,20 @@ def main() -> None:
     parser.add_argument("--smooth", type=int, default=0, help="average each window with k neighbours each side")
     parser.add_argument("--pitch", action="store_true", help="append log F0 median, range, voiced share")
     parser.add_argument("--dims", type=int, default=24, help="the embedding's PCA dimensions before the PLDA")
+    parser.add_argument("--whisper", help="LAYER:K: append tiny.en encoder layer LAYER's window stats, K PCA dims")
     parser.add_argument("--grid", default="0.9:0.25:7,0.8:0.2:5,0.95:0.3:8,0.9:0.3:10,0.7:0.2:6,0.9:0.4:15")
     args = parser.parse_args()
-    dev = load_mixes(evalset.build(args.root), "dev", args.pitch)
+    folder = evalset.build(args.root)
+    dev = load_mixes(folder, "dev", args.pitch)
     more = load_mixes(extra_mixes(args.root, args.extra_mixes), "devx", args.pitch) if args.extra_mixes else []
+    layer, tail_dims = (int(v) for v in args.whisper.split(":")) if args.whisper else (0, 0)
+    if args.whisper:
+        dev = with_whisper(folder, "dev", dev, layer)
+        more = with_whisper(extra_mixes(args.root, args.extra_mixes), "devx", more, layer) if more else []
     dev_x = [(m, smoothed(m, args.smooth)) for m in dev]
     more_x = [(m, smoothed(m, args.smooth)) for m in more]
     # Cross-fitting: the even-numbered mixes are scored by the odd ones' PLDA and the other way round.
-    folds = [fit(dev_x[1::2] + more_x, args.dims), fit(dev_x[0::2] + more_x, args.dims)]
+    folds = [fit(dev_x[1::2] + more_x, args.dims, tail_dims), fit(dev_x[0::2] + more_x, args.dims, tail_dims)]
     for text in args.grid.split(","):
         loop, fa, fb = (float(v) for v in text.split(":"))
         setting = (loop, fa, fb)
