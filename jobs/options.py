@@ -204,8 +204,8 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
             "--engine",
             choices=["auto", "ray", "local"],
             help="ray: a Ray Data pipeline (a local Ray, or the cluster RAY_ADDRESS names); local: the same stages "
-            "in this process without starting Ray, for a few local files; auto (default): local when the job fits "
-            "one preparation task (8 files), every input is local, and neither RAY_ADDRESS, a running `ray start` "
+            "in this process without starting Ray (same rows), threads instead of tasks and actors; auto (default): "
+            "local for a job of up to 200 local files and 64 MiB when neither RAY_ADDRESS, a running `ray start` "
             "cluster nor a Ray-only option (--num-actors, --max-actors) asks for Ray",
         ),
         option(

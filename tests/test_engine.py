@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 # What differs between any two runs of the same job, whichever engine runs it.
 PER_RUN = {"run_id", "processing_s", "transcribed_at"}
-# The six samples (five formats and a broken mp3) and two more unreadable inputs: eight files,
-# one preparation task, as `make demo`'s job is.
+# The six samples (five formats and a broken mp3) and two more unreadable inputs: eight files.
 FILES = sorted(str(p) for p in (REPO / "samples").iterdir() if p.suffix != ".jsonl")
 FILES += [str(DATA / "bad" / "not_audio.wav"), str(DATA / "bad" / "silence.wav")]
 
@@ -44,8 +43,10 @@ def _written(dest: Path) -> tuple[object, list[dict]]:
 
 @pytest.mark.slow
 def test_local_engine_writes_the_ray_paths_rows(ray_local, tmp_path: Path) -> None:  # noqa: F811
-    ray_summary = run_transcription(FILES, str(tmp_path / "ray"), _config("ray"))
-    local_summary = run_transcription(FILES, str(tmp_path / "local"), _config("local"))
+    # Three preparation tasks (3, 3 and 2 files), each packing its clips: both engines must form
+    # the same groups, or packed clips would get other words.
+    ray_summary = run_transcription(FILES, str(tmp_path / "ray"), _config("ray", files_per_task=3))
+    local_summary = run_transcription(FILES, str(tmp_path / "local"), _config("local", files_per_task=3))
     ray_schema, ray_rows = _written(tmp_path / "ray")
     local_schema, local_rows = _written(tmp_path / "local")
     assert local_schema == ray_schema
@@ -72,36 +73,48 @@ def no_ray_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
 
 
-def test_auto_runs_a_small_local_job_in_process(no_ray_asked: None) -> None:
-    assert local.choose_engine(_files(8), _config("auto"), per_task=8) == "local"
+def test_auto_runs_jobs_up_to_the_crossover_in_process(no_ray_asked: None) -> None:
+    assert local.choose_engine(_files(1), _config("auto")) == "local"
+    assert local.choose_engine(_files(local.LOCAL_MAX_FILES), _config("auto")) == "local"
+    assert local.choose_engine(_files(local.LOCAL_MAX_FILES + 1), _config("auto")) == "ray"
+    # Ray's fixed cost is repaid by a job of long recordings sooner than by one of short clips.
+    big = [SourceFile(f"/audio/{i}.wav", local.LOCAL_MAX_BYTES // 4 + 1) for i in range(4)]
+    assert local.choose_engine(big, _config("auto")) == "ray"
+    assert local.choose_engine(big[:3], _config("auto")) == "local"
+    # Sizes a listing could not give count as nothing (such a job is small in files anyway).
+    assert local.choose_engine([SourceFile("/audio/a.wav", None)], _config("auto")) == "local"
 
 
-def test_auto_uses_ray_for_bigger_remote_or_ray_configured_jobs(
+def test_auto_uses_ray_for_remote_or_ray_configured_jobs_and_to_join_a_cluster(
     no_ray_asked: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert local.choose_engine(_files(9), _config("auto"), per_task=8) == "ray"
-    assert local.choose_engine(_files(2, "s3://bucket/audio"), _config("auto"), per_task=8) == "ray"
-    assert local.choose_engine(_files(2), _config("auto", num_actors=2), per_task=8) == "ray"
-    assert local.choose_engine(_files(2), _config("ray"), per_task=8) == "ray"
+    assert local.choose_engine(_files(2, "s3://bucket/audio"), _config("auto")) == "ray"
+    assert local.choose_engine(_files(2), _config("auto", num_actors=2)) == "ray"
+    assert local.choose_engine(_files(2), _config("ray")) == "ray"
     cluster = tmp_path / "ray_current_cluster"
     cluster.write_text("127.0.0.1:6379")
     monkeypatch.setattr(local, "RAY_CURRENT_CLUSTER", str(cluster))
-    assert local.choose_engine(_files(2), _config("auto"), per_task=8) == "ray"
+    assert local.choose_engine(_files(2), _config("auto")) == "ray"
     monkeypatch.setenv("RAY_ADDRESS", "local")
     monkeypatch.setattr(local, "RAY_CURRENT_CLUSTER", str(tmp_path / "none"))
-    assert local.choose_engine(_files(2), _config("auto"), per_task=8) == "ray"
+    assert local.choose_engine(_files(2), _config("auto")) == "ray"
 
 
-def test_local_is_refused_where_it_cannot_give_the_ray_paths_rows(
+def test_local_takes_any_number_of_files_and_is_refused_with_ray_options(
     no_ray_asked: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert local.choose_engine(_files(local.LOCAL_MAX_FILES * 3), _config("local")) == "local"
     with pytest.raises(OptionError, match="--num-actors"):
-        local.choose_engine(_files(2), _config("local", num_actors=2), per_task=8)
-    with pytest.raises(OptionError, match="one preparation task"):
-        local.choose_engine(_files(9), _config("local"), per_task=8)
+        local.choose_engine(_files(2), _config("local", num_actors=2))
     monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
     with pytest.raises(OptionError, match="RAY_ADDRESS"):
-        local.choose_engine(_files(2), _config("local"), per_task=8)
+        local.choose_engine(_files(2), _config("local"))
+
+
+def test_both_engines_prepare_the_same_groups() -> None:
+    groups = local.task_tables(_files(20), 8)
+    assert [g.num_rows for g in groups] == [8, 8, 4]
+    assert [p for g in groups for p in g.column("path").to_pylist()] == [f.path for f in _files(20)]
 
 
 def test_the_cli_refuses_local_with_ray_options_before_touching_dest(tmp_path: Path, capsys) -> None:

@@ -1,16 +1,18 @@
-"""The small-job engine: the batch path's own stages called in the driver's process, without Ray.
+"""The in-process engine: the batch path's own stages called in the driver's process, without Ray.
 
 A handful of local files took 4x the plain faster-whisper loop as a whole process, and most of
 it was Ray's: its start (GCS, raylet, workers), the workers' start-up and imports, and its
-shutdown at exit (docs/performance.md "Small jobs"). Such a job has one preparation task and one
-model batch or two in the Ray path, so nothing runs in parallel there anyway. Here the same callables run
-on the same batches, one after the other: `prepare_windows` on the files of one preparation task,
-`TranscribeWindows` on the windows in batches of the planned size. Rows are the Ray path's, byte
-for byte (tests/test_engine.py), except what differs between any two runs (run id, times).
+shutdown at exit; a job of 60 short clips spent 16-19 CPU-seconds there, as much as its model
+work (docs/performance.md "Small jobs" and "Jobs of tens of clips"). Here the same callables run
+on the same groups of files and the same tables: `prepare_windows` on each preparation task's
+files, in a thread, and `TranscribeWindows` in as many replicas as the Ray plan has model actors,
+each in a thread. Rows are the Ray path's, byte for byte (tests/test_engine.py), except what
+differs between any two runs (run id, times).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -26,6 +28,7 @@ from models.resolved import ResolvedModel
 from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.infer import TranscribeWindows
+from pipelines.batch.local_threads import threaded_map
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
 from pipelines.config import OptionError, TranscribeConfig
@@ -36,37 +39,41 @@ Engine = Literal["ray", "local"]
 RAY_CURRENT_CLUSTER = "/tmp/ray/ray_current_cluster"
 
 
-def choose_engine(files: list[SourceFile], config: TranscribeConfig, per_task: int) -> Engine:
-    """`compute.engine` resolved for this job: `auto` is local only for a small job that asks nothing of Ray.
+# Jobs up to this size run in-process by default (`auto`), where Ray's fixed cost is not repaid.
+# Ray's start, its workers' and actors' start-up and imports, and its stop cost 16-19 CPU-seconds
+# of a job of 30-60 short clips on 2 cores, a whole process 2-3 times the in-process engine's
+# (docs/performance.md, "Jobs of tens of clips"); the in-process engine does the same preparation
+# and model work with threads. Measured up to 200 clips (43 MB of WAV, FLAC and MP3); past that,
+# Ray's parallel preparation, task retries and actor restarts are kept.
+LOCAL_MAX_FILES = 200
+LOCAL_MAX_BYTES = 64 * 1024**2
 
-    Small: every file is local and all fit in one preparation task (`per_task` files), where the
-    Ray path prepares them together and has no parallelism to offer. Ray is used whenever it is
-    already running in this process (a test session, `serve`), RAY_ADDRESS is set (`local` too: an
-    explicit request for Ray), a `ray start` cluster on this machine would be joined, or a Ray-only
-    option is set. `local` is refused (OptionError) where it cannot give the Ray path's rows.
+
+def choose_engine(files: list[SourceFile], config: TranscribeConfig) -> Engine:
+    """`compute.engine` resolved for this job: `auto` is local for a job of local files up to
+    LOCAL_MAX_FILES and LOCAL_MAX_BYTES that asks nothing of Ray.
+
+    Ray is used whenever it is already running in this process (a test session, `serve`),
+    RAY_ADDRESS is set (`local` too: an explicit request for Ray), a `ray start` cluster on this
+    machine would be joined, or a Ray-only option is set. `local` is refused (OptionError) where it
+    cannot give the Ray path's rows.
     """
     if config.compute.engine == "local":
-        _check_local(files, config, per_task)
+        _check_local(config)
         return "local"
     if config.compute.engine == "ray" or ray_only_options(config) or _ray_wanted():
         return "ray"
-    small = len(files) <= per_task and all("://" not in f.path for f in files)
-    return "local" if small else "ray"
+    size = sum(f.size or 0 for f in files)
+    small = len(files) <= LOCAL_MAX_FILES and size <= LOCAL_MAX_BYTES
+    return "local" if small and all("://" not in f.path for f in files) else "ray"
 
 
-def _check_local(files: list[SourceFile], config: TranscribeConfig, per_task: int) -> None:
+def _check_local(config: TranscribeConfig) -> None:
     needs_ray = ray_only_options(config)
     if needs_ray:
         raise OptionError(f"--engine local runs without Ray, and {', '.join(needs_ray)} need Ray: drop them")
     if os.environ.get("RAY_ADDRESS", "local") != "local":
         raise OptionError("--engine local runs without Ray, but RAY_ADDRESS names a cluster to join: unset it")
-    if len(files) > per_task:
-        # Clips are packed with those of their preparation task; more tasks would group them
-        # otherwise than Ray Data does, and packed transcripts would differ from the Ray path's.
-        raise OptionError(
-            f"--engine local takes one preparation task of files ({per_task}; --files-per-task), got "
-            f"{len(files)}: use --engine ray"
-        )
 
 
 def ray_only_options(config: TranscribeConfig) -> list[str]:
@@ -92,6 +99,7 @@ def local_rows(
     model: ResolvedModel,
     run_id: str,
     times: StageTimes,
+    per_task: int,
 ) -> Iterator[dict[str, Any]]:
     """Transcript rows for `files` as the Ray path gives them (`pipelines.batch.run._transcript_rows`).
 
@@ -101,7 +109,7 @@ def local_rows(
     plan = plan_cluster(config, {"CPU": local_cpus(), "GPU": _gpus(config)})
     assembler = Assembler(config.model.model, run_id, config.fingerprint(model.identity), config.diarize)
     started = time.perf_counter()
-    for table in local_batches(files, config, model, plan.ray_batch_size, _threads(plan)):
+    for table in local_batches(files, config, model, plan, per_task):
         if started is not None:
             times.add("driver:until first results", time.perf_counter() - started)
             started = None
@@ -117,27 +125,78 @@ def local_rows(
 
 
 def local_batches(
-    files: list[SourceFile], config: TranscribeConfig, model: ResolvedModel, batch_size: int | None, threads: int
+    files: list[SourceFile],
+    config: TranscribeConfig,
+    model: ResolvedModel,
+    plan: ClusterPlan,
+    per_task: int,
 ) -> Iterator[pa.Table]:
-    """Piece tables, as the Ray path's model stage yields them, for `files` prepared as one task.
+    """Piece tables, as the Ray path's model stage yields them, for `files` prepared in its tasks.
 
-    The Ray path hands each prepared table (up to WINDOWS_PER_OUTPUT windows) to the model as it
-    is (`batch_size` None, CPUs), or gathers the windows in order, `batch_size` at a time.
+    As in the Ray path, the files are prepared in its groups (`task_tables`) while the model
+    decodes what is already prepared: one thread prepares, and the plan's model actors are model
+    replicas with the actors' threads, each in a thread of its own (CTranslate2 and the log-mel's
+    torch release the GIL). Two one-thread replicas use two cores better than one two-thread
+    model, as two one-thread actors do (pipelines/batch/cluster.py). The Ray path hands each
+    prepared table (up to WINDOWS_PER_OUTPUT windows) to an actor as it is (`batch_size` None,
+    CPUs), or gathers the windows in order, `batch_size` at a time.
     """
-    infer = TranscribeWindows(config, model, threads)
-    rows = [{"path": f.path, "size": f.size} for f in files]
-    prepared = list(
-        prepare_windows(pa.Table.from_pylist(rows), config=config, n_mels=model.n_mels, needs_audio=model.needs_audio)
-    )
-    if batch_size is not None:
-        windows = pa.concat_tables(prepared)
-        prepared = [windows.slice(offset, batch_size) for offset in range(0, windows.num_rows, batch_size)]
+    groups = task_tables(files, per_task)
+    prepared = _prepared(groups, config, model)
+    # A job of one group (the six samples) is one packed window or two: one replica with all the
+    # actors' threads (as this engine had before it took several groups), not a second model
+    # load that would get nothing to decode. Three alternating runs each under load 10 could not
+    # tell the two apart (4.1-4.4 CPU-s).
+    replicas = 1 if plan.use_gpu else min(plan.num_actors, len(groups))
+    threads = plan.threads_per_actor * (1 if plan.use_gpu else plan.num_actors // replicas)
+    load = functools.partial(TranscribeWindows, config, model, threads)
     # On a terminal, a bar as the Ray path's (Ray Data's) shows; in a log, nothing.
-    total = sum(t.num_rows for t in prepared)
-    with tqdm(total=total, desc="Transcribe", unit="window", disable=not sys.stderr.isatty()) as bar:
-        for table in prepared:
-            yield infer(table)
-            bar.update(table.num_rows)
+    with tqdm(desc="Transcribe", unit="window", disable=not sys.stderr.isatty()) as bar:
+        for table, windows in threaded_map(_batched(prepared, plan.ray_batch_size), load, replicas):
+            yield table
+            bar.update(windows)
+
+
+def _prepared(groups: list[pa.Table], config: TranscribeConfig, model: ResolvedModel) -> Iterator[pa.Table]:
+    """Each group's prepared tables, as its Ray task yields them, with the task's one torch thread.
+
+    Ray starts a task of under one CPU with OMP_NUM_THREADS=1, so the log-mel there runs on one
+    thread; here the models' threads have the other cores.
+    """
+    if not model.needs_audio:
+        import torch
+
+        torch.set_num_threads(1)
+    for group in groups:
+        yield from prepare_windows(group, config=config, n_mels=model.n_mels, needs_audio=model.needs_audio)
+
+
+def task_tables(files: list[SourceFile], per_task: int) -> list[pa.Table]:
+    """The input of each preparation task: the files in listing order, `per_task` at a time.
+
+    Clips are packed with the others of their task, so a clip's words depend on its group; both
+    engines prepare exactly these groups. Ray Data's own split of one list (`from_items` with a
+    block count) gave other groups (60 files in tasks of 8: 8, 8, 8, 8, 8, 6, 8, 6).
+    """
+    rows = [{"path": f.path, "size": f.size} for f in files]
+    schema = pa.schema([("path", pa.string()), ("size", pa.int64())])
+    return [pa.Table.from_pylist(rows[i : i + per_task], schema=schema) for i in range(0, len(rows), per_task)]
+
+
+def _batched(tables: Iterator[pa.Table], batch_size: int | None) -> Iterator[pa.Table]:
+    """Each table as it comes (None), or their windows in order, `batch_size` at a time."""
+    if batch_size is None:
+        yield from tables
+        return
+    pending: list[pa.Table] = []
+    for table in tables:
+        pending.append(table)
+        while sum(t.num_rows for t in pending) >= batch_size:
+            windows = pa.concat_tables(pending)
+            yield windows.slice(0, batch_size)
+            pending = [windows.slice(batch_size)]
+    if pending and sum(t.num_rows for t in pending):
+        yield pa.concat_tables(pending)
 
 
 def local_cpus() -> int:
@@ -152,8 +211,3 @@ def _gpus(config: TranscribeConfig) -> int:
     import ctranslate2
 
     return ctranslate2.get_cuda_device_count()
-
-
-def _threads(plan: ClusterPlan) -> int:
-    """Threads for the one in-process model: on CPUs, what the Ray plan's actors have between them."""
-    return plan.threads_per_actor if plan.use_gpu else plan.threads_per_actor * plan.num_actors

@@ -30,7 +30,7 @@ from pipelines.batch.assemble import Assembler
 from pipelines.batch.cluster import ClusterPlan, plan_cluster
 from pipelines.batch.console import console_is_quiet, quiet_ray_console, ray_log_level, without_actor_constructor_note
 from pipelines.batch.infer import TranscribeWindows
-from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows
+from pipelines.batch.local import Engine, choose_engine, local_cpus, local_rows, task_tables
 from pipelines.batch.packing import without_cross_language_packing
 from pipelines.batch.prepare import prepare_windows
 from pipelines.batch.records import FileMeta, Piece, pieces_of
@@ -157,8 +157,8 @@ def build_dataset(
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = sys.stderr.isatty()
     ctx.target_max_block_size = block_bytes(model)
-    items = [{"path": f.path, "size": f.size} for f in files]
-    ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_task)))
+    # One block per preparation task, so that each task prepares (and packs) exactly its group.
+    ds = ray.data.from_arrow(task_tables(files, per_task))
     ds = ds.map_batches(
         prepare_windows,
         batch_size=per_task,
@@ -202,7 +202,7 @@ def iter_transcripts(
     model.check_resolves(config.model)
     config = without_cross_language_packing(_pinned_model(config, model), model)
     if engine(files, config) == "local":
-        rows = local_rows(files, config, model, run_id, times)
+        rows = local_rows(files, config, model, run_id, times, files_per_task(files, config, local_cpus()))
     else:
         rows = _transcript_rows(files, config, model, run_id, times)
     if config.redact.enabled:
@@ -217,7 +217,7 @@ def engine(files: list[SourceFile], config: TranscribeConfig) -> Engine:
 
     OptionError where `--engine local` cannot run the job as the Ray path would.
     """
-    return choose_engine(files, config, files_per_task(files, config, local_cpus()))
+    return choose_engine(files, config)
 
 
 def _pinned_model(config: TranscribeConfig, model: ResolvedModel) -> TranscribeConfig:

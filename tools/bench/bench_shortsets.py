@@ -4,10 +4,15 @@ Per set (built by scripts/make_clip_sets.py: sentence sources, voices, speeds, r
 1-15 s, noise and silence, never used for tuning; the `dev` set is skipped), three processes on the
 same files, model, beam and compute type, one after the other:
 - the plain faster-whisper per-file loop (pipelines/quality/anchor.py);
-- `voxray transcribe` with its defaults (short clips packed);
-- `voxray transcribe --no-pack`.
+- `voxray transcribe` with its defaults (short clips packed; in-process for sets of up to 200
+  files, pipelines/batch/local.py), run as a user runs it: without RAY_ADDRESS, unless a `ray
+  start` cluster is recorded on the machine (then RAY_ADDRESS=local, never joining it);
+- `voxray transcribe --no-pack`;
+- `voxray transcribe --engine ray` (the defaults on a local Ray started for the run).
 Each reports wall seconds, RTFx and corpus WER against the set's references; `extra` holds the
-set's name, the speed ratio to the loop, voxray's model CPU seconds (`--profile`), and the per-file
+set's name, the speed ratio to the loop, voxray's model CPU seconds (`--profile`), the engine that
+ran, the process's CPU seconds (with its children; a local Ray's daemonised GCS, raylet and
+workers are not among them), and the per-file
 comparison with the loop: how many files are more than PER_FILE_BOUND worse than the loop's
 transcript of the same file, and the worst rise (issue 21's "no file more than 10 points worse").
 Needs espeak-ng, sox and ffmpeg when it builds the sets.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -59,17 +65,24 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
     texts_path = work / f"anchor-{folder.name}.json"
     model = str(resolve_model("tiny.en", StorageConfig()))
     anchor_cmd = [sys.executable, "-m", "tools.bench.anchor", "loop", "--model", model, "--out", str(texts_path)]
-    anchor_s, _ = _timed([*anchor_cmd, *common, *order])
+    anchor_s, _, anchor_cpu = _timed([*anchor_cmd, *common, *order])
     anchor = json.loads(texts_path.read_text())
-    results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order], None)]
-    for name, flags in (("voxray transcribe (defaults)", []), ("voxray transcribe --no-pack", ["--no-pack"])):
+    results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order], {"cpu_s": anchor_cpu})]
+    runs = (
+        ("voxray transcribe (defaults)", []),
+        ("voxray transcribe --no-pack", ["--no-pack"]),
+        ("voxray transcribe --engine ray", ["--engine", "ray"]),
+    )
+    for name, flags in runs:
         dest = work / f"voxray-{folder.name}-{len(results)}"
         cmd = [sys.executable, "-m", "jobs.cli", "transcribe", str(folder), "--output", str(dest), "--overwrite"]
-        wall, out = _timed([*cmd, *common, "--language", "en", "--profile", *flags])
+        wall, out, cpu = _timed([*cmd, *common, "--language", "en", "--profile", *flags], _voxray_env())
         import pyarrow.dataset as pads
 
         rows = {r["path"]: r["text"] or "" for r in pads.dataset(str(dest), format="parquet").to_table().to_pylist()}
-        results.append((name, wall, [rows.get(p, "") for p in order], model_cpu_s(out)))
+        engine = "ray" if "driver:ray start" in out else "local"
+        info = {"cpu_s": cpu, "engine": engine, "model_cpu_s": model_cpu_s(out)}
+        results.append((name, wall, [rows.get(p, "") for p in order], info))
     return [
         measurement(
             "short-sets",
@@ -81,13 +94,13 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
                 "set": folder.name,
                 "clips": len(order),
                 "speed_vs_loop": round(anchor_s / wall, 3),
-                **({"model_cpu_s": cpu} if cpu is not None else {}),
+                **info,
                 **per_file_vs_loop([refs[p] for p in order], results[0][2], texts),
                 **(words_lost([refs[p] for p in order], results[2][2], texts) if name == results[1][0] else {}),
                 **(words_lost([refs[p] for p in order], results[0][2], texts, "loop") if name == results[2][0] else {}),
             },
         )
-        for name, wall, texts, cpu in results
+        for name, wall, texts, info in results
     ]
 
 
@@ -146,10 +159,25 @@ def _env() -> dict[str, str]:
     return dict(os.environ, RAY_ADDRESS="local", PYTHONPATH=str(REPO))
 
 
-def _timed(cmd: list[str]) -> tuple[float, str]:
+def _voxray_env() -> dict[str, str]:
+    """voxray as a user runs it (no RAY_ADDRESS: the engine is its own choice), but never joining
+    a cluster some `ray start` left recorded on the machine."""
+    from pipelines.batch.local import RAY_CURRENT_CLUSTER
+
+    env = _env()
+    if not os.path.exists(RAY_CURRENT_CLUSTER):
+        del env["RAY_ADDRESS"]
+    return env
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
+    """Wall seconds, stdout, and CPU seconds of the process and its waited-for children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(cmd, env=_env(), check=True, capture_output=True, text=True)
-    return time.perf_counter() - started, done.stdout
+    done = subprocess.run(cmd, env=env or _env(), check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, done.stdout, round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)
 
 
 def model_cpu_s(profile: str) -> float | None:
