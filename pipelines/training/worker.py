@@ -102,6 +102,9 @@ class _Worker:
             saved = load_training_state(Path(ckpt_dir) / STATE_FILE) if ckpt_dir else None
         if cfg.freeze_encoder and self.kind == "whisper":
             model.model.encoder.requires_grad_(False)
+        if cfg.freeze_embeddings and self.kind == "whisper":
+            model.model.decoder.embed_tokens.requires_grad_(False)
+            model.model.decoder.embed_positions.requires_grad_(False)
         self.model = ray.train.torch.prepare_model(model)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.anchor = _anchor(self.model, self.model_dir, ckpt_dir is not None) if cfg.l2sp > 0 else None
