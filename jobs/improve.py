@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="train the decoder only (default; --no-freeze-encoder trains the whole model)",
     )
+    freeze = "keep the decoder's token and position embeddings (and the tied output layer) as they are"
+    p.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False, help=freeze)
     p.add_argument("--l2sp", type=float, default=0.0, help="L2-SP strength toward the current weights (0: off)")
     p.add_argument(
         "--mix",
@@ -115,6 +117,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         max_steps=args.max_steps,
         storage=args.storage,
         freeze_encoder=args.freeze_encoder,
+        freeze_embeddings=args.freeze_embeddings,
         l2sp=args.l2sp,
     )
     cfg = ImproveConfig(

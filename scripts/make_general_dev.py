@@ -1,18 +1,29 @@
 """A general-speech dev set for choosing `voxray improve`'s settings (the WiSE-FT mix, say).
 
     python scripts/make_general_dev.py --out /tmp/flywheel-domain
+    python scripts/make_general_dev.py --real-out /tmp/general_real.jsonl
 
-Writes OUT/general/*.wav and OUT/general_dev.jsonl: the first five lists of the Harvard sentences
+`--out` writes OUT/general/*.wav and OUT/general_dev.jsonl: the first five lists of the Harvard sentences
 (IEEE Recommended Practice for Speech Quality Measurements, 1969; phonetically balanced everyday
 English, nothing of the flywheel domain's telecom), spoken by every espeak-ng voice the domain uses,
 at its speeds. Disjoint from the gate's regression set (the bundled real speech) by construction:
 the mix is chosen here and on dev.jsonl, never on the regression set or test.jsonl.
 Needs espeak-ng (apt-get install -y espeak-ng).
+
+`--real-out` writes the held-out general real-speech set (no espeak-ng): every utterance of real
+human speech with a published reference that the repository ships and the gate's default regression
+set (tests/data/realspeech/refs.jsonl) does not use. That is the 12 clips of tests/data/voices
+(LibriVox "Sense and Sensibility", CMU "cards", CMU ARCTIC awb and slt; 111 words; texts in
+scripts/flywheel_wiseft.py). The rest of the repository's real speech is the regression set itself
+(tests/data/realspeech), clips of it without a checkable reference, or mixtures of these two folders
+(tests/data/speakers); tests/data/speech, tests/data/long and samples/ are espeak-ng. Nothing may
+select on this set: scripts/flywheel_general.py scores it before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import sys
@@ -77,9 +88,17 @@ HARVARD = [
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, help="write the espeak-ng Harvard dev set here")
+    p.add_argument("--real-out", type=Path, help="write the held-out general real-speech manifest here")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
+    if args.real_out:
+        rows = real_general()
+        write_jsonl(args.real_out, rows)
+        words = sum(len(r["text"].split()) for r in rows)
+        print(f"{args.real_out}: {len(rows)} real utterances, {words} words")
+    if not args.out:
+        return 0
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is required: apt-get install -y espeak-ng")
     out = args.out.resolve()
@@ -87,6 +106,18 @@ def main() -> int:
     write_jsonl(out / "general_dev.jsonl", rows)
     print(f"{out / 'general_dev.jsonl'}: {len(rows)} clips")
     return 0
+
+
+def real_general() -> list[dict]:
+    """The held-out general real-speech set, checked disjoint from the gate's regression set."""
+    from flywheel_wiseft import VOICE_TEXTS, VOICES
+
+    regression = VOICES.parent / "realspeech" / "refs.jsonl"
+    used = {json.loads(line)["path"] for line in regression.read_text().splitlines() if line.strip()}
+    rows = [{"path": str(VOICES / name), "text": text, "language": "en"} for name, text in VOICE_TEXTS.items()]
+    if overlap := used & set(VOICE_TEXTS):
+        raise SystemExit(f"held-out clips also in the regression set: {sorted(overlap)}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -225,6 +225,18 @@ def test_finetune_options_on_the_command_line_are_checked_before_ray_starts(tiny
     assert not (tmp_path / "runs").exists()
 
 
+def test_freezing_keeps_the_encoder_and_the_decoder_embeddings(tiny_whisper) -> None:
+    from pipelines.training.model import load_model
+    from pipelines.training.settings import FinetuneConfig
+    from pipelines.training.worker import freeze
+
+    model, kind = load_model(str(tiny_whisper))
+    freeze(model, kind, FinetuneConfig(freeze_encoder=True, freeze_embeddings=True))
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trained and all(name.startswith("model.decoder.layers.") or "layer_norm" in name for name in trained)
+    assert not model.get_output_embeddings().weight.requires_grad  # tied to embed_tokens
+
+
 def test_l2sp_is_validated_round_trips_yaml_and_anchors_on_the_starting_weights(tiny_whisper) -> None:
     from pipelines.training.model import load_model
     from pipelines.training.settings import FinetuneConfig

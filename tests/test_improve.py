@@ -315,5 +315,7 @@ def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: 
     # A setting added later (L2-SP) changes the name only when set: older runs still resume.
     assert run_name(tiny, train, val, TrainSettings(l2sp=0.0), StorageConfig()) == name
     assert run_name(tiny, train, val, TrainSettings(l2sp=0.1), StorageConfig()) != name
+    assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=False), StorageConfig()) == name
+    assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=True), StorageConfig()) != name
     write_manifest(train, [Labelled("/a.wav", "hello their", 1.0)])
     assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) != name

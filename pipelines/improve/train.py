@@ -38,6 +38,8 @@ class TrainSettings:
     # The decoder learns the glossary's words; a frozen encoder keeps the acoustics the model has for
     # general speech (the gate's regression set) and halves the backward pass on CPU.
     freeze_encoder: bool = True
+    # Train the decoder's layers only, its token and position embeddings kept (FinetuneConfig).
+    freeze_embeddings: bool = False
     batch_size: int = 8
     warmup_steps: int = 5
     checkpoint_every: int = 10
@@ -65,7 +67,7 @@ def run_name(start_model: str, train: Path, val: Path, settings: TrainSettings, 
 
 # Settings added after runs were named enter a run's name only when set, so the same command
 # still finds (and resumes) a run started before they existed.
-_LATER_SETTINGS = {"l2sp": 0.0}
+_LATER_SETTINGS = {"l2sp": 0.0, "freeze_embeddings": False}
 
 
 def _named_settings(settings: TrainSettings) -> dict:
@@ -89,6 +91,7 @@ def finetune(
         max_steps=settings.max_steps,
         seed=settings.seed,
         freeze_encoder=settings.freeze_encoder,
+        freeze_embeddings=settings.freeze_embeddings,
         l2sp=settings.l2sp,
     )
     spec = RunSpec(

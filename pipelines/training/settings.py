@@ -30,6 +30,11 @@ class FinetuneConfig(YamlConfig):
     freq_mask: NonNegativeInt = 27  # SpecAugment LD policy: F = 27 mel bins, T = 100 frames, one mask each
     time_mask: NonNegativeInt = 100
     freeze_encoder: bool = False
+    # Keep the Whisper decoder's token and position embeddings as they are (the token embedding is
+    # tied to the output projection): only the decoder's layers learn. Adam moves every trained
+    # weight about lr per step whatever its gradient, so embedding rows the labels never need would
+    # drift as far as those they do.
+    freeze_embeddings: bool = False
     # L2-SP (Li et al., ICML 2018): loss + l2sp / 2 * ||theta - theta_start||^2 over the trained
     # parameters. Adam moves every parameter about lr per step whatever its gradient, so rows of the
     # tied token embedding that the labels never need drift as far as those they do; the penalty

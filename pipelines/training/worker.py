@@ -100,8 +100,7 @@ class _Worker:
             source = os.path.join(ckpt_dir, MODEL_SUBDIR) if ckpt_dir else self.model_dir
             model, self.kind = load_model(source)
             saved = load_training_state(Path(ckpt_dir) / STATE_FILE) if ckpt_dir else None
-        if cfg.freeze_encoder and self.kind == "whisper":
-            model.model.encoder.requires_grad_(False)
+        freeze(model, self.kind, cfg)
         self.model = ray.train.torch.prepare_model(model)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.anchor = _anchor(self.model, self.model_dir, ckpt_dir is not None) if cfg.l2sp > 0 else None
@@ -183,6 +182,17 @@ class _Worker:
     def _report(self, metrics: dict[str, Any]) -> None:
         report(self.model, self.optimizer, self.scheduler, self.scaler, self.state, metrics, self.rank, self.model_dir)
         self.reported = True
+
+
+def freeze(model: Any, kind: str, cfg: FinetuneConfig) -> None:
+    """Keep the parts of a Whisper model that `cfg` says stay as they are (the rest trains)."""
+    if kind != "whisper":
+        return
+    if cfg.freeze_encoder:
+        model.model.encoder.requires_grad_(False)
+    if cfg.freeze_embeddings:  # the token embedding is tied to the output projection: both stay
+        model.model.decoder.embed_tokens.requires_grad_(False)
+        model.model.decoder.embed_positions.requires_grad_(False)
 
 
 def _anchor(model: torch.nn.Module, model_dir: str, resumed: bool) -> list[torch.Tensor]:

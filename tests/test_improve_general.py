@@ -1,0 +1,45 @@
+"""The held-out general real-speech check of `voxray improve` (scripts/make_general_dev.py --real-out,
+scripts/flywheel_general.py): the set is disjoint from the gate's regression set, and the paired
+count says how many word errors a candidate removed and added, utterance by utterance."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from flywheel_general import paired  # noqa: E402
+from make_general_dev import real_general  # noqa: E402
+
+
+def test_the_held_out_set_is_real_speech_the_regression_set_does_not_use() -> None:
+    rows = real_general()
+    regression = SCRIPTS.parent / "tests" / "data" / "realspeech" / "refs.jsonl"
+    used = {json.loads(line)["path"] for line in regression.read_text().splitlines() if line.strip()}
+    names = {Path(r["path"]).name for r in rows}
+    assert len(rows) == 12 and not names & used
+    assert all(Path(r["path"]).is_file() and r["text"].strip() for r in rows)
+
+
+def test_paired_counts_gains_and_losses_per_utterance() -> None:
+    # (errors, reference words): b got worse by 2, c better by 1, a and d unchanged.
+    before = {"a": (0, 10), "b": (1, 20), "c": (3, 30), "d": (0, 40)}
+    after = {"a": (0, 10), "b": (3, 20), "c": (2, 30), "d": (0, 40)}
+    result = paired(before, after)
+    assert (result["words_lost"], result["words_gained"]) == (2, 1)
+    assert (result["utterances_worse"], result["utterances_better"]) == (1, 1)
+    assert result["difference_points"] == pytest.approx(1.0)
+    lo, hi = result["bootstrap_95_points"]
+    assert lo <= 1.0 <= hi
+    assert result["changed"] == {"b": [1, 3], "c": [3, 2]}
+    assert paired(before, after) == result  # seeded
+
+
+def test_paired_refuses_different_utterances() -> None:
+    with pytest.raises(SystemExit):
+        paired({"a": (0, 1)}, {"b": (0, 1)})
