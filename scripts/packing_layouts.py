@@ -17,9 +17,10 @@ packs them:
 
 Per layout: windows, CPU-s of the run, files and words lost (reference words the clip's alone
 transcript gets right and its transcript under the layout deletes, as `voxray bench --scenarios
-short-sets` counts them), words gained (the other way), WER. Then the cross-check: clips whose
-transcripts differ between `default` and `reversed` are taken alone; its cost is the second pass
-plus those clips decoded alone. Per-clip transcripts go to `--out` (JSON).
+short-sets` counts them), words gained (the other way), WER. Then a cross-check against each other
+layout: the default's transcripts, with every clip whose transcript differs under that layout taken
+alone; its cost is both packed runs plus those clips decoded alone. Per-clip transcripts go to
+`--out` (JSON, rewritten after each layout).
 
     python scripts/packing_layouts.py SET_FOLDER --cache DIR --out FILE [--layouts default,gap2,...]
 """
@@ -98,6 +99,20 @@ def score(refs: dict[str, str], alone: dict[str, str], texts: dict[str, str]) ->
     }  # fmt: skip
 
 
+def cross_check(
+    result: dict, texts_by: dict[str, dict[str, str]], other: str, alone: dict, refs: dict[str, str]
+) -> dict[str, float]:
+    """Default packing, with every clip whose transcript differs under layout `other` taken alone.
+
+    Its cost: both packed runs, plus those clips decoded alone (at the alone run's CPU-s a clip).
+    """
+    a, b = texts_by["default"], texts_by[other]
+    differ = {q for q in a if normalize(a[q]) != normalize(b[q])}
+    checked = {q: alone["texts"][q] if q in differ else a[q] for q in a}
+    cost = result["default"]["cpu_s"] + result[other]["cpu_s"] + alone["cpu_s"] / len(a) * len(differ)
+    return {"differ": len(differ), "cpu_s": round(cost, 1), **score(refs, alone["texts"], checked)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folder", type=Path)
@@ -128,14 +143,10 @@ def main() -> None:
         texts_by[name] = {c.path: texts.get(c.path, "") for c in clips}
         result[name] = {"windows": len(windows), "cpu_s": round(cpu, 1), **score(refs, alone["texts"], texts_by[name])}
         print(args.folder, name, result[name], flush=True)
-    if "default" in texts_by and "reversed" in texts_by:
-        a, b = texts_by["default"], texts_by["reversed"]
-        differ = {q for q in a if normalize(a[q]) != normalize(b[q])}
-        checked = {q: alone["texts"][q] if q in differ else a[q] for q in a}
-        per_clip = alone["cpu_s"] / len(clips)
-        cost = result["default"]["cpu_s"] + result["reversed"]["cpu_s"] + per_clip * len(differ)
-        result["cross-check"] = {"differ": len(differ), "cpu_s": round(cost, 1), **score(refs, alone["texts"], checked)}
-        print(args.folder, "cross-check", result["cross-check"], flush=True)
+        args.out.write_text(json.dumps({"totals": result, "texts": texts_by, "alone": alone["texts"], "refs": refs}))
+    for name in [n for n in texts_by if n != "default" and "default" in texts_by]:
+        result[f"cross-check {name}"] = cross_check(result, texts_by, name, alone, refs)
+        print(args.folder, f"cross-check default/{name}", result[f"cross-check {name}"], flush=True)
     args.out.write_text(json.dumps({"totals": result, "texts": texts_by, "alone": alone["texts"], "refs": refs}))
 
 
