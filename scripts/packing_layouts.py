@@ -13,7 +13,10 @@ packs them:
 - `two`: at most two clips a window;
 - `order`: first fit in path order (clips of unlike lengths together);
 - `reversed`: the default windows with their clips in the opposite order (for the cross-check);
-- `solo`: each clip alone in its window but at its default offset (no neighbour, same position).
+- `solo`: each clip alone in its window but at its default offset (no neighbour, same position;
+  decoded as a whole window, as an unpacked clip is);
+- `quiet`: `solo` with a second of digital silence as a window-mate, so the clip is decoded as its
+  own sequence exactly as in `default`, from an encoder pass that holds no other speech.
 
 Per layout: windows, CPU-s of the run, files and words lost (reference words the clip's alone
 transcript gets right and its transcript under the layout deletes, as `voxray bench --scenarios
@@ -34,7 +37,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from models.common.audio import SAMPLE_RATE
+import numpy as np
+
+from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from pipelines.batch.packing import pack_windows
 from pipelines.config import TranscribeConfig
 from pipelines.listing import AUDIO_EXTENSIONS
@@ -47,7 +52,8 @@ TASK_FILES = 8  # files per preparation task for a job of a few hundred short cl
 Windows = list[list[Stretch]]
 
 
-def layouts(config: TranscribeConfig) -> dict[str, Callable[[Windows], Windows]]:
+def layouts(config: TranscribeConfig, silent: int) -> dict[str, Callable[[Windows], Windows]]:
+    """The layouts by name; `silent` is the unit of a clip of digital silence (for `quiet`)."""
     cfg = config.chunking
 
     def fit(
@@ -67,10 +73,23 @@ def layouts(config: TranscribeConfig) -> dict[str, Callable[[Windows], Windows]]
         "order": fit(longest=False),
         "reversed": lambda ws: reversed_order(pack_windows(ws, cfg), int(cfg.pack_gap_s * SAMPLE_RATE)),
         "solo": lambda ws: [[s] for w in pack_windows(ws, cfg) for s in w],
+        "quiet": lambda ws: [with_silence(s, silent) for w in pack_windows(ws, cfg) for s in w],
     }
 
 
+def with_silence(s: Stretch, silent: int) -> list[Stretch]:
+    """Clip `s` at its packed offset with a second of digital silence as its only window-mate.
+
+    The window counts as packed, so the clip is decoded as its own sequence as in `default`, but
+    its encoder pass holds no other speech: what is left is the effect of its position.
+    """
+    second = SAMPLE_RATE
+    at = s.window_offset + s.length + second if s.window_offset + s.length + 2 * second <= N_SAMPLES else 0
+    return [s, Stretch(silent, at, 0, second)] if at else [Stretch(silent, 0, 0, second), s]
+
+
 def task_windows(clips: list[Clip], config: TranscribeConfig, layout: Callable[[Windows], Windows]) -> Windows:
+    """The layout's windows, task by task (TASK_FILES files in path order), as the pipeline packs them."""
     out: Windows = []
     for first in range(0, len(clips), TASK_FILES):
         windows: Windows = []
@@ -123,6 +142,7 @@ def main() -> None:
     entries = [json.loads(line) for line in (args.folder / "manifest.jsonl").read_text().splitlines() if line]
     refs = {str(args.folder / e["path"]): e["text"] for e in entries}
     clips = load_clips(sorted(f for f in args.folder.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS))
+    silence = Clip("digital silence", np.zeros(N_SAMPLES, dtype=np.float32))
     config = TranscribeConfig().validated()
     decoder = PackedDecoder(config)
     cache = args.cache / f"alone-{args.folder.parent.name}-{args.folder.name}.json"
@@ -136,9 +156,9 @@ def main() -> None:
     result: dict = {"alone": {"cpu_s": round(alone["cpu_s"], 1), **score(refs, alone["texts"], alone["texts"])}}
     texts_by: dict[str, dict[str, str]] = {}
     for name in args.layouts.split(","):
-        windows = task_windows(clips, config, layouts(config)[name])
+        windows = task_windows(clips, config, layouts(config, len(clips))[name])
         cpu = time.process_time()
-        texts = decoder.window_transcripts(clips, windows)
+        texts = decoder.window_transcripts([*clips, silence], windows)
         cpu = time.process_time() - cpu
         texts_by[name] = {c.path: texts.get(c.path, "") for c in clips}
         result[name] = {"windows": len(windows), "cpu_s": round(cpu, 1), **score(refs, alone["texts"], texts_by[name])}
