@@ -23,6 +23,7 @@ from pipelines.batch.packing import (
     MIN_WORDS_PER_S,
     STRADDLE_S,
     incomplete_clip,
+    pack_windows,
     packs_short_clips,
     unsafe_clips,
 )
@@ -31,6 +32,7 @@ from pipelines.batch.run import iter_transcripts
 from pipelines.config import TranscribeConfig
 from pipelines.listing import SourceFile
 from pipelines.quality.wer import normalize, word_errors
+from pipelines.windows import ChunkingConfig, Stretch
 from tests.fixtures_ray import ray_local  # noqa: F401
 from tools.bench.packing import PackedDecoder, compare, load_clips, random_groups
 
@@ -73,6 +75,20 @@ def test_windows_of_one_recording_are_never_split() -> None:
     spans = [placement("long", 0.0, 10.0), placement("long", 10.0, 10.0)]
     assert unsafe_clips(spans, [seg(5.0, 15.0)]) == []
     assert unsafe_clips(spans, []) == []
+
+
+def test_layout_knobs_limit_a_windows_clips_and_fill() -> None:
+    # scripts/packing_layouts.py measures layouts through pack_windows' keywords; their defaults
+    # are the pipeline's first-fit-decreasing over whole 30-second windows.
+    second = 16_000
+    clips = [[Stretch(i, 0, 0, n * second)] for i, n in enumerate([3, 5, 4, 2, 6, 3])]
+    cfg = ChunkingConfig()
+    default = pack_windows(clips, cfg)
+    assert [[s.unit for s in w] for w in default] == [[4, 1, 2, 0, 5, 3]]
+    assert [len(w) for w in pack_windows(clips, cfg, max_clips=2)] == [2, 2, 2]
+    for w in pack_windows(clips, cfg, fill=15 * second):
+        assert w[-1].window_offset + w[-1].length <= 15 * second
+    assert [s.unit for s in pack_windows(clips, cfg, longest_first=False)[0]] == [0, 1, 2, 3, 4, 5]
 
 
 def test_a_packed_window_without_any_segment_decodes_every_clip_alone() -> None:

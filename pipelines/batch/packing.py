@@ -52,21 +52,35 @@ def without_cross_language_packing(config: TranscribeConfig, model: ResolvedMode
     return replace(config, chunking=replace(config.chunking, pack_short_clips=False))
 
 
-def pack_windows(windows: list[list[Stretch]], cfg: ChunkingConfig) -> list[list[Stretch]]:
+def pack_windows(
+    windows: list[list[Stretch]],
+    cfg: ChunkingConfig,
+    *,
+    fill: int = N_SAMPLES,
+    max_clips: int | None = None,
+    longest_first: bool = True,
+) -> list[list[Stretch]]:
     """Merge single-stretch windows of short clips into shared windows: first fit, longest first.
 
     Every window costs one full encoder pass whatever it holds, so the fewer the better. Taking
     the clips longest first (first-fit decreasing) leaves the short ones to fill the gaps; in
     input order, a long clip arriving late opened a window of its own next to half-empty ones.
+    The keywords (samples of a window to fill, clips a window, order) are for measuring other
+    layouts (scripts/packing_layouts.py); the pipeline uses their defaults.
     """
     gap = int(cfg.pack_gap_s * SAMPLE_RATE)
     limit = int(cfg.pack_max_clip_s * SAMPLE_RATE)
+    most = max_clips or len(windows)
     alone = [w for w in windows if len(w) != 1 or w[0].length > limit]
-    clips = sorted((w[0] for w in windows if len(w) == 1 and w[0].length <= limit), key=lambda c: -c.length)
+    clips = [w[0] for w in windows if len(w) == 1 and w[0].length <= limit]
+    if longest_first:
+        clips.sort(key=lambda c: -c.length)
     packed: list[list[Stretch]] = []
     filled: list[int] = []
     for clip in clips:
-        k = next((k for k, used in enumerate(filled) if used + gap + clip.length <= N_SAMPLES), None)
+        k = next(
+            (k for k, used in enumerate(filled) if used + gap + clip.length <= fill and len(packed[k]) < most), None
+        )
         if k is None:
             packed.append([Stretch(clip.unit, 0, clip.source_start, clip.length)])
             filled.append(clip.length)

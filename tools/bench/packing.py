@@ -40,6 +40,18 @@ def load_clips(paths: list[Path]) -> list[Clip]:
     return [Clip(str(p), decode_audio(str(p)).samples[0]) for p in paths]
 
 
+def reversed_order(windows: list[list[Stretch]], gap: int) -> list[list[Stretch]]:
+    """The same windows with their clips in the opposite order, `gap` samples apart."""
+    out: list[list[Stretch]] = []
+    for w in windows:
+        at, flipped = 0, []
+        for s in reversed(w):
+            flipped.append(Stretch(s.unit, at, s.source_start, s.length))
+            at += s.length + gap
+        out.append(flipped)
+    return out
+
+
 def random_groups(lengths: list[int], rng: random.Random, gap: int) -> list[list[int]]:
     """Clip indices in random groups (each fits one window, `gap` samples apart), in random orders."""
     order = list(range(len(lengths)))
@@ -89,6 +101,10 @@ class PackedDecoder:
                     at += p.length + gap
             if window:
                 windows.append(window)
+        return self.window_transcripts(clips, windows)
+
+    def window_transcripts(self, clips: list[Clip], windows: list[list[Stretch]]) -> dict[str, str]:
+        """Transcripts of clips placed in windows exactly as given (stretch units index `clips`)."""
         rows = rows_for_windows([(c.path, c.audio) for c in clips], windows, self.config, self.n_mels)
         assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint(self.resolved.identity))
         texts: dict[str, str] = {}
