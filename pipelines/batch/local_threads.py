@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from pipelines.batch.watchdog import put_until_stopped
+
 # Prepared tables held ahead of the models: enough to keep them busy, few enough to bound memory
 # (a table of eight log-mel windows is 7.7 MB). Ray Data keeps two in flight per actor.
 AHEAD_PER_REPLICA = 2
@@ -44,12 +46,12 @@ def threaded_map(
     def produce() -> None:
         try:
             for table in tables:
-                if not _put(inbox, table, stop):
+                if not put_until_stopped(inbox, table, stop, POLL_S):
                     return
         except BaseException as exc:  # noqa: BLE001 - raised by the consumer
             outbox.put((exc, None))
         for _ in range(replicas):
-            _put(inbox, _DONE, stop)
+            put_until_stopped(inbox, _DONE, stop, POLL_S)
 
     def decode() -> None:
         try:
@@ -81,17 +83,6 @@ def _results(outbox: queue.Queue[tuple[Any, Any]], replicas: int) -> Iterator[tu
             raise result
         else:
             yield result, rows
-
-
-def _put(box: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
-    """Put `item`, waiting for room; False (not put) once `stop` is set."""
-    while not stop.is_set():
-        try:
-            box.put(item, timeout=POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False
 
 
 def _get(box: queue.Queue[Any], stop: threading.Event) -> Any:

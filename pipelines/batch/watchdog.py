@@ -80,18 +80,19 @@ def watched(
 def _produce(items: Callable[[], Iterator[Any]], out: queue.Queue[Any], stop: threading.Event) -> None:
     try:
         for item in items():
-            if not _put(out, item, stop):
+            if not put_until_stopped(out, item, stop):
                 return
     except BaseException as exc:  # handed to the consumer, which raises it
-        _put(out, _Failed(exc), stop)
+        put_until_stopped(out, _Failed(exc), stop)
         return
-    _put(out, _DONE, stop)
+    put_until_stopped(out, _DONE, stop)
 
 
-def _put(out: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+def put_until_stopped(box: queue.Queue[Any], item: Any, stop: threading.Event, poll_s: float = _POLL_S) -> bool:
+    """Put `item`, waiting for room; False (not put) once `stop` is set (the consumer is gone)."""
     while not stop.is_set():
         try:
-            out.put(item, timeout=_POLL_S)
+            box.put(item, timeout=poll_s)
             return True
         except queue.Full:
             continue
