@@ -8,12 +8,17 @@ another seed (`--extra-mixes`), embeddings averaged with their neighbours in the
 speech (`--smooth`), and per-window pitch statistics appended to the embedding (`--pitch`); the
 fifth round's tiny.en encoder statistics (`--whisper LAYER:K`: the mean and std of one encoder
 layer's frames over each window, z-scored and reduced to K principal components on the training
-half; `--dims 0` uses them alone). The test split is never read. Needs espeak-ng and ffmpeg (the
+half; `--dims 0` uses them alone). The sixth round's split test (`--split FA:MIN`: after VBx,
+each speaker found is clustered again alone by VBx at evidence scale FA, started from the two
+sides of its first principal component, and split where both sides keep MIN windows) and its
+held-out check (`--heldout N`: N fresh mixes of the dev voices, another seed, scored with the
+shipped PLDA, with and without the split test). Every cell prints the confusion of true against
+found counts. The test split is never read. Needs espeak-ng and ffmpeg (the
 set is built if missing); the windows and encoder statistics are cached next to the set, so a
 rerun only clusters.
 
     python scripts/tune_speaker_vbx.py [--extra-mixes 96] [--smooth 1] [--pitch] [--dims 24]
-        [--whisper 2:16] [--grid 0.9:0.25:7,0.8:0.2:5]
+        [--whisper 2:16] [--split 0.4:4] [--heldout 48] [--grid 0.9:0.25:7,0.8:0.2:5]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import json
 import pickle
 import random
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -178,6 +184,9 @@ def smoothed(mix: Mix, k: int) -> np.ndarray:
 
 
 Projection = tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]
+Setting = tuple[float, float, float]  # VBx's loop probability, Fa, Fb
+Split = tuple[float, int]  # the split test's Fa and least windows a side
+Score = tuple[int, int, float]  # reference count, found count, DER
 
 
 def fit(mixes: list[tuple[Mix, np.ndarray]], dims: int, tail_dims: int = 0) -> Projection:
@@ -208,7 +217,27 @@ def fit(mixes: list[tuple[Mix, np.ndarray]], dims: int, tail_dims: int = 0) -> P
     return (lambda v: model.project(reduce(v))), model.phi
 
 
-def count_and_der(mix: Mix, x: np.ndarray, proj: Projection, setting: tuple[float, float, float]) -> tuple[bool, float]:
+def split_pass(y: np.ndarray, phi: np.ndarray, labels: np.ndarray, setting: Setting, split: Split) -> np.ndarray:
+    """Each speaker VBx found, clustered again alone (VBx at evidence scale split[0], started from
+    the two sides of its first principal component), split where both sides keep split[1] windows."""
+    fa, least = split
+    out, fresh = labels.copy(), int(labels.max()) + 1
+    for speaker in np.unique(labels):
+        idx = np.flatnonzero(labels == speaker)
+        if idx.size < 2 * least:
+            continue
+        centred = y[idx] - y[idx].mean(axis=0)
+        sides = (centred @ np.linalg.svd(centred, full_matrices=False)[2][0] > 0).astype(int)
+        result = vbx(y[idx], phi, initial_gamma(sides, 5.0), setting[0], fa, setting[2])
+        side = np.argmax(result.gamma, axis=1)
+        if (np.bincount(side, minlength=2) >= least).all():
+            out[idx[side == 1]] = fresh
+            fresh += 1
+    return np.unique(out, return_inverse=True)[1]
+
+
+def count_and_der(mix: Mix, x: np.ndarray, proj: Projection, setting: Setting, split: Split | None = None) -> Score:
+    """(reference count, found count, DER) of one mix."""
     name, meta, windows, raw = mix
     cfg = DiarizeConfig(enabled=True)
     if len(windows) < 2:
@@ -216,11 +245,30 @@ def count_and_der(mix: Mix, x: np.ndarray, proj: Projection, setting: tuple[floa
     else:
         first = np.unique(fcluster_at(raw[:, :EMB], cfg), return_inverse=True)[1]
         loop, fa, fb = setting
-        result = vbx(proj[0](x), proj[1], initial_gamma(first, cfg.vbx_init_smoothing), loop, fa, fb)
+        y = proj[0](x)
+        result = vbx(y, proj[1], initial_gamma(first, cfg.vbx_init_smoothing), loop, fa, fb)
         labels = np.unique(np.argmax(result.gamma, axis=1), return_inverse=True)[1]
+        if split:
+            labels = split_pass(y, proj[1], labels, setting, split)
     starts, ends = np.array([w["start"] for w in windows]), np.array([w["end"] for w in windows])
     score = score_mix(name, meta, speaker_turns(starts, ends, labels))
-    return score.hypothesis_speakers == score.reference_speakers, score.der
+    return score.reference_speakers, score.hypothesis_speakers, score.der
+
+
+def report(label: str, results: list[Score]) -> None:
+    right = sum(r == h for r, h, _ in results)
+    confusion = Counter((r, h) for r, h, _ in results if r != h)
+    wrong = ", ".join(f"{r}->{h}: {n}" for (r, h), n in sorted(confusion.items()))
+    der = 100 * np.mean([d for *_, d in results])
+    print(f"{label}: count right {right} of {len(results)} (split {sum(h > r for r, h, _ in results)}, "
+          f"merged {sum(h < r for r, h, _ in results)}; {wrong}), mean DER {der:.2f}%", flush=True)  # fmt: skip
+
+
+def shipped() -> Projection:
+    from pipelines.speakers.plda import load_plda
+
+    plda = load_plda()
+    return (lambda v: plda.project(v[:, :EMB])), plda.phi
 
 
 def fcluster_at(x: np.ndarray, cfg: DiarizeConfig) -> np.ndarray:
@@ -238,6 +286,8 @@ def main() -> None:
     parser.add_argument("--pitch", action="store_true", help="append log F0 median, range, voiced share")
     parser.add_argument("--dims", type=int, default=24, help="the embedding's PCA dimensions before the PLDA")
     parser.add_argument("--whisper", help="LAYER:K: append tiny.en encoder layer LAYER's window stats, K PCA dims")
+    parser.add_argument("--split", help="FA:MIN: test each speaker found for two voices (sixth round)")
+    parser.add_argument("--heldout", type=int, default=0, help="also score N fresh dev-voice mixes, shipped PLDA")
     parser.add_argument("--grid", default="0.9:0.25:7,0.8:0.2:5,0.95:0.3:8,0.9:0.3:10,0.7:0.2:6,0.9:0.4:15")
     args = parser.parse_args()
     folder = evalset.build(args.root)
@@ -251,13 +301,17 @@ def main() -> None:
     more_x = [(m, smoothed(m, args.smooth)) for m in more]
     # Cross-fitting: the even-numbered mixes are scored by the odd ones' PLDA and the other way round.
     folds = [fit(dev_x[1::2] + more_x, args.dims, tail_dims), fit(dev_x[0::2] + more_x, args.dims, tail_dims)]
+    split = (float(args.split.split(":")[0]), int(args.split.split(":")[1])) if args.split else None
+    # Held out: mixes drawn after the --extra-mixes ones' seed start; only for the plain d-vector.
+    heldout = load_mixes(extra_mixes(args.root, args.heldout), "devx", False) if args.heldout else []
     for text in args.grid.split(","):
         loop, fa, fb = (float(v) for v in text.split(":"))
         setting = (loop, fa, fb)
-        results = [count_and_der(m, x, folds[i % 2], setting) for i, (m, x) in enumerate(dev_x)]
-        right = sum(ok for ok, _ in results)
-        print(f"loop {setting[0]} Fa {setting[1]} Fb {setting[2]}: count right {right} of {len(results)}, "
-              f"mean DER {100 * np.mean([d for _, d in results]):.2f}%", flush=True)  # fmt: skip
+        label = f"loop {loop} Fa {fa} Fb {fb}" + (f" split {args.split}" if split else "")
+        report(label, [count_and_der(m, x, folds[i % 2], setting, split) for i, (m, x) in enumerate(dev_x)])
+        for test in [None, split] if heldout and split else [None] if heldout else []:
+            results = [count_and_der(m, m[3], shipped(), setting, test) for m in heldout]
+            report(f"  held out ({args.heldout} mixes, shipped PLDA){' split ' + args.split if test else ''}", results)
 
 
 if __name__ == "__main__":
