@@ -30,6 +30,8 @@ class Token:
     text: str
     start: int
     end: int
+    # The parse makes this number the count of a noun after it (pipelines/redaction/syntax.py).
+    counts: bool = False
 
     @property
     def lower(self) -> str:
@@ -44,8 +46,12 @@ class Token:
         return self.text in ".?!"
 
 
-def tokens(text: str) -> list[Token]:
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+def tokens(text: str, counting: tuple[tuple[int, int], ...] = ()) -> list[Token]:
+    """The words, numbers and marks of `text`; those inside a `counting` span count a noun."""
+    return [
+        Token(m.group(), m.start(), m.end(), any(s < m.end() and m.start() < e for s, e in counting))
+        for m in _TOKEN.finditer(text)
+    ]
 
 
 # A value's extent: given the tokens and the index right after the cue, (first, last) or None.
@@ -75,9 +81,10 @@ def cue(kind: str, value: ValueFinder, *phrases: str) -> Cue:
     return Cue(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE), value, long_words)
 
 
-def find_after_cues(text: str, cues: tuple[Cue, ...]) -> list[ContextHit]:
-    """The value after each cue in `text` (spans in `text`), one per cue occurrence."""
-    toks = tokens(text)
+def find_after_cues(text: str, cues: tuple[Cue, ...], counting: tuple[tuple[int, int], ...] = ()) -> list[ContextHit]:
+    """The value after each cue in `text` (spans in `text`), one per cue occurrence; numbers in
+    `counting` spans count the noun after them, as a plural or a unit right after them does."""
+    toks = tokens(text, counting)
     starts = [t.start for t in toks]
     hits: list[ContextHit] = []
     for c in cues:

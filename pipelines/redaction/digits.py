@@ -71,6 +71,12 @@ _HH_MM = re.compile(r"(?:[01]?\d|2[0-3])[0-5]\d")
 _PRICE_BEFORE = re.compile(r"\b(?:for|at|paid|pay|cost|costs|costing|price|priced|charged|about)\s*$", re.IGNORECASE)
 _EACH_AFTER = re.compile(r"\s*each\b", re.IGNORECASE)
 _DECIMAL = re.compile(r"\d+\.\d{1,2}")
+# A round number on its own ("100", "500", "3000"): how people say amounts and limits ("down
+# to 100"); a value read out is round one time in a hundred, and a cue still reaches it (the cue
+# rules). Not next to other numbers: a round part of a chain is a part of a value ("not 16, not
+# 200, not 156", an IP, fresh4).
+_ROUND = re.compile(r"[1-9]0{2,3}")
+_WORD = re.compile(r"[\w']+|[.?!]")
 
 
 def find_numbers(text: str, policy: DigitPolicy) -> list[ContextHit]:
@@ -150,11 +156,22 @@ def ordinary(text: str, r: Run) -> bool:
         return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
         return True
+    if r.groups == 1 and _ROUND.fullmatch(r.digits) and not _near_numbers(before, after):
+        return True
     if counted_phrase(after) or _LIST_END.match(after):
         return True
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True
     return is_amount(text, r.start, r.end)
+
+
+def _near_numbers(before: str, after: str) -> bool:
+    """Another number (digits or number words) within two words of this one, in its sentence."""
+    left, right = _WORD.findall(before)[-2:], _WORD.findall(after)[:2]
+    while any(w in ".?!" for w in left):
+        left = left[1:]
+    right = right[: next((i for i, w in enumerate(right) if w in ".?!"), len(right))]
+    return any(any(c.isdigit() for c in w) or digits_of(w) is not None for w in (*left, *right))
 
 
 def priced(text: str, r: Run) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipelines.redaction.context import find_after_cues
+from pipelines.redaction.context import ContextHit, find_after_cues
 from pipelines.redaction.cues import (
     CUES,
     find_chains,
@@ -33,8 +33,10 @@ from pipelines.redaction.cues import (
 from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
+from pipelines.redaction.numerals import Rewritten
 from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import is_amount, normalize, read_out
+from pipelines.redaction.syntax import counts_noun, number_tokens
 from pipelines.redaction.values import digit_string
 from pipelines.redaction.window import WINDOW_CUES
 
@@ -99,28 +101,44 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     """Entities in `text`, as non-overlapping spans of `text` (spoken forms included)."""
     if not text.strip():
         return []
-    hits = _presidio_hits(text, config)
+    norm = normalize(text)
+    # One parse for Presidio's recognizers and for the counts the digit policy leaves alone.
+    artifacts = analyzer(config.spacy_model).nlp_engine.process_text(norm.text, "en")
+    hits = _presidio_hits(norm, artifacts, config)
+    numbers = number_tokens(artifacts.tokens, norm.original_span)
     # A code read out in groups without a cue: the length of a PIN.
     hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
-    found = (*find_after_cues(text, (*CUES, *WINDOW_CUES)), *find_domains(text), *find_dates(text), *find_streets(text))
+    counting = tuple(span for span, counts in numbers.items() if counts)
+    found = (*find_after_cues(text, (*CUES, *WINDOW_CUES), counting), *find_domains(text), *find_dates(text))
+    found = (*found, *find_streets(text))
     found = (*found, *find_expiry(text), *find_speakers(text))
     for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
-    # A number the digit policy redacts says least about its type: any other finder's wins.
-    hits += [Hit(_digits_type(text[h.start : h.end]), h.start, h.end, 3) for h in find_numbers(text, config.digits)]
+    # A number the digit policy redacts says least about its type: any other finder's wins. One
+    # that the parse makes the count of a noun after it is no value ("five hundred very
+    # different staff"); `strict` redacts it all the same.
+    policy = [h for h in find_numbers(text, config.digits) if not _counts(h, numbers, config.digits)]
+    hits += [Hit(_digits_type(text[h.start : h.end]), h.start, h.end, 3) for h in policy]
     hits = [Hit(h.type, *widen(text, h.type, h.start, h.end), h.rank) for h in hits]
     return _merge([h for h in hits if h.type in config.entities])
 
 
-def _presidio_hits(text: str, config: RedactConfig) -> list[Hit]:
+def _counts(hit: ContextHit, numbers: dict[tuple[int, int], bool], policy: str) -> bool:
+    return policy == "ordinary" and hit.type == DIGITS_ENTITY and counts_noun(hit.start, hit.end, numbers)
+
+
+def _presidio_hits(norm: Rewritten, artifacts: Any, config: RedactConfig) -> list[Hit]:
     wanted = {PRESIDIO.get(e, e) for e in config.entities} | {DIGITS_ENTITY}
     if not config.uses_ner:
         wanted -= set(_NEEDS_NER)
-    norm = normalize(text)
     results = analyzer(config.spacy_model).analyze(
-        norm.text, language="en", entities=sorted(wanted), score_threshold=config.score_threshold
+        norm.text,
+        language="en",
+        entities=sorted(wanted),
+        score_threshold=config.score_threshold,
+        nlp_artifacts=artifacts,
     )
     hits = []
     for r in results:

@@ -142,7 +142,10 @@ def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape, dire
 def counted_after(toks: list[Token], j: int) -> bool:
     """Whether the number at token `j` is (part of) one number that counts the word after it:
     "945 windows", "five hundred and thirty-one windows", "2014 people"; a unit or any plural
-    noun governs the number before it, whatever cue came earlier."""
+    noun governs the number before it, whatever cue came earlier; so does any noun the parse makes
+    it count ("2020 direct debit", a garbled "19 hundred and ninety-shaven buttons")."""
+    if toks[j].counts:
+        return True
     k = j + 1
     while k < len(toks) and (NUMBER.is_strong(toks[k]) or _joined(toks, k)):
         k += 1

@@ -14,7 +14,8 @@ and `fresh2` (pii_templates.FRESH2), a fifth round: dev5 for tuning, fresh2 its 
 split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with 40 ordinary
 sentences, most of them around cue words; `fresh4` (pii_templates.FRESH4), the seventh round's
 acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
-(pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round. Seeded: the
+(pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round; `fresh5`
+(pii_templates.FRESH5), the eighth round's acceptance split, with 56 ordinary sentences. Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -37,6 +38,7 @@ from tools.bench.pii_templates import (
     FRESH2,
     FRESH3,
     FRESH4,
+    FRESH5,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -46,6 +48,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH2,
     ORDINARY_FRESH3,
     ORDINARY_FRESH4,
+    ORDINARY_FRESH5,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -62,6 +65,7 @@ VOICES = {
     "fresh3": ("en-us+Michael", "en-gb-x-rp+Andrea", "en-gb-scotland+travis", "en-gb-x-gbcwmd+victor"),
     "fresh4": ("en-us+Alicia", "en-gb-x-gbclan+robert", "en-029+shelby", "en-us-nyc+norbert"),
     "dev6": ("en-gb+Gene", "en-us+Diogo", "en-029+Hugo", "en-gb-scotland+marcelo"),
+    "fresh5": ("en-gb-x-gbcwmd+Adam", "en-us+Auntie", "en-029+Zac", "en-gb-scotland+Henrique"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -71,6 +75,7 @@ SPLIT_SPEEDS = {
     "fresh3": (130, 145, 170),
     "fresh4": (118, 142, 180),
     "dev6": (128, 152, 172),
+    "fresh5": (122, 148, 178),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -184,6 +189,14 @@ POOLS = {
         "tutanota mailbox yandex posteo",
     ),
     "dev6": _pool("", "", "", "", "", ""),  # ordinary sentences only
+    "fresh5": _pool(
+        "Maisie Declan Harini Wojciech Layla Spencer Naoko Rosalind Esteban Galina Iestyn Nkechi",
+        "Ashworth Appiah Hartmann Kimura Colombo Vukovic Flanagan Qureshi Ekman Rousseau Nair Barros",
+        "Teasel Lapwing Coppice Kingsway Wheatfield Medlar Gorse Nightingale",
+        "Road Lane Street Avenue Close",
+        "Bideford Wolsingham Tenbury Keswick Alnmouth Stroud",
+        "zohomail aim hushmail runbox",
+    ),
 }
 
 
@@ -302,6 +315,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (FRESH3, ORDINARY_FRESH3, ("fresh3", "fresh3")),
         (FRESH4, ORDINARY_FRESH4, ("fresh4", "fresh4")),
         (DEV6, ORDINARY_DEV6, ("dev6", "dev6")),
+        (FRESH5, ORDINARY_FRESH5, ("fresh5", "fresh5")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
