@@ -8,7 +8,6 @@ segments (and optionally words, by cross-attention alignment). Times are relativ
 from __future__ import annotations
 
 import math
-from functools import cached_property
 from pathlib import Path
 
 import ctranslate2
@@ -63,6 +62,7 @@ class CT2Whisper:
         self.multilingual = self.model.model.is_multilingual
         self.n_mels = self.model.model.n_mels
         self._tokenizers: dict[str, Tokenizer] = {}
+        self._silences: dict[float, np.ndarray] = {}
         # Taken by the caller after each batch (models.backend.take_times).
         self.times = StageTimes()
         self.decoder = CT2Decoder(self.model, self.times)
@@ -122,10 +122,11 @@ class CT2Whisper:
         """See models.backend.Backend.transcribe_clips (models.whisper_ct2_clips)."""
         return decode_clips(self, features, spans, decoding or self.config) if spans else []
 
-    @cached_property
-    def silence(self) -> np.ndarray:
-        """The encoder output of a silent window, (N_AUDIO_CTX, d_model): computed once."""
-        return as_array(self.model.encode(silent_window(self.n_mels)))[0]
+    def silence(self, value: float) -> np.ndarray:
+        """The encoder output of a silent window of feature `value`, (N_AUDIO_CTX, d_model): computed once."""
+        if value not in self._silences:
+            self._silences[value] = as_array(self.model.encode(silent_window(self.n_mels, value)))[0]
+        return self._silences[value]
 
     def _transcribe_group(
         self,

@@ -18,6 +18,7 @@ passes are the window's. Measured in docs/performance.md (issue 21).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ctranslate2
@@ -41,11 +42,37 @@ CLIP_MARGIN_S = 0.1
 SILENT_LOG_MEL = (math.log10(1e-10) + 4.0) / 4.0
 
 
-def clip_encodings(encoded: np.ndarray, silence: np.ndarray, spans: list[ClipSpan]) -> ctranslate2.StorageView:
+@dataclass(frozen=True)
+class ClipInput:
+    """How a packed clip is put before the decoder (variants measured in docs/performance.md).
+
+    splice: "span" (its window's encoder output over its span, a silent window's elsewhere),
+      "prefix" (its window's up to its end, silent after: what precedes it is context only), or
+      "window" (its window's whole encoder output; its segments past its end are dropped).
+    silence: the feature value of the silent window.
+    forced_start: its prompt ends with its start timestamp token; else the decoder picks it.
+    """
+
+    splice: str = "span"
+    silence: float = SILENT_LOG_MEL
+    forced_start: bool = True
+
+
+# What the pipeline uses. scripts/packing_layouts.py --variants sets the others in its own process
+# to measure them; none lost fewer words on every dev set (docs/performance.md, 2026-12-07 morning).
+CLIP_INPUT = ClipInput()
+
+
+def clip_encodings(
+    encoded: np.ndarray, silence: np.ndarray, spans: list[ClipSpan], splice: str = "span"
+) -> ctranslate2.StorageView:
     """Per clip: the silent window's encoder output with the clip's own span from its window's."""
+    if splice == "window":
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[[s.window for s in spans]]))
     rows = np.repeat(silence[None], len(spans), axis=0)
     for row, span in zip(rows, spans, strict=True):
         first = max(0, math.floor((span.start_s - CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND))
+        first = 0 if splice == "prefix" else first
         last = min(N_AUDIO_CTX, math.ceil((span.end_s + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND))
         row[first:last] = encoded[span.window, first:last]
     return ctranslate2.StorageView.from_array(np.ascontiguousarray(rows))
@@ -56,15 +83,16 @@ def start_token(timestamp_begin: int, start_s: float) -> int:
     return timestamp_begin + max(0, math.floor(start_s / TIME_PRECISION_S))
 
 
-def silent_window(n_mels: int) -> np.ndarray:
+def silent_window(n_mels: int, value: float = SILENT_LOG_MEL) -> np.ndarray:
     """Features of a silent window: (1, n_mels, N_FRAMES), for its encoder output."""
-    return np.full((1, n_mels, N_FRAMES), SILENT_LOG_MEL, dtype=np.float32)
+    return np.full((1, n_mels, N_FRAMES), value, dtype=np.float32)
 
 
 def decode_clips(
     whisper: CT2Whisper, features: np.ndarray, spans: list[ClipSpan], cfg: ModelConfig
 ) -> list[WindowResult]:
     """One result per clip (times in its window), each clip decoded as its own sequence."""
+    how = CLIP_INPUT
     with whisper.times.stage("model:encode"):
         encoded = whisper.model.encode(np.ascontiguousarray(features, dtype=np.float32))
     languages = whisper.languages(encoded, len(features), cfg)
@@ -76,17 +104,22 @@ def decode_clips(
         tokenizer = whisper.tokenizer(language)
         prompt = whisper.decoder.prompt(tokenizer, cfg, text_only=False)
         speech = window_no_speech(whisper, windows, sorted({s.window for s in group}), prompt)
+        whole = how.splice == "window"
         decoded = whisper.decoder.decode(
-            clip_encodings(windows, whisper.silence, group),
-            [s.end_s for s in group],
+            clip_encodings(windows, whisper.silence(how.silence), group, how.splice),
+            [30.0 if whole else s.end_s for s in group],
             tokenizer,
             cfg,
             "model:decode clips",
-            starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group],
-            max_tokens=token_limit(max(s.end_s - s.start_s for s in group)),
+            starts=[start_token(tokenizer.timestamp_begin, s.start_s) for s in group] if how.forced_start else None,
+            max_tokens=None if whole else token_limit(max(s.end_s - s.start_s for s in group)),
             no_speech=[speech[s.window] for s in group],
+            first_timestamp_s=None if how.forced_start else max(s.start_s for s in group) + 1.0,
         )
         for i, (segments, seek, _failed) in zip(idx, decoded, strict=True):
+            if whole:
+                segments = [g for g in segments if g["start"] < spans[i].end_s - 0.2]
+                seek = None
             # Whisper stopped before the clip's end and would seek there (it does near a window's
             # end): its last words are missing, so the caller decodes that clip alone.
             results[i] = WindowResult(segments, *languages[spans[i].window], failed=seek is not None)

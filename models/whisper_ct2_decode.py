@@ -73,6 +73,7 @@ class CT2Decoder:
         starts: list[int] | None = None,
         max_tokens: int | None = None,
         no_speech: list[float] | None = None,
+        first_timestamp_s: float | None = None,
     ) -> list[Decoded]:
         """Each window at Whisper's temperatures in turn, until its result passes the guards.
 
@@ -81,6 +82,7 @@ class CT2Decoder:
         max_tokens: at most this many tokens generated per row (None: the model's limit).
         no_speech: per row, the no-speech probability to judge it by, where the row's own is not
         meaningful (a packed clip's, models.whisper_ct2_clips).
+        first_timestamp_s: the latest first timestamp (Whisper's 1 s where None).
         """
         prompt = self.prompt(tokenizer, cfg, text_only)
         prompts = [prompt + ([starts[i]] if starts else []) for i in range(len(durations))]
@@ -95,7 +97,9 @@ class CT2Decoder:
             sampling = sampling_options(temperature, cfg.beam_size, cfg.fallback)
             enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
-                outputs = self._generate(enc, [prompts[i] for i in pending], suppress, sampling, max_tokens)
+                outputs = self._generate(
+                    enc, [prompts[i] for i in pending], suppress, sampling, max_tokens, first_timestamp_s
+                )
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
@@ -135,7 +139,9 @@ class CT2Decoder:
         suppress: list[int],
         sampling: dict[str, Any],
         max_tokens: int | None = None,
+        first_timestamp_s: float | None = None,
     ) -> list[Any]:
+        first = 1.0 if first_timestamp_s is None else first_timestamp_s
         return self.model.model.generate(
             encoder_output,
             prompts,
@@ -145,7 +151,7 @@ class CT2Decoder:
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=suppress,
-            max_initial_timestamp_index=int(round(1.0 / self.model.time_precision)),
+            max_initial_timestamp_index=int(round(first / self.model.time_precision)),
             **sampling,
         )
 

@@ -15,8 +15,13 @@ packs them:
 - `reversed`: the default windows with their clips in the opposite order (for the cross-check);
 - `solo`: each clip alone in its window but at its default offset (no neighbour, same position;
   decoded as a whole window, as an unpacked clip is);
+- `single`: no packing, each window its own model call (against "alone", the cache, which is
+  `--no-pack`'s eight windows a call in path order: what batch composition changes);
 - `quiet`: `solo` with a second of digital silence as a window-mate, so the clip is decoded as its
   own sequence exactly as in `default`, from an encoder pass that holds no other speech.
+
+`--variants` runs the `default` layout once per way of putting a packed clip before the decoder
+(`models.whisper_ct2_clips.ClipInput`, VARIANTS below), each as a row `default@NAME`.
 
 Per layout: windows, CPU-s of the run, files and words lost (reference words the clip's alone
 transcript gets right and its transcript under the layout deletes, as `voxray bench --scenarios
@@ -26,6 +31,7 @@ alone; its cost is both packed runs plus those clips decoded alone. Per-clip tra
 `--out` (JSON, rewritten after each layout).
 
     python scripts/packing_layouts.py SET_FOLDER --cache DIR --out FILE [--layouts default,gap2,...]
+    python scripts/packing_layouts.py SET_FOLDER --cache DIR --out FILE --layouts "" --variants span,zero,...
 """
 
 from __future__ import annotations
@@ -39,17 +45,31 @@ from pathlib import Path
 
 import numpy as np
 
+from models import whisper_ct2_clips
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from pipelines.batch.packing import pack_windows
 from pipelines.config import TranscribeConfig
 from pipelines.listing import AUDIO_EXTENSIONS
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
 from pipelines.windows import Stretch, plan_unit
+from tools.bench import packing as bench_packing
 from tools.bench.bench_shortsets import _deleted, _hit
 from tools.bench.packing import Clip, PackedDecoder, load_clips, reversed_order
 
 TASK_FILES = 8  # files per preparation task for a job of a few hundred short clips (pipelines/batch/run.py)
 Windows = list[list[Stretch]]
+CALL_WINDOWS = bench_packing.BATCH  # windows per model call, as the pipeline batches them
+# Ways of putting a packed clip before the decoder (issue 21: the words it loses against alone).
+VARIANTS = {
+    "span": whisper_ct2_clips.ClipInput(),
+    "zero": whisper_ct2_clips.ClipInput(silence=0.0),
+    "nostart": whisper_ct2_clips.ClipInput(forced_start=False),
+    "zero-nostart": whisper_ct2_clips.ClipInput(silence=0.0, forced_start=False),
+    "prefix": whisper_ct2_clips.ClipInput(splice="prefix"),
+    "prefix-zero": whisper_ct2_clips.ClipInput(splice="prefix", silence=0.0),
+    "window": whisper_ct2_clips.ClipInput(splice="window"),
+    "window-nostart": whisper_ct2_clips.ClipInput(splice="window", forced_start=False),
+}
 
 
 def layouts(config: TranscribeConfig, silent: int) -> dict[str, Callable[[Windows], Windows]]:
@@ -74,6 +94,7 @@ def layouts(config: TranscribeConfig, silent: int) -> dict[str, Callable[[Window
         "reversed": lambda ws: reversed_order(pack_windows(ws, cfg), int(cfg.pack_gap_s * SAMPLE_RATE)),
         "solo": lambda ws: [[s] for w in pack_windows(ws, cfg) for s in w],
         "quiet": lambda ws: [with_silence(s, silent) for w in pack_windows(ws, cfg) for s in w],
+        "single": lambda ws: ws,
     }
 
 
@@ -115,6 +136,7 @@ def score(refs: dict[str, str], alone: dict[str, str], texts: dict[str, str]) ->
         "files_gained": sum(v > 0 for v in gained.values()),
         "words_gained": sum(gained.values()),
         "wer": round(100 * errors.rate, 2),
+        "changed": sum(normalize(alone[p]) != normalize(texts[p]) for p in refs),
     }  # fmt: skip
 
 
@@ -138,6 +160,7 @@ def main() -> None:
     p.add_argument("--cache", type=Path, required=True, help="folder for the alone transcripts")
     p.add_argument("--out", type=Path, required=True, help="JSON file for per-clip transcripts and totals")
     p.add_argument("--layouts", default="default,reversed,gap2,gap4,fill20,two,order,solo")
+    p.add_argument("--variants", default="", help=f"default layout per ClipInput: {','.join(VARIANTS)}")
     args = p.parse_args()
     entries = [json.loads(line) for line in (args.folder / "manifest.jsonl").read_text().splitlines() if line]
     refs = {str(args.folder / e["path"]): e["text"] for e in entries}
@@ -155,8 +178,12 @@ def main() -> None:
     refs = {c.path: refs.get(c.path, "") for c in clips}
     result: dict = {"alone": {"cpu_s": round(alone["cpu_s"], 1), **score(refs, alone["texts"], alone["texts"])}}
     texts_by: dict[str, dict[str, str]] = {}
-    for name in args.layouts.split(","):
-        windows = task_windows(clips, config, layouts(config, len(clips))[name])
+    runs = [(n, n, "span") for n in args.layouts.split(",") if n]
+    runs += [(f"default@{v}", "default", v) for v in args.variants.split(",") if v]
+    for name, layout, variant in runs:
+        whisper_ct2_clips.CLIP_INPUT = VARIANTS[variant]
+        bench_packing.BATCH = 1 if layout == "single" else CALL_WINDOWS
+        windows = task_windows(clips, config, layouts(config, len(clips))[layout])
         cpu = time.process_time()
         texts = decoder.window_transcripts([*clips, silence], windows)
         cpu = time.process_time() - cpu

@@ -238,6 +238,17 @@ def test_a_clips_encoder_input_is_its_own_span_and_silence_elsewhere() -> None:
     assert start_token(50364, 10.0) == 50364 + 500  # <|10.00|>
 
 
+def test_the_splice_variants_keep_what_precedes_a_clip_or_its_whole_window() -> None:
+    """`prefix`: the window's encoder output up to the clip's end; `window`: all of it (ClipInput)."""
+    windows = np.stack([np.full((1500, 4), 1.0, np.float32), np.full((1500, 4), 2.0, np.float32)])
+    silence = np.zeros((1500, 4), np.float32)
+    spans = [ClipSpan(1, 10.0, 12.0)]
+    last = round((12.0 + CLIP_MARGIN_S) * ENCODER_POSITIONS_PER_SECOND)
+    prefix = np.asarray(clip_encodings(windows, silence, spans, "prefix"))
+    assert (prefix[0, :last] == 2.0).all() and not prefix[0, last:].any()
+    assert (np.asarray(clip_encodings(windows, silence, spans, "window")) == 2.0).all()
+
+
 def test_a_repeating_hypothesis_is_caught_where_whispers_guards_pass_it() -> None:
     """A segment holding more tokens than its span can (too_dense): the decoder wrote text again."""
     from faster_whisper.tokenizer import Tokenizer
