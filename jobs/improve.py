@@ -36,6 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     vocab.add_argument("--glossary", type=Path, help="a text file with one term per line (teacher hotwords)")
     p.add_argument("--eval", help="labelled references (path, text) for the gate and checkpoint choice")
     p.add_argument("--regression", help="general-speech references (default: the bundled real speech)")
+    p.add_argument(
+        "--general",
+        nargs="+",
+        metavar="SOURCE",
+        default=[],
+        help="general (non-domain) speech, labelled by the teacher without the glossary and mixed into training "
+        "so the model keeps everyday speech; clips in the gate's sets are never trained on",
+    )
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
     p.add_argument("--epochs", type=int, default=2)
@@ -129,6 +137,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         hotwords=hotwords,
         eval=args.eval,
         regression=args.regression,
+        general=tuple(args.general),
         work=args.work,
         dev_share=args.dev_share,
         mixes=DEFAULT_MIXES if args.mix is None else tuple(args.mix),

@@ -53,8 +53,20 @@ def label_quality(domain: Path, work: Path) -> dict:
         out[f"{name}_archive_wer"] = corpus_wer([truth[p] for p in paths], [hyps.get(p, "") for p in paths], "en")
         out[f"{name}_processing_s"] = sum(r["processing_s"] or 0.0 for r in rows)
     kept = [json.loads(line) for line in (work / "work" / "train.jsonl").read_text().splitlines()]
-    out["kept_labels_wer"] = corpus_wer([truth[k["path"]] for k in kept], [k["text"] for k in kept], "en")
-    out["kept"] = len(kept)
+    domain_kept = [k for k in kept if k["path"] in truth]
+    out["kept_labels_wer"] = corpus_wer([truth[k["path"]] for k in domain_kept], [k["text"] for k in domain_kept], "en")
+    out["kept"] = len(domain_kept)
+    # `voxray improve --general DIR` (scripts/make_general_dev.py --train-out): its kept labels, scored the same way.
+    general_truth = domain / "general_train_truth.jsonl"
+    if general_truth.exists() and len(kept) > len(domain_kept):
+        spoken = {}
+        for line in general_truth.read_text().splitlines():
+            row = json.loads(line)
+            spoken[str((domain / row["path"]).resolve())] = row["text"]
+        general = [k for k in kept if k["path"] in spoken]
+        out["general_kept"] = len(general)
+        refs, hyps = [spoken[k["path"]] for k in general], [k["text"] for k in general]
+        out["general_kept_labels_wer"] = corpus_wer(refs, hyps, "en")
     return out
 
 

@@ -2,6 +2,7 @@
 
     python scripts/make_general_dev.py --out /tmp/flywheel-domain
     python scripts/make_general_dev.py --real-out /tmp/general_real.jsonl
+    python scripts/make_general_dev.py --train-out /tmp/flywheel-domain
 
 `--out` writes OUT/general/*.wav and OUT/general_dev.jsonl: the first five lists of the Harvard sentences
 (IEEE Recommended Practice for Speech Quality Measurements, 1969; phonetically balanced everyday
@@ -18,6 +19,14 @@ scripts/flywheel_wiseft.py). The rest of the repository's real speech is the reg
 (tests/data/realspeech), clips of it without a checkable reference, or mixtures of these two folders
 (tests/data/speakers); tests/data/speech, tests/data/long and samples/ are espeak-ng. Nothing may
 select on this set: scripts/flywheel_general.py scores it before and after.
+
+`--train-out` writes general speech for TRAINING, `voxray improve --general OUT/general_train`:
+OUT/general_train/*.wav (no text beside them: the loop labels them with the teacher) and
+OUT/general_train_truth.jsonl (the spoken text, for analysis only: the loop never reads it). 60
+everyday English sentences written for this purpose (EVERYDAY), spoken by the domain archive's
+espeak-ng voices and speeds: what an enterprise's own non-domain calls would be, the same channel
+with other words. No sentence of an evaluation set (the Harvard sentences above, tests/data/speech,
+the regression and held-out real sets) may be among them: the script refuses to write one.
 """
 
 from __future__ import annotations
@@ -86,10 +95,75 @@ HARVARD = [
 ]
 
 
+EVERYDAY = [
+    "I left my keys on the kitchen table again this morning.",
+    "The bus was twenty minutes late because of the snow.",
+    "Could you pick up some bread and milk on your way home?",
+    "We are planning a small party for my sister's birthday.",
+    "The children played in the garden until it got dark.",
+    "My grandmother still writes letters by hand every week.",
+    "Please remember to water the plants while I am away.",
+    "The new library opens at nine on Saturday mornings.",
+    "He lost his gloves somewhere between the station and the office.",
+    "Dinner will be ready in about half an hour.",
+    "She has been learning to play the piano for three years.",
+    "The doctor said I should drink more water and sleep longer.",
+    "Our flight leaves early, so we should go to bed soon.",
+    "The shop on the corner sells the best apples in town.",
+    "I think the meeting has been moved to next Thursday.",
+    "They painted the fence white last summer.",
+    "Turn left at the church and the school is on your right.",
+    "My brother fixed the old bicycle in one afternoon.",
+    "It was so quiet that we could hear the river below.",
+    "The museum was crowded with tourists and school groups.",
+    "Would you like tea or coffee after the meal?",
+    "The baby finally fell asleep after a long walk.",
+    "We watched an old film and shared a bowl of popcorn.",
+    "The teacher asked everyone to read the first chapter.",
+    "I need to return these books before the end of the month.",
+    "The weather should be warmer by the weekend.",
+    "He cut his finger while he was slicing onions.",
+    "The neighbours have a friendly black dog called Max.",
+    "She wrote down the address so she would not forget it.",
+    "The train to the city was full of people going to work.",
+    "I usually go for a run before breakfast.",
+    "The soup needs a little more salt and pepper.",
+    "They moved into a bigger house near the park.",
+    "Please close the window, it is getting cold in here.",
+    "My phone battery died in the middle of the call.",
+    "The farmer sold fresh eggs at the market on Sunday.",
+    "We got lost on the way and had to ask for directions.",
+    "The cat sleeps on the sofa most of the afternoon.",
+    "I would rather walk than wait for a taxi.",
+    "Her garden is full of roses and tall sunflowers.",
+    "The students cheered when the exam results came out.",
+    "He always reads the newspaper with his first cup of coffee.",
+    "The lights went out during the storm last night.",
+    "We should book a table before the restaurant fills up.",
+    "My uncle tells the same funny story every holiday.",
+    "The road along the coast has beautiful views.",
+    "I am not sure whether the post office is open today.",
+    "She packed sandwiches and fruit for the long drive.",
+    "The old clock in the hall stopped at midnight.",
+    "Thank you for helping me carry the boxes upstairs.",
+    "The river flooded the fields after a week of rain.",
+    "Let us meet outside the cinema at seven.",
+    "The kettle is boiling, could you make the tea?",
+    "Their son just started his first job at a bakery.",
+    "I found an old photograph of my parents in the attic.",
+    "The hospital is at the end of this street.",
+    "We planted tomatoes and beans in the spring.",
+    "He speaks three languages and is learning a fourth.",
+    "The price of petrol has gone up again.",
+    "Everyone laughed when the dog stole the sausage.",
+]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, help="write the espeak-ng Harvard dev set here")
     p.add_argument("--real-out", type=Path, help="write the held-out general real-speech manifest here")
+    p.add_argument("--train-out", type=Path, help="write the espeak-ng general TRAINING speech here")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     if args.real_out:
@@ -97,14 +171,22 @@ def main() -> int:
         write_jsonl(args.real_out, rows)
         words = sum(len(r["text"].split()) for r in rows)
         print(f"{args.real_out}: {len(rows)} real utterances, {words} words")
-    if not args.out:
+    if not (args.out or args.train_out):
         return 0
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is required: apt-get install -y espeak-ng")
-    out = args.out.resolve()
-    rows = speak(HARVARD, out / "general", ARCHIVE_VOICES + HELD_OUT_VOICES, random.Random(args.seed))
-    write_jsonl(out / "general_dev.jsonl", rows)
-    print(f"{out / 'general_dev.jsonl'}: {len(rows)} clips")
+    if args.out:
+        out = args.out.resolve()
+        rows = speak(HARVARD, out / "general", ARCHIVE_VOICES + HELD_OUT_VOICES, random.Random(args.seed))
+        write_jsonl(out / "general_dev.jsonl", rows)
+        print(f"{out / 'general_dev.jsonl'}: {len(rows)} clips")
+    if args.train_out:
+        if overlap := {t.lower() for t in EVERYDAY} & evaluation_texts():
+            sys.exit(f"sentences also in an evaluation set: {sorted(overlap)}")
+        out = args.train_out.resolve()
+        rows = speak(EVERYDAY, out / "general_train", ARCHIVE_VOICES, random.Random(args.seed))
+        write_jsonl(out / "general_train_truth.jsonl", rows)
+        print(f"{out / 'general_train'}: {len(rows)} clips (spoken text: general_train_truth.jsonl)")
     return 0
 
 
@@ -118,6 +200,16 @@ def real_general() -> list[dict]:
     if overlap := used & set(VOICE_TEXTS):
         raise SystemExit(f"held-out clips also in the regression set: {sorted(overlap)}")
     return rows
+
+
+def evaluation_texts() -> set[str]:
+    """Every reference text of the sets the loop and its evaluation score on, lowercased."""
+    data = Path(__file__).resolve().parents[1] / "tests" / "data"
+    texts = set(HARVARD) | {r["text"] for r in real_general()}
+    for manifest in (data / "realspeech" / "refs.jsonl", data / "speech" / "manifest.jsonl"):
+        if manifest.exists():
+            texts |= {json.loads(line).get("text", "") for line in manifest.read_text().splitlines() if line.strip()}
+    return {t.strip().lower() for t in texts}
 
 
 if __name__ == "__main__":

@@ -297,6 +297,8 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
         assert "--mix must be above 0 and at most 1" in capsys.readouterr().err
     assert main([*base, "--mix", "1", "0.6", "1"]) == 2
     assert "--mix values must differ" in capsys.readouterr().err
+    assert main([*base, "--general", str(tmp_path / "no-such-folder")]) == 2
+    assert "--general: not found" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
 

@@ -43,3 +43,29 @@ def test_paired_counts_gains_and_losses_per_utterance() -> None:
 def test_paired_refuses_different_utterances() -> None:
     with pytest.raises(SystemExit):
         paired({"a": (0, 1)}, {"b": (0, 1)})
+
+
+def test_general_training_speech_shares_no_sentence_with_an_evaluation_set() -> None:
+    from make_general_dev import EVERYDAY, evaluation_texts
+
+    assert len(set(EVERYDAY)) == len(EVERYDAY) == 60
+    texts = evaluation_texts()
+    assert len(texts) > 100  # the Harvard sentences, tests/data/speech, the regression and held-out sets
+    assert not {t.lower() for t in EVERYDAY} & texts
+
+
+def test_general_clips_in_an_evaluation_set_are_never_trained_on(tmp_path: Path) -> None:
+    """By path, and by content: a copy of a gate clip under another name is the same clip."""
+    from pipelines.improve.filters import Labelled, Selection
+    from pipelines.improve.general import IN_EVALUATION, without_evaluation
+    from pipelines.quality.evaluate import Reference
+
+    data = SCRIPTS.parent / "tests" / "data"
+    gate_clip, other = data / "realspeech" / "sonnet-01.flac", data / "voices" / "sas-00.flac"
+    copy = tmp_path / "renamed.flac"
+    copy.write_bytes(gate_clip.read_bytes())
+    kept = tuple(Labelled(str(p), "text", 1.0) for p in (gate_clip, copy, other))
+    selection = Selection(kept=kept, seen=5, removed={"flagged": 2})
+    result = without_evaluation(selection, [Reference(str(gate_clip), "From fairest creatures")])
+    assert [k.path for k in result.kept] == [str(other)]
+    assert result.removed == {"flagged": 2, IN_EVALUATION: 2} and result.seen == 5

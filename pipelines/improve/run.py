@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from models.common.config import StorageConfig
-from models.common.storage import CACHE_DIR
+from models.common.storage import CACHE_DIR, is_s3
 from models.registry import ModelNotFoundError, model_identity, resolve_model
 from models.versions import ModelRegistry, RegistryError
 from pipelines.improve.archive import Archive, open_archive, production_rows
 from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Labelled, Selection, select, with_skipped
 from pipelines.improve.gate import Decision, GateConfig, Scores, choose, decide, pct
+from pipelines.improve.general import general_selection
 from pipelines.improve.passes import archive_pass, corpus_wers, model_config
 from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
 from pipelines.quality.evaluate import Reference, load_references
@@ -59,6 +60,9 @@ class ImproveConfig:
     hotwords: str | None = None
     eval: str | None = None
     regression: str | None = None  # None: DEFAULT_REGRESSION
+    # General (non-domain) speech, labelled by the teacher without hotwords and mixed into training
+    # only (pipelines/improve/general.py); empty: the domain archive alone.
+    general: tuple[str, ...] = ()
     work: str | None = None  # local folder for passes, manifests and exports; None: under the cache
     dev_share: float = 0.1
     # WiSE-FT: each candidate is (1 - mix) * current + mix * fine-tuned, in weight space (see
@@ -108,6 +112,8 @@ def check(cfg: ImproveConfig) -> Checked:
             refs[option] = load_references(manifest, cfg.storage, "en") if manifest else None
         except (OSError, ValueError, KeyError) as exc:
             raise ImproveError(f"{option} {manifest}: {exc}") from exc
+    if missing := [s for s in cfg.general if not is_s3(s) and not Path(s).exists()]:
+        raise ImproveError(f"--general: not found: {', '.join(missing)}")
     key = hashlib.sha256(registry.root.encode()).hexdigest()[:12]
     work = Path(cfg.work).expanduser().resolve() if cfg.work else CACHE_DIR / "improve" / key
     return Checked(teacher, registry, work, refs["--eval"], refs["--regression"], _archive(cfg))
@@ -160,6 +166,10 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
         why = f"only {len(selection.kept)} clips passed the filters (at least {cfg.gate.min_kept_clips} needed)"
         return _finish(cfg, base, None, None, Decision(False, (why,)), None, started, log)
     train_rows, dev_rows = _split(selection.kept, cfg.dev_share, checked.eval)
+    if cfg.general:
+        general = _general(cfg, checked, current, dev_rows, phases, log)
+        base.update(general_seen=general.seen, general_kept=len(general.kept), general_removed=general.removed)
+        train_rows = train_rows + list(general.kept)
     train = write_manifest(work / "train.jsonl", train_rows)
     val_refs = checked.eval if checked.eval is not None else [Reference(r.path, r.text) for r in dev_rows]
     val = write_manifest(work / "val.jsonl", [{"path": r.path, "text": r.text} for r in val_refs])
@@ -253,6 +263,20 @@ def _select(
     return selection
 
 
+def _general(
+    cfg: ImproveConfig, checked: Checked, current: str, dev_rows: list[Labelled], phases: dict[str, float], log: Any
+) -> Selection:
+    """The general sources' teacher labels that pass the filters and are in none of the gate's sets."""
+    gate_refs = [*(checked.eval or [Reference(r.path, r.text) for r in dev_rows]), *checked.regression]
+    with _timed(phases, "general", log):
+        general = general_selection(
+            cfg.general, checked.teacher, current, cfg.language, checked.work, gate_refs, cfg.filters, cfg.storage
+        )
+    log(f"general speech: seen {general.seen}, kept {len(general.kept)} for training; "
+        f"removed: {_nonzero(general.removed)}")  # fmt: skip
+    return general
+
+
 def _split(
     kept: tuple[Labelled, ...], share: float, eval_refs: list[Reference] | None
 ) -> tuple[list[Labelled], list[Labelled]]:
@@ -282,6 +306,7 @@ def _report_base(cfg: ImproveConfig, checked: Checked, current: str, selection: 
         "gate": dataclasses.asdict(cfg.gate),
         "train": dataclasses.asdict(cfg.train),
         "mixes": list(cfg.mixes),
+        "general": list(cfg.general),
     }
 
 
