@@ -58,18 +58,27 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 
 @pytest.mark.slow
-def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from pipelines.training.checkpoint import load_training_state
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, run_finetune
+def test_ddp_two_workers_checkpoint_and_resume_on_exactly_the_seeded_batches(
+    ray_local,  # noqa: F811
+    tiny_whisper,
+    speech_manifest,
+    tmp_path,
+):
+    # One stop and one resume of a two-worker run covers what two tests each paid two Ray Train
+    # runs for (DDP checkpoints, and resume on exactly the batches an uninterrupted run trains on).
+    from models.common.config import StorageConfig
+    from pipelines.training.checkpoint import UNVALIDATED_WER, load_training_state
+    from pipelines.training.data import canonical_rows, epoch_examples, epoch_indices, training_dataset
+    from pipelines.training.finetune import FinetuneConfig, RunSpec, _examples_stage, run_finetune
+    from pipelines.training.model import batches as training_batches
     from pipelines.training.model import load_model
+    from pipelines.training.worker import _digest
 
     wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
-    train = _manifest(tmp_path / "train.jsonl", wavs[:4])
-    val = _manifest(tmp_path / "val.jsonl", wavs[4:6])
     # 2 workers x 0.5 CPU + data actors at 0.25 CPU fit the 2-CPU test cluster.
     spec = RunSpec(
-        train=train,
-        val=val,
+        train=_manifest(tmp_path / "train.jsonl", list(reversed(wavs[:4]))),
+        val=_manifest(tmp_path / "val.jsonl", wavs[4:6]),
         storage=str(tmp_path / "runs"),
         name="tiny",
         num_workers=2,
@@ -77,30 +86,41 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
         data_cpus=0.25,
     )
     base = {"model": str(tiny_whisper), "batch_size": 1, "lr": 1e-3, "warmup_steps": 1, "checkpoint_every": 1}
-    # 4 clips over 2 workers at batch 1: 2 optimizer steps per epoch.
-    first = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=2, spec_augment=True), spec)
-    assert first.steps == 2
-    assert first.resumed_at is None
-    assert first.latest_checkpoint is not None
-    state = load_training_state(Path(first.latest_checkpoint) / "state.pt")
-    assert state["state"]["step"] == 2
+    # 4 clips over 2 workers at batch 1: 2 optimizer steps per epoch. Stopped at the end of epoch
+    # 0's batches, before its validation, then resumed into epoch 2: the resumed run skips all of
+    # epoch 0's batches, validates epoch 0, trains epoch 1 and one batch of epoch 2.
+    stopped = run_finetune(FinetuneConfig(**base, epochs=3, max_steps=2, spec_augment=True), spec)
+    assert (stopped.steps, stopped.resumed_at) == (2, None)
+    assert stopped.latest_checkpoint is not None
+    state = load_training_state(Path(stopped.latest_checkpoint) / "state.pt")
+    assert (state["state"]["step"], state["state"]["epoch"], state["state"]["batches_in_epoch"]) == (2, 0, 2)
 
     # The same storage and name again, allowed to go further: it continues from step 2.
-    second = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=4, spec_augment=True), spec)
-    assert second.resumed_at == 2
-    assert second.steps == 4
-    # The end of epoch 0 was validated during the second run: the best WER is that validation's
-    # number, as its checkpoint recorded it (not the placeholder of unvalidated checkpoints).
-    from pipelines.training.checkpoint import UNVALIDATED_WER
+    resumed = run_finetune(FinetuneConfig(**base, epochs=3, max_steps=5, spec_augment=True), spec)
+    assert (resumed.resumed_at, resumed.steps) == (2, 5)
 
-    assert second.best_wer is not None and 0.0 <= second.best_wer < UNVALIDATED_WER
-    assert second.best_checkpoint is not None
-    best_state = torch.load(Path(second.best_checkpoint) / "state.pt", weights_only=False)
-    assert best_state["state"]["best_wer"] == pytest.approx(second.best_wer)
-    assert second.best_checkpoint is not None
-    model, kind = load_model(str(Path(second.latest_checkpoint) / "model"))
+    # What rank 0 of an uninterrupted run trains on: epochs 0 and 1 (2 batches each), then epoch
+    # 2's first, in the order the seed gives each epoch (the manifest's own order does not matter).
+    cfg = FinetuneConfig(**base)
+    rows = canonical_rows(training_dataset(spec.train, StorageConfig()))
+    stage, kwargs = _examples_stage(str(tiny_whisper), StorageConfig(), cfg)
+    expected = ""
+    for epoch, count in ((0, 2), (1, 2), (2, 1)):
+        examples = epoch_examples(rows, epoch_indices(rows.num_rows, cfg.seed, epoch, 0, 2), stage, kwargs, 0.25)
+        for _, batch in zip(range(count), training_batches(examples, cfg, "whisper"), strict=False):
+            expected = _digest(expected, batch)
+    assert stopped.data_digest not in ("", expected)
+    assert resumed.data_digest == expected
+
+    # Epochs 0 and 1 were validated, both during the resumed run: the best WER is a validation's
+    # number, as its checkpoint recorded it (not the placeholder of unvalidated checkpoints).
+    assert resumed.best_wer is not None and 0.0 <= resumed.best_wer < UNVALIDATED_WER
+    assert resumed.best_checkpoint is not None
+    best_state = torch.load(Path(resumed.best_checkpoint) / "state.pt", weights_only=False)
+    assert best_state["state"]["best_wer"] == pytest.approx(resumed.best_wer)
+    model, kind = load_model(str(Path(resumed.latest_checkpoint) / "model"))
     assert kind == "whisper"
-    # Training moved the weights away from the random initialisation, by what 4 AdamW steps at
+    # Training moved the weights away from the random initialisation, by what 5 AdamW steps at
     # lr 1e-3 can move them: most tensors changed, none by more than a few steps of lr (a reload
     # that re-randomised or lost the weights would fail one side or the other).
     original, _ = load_model(str(tiny_whisper))
@@ -111,9 +131,12 @@ def test_ddp_two_workers_checkpoint_and_resume(ray_local, tiny_whisper, speech_m
     ]
     assert sum(d > 0 for d in deltas) >= 0.5 * len(deltas)
     assert max(deltas) <= 4 * base["lr"] * 3
-    # Checkpoints kept: at most num_to_keep (the best validated one and the latest).
-    kept = [p for p in (tmp_path / "runs" / "tiny").iterdir() if p.is_dir() and p.name.startswith("checkpoint_")]
-    assert 1 <= len(kept) <= spec.num_to_keep
+    # Checkpoints kept: Ray Train keeps the num_to_keep best by val_wer and, on top of them, the
+    # latest (its CheckpointManager never deletes the latest). Here that is the two validated epoch
+    # ends and step 5; every unvalidated checkpoint before step 5, from either run, is gone.
+    kept = {p.name for p in (tmp_path / "runs" / "tiny").iterdir() if p.is_dir() and p.name.startswith("checkpoint_")}
+    assert {Path(resumed.best_checkpoint).name, Path(resumed.latest_checkpoint).name} <= kept
+    assert len(kept) == spec.num_to_keep + 1
 
 
 class _RunsCodeWhenUnpickled:
@@ -168,44 +191,6 @@ def test_epoch_order_is_seeded_per_epoch_and_split_evenly() -> None:
     epochs = [tuple(epoch_indices(n, seed=7, epoch=e, rank=0, world=1)) for e in range(4)]
     assert len(set(epochs)) == 4  # a new order every epoch
     assert tuple(epoch_indices(n, seed=8, epoch=0, rank=0, world=1)) != epochs[0]
-
-
-@pytest.mark.slow
-def test_resume_trains_on_exactly_the_seeded_batches(ray_local, tiny_whisper, speech_manifest, tmp_path):  # noqa: F811
-    from models.common.config import StorageConfig
-    from pipelines.training.data import canonical_rows, epoch_examples, epoch_indices, training_dataset
-    from pipelines.training.finetune import FinetuneConfig, RunSpec, _examples_stage, run_finetune
-    from pipelines.training.model import batches as training_batches
-    from pipelines.training.worker import _digest
-
-    wavs = [r for r in speech_manifest if r["path"].endswith(".wav")]
-    spec = RunSpec(
-        train=_manifest(tmp_path / "train.jsonl", list(reversed(wavs[:4]))),
-        val=_manifest(tmp_path / "val.jsonl", wavs[4:5]),
-        storage=str(tmp_path / "runs"),
-        name="resumed",
-        cpus_per_worker=0.5,
-        data_cpus=0.25,
-    )
-    base = {"model": str(tiny_whisper), "batch_size": 1, "lr": 1e-3, "warmup_steps": 1, "checkpoint_every": 1}
-    # 4 clips at batch 1: 4 steps per epoch. Stopped in the middle of the first epoch, then resumed
-    # into the second one.
-    stopped = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=3), spec)
-    resumed = run_finetune(FinetuneConfig(**base, epochs=2, max_steps=5), spec)
-    assert (stopped.steps, resumed.resumed_at, resumed.steps) == (3, 3, 5)
-
-    # What an uninterrupted run trains on: epoch 0's 4 batches, then epoch 1's first, in the order
-    # the seed gives each epoch (the manifest's own order does not matter).
-    cfg = FinetuneConfig(**base)
-    rows = canonical_rows(training_dataset(spec.train, StorageConfig()))
-    stage, kwargs = _examples_stage(str(tiny_whisper), StorageConfig(), cfg)
-    expected = ""
-    for epoch, batches in ((0, 4), (1, 1)):
-        examples = epoch_examples(rows, epoch_indices(rows.num_rows, cfg.seed, epoch, 0, 1), stage, kwargs, 0.25)
-        for _, batch in zip(range(batches), training_batches(examples, cfg, "whisper"), strict=False):
-            expected = _digest(expected, batch)
-    assert stopped.data_digest not in ("", expected)
-    assert resumed.data_digest == expected
 
 
 @pytest.mark.slow
