@@ -46,6 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
+    _training_options(p)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
+    p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
+    p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
+    p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
+    p.add_argument("--summary", help="write the result as JSON to this file")
+    p.add_argument("--verbose", action="store_true", help="also show what Ray Train and its workers print")
+    p.set_defaults(func=run)
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """How the candidate is trained and mixed with the current weights."""
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument(
@@ -66,14 +79,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "promotes the passing candidate with the lowest dev WER. Changing only --mix reuses the archive passes "
         "and the finished training run",
     )
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
-    p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
-    p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
-    p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
-    p.add_argument("--summary", help="write the result as JSON to this file")
-    p.add_argument("--verbose", action="store_true", help="also show what Ray Train and its workers print")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

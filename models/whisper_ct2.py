@@ -53,11 +53,7 @@ class CT2Whisper:
         self.on_gpu = self.device == "cuda"
         self.compute_type = pick_compute_type(config.compute_type, self.device)
         self.model = WhisperModel(
-            str(model_dir),
-            device=self.device,
-            compute_type=self.compute_type,
-            cpu_threads=threads,
-            num_workers=1,
+            str(model_dir), device=self.device, compute_type=self.compute_type, cpu_threads=threads, num_workers=1
         )
         self.multilingual = self.model.model.is_multilingual
         self.n_mels = self.model.model.n_mels

@@ -77,12 +77,10 @@ class CT2Decoder:
     ) -> list[Decoded]:
         """Each window at Whisper's temperatures in turn, until its result passes the guards.
 
-        starts: per row, a timestamp token that ends its prompt (a packed clip's start,
-        models.whisper_ct2_clips); its tokens then begin with it, as a window's begin with <|0.00|>.
-        max_tokens: at most this many tokens generated per row (None: the model's limit).
-        no_speech: per row, the no-speech probability to judge it by, where the row's own is not
-        meaningful (a packed clip's, models.whisper_ct2_clips).
-        first_timestamp_s: the latest first timestamp (Whisper's 1 s where None).
+        starts: per row, a timestamp token that ends its prompt (a packed clip's start, models.whisper_ct2_clips);
+        its tokens then begin with it, as a window's begin with <|0.00|>. max_tokens: at most this many tokens
+        generated per row (None: the model's limit). first_timestamp_s: the latest first timestamp (None: 1 s).
+        no_speech: per row, the no-speech probability to judge it by, where the row's own is not meaningful.
         """
         prompt = self.prompt(tokenizer, cfg, text_only)
         prompts = [prompt + ([starts[i]] if starts else []) for i in range(len(durations))]
@@ -97,14 +95,12 @@ class CT2Decoder:
             sampling = sampling_options(temperature, cfg.beam_size, cfg.fallback)
             enc = encoder_output if len(pending) == len(durations) else select_rows(encoder_output, pending)
             with self.times.stage(f"{stage} t={temperature:.1f}"):
-                outputs = self._generate(
-                    enc, [prompts[i] for i in pending], suppress, sampling, max_tokens, first_timestamp_s
-                )
+                rows = [prompts[i] for i in pending]
+                outputs = self._generate(enc, rows, suppress, sampling, max_tokens, first_timestamp_s)
             still_pending = []
             for i, out in zip(pending, outputs, strict=True):
                 decoded = score_hypothesis(out, tokenizer, temperature)
-                cap = self._limit(prompts, max_tokens) - len(prompts[i])
-                end = durations[i] if starts else None
+                cap, end = self._limit(prompts, max_tokens) - len(prompts[i]), (durations[i] if starts else None)
                 decoded["runaway"] = max_tokens is not None and runaway(decoded["tokens"], cap, tokenizer, end)
                 if no_speech is not None:
                     decoded["no_speech_prob"] = no_speech[i]
