@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_ray import ray_local  # noqa: F401
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
@@ -69,3 +71,37 @@ def test_general_clips_in_an_evaluation_set_are_never_trained_on(tmp_path: Path)
     result = without_evaluation(selection, [Reference(str(gate_clip), "From fairest creatures")])
     assert [k.path for k in result.kept] == [str(other)]
     assert result.removed == {"flagged": 2, IN_EVALUATION: 2} and result.seen == 5
+
+
+@pytest.mark.slow
+def test_general_speech_is_labelled_filtered_and_kept_out_of_the_gate(ray_local, tmp_path: Path) -> None:  # noqa: F811
+    """`--general`'s selection with real parts: real Ray, the packaged Whisper base as the teacher, the
+    bundled tiny.en as the current model, real speech, a copy of a gate clip and an undecodable file."""
+    from models.common.config import StorageConfig
+    from models.packaged import packaged_base
+    from models.registry import bundled_model_path
+    from pipelines.improve.filters import UNREADABLE, FilterConfig
+    from pipelines.improve.general import IN_EVALUATION, general_selection
+    from pipelines.quality.evaluate import Reference
+
+    data = SCRIPTS.parent / "tests" / "data"
+    general = tmp_path / "general"
+    general.mkdir()
+    real = ["awb-00.flac", "sas-00.flac", "cards-00.flac"]
+    for name in real:
+        (general / name).write_bytes((data / "voices" / name).read_bytes())
+    gate_clip = data / "realspeech" / "sonnet-01.flac"
+    (general / "renamed.flac").write_bytes(gate_clip.read_bytes())
+    (general / "not_audio.wav").write_bytes((data / "bad" / "not_audio.wav").read_bytes())
+    teacher = packaged_base()
+    assert teacher is not None
+    selection = general_selection(
+        (str(general),), str(teacher), str(bundled_model_path()), "en", tmp_path / "work",
+        [Reference(str(gate_clip), "From fairest creatures we desire increase")], FilterConfig(), StorageConfig(),
+    )  # fmt: skip
+    assert selection.seen == 5
+    assert len(selection.kept) + sum(selection.removed.values()) == 5  # every clip kept or counted once
+    assert selection.removed[UNREADABLE] == 1 and IN_EVALUATION in selection.removed
+    kept = {Path(k.path).name: k.text for k in selection.kept}
+    assert set(kept) <= set(real) and kept, selection.removed  # the gate's clip is never trained on
+    assert all(text.strip() for text in kept.values())
