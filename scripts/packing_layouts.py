@@ -67,6 +67,7 @@ VARIANTS = {
     "prefix-zero": ClipInput(splice="prefix", silence=0.0),
     "window": ClipInput(splice="window"),
     "window-nostart": ClipInput(splice="window", forced_start=False),
+    "own": ClipInput(splice="own"),
 }
 
 
@@ -157,7 +158,9 @@ def main() -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--cache", type=Path, required=True, help="folder for the alone transcripts")
     p.add_argument("--out", type=Path, required=True, help="JSON file for per-clip transcripts and totals")
-    p.add_argument("--layouts", default="default,reversed,gap2,gap4,fill20,two,order,solo")
+    p.add_argument(
+        "--layouts", default="default,reversed,gap2,gap4,fill20,two,order,solo", help="LAYOUT or LAYOUT@VARIANT"
+    )
     p.add_argument("--variants", default="", help=f"default layout per ClipInput: {','.join(VARIANTS)}")
     args = p.parse_args()
     entries = [json.loads(line) for line in (args.folder / "manifest.jsonl").read_text().splitlines() if line]
@@ -186,7 +189,7 @@ def main() -> None:
     refs = {c.path: refs.get(c.path, "") for c in clips}
     result: dict = {"alone": {"cpu_s": round(alone["cpu_s"], 1), **score(refs, alone["texts"], alone["texts"])}}
     texts_by: dict[str, dict[str, str]] = {}
-    runs = [(n, n, "span") for n in args.layouts.split(",") if n]
+    runs = [(n, *(n.split("@") if "@" in n else (n, "span"))) for n in args.layouts.split(",") if n]
     runs += [(f"default@{v}", "default", v) for v in args.variants.split(",") if v]
     for name, layout, variant in runs:
         windows = task_windows(clips, config, layouts(config, len(clips))[layout])

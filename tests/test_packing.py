@@ -16,7 +16,14 @@ import pytest
 
 from models.backend import ClipSpan
 from models.common.config import ModelConfig
-from models.whisper_ct2_clips import CLIP_MARGIN_S, ENCODER_POSITIONS_PER_SECOND, clip_encodings, start_token
+from models.whisper_ct2_clips import (
+    CLIP_MARGIN_S,
+    ENCODER_POSITIONS_PER_SECOND,
+    OWN_MARGIN_S,
+    clip_encodings,
+    own_features,
+    start_token,
+)
 from pipelines.batch.packing import (
     EDGE_S,
     INNER_GAP_S,
@@ -247,6 +254,21 @@ def test_the_splice_variants_keep_what_precedes_a_clip_or_its_whole_window() -> 
     prefix = np.asarray(clip_encodings(windows, silence, spans, "prefix"))
     assert (prefix[0, :last] == 2.0).all() and not prefix[0, last:].any()
     assert (np.asarray(clip_encodings(windows, silence, spans, "window")) == 2.0).all()
+
+
+def test_an_own_encoder_input_holds_the_clips_frames_only_floored_as_if_alone() -> None:
+    """splice "own": its frames, Whisper's 80 dB floor from its own loudest frame, then an alone window's padding."""
+    window = np.full((4, 3000), -1.5, np.float32)
+    window[:, 1000:1200] = 0.5  # the clip, 10.0-12.0 s
+    window[:, 1100] = 1.0
+    window[:, 1050] = -1.2  # quiet: below its own floor (1.0 - 2), above its window's
+    window[:, 2000:2500] = 3.0  # a louder neighbour, which set the window's floor
+    own, offset = own_features(window, ClipSpan(0, 10.0, 12.0))
+    assert offset == 10.0
+    assert own.shape == (1, 4, 200 + round(OWN_MARGIN_S * 100))
+    assert (own[0, :, 50] == -1.0).all() and (own[0, :, 100] == 1.0).all() and (own[0, :, 0] == 0.5).all()
+    assert not own[0, :, 200:].any()  # LogMel pads an alone window's features with zeros
+    assert own.max() < 3.0  # nothing of the neighbour
 
 
 def test_a_repeating_hypothesis_is_caught_where_whispers_guards_pass_it() -> None:

@@ -111,12 +111,13 @@ class ClipInput:
     scripts/packing_layouts.py --variants can measure them (docs/performance.md, issue 21).
     splice: "span" (its window's encoder output over its span, a silent window's elsewhere),
       "prefix" (its window's up to its end, silent after: what precedes it is context only), or
-      "window" (its window's whole encoder output; its segments past its end are dropped).
+      "window" (its window's whole encoder output; its segments past its end are dropped), or
+      "own" (an encoder pass over its own frames only, so its neighbours reach nothing).
     silence: the feature value of the silent window; None: Whisper's log-mel of digital silence.
     forced_start: its prompt ends with its start timestamp token; else the decoder picks it.
     """
 
-    splice: Literal["span", "prefix", "window"] = "span"
+    splice: Literal["span", "prefix", "window", "own"] = "span"
     silence: float | None = None
     forced_start: bool = True
 
