@@ -133,8 +133,29 @@ def _before_quantity(text: str, pieces: list[tuple[int, int, str | None]], k: in
     return j
 
 
+# A game's score is two numbers joined by "to" ("The final score was 2002 to 14", fresh5; "they
+# beat us 45 to 12"): in a sentence with one of these words "to" (and "won") is no digit.
+_GAME = re.compile(
+    r"\b(?:scores?|scored|won|wins?|winning|beat|beaten|lost|lose|losing|drew|draw|match|game|games|"
+    r"goals?|points|final|half-?time|innings|leads?|leading|led)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.?!]*(?:[.?!]|$)")
+
+
+def _score_word(text: str, piece: tuple[int, int, str | None]) -> bool:
+    """ "to" or "won" in a sentence about a game."""
+    if text[piece[0] : piece[1]].lower() not in ("to", "won"):
+        return False
+    start = max(text.rfind(c, 0, piece[0]) for c in ".?!") + 1
+    sentence = _SENTENCE.match(text, start)
+    return sentence is not None and _GAME.search(sentence.group()) is not None
+
+
 def _joins(text: str, left: tuple[int, int, str | None], right: tuple[int, int, str | None]) -> bool:
     if not _is_glue(text[left[1] : right[0]]) or (right[2] is None and not _homophone(text, right)):
+        return False
+    if _score_word(text, left) or _score_word(text, right):
         return False
     pair = (left, right)
     return not any(_homophone(text, a) and _wordy(text, b) for a, b in (pair, pair[::-1]))
@@ -145,8 +166,19 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
     return [
         (r.start, r.end, r.digits)
         for r in runs(text)
-        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, r.start, r.end) and not _year_between(text, r)
+        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, *_inner(text, r)) and not _year_between(text, r)
     ]
+
+
+def _inner(text: str, r: Run) -> tuple[int, int]:
+    """The run without the homophones at its ends: "to 1,001" ("only available to 1,001", fresh5)
+    is a preposition and an amount, though the run reads the "to" as a digit."""
+    pieces = [(m.start(), m.end()) for m in PIECE.finditer(text, r.start, r.end)]
+    while len(pieces) > 1 and text[slice(*pieces[0])].lower() in HOMOPHONES:
+        pieces = pieces[1:]
+    while len(pieces) > 1 and text[slice(*pieces[-1])].lower() in HOMOPHONES:
+        pieces = pieces[:-1]
+    return (pieces[0][0], pieces[-1][1]) if pieces else (r.start, r.end)
 
 
 def _year_between(text: str, r: Run) -> bool:
