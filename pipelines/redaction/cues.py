@@ -243,9 +243,10 @@ def find_chains(text: str) -> list[ContextHit]:
     return [ContextHit("IP", *digits.original_span(s, e)) for s, e in (*chains, *_dotted(digits.text))]
 
 
-# "dot" as tiny.en mishears it in an address of a machine ("not", "point", "dart").
-_DOT_WORDS = "dot|dots|not|point|dart|.dot"
-_DOTTED = re.compile(rf"\b(?:{_DOT_WORDS})\s+(?P<octet>\d{{1,3}}(?:-\d{{1,3}})*)\b", re.IGNORECASE)
+# "dot" as tiny.en mishears it in an address of a machine ("not", "point", "dart", "dirt"), with
+# a word of its own between it and the octet at most ("dirt were 191", fresh4).
+_DOT_WORDS = "dot|dots|not|point|dart|dirt"
+_DOTTED = re.compile(rf"\b(?:{_DOT_WORDS})\s+(?:[a-z]+\s+)?(?P<octet>\d{{1,3}}(?:-\d{{1,3}})*)\b", re.IGNORECASE)
 # How many "dot N" an address of a machine needs in one sentence (it has three), and how many
 # words may stand between two of them: a garbled octet ("not 1-1-1 reason 45, not ...", fresh5).
 MIN_DOTS = 3

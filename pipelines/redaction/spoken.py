@@ -166,19 +166,8 @@ def _digit_runs(text: str) -> list[tuple[int, int, str]]:
     return [
         (r.start, r.end, r.digits)
         for r in runs(text)
-        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, *_inner(text, r)) and not _year_between(text, r)
+        if len(r.digits) >= MIN_RUN_DIGITS and not is_amount(text, r.start, r.end) and not _year_between(text, r)
     ]
-
-
-def _inner(text: str, r: Run) -> tuple[int, int]:
-    """The run without the homophones at its ends: "to 1,001" ("only available to 1,001", fresh5)
-    is a preposition and an amount, though the run reads the "to" as a digit."""
-    pieces = [(m.start(), m.end()) for m in PIECE.finditer(text, r.start, r.end)]
-    while len(pieces) > 1 and text[slice(*pieces[0])].lower() in HOMOPHONES:
-        pieces = pieces[1:]
-    while len(pieces) > 1 and text[slice(*pieces[-1])].lower() in HOMOPHONES:
-        pieces = pieces[:-1]
-    return (pieces[0][0], pieces[-1][1]) if pieces else (r.start, r.end)
 
 
 def _year_between(text: str, r: Run) -> bool:
