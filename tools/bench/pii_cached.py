@@ -12,7 +12,9 @@ fresh3, fresh4 and fresh5 have been reported, so their failures are tuning mater
 `--no-cues` scores the split as if every cue phrase and street word had been misheard (what is
 then found is found without them); `--audio DIR` writes the redacted copies and transcribes them
 again (two minutes on dev); `--presidio` fills the table's Presidio columns with Presidio's
-default recognizers run on the same plain transcripts in the same run (the benchmark's baseline).
+default recognizers run on the same plain transcripts in the same run (the benchmark's baseline);
+`--second-look` (with `--audio`) decodes the redacted copies again, redacts that transcript and
+silences the union before the copies are heard (measured in the ninth round, not the pipeline's).
 The benchmark itself (audio copies through Ray, re-transcription, timing) still runs end to end.
 """
 
