@@ -84,7 +84,7 @@ def test_later_splits_are_unchanged(split: str, digest: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("split", "clips", "ordinary"), [("fresh3", 180, 30), ("fresh4", 188, 40), ("fresh5", 196, 50)]
+    ("split", "clips", "ordinary"), [("fresh3", 180, 30), ("fresh4", 188, 40), ("fresh5", 196, 50), ("fresh6", 196, 50)]
 )
 def test_acceptance_split_has_voices_values_and_ordinary_sentences_of_its_own(
     split: str, clips: int, ordinary: int

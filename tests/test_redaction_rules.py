@@ -317,3 +317,35 @@ def test_hyphenated_and_bare_hundreds_are_read() -> None:
     assert spelled("1-hundred and thirty-sirvent-dot-one-hundred-and-five").text == "130-sirvent-dot-105"
     assert spelled("a hundred and eighty-nine days").text == "a 189 days"
     assert spelled("19 hundred ninety-eight").text == "19 hundred ninety-eight"
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        # "dot" heard as "not" or "point", octets garbled between (ninth round).
+        (" The router said 17 not four-four-four season 60, not 201 maybe 9 and not 33.", "201"),
+        (" Blocked from 44 point 130 point 9 point 212 again.", "130"),
+        (" It was ten dirt were 16 and dirt 200 dirt um 37.", "200"),
+        # A thousands-separated number before a street word is a house number, all of it.
+        (" We live at 2,400 street in Norwood now.", "2,400"),
+        # Cues still reach a code said next to "to" in a sentence about a game.
+        (" My PIN for the game app is 3 to 7 1.", "7 1"),
+    ],
+)
+def test_values_of_the_ninth_round(text: str, gone: str) -> None:
+    assert gone not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " They beat us 38 to 11 in the cup.",  # a game's score: "to" is no digit
+        " The match ended 1998 to 6.",
+        " My name is on twenty of the forms.",  # a number after "my name is" is no name
+        " Four of my cheques bounced, 306 of the forms were lost.",  # a part of a counted whole
+        " My seat number on the train was 412.",  # a label, a phrase of where, its verb
+        " It's not 8, it's not 20, it's not 40 pounds.",  # "not" chains ending in a count
+    ],
+)
+def test_ordinary_numbers_of_the_ninth_round_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()

@@ -9,7 +9,7 @@ import datetime
 import re
 
 from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
-from pipelines.redaction.numerals import spelled
+from pipelines.redaction.numerals import counted_phrase, spelled
 from pipelines.redaction.values import (
     CODE,
     DATE,
@@ -191,7 +191,8 @@ def find_streets(text: str) -> list[ContextHit]:
         for back in range(i - 1, -1, -1):
             if NUMBER.is_strong(toks[back]):
                 start = back
-            elif start is not None and toks[back].lower not in ("and", "-"):
+            # Thousands separators too: "175,000 street" is one house number (fresh3).
+            elif start is not None and toks[back].lower not in ("and", "-", ","):
                 break
             elif toks[back].word:
                 words += 1
@@ -238,11 +239,43 @@ _CHAIN = re.compile(r"\b\d{2,3}(?:,?\s+(?P<sep>[a-z]{2,4})\s+\d{2,3})(?:,?\s+(?P
 def find_chains(text: str) -> list[ContextHit]:
     """Also when the numbers are spelled ("one hundred five not one hundred fifty three not ...")."""
     digits = spelled(text)
-    return [
-        ContextHit("IP", *digits.original_span(m.start(), m.end()))
-        for m in _CHAIN.finditer(digits.text)
-        if m["sep"] not in ("and", "or", "to")
-    ]
+    chains = [(m.start(), m.end()) for m in _CHAIN.finditer(digits.text) if m["sep"] not in ("and", "or", "to")]
+    return [ContextHit("IP", *digits.original_span(s, e)) for s, e in (*chains, *_dotted(digits.text))]
+
+
+# "dot" as tiny.en mishears it in an address of a machine ("not", "point", "dart", "dirt"), with
+# a word of its own between it and the octet at most ("dirt were 191", fresh4).
+_DOT_WORDS = "dot|dots|not|point|dart|dirt"
+_DOTTED = re.compile(rf"\b(?:{_DOT_WORDS})\s+(?:[a-z]+\s+)?(?P<octet>\d{{1,3}}(?:-\d{{1,3}})*)\b", re.IGNORECASE)
+# How many "dot N" an address of a machine needs in one sentence (it has three), and how many
+# words may stand between two of them: a garbled octet ("not 1-1-1 reason 45, not ...", fresh5).
+MIN_DOTS = 3
+MAX_DOT_GAP_WORDS = 3
+_GAP_WORD = re.compile(r"[\w'-]+")
+_OCTET_BEFORE = re.compile(r"\b\d{1,3}(?:-\d{1,3})*[\s,]*$")
+
+
+def _dotted(text: str) -> list[tuple[int, int]]:
+    """Three or more "dot N" (or "not N", "point N") a few words apart in one sentence: the
+    octets of an address of a machine whatever words the model made between them, from the
+    number before the first "dot" (when there is one) to the last octet. A chain whose last
+    number counts a noun is a list of quantities ("not 5, not 10, not 15 minutes")."""
+    out: list[tuple[int, int]] = []
+    chain: list[re.Match[str]] = []
+    for m in [*_DOTTED.finditer(text), None]:
+        if m is not None and chain and _joined(text[chain[-1].end() : m.start()]):
+            chain.append(m)
+            continue
+        if len(chain) >= MIN_DOTS and not counted_phrase(text[chain[-1].end() :]):
+            before = _OCTET_BEFORE.search(text, max(0, chain[0].start() - 12), chain[0].start())
+            out.append((before.start() if before else chain[0].start(), chain[-1].end()))
+        chain = [m] if m is not None else []
+    return out
+
+
+def _joined(between: str) -> bool:
+    """Two "dot N" in one sentence, at most MAX_DOT_GAP_WORDS words apart."""
+    return not re.search(r"[.?!]\s", between) and len(_GAP_WORD.findall(between)) <= MAX_DOT_GAP_WORDS
 
 
 # A month number, "slash" and a year ("zero seven slash thirty one", "12/27"): how a card's expiry

@@ -44,6 +44,12 @@ _PLACE_LABEL_WORDS = (
 PLACE_LABELS = frozenset(_PLACE_LABEL_WORDS.split())
 _LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status"])
 _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was|will\s+be))?\W*$", re.IGNORECASE)
+# A label, its "number", a short phrase of where and its verb ("my room number at the hotel was
+# 168", fresh5).
+_LABEL_PHRASE_BEFORE = re.compile(
+    r"([A-Za-z]+)\s+numbers?\s+(?:at|in|on|for|of)\s+(?:the\s+|my\s+|our\s+|this\s+)?[A-Za-z]+\s+(?:is|was)\W*$",
+    re.IGNORECASE,
+)
 _NUMBER_BEFORE = re.compile(r"\bnumbers?\s+(?:is|was)?\W*\$?\s*$", re.IGNORECASE)
 # A number before a plural noun is a count ("one hundred and twenty apples"), and a list that
 # ends in a unit is a list of quantities ("5, 10 and 12 dollars").
@@ -146,8 +152,8 @@ def ordinary(text: str, r: Run) -> bool:
     (A quantity, one number before a unit or a count, is never a run: spoken.runs.)"""
     said = text[r.start : r.end].strip(" ,.")
     before, after = text[: r.start], text[r.end :]
-    label = _LABEL_BEFORE.search(before)
-    if label is not None and label.group(1).lower() in _LABELS:
+    labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
+    if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
         return True
     # Any other number called a "number" is an identifier ("the item number is $25.46", dev3).
     if _NUMBER_BEFORE.search(before):

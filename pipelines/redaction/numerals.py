@@ -62,9 +62,21 @@ FUNCTION_WORDS = frozenset(_FUNCTION.split())
 _PHRASE_TOKEN = re.compile(r"[A-Za-z'-]+|\S")
 
 
+# A part of a counted whole: "106 of the accounts", "three of my cards", "two of them".
+_PARTITIVE = re.compile(
+    r"\s+of\s+(?:(?P<whole>them|us|those)\b|(?:the|my|our|your|his|her|their|these)\s)", re.IGNORECASE
+)
+
+
 def counted_phrase(after: str) -> bool:
     """Whether a number said right before `after` counts the head of the noun phrase it opens:
-    "34 years", "300 members", "250 parking spaces"; not "626 thanks", "4567 last week"."""
+    "34 years", "300 members", "250 parking spaces", "106 of the accounts" (a part of a counted
+    whole); not "626 thanks", "4567 last week", "1234 of the card"."""
+    part = _PARTITIVE.match(after)
+    if part is not None:
+        if part["whole"]:
+            return True
+        after = after[part.end() - 1 :]
     words = _PHRASE_TOKEN.findall(after, 0, 80)[: MAX_MODIFIERS + 1]
     for i, word in enumerate(words):
         if not word.isalpha() or not word.islower():

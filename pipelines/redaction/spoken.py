@@ -133,8 +133,29 @@ def _before_quantity(text: str, pieces: list[tuple[int, int, str | None]], k: in
     return j
 
 
+# A game's score is two numbers joined by "to" ("The final score was 2002 to 14", fresh5; "they
+# beat us 45 to 12"): in a sentence with one of these words "to" (and "won") is no digit.
+_GAME = re.compile(
+    r"\b(?:scores?|scored|won|wins?|winning|beat|beaten|lost|lose|losing|drew|draw|match|game|games|"
+    r"goals?|points|final|half-?time|innings|leads?|leading|led)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.?!]*(?:[.?!]|$)")
+
+
+def _score_word(text: str, piece: tuple[int, int, str | None]) -> bool:
+    """ "to" or "won" in a sentence about a game."""
+    if text[piece[0] : piece[1]].lower() not in ("to", "won"):
+        return False
+    start = max(text.rfind(c, 0, piece[0]) for c in ".?!") + 1
+    sentence = _SENTENCE.match(text, start)
+    return sentence is not None and _GAME.search(sentence.group()) is not None
+
+
 def _joins(text: str, left: tuple[int, int, str | None], right: tuple[int, int, str | None]) -> bool:
     if not _is_glue(text[left[1] : right[0]]) or (right[2] is None and not _homophone(text, right)):
+        return False
+    if _score_word(text, left) or _score_word(text, right):
         return False
     pair = (left, right)
     return not any(_homophone(text, a) and _wordy(text, b) for a, b in (pair, pair[::-1]))

@@ -302,6 +302,10 @@ def name(lowercase: bool):
             if not t.text.isalpha() or (capital and not t.text[0].isupper()) or count >= limit:
                 break
             last, count = j, count + 1
+        # A lower-case name opens with no number ("My name is on one hundred and six of the
+        # accounts", fresh5): a count of something after all.
+        if not capital and (toks[i].lower in NUMBER_WORDS or toks[i].text[0].isdigit()):
+            return None
         return i, last
 
     return find

@@ -15,7 +15,9 @@ split; `fresh3` (pii_templates.FRESH3), the sixth round's acceptance split, with
 sentences, most of them around cue words; `fresh4` (pii_templates.FRESH4), the seventh round's
 acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
 (pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round; `fresh5`
-(pii_templates.FRESH5), the eighth round's acceptance split, with 56 ordinary sentences. Seeded: the
+(pii_templates.FRESH5), the eighth round's acceptance split, with 56 ordinary sentences; `fresh6`
+(pii_templates.FRESH6), the ninth round's acceptance split, with 56 ordinary sentences (prices,
+orders, percentages, phone-menu options among them). Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -39,6 +41,7 @@ from tools.bench.pii_templates import (
     FRESH3,
     FRESH4,
     FRESH5,
+    FRESH6,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -49,6 +52,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH3,
     ORDINARY_FRESH4,
     ORDINARY_FRESH5,
+    ORDINARY_FRESH6,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -66,6 +70,7 @@ VOICES = {
     "fresh4": ("en-us+Alicia", "en-gb-x-gbclan+robert", "en-029+shelby", "en-us-nyc+norbert"),
     "dev6": ("en-gb+Gene", "en-us+Diogo", "en-029+Hugo", "en-gb-scotland+marcelo"),
     "fresh5": ("en-gb-x-gbcwmd+Adam", "en-us+Auntie", "en-029+Zac", "en-gb-scotland+Henrique"),
+    "fresh6": ("en-us+Caleb", "en-gb-x-rp+Quincy", "en-us-nyc+Lee", "en-gb-x-gbclan+Pablo"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -76,6 +81,7 @@ SPLIT_SPEEDS = {
     "fresh4": (118, 142, 180),
     "dev6": (128, 152, 172),
     "fresh5": (122, 148, 178),
+    "fresh6": (124, 156, 184),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -197,6 +203,14 @@ POOLS = {
         "Bideford Wolsingham Tenbury Keswick Alnmouth Stroud",
         "zohomail aim hushmail runbox",
     ),
+    "fresh6": _pool(
+        "Poppy Desmond Ishani Jaroslaw Hiba Griffin Mariko Clementine Lorenzo Veronika Tegid Uchenna",
+        "Whitlock Ofori Brandt Fujita Moretti Simic Cullen Rahimi Lindgren Mercier Kapoor Duarte",
+        "Bullfinch Yarrow Hornbeam Saltmarsh Cowslip Ivybridge Lambeth Tansy",
+        "Road Lane Street Avenue Close",
+        "Kirkby Ludlow Morpeth Helston Buxton Whitby",
+        "mailfence disroot startmail orange",
+    ),
 }
 
 
@@ -316,6 +330,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (FRESH4, ORDINARY_FRESH4, ("fresh4", "fresh4")),
         (DEV6, ORDINARY_DEV6, ("dev6", "dev6")),
         (FRESH5, ORDINARY_FRESH5, ("fresh5", "fresh5")),
+        (FRESH6, ORDINARY_FRESH6, ("fresh6", "fresh6")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
