@@ -49,6 +49,12 @@ def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
     window = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: window}\n")
     assert window.model.clip_input == ClipInput(splice="window")
     assert base.fingerprint() != window.fingerprint()
+    # Own encoder passes leave nothing to share a window for: no packing unless asked for.
+    own = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: own}\n")
+    assert packs_short_clips(base) and not packs_short_clips(own)
+    assert packs_short_clips(
+        TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: own}\nchunking:\n  pack_short_clips: true\n")
+    )
 
 
 def test_text_only_decoding_cannot_be_combined_with_packing_or_the_torch_backend() -> None:

@@ -215,6 +215,29 @@ def test_random_groupings_keep_every_clips_words(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_with_own_encoder_passes_a_clip_has_the_same_text_in_any_job(tmp_path: Path) -> None:
+    """`model.clip_input.splice: own`, unpacked: each clip alone in its window, encoded over its own frames.
+
+    Its text in a job with every other clip (two random orders, eight windows a model call, so
+    other batch-mates) equals its text in a job of its own.
+    """
+    paths, _ = _clip_set(tmp_path)
+    clips = load_clips(paths)
+    config = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: own}\n")
+    assert not packs_short_clips(config)
+    single = PackedDecoder(config, batch=1)
+    alone = {c.path: single.transcripts([c], [[0]])[c.path] for c in clips}
+    assert single.times.calls["model:encode clips"] == len([t for t in alone.values() if t])
+    shared = PackedDecoder(config)
+    rng = random.Random(5)
+    for _ in range(2):
+        order = list(range(len(clips)))
+        rng.shuffle(order)
+        texts = shared.transcripts(clips, [[i] for i in order])
+        assert {p: texts[p] for p in alone} == alone
+
+
+@pytest.mark.slow
 def test_rerunning_a_packed_job_gives_identical_transcripts(ray_local, tmp_path: Path) -> None:  # noqa: F811
     """The same files, packed in one job, twice: byte-identical texts and segments."""
     paths, _ = _clip_set(tmp_path)

@@ -59,6 +59,8 @@ class TranscribeWindows:
             self.backend = load_backend(model, config.model, config.storage, threads)
         self.text_only_long_form = config.text_only_long_form
         self.compression_ratio_threshold = config.model.compression_ratio_threshold
+        # "own": a clip gets an encoder pass over its own frames, packed or alone in its window.
+        self.own_passes = config.model.clip_input.splice == "own"
         self.idle_since = time.perf_counter()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -104,7 +106,10 @@ class TranscribeWindows:
         return pieces
 
     def _decodes_by_clip(self, window: Window) -> bool:
-        return self.backend.decodes_clips and not self.backend.needs_audio and is_packed(window.placements)
+        if not self.backend.decodes_clips or self.backend.needs_audio:
+            return False
+        whole_clip = len(window.placements) == 1 and window.placements[0].n_windows == 1
+        return is_packed(window.placements) or (self.own_passes and whole_clip)
 
     def _decode_by_clip(self, windows: list[Window]) -> list[Piece]:
         """Packed windows: one encoder pass each, then every clip decoded as its own sequence.

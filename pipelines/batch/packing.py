@@ -32,9 +32,16 @@ from pipelines.windows import ChunkingConfig, Stretch, plan_unit
 
 
 def packs_short_clips(config: TranscribeConfig) -> bool:
-    """Whether a task's short clips share windows: as configured, else where timestamps split them."""
+    """Whether a task's short clips share windows: as configured, else where timestamps split them.
+
+    Not by default with own encoder passes (`model.clip_input.splice: own`): a clip alone in its
+    window then costs an encoder pass as long as the clip, so sharing a window saves nothing and
+    would put its neighbours' frames next to its own (docs/performance.md).
+    """
     if config.chunking.pack_short_clips is not None:
         return config.chunking.pack_short_clips
+    if config.model.clip_input.splice == "own":
+        return False
     return config.model.backend == "ct2" and not config.model.without_timestamps
 
 

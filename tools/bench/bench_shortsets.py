@@ -8,7 +8,9 @@ same files, model, beam and compute type, one after the other:
   files, pipelines/batch/local.py), run as a user runs it: without RAY_ADDRESS, unless a `ray
   start` cluster is recorded on the machine (then RAY_ADDRESS=local, never joining it);
 - `voxray transcribe --no-pack`;
-- `voxray transcribe --engine ray` (the defaults on a local Ray started for the run).
+- `voxray transcribe --engine ray` (the defaults on a local Ray started for the run);
+- `voxray transcribe --no-pack` with `model.clip_input.splice: own` (each clip's encoder pass
+  over its own frames only, the candidate in docs/performance.md).
 Each reports wall seconds, RTFx and corpus WER against the set's references; `extra` holds the
 set's name, the speed ratio to the loop, voxray's model CPU seconds (`--profile`), the engine that
 ran, the process's CPU seconds (with its children; a local Ray's daemonised GCS, raylet and
@@ -68,10 +70,13 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
     anchor_s, _, anchor_cpu = _timed([*anchor_cmd, *common, *order])
     anchor = json.loads(texts_path.read_text())
     results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order], {"cpu_s": anchor_cpu})]
+    own = work / "own-encoder-passes.yaml"
+    own.write_text("model:\n  clip_input:\n    splice: own\n")
     runs = (
         ("voxray transcribe (defaults)", []),
         ("voxray transcribe --no-pack", ["--no-pack"]),
         ("voxray transcribe --engine ray", ["--engine", "ray"]),
+        ("voxray transcribe --no-pack, own encoder passes", ["--no-pack", "--config", str(own)]),
     )
     for name, flags in runs:
         dest = work / f"voxray-{folder.name}-{len(results)}"
@@ -96,7 +101,11 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
                 "speed_vs_loop": round(anchor_s / wall, 3),
                 **info,
                 **per_file_vs_loop([refs[p] for p in order], results[0][2], texts),
-                **(words_lost([refs[p] for p in order], results[2][2], texts) if name == results[1][0] else {}),
+                **(
+                    words_lost([refs[p] for p in order], results[2][2], texts)
+                    if name in (results[1][0], results[4][0])
+                    else {}
+                ),
                 **(words_lost([refs[p] for p in order], results[0][2], texts, "loop") if name == results[2][0] else {}),
             },
         )
