@@ -274,6 +274,10 @@ class SeaweedS3:
             f"-master.port={p['master']}",
             f"-master.port.grpc={p['master.grpc']}",
             "-master.telemetry=false",
+            # A restarted master (restart(): same data, so it resumes its raft state) answers "not
+            # current leader" until an election timeout passes: 10-20 s at the default 10 s, every
+            # outage test paying it. A lone master has no one to wait for.
+            "-master.electionTimeout=1s",
             "-master.volumeSizeLimitMB=64",
             f"-volume.port={p['volume']}",
             f"-volume.port.grpc={p['volume.grpc']}",
