@@ -131,6 +131,21 @@ def s3_env(s3_server: SeaweedS3) -> Iterator[SeaweedS3]:
 
 
 # --- Ray ------------------------------------------------------------------------------------------
-# No Ray here on purpose: starting Ray costs seconds, so only tests that need it should pay.
+# No Ray fixture here on purpose: starting Ray costs seconds, so only tests that need it should pay.
 # Today that is `ray_local` in tests/fixtures_ray.py (import it into the test module).
 # A session-scoped Ray fixture, when one is added, belongs in this section.
+
+
+@pytest.fixture(scope="session")
+def speech_default_rows(speech_manifest: list[dict]) -> dict[str, dict]:
+    """The 24 speech clips through the pipeline with the default TranscribeConfig (packed, int8),
+    rows by path: one run for every test that needs exactly this (test_longform's packing cost,
+    test_vocabulary's plain baseline), instead of one run each."""
+    from pipelines.batch.run import iter_transcripts
+    from pipelines.config import TranscribeConfig
+    from pipelines.listing import SourceFile
+    from tests.fixtures_ray import start_ray_local
+
+    start_ray_local()
+    files = [SourceFile(c["path"]) for c in speech_manifest]
+    return {r["path"]: r for r in iter_transcripts(files, TranscribeConfig(), "speech-default")}

@@ -97,11 +97,11 @@ def test_split_channels_label_each_party(ray_local, long_dir: Path, tmp_path: Pa
     assert (tmp_path / "srt" / "stereo_call.ch0.srt").exists() and (tmp_path / "srt" / "stereo_call.ch1.srt").exists()
 
 
-def test_packing_short_clips_costs_at_most_one_wer_point(ray_local, speech_manifest):  # noqa: F811
+def test_packing_short_clips_costs_at_most_one_wer_point(ray_local, speech_manifest, speech_default_rows):  # noqa: F811
     paths = [c["path"] for c in speech_manifest]
     refs = [c["text"] for c in speech_manifest]
     plain = {r["path"]: r for r in transcribe(paths, TranscribeConfig(chunking=ChunkingConfig(pack_short_clips=False)))}
-    packed = {r["path"]: r for r in transcribe(paths, TranscribeConfig())}  # packed by default
+    packed = speech_default_rows  # TranscribeConfig(): packed by default (conftest.py, shared)
     assert wer(refs, [packed[p]["text"] for p in paths]) <= wer(refs, [plain[p]["text"] for p in paths]) + 0.01
     for path in paths:
         # Segments split back by timestamps land inside their own clip.
