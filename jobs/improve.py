@@ -40,9 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--general",
         nargs="+",
         metavar="SOURCE",
-        default=[],
         help="general (non-domain) speech, labelled by the teacher without the glossary and mixed into training "
-        "so the model keeps everyday speech; clips in the gate's sets are never trained on",
+        "so the model keeps everyday speech; clips in the gate's sets are never trained on (default: the bundled "
+        "60 everyday sentences; 'none': the archive alone)",
     )
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
@@ -107,6 +107,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
     from pipelines.improve.gate import GateConfig
+    from pipelines.improve.general import general_sources
     from pipelines.improve.run import DEFAULT_MIXES, ImproveConfig, check
     from pipelines.improve.train import TrainSettings
 
@@ -142,7 +143,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         hotwords=hotwords,
         eval=args.eval,
         regression=args.regression,
-        general=tuple(args.general),
+        general=general_sources(args.general),
         work=args.work,
         dev_share=args.dev_share,
         mixes=DEFAULT_MIXES if args.mix is None else tuple(args.mix),

@@ -56,13 +56,16 @@ def label_quality(domain: Path, work: Path) -> dict:
     domain_kept = [k for k in kept if k["path"] in truth]
     out["kept_labels_wer"] = corpus_wer([truth[k["path"]] for k in domain_kept], [k["text"] for k in domain_kept], "en")
     out["kept"] = len(domain_kept)
-    # `voxray improve --general DIR` (scripts/make_general_dev.py --train-out): its kept labels, scored the same way.
-    general_truth = domain / "general_train_truth.jsonl"
-    if general_truth.exists() and len(kept) > len(domain_kept):
-        spoken = {}
-        for line in general_truth.read_text().splitlines():
+    # `--general`'s kept labels, scored the same way: the bundled default (its record beside the folder,
+    # make_general_dev.py --bundle) or `--general DOMAIN/general_train` (make_general_dev.py --train-out).
+    from pipelines.improve.general import DEFAULT_GENERAL
+
+    spoken = {}
+    for record in (domain / "general_train_truth.jsonl", DEFAULT_GENERAL.with_suffix(".jsonl")):
+        for line in record.read_text().splitlines() if record.exists() else []:
             row = json.loads(line)
-            spoken[str((domain / row["path"]).resolve())] = row["text"]
+            spoken[str((record.parent / row["path"]).resolve())] = row["text"]
+    if spoken and len(kept) > len(domain_kept):
         general = [k for k in kept if k["path"] in spoken]
         out["general_kept"] = len(general)
         refs, hyps = [spoken[k["path"]] for k in general], [k["text"] for k in general]

@@ -1,6 +1,11 @@
-"""Build the evaluation domain of `voxray improve`: an invented telecom's calls, spoken by espeak-ng.
+"""Build an evaluation domain of `voxray improve`: an invented company's calls, spoken by espeak-ng.
 
     python scripts/make_flywheel_domain.py --out /tmp/flywheel-domain [--archive 240 --dev 40 --test 60]
+    python scripts/make_flywheel_domain.py --out /tmp/insurer-domain --domain insurer
+
+`--domain telecom` (the default) is the telecom every setting of the loop was chosen on; `--domain
+insurer` is a second industry (new terms, wording and voices) for checking that those settings
+generalise: nothing is tuned on it.
 
 Needs espeak-ng (apt-get install -y espeak-ng). Writes, under OUT:
 - `archive/`: the unlabelled archive, `--archive` WAV clips (no text is kept next to them, so
@@ -21,6 +26,7 @@ import random
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 PRODUCTS = ["Veltrix Fiber", "Quorvane Mobile", "Zephyra Home", "Altuna Business", "Nexolink", "Brivana Prepaid"]
@@ -60,18 +66,86 @@ HELD_OUT_TEMPLATES = [
 ]
 ARCHIVE_VOICES = ["en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb+f2", "en-us+m7"]
 HELD_OUT_VOICES = ["en-gb-x-rp", "en-us+f4", "en-gb-scotland+m2", "en-029"]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One invented company: its terms (the glossary), its archive's wording and voices, and the
+    held-out wording and voices of dev and test."""
+
+    products: list[str]
+    features: list[str]
+    staff: list[str]
+    cities: list[str]
+    archive_templates: list[str]
+    held_out_templates: list[str]
+    archive_voices: list[str]
+    held_out_voices: list[str]
+
+
+TELECOM = Domain(
+    PRODUCTS, FEATURES, STAFF, CITIES, ARCHIVE_TEMPLATES, HELD_OUT_TEMPLATES, ARCHIVE_VOICES, HELD_OUT_VOICES
+)
+
+# A second industry, written after the loop's settings were fixed on the telecom and never used to
+# tune them: an invented insurer's claims line. Same slots (product: a policy, feature: a cover or
+# add-on), new names, new wording, and espeak-ng voices that the telecom used nowhere (other accents
+# or other variants), so neither the archive nor the held-out clips sound like the telecom's.
+INSURER = Domain(
+    products=["Corvanta Home", "Elbridge Motor", "Tidewell Life", "Sorrento Travel", "Pelham Pet", "Halvex Business"],
+    features=["Stormgard", "Keyvance", "Glazemend", "Mendora Assist", "Lexicare", "Quillon Rescue", "Safarrow"],
+    staff=[
+        "Beatrix Ndlovu",
+        "Caspian Worthing",
+        "Leocadia Fenwick",
+        "Emeka Obiora",
+        "Siobhan Kowalczyk",
+        "Dmitri Halloran",
+    ],
+    cities=["Wrenfield", "Marston Quay", "Ellerby Cross", "Tamsworth", "Greyholt", "Saint Aubrell"],
+    archive_templates=[
+        "Good morning, you are through to {staff} in claims, is this about your {product} policy?",
+        "I want to make a claim under {feature} on my {product} policy.",
+        "A storm damaged our roof in {city} and we have {product} cover.",
+        "{staff} said the {feature} excess would be waived this year.",
+        "Please add {feature} to my {product} renewal.",
+        "Your claim has been approved and {staff} will arrange the payment.",
+        "We have had many {product} claims from {city} after the floods.",
+        "Does my {product} policy include {feature} when I am abroad?",
+        "The assessor from {city} will visit about your {product} claim on Friday.",
+        "I was quoted twice for {feature} on the {product} renewal letter.",
+        "Let me put you through to {staff} at our {city} branch.",
+        "Can I cancel {feature} and keep the rest of my {product} cover?",
+    ],
+    held_out_templates=[
+        "Has {staff} received the photos for my {product} claim in {city}?",
+        "The {feature} benefit on my {product} policy was refused yesterday.",
+        "My cousin in {city} pays less for {product} with {feature} included.",
+        "Could {staff} send me the {feature} terms by email?",
+        "I am still waiting for the {product} settlement from the {city} office.",
+        "Why did my {product} premium go up after {staff} added {feature}?",
+    ],
+    archive_voices=["en-gb-x-gbclan", "en-us-nyc", "en-gb-x-gbcwmd", "en-us+m4", "en-gb+f5", "en-us+klatt2"],
+    held_out_voices=["en-gb-scotland+f3", "en-029+m5", "en-gb-x-rp+m6", "en-us+f2"],
+)
+DOMAINS = {"telecom": TELECOM, "insurer": INSURER}
 SPEEDS = [140, 160, 175, 190]
 
 
-def glossary() -> list[str]:
-    return [*PRODUCTS, *FEATURES, *STAFF, *CITIES]
+def glossary(domain: Domain = TELECOM) -> list[str]:
+    return [*domain.products, *domain.features, *domain.staff, *domain.cities]
 
 
-def sentences(n: int, templates: list[str], rng: random.Random, exclude: set[str] = frozenset()) -> list[str]:
+def sentences(
+    n: int, templates: list[str], rng: random.Random, exclude: set[str] = frozenset(), domain: Domain = TELECOM
+) -> list[str]:
     out: dict[str, None] = {}
     while len(out) < n:
         text = rng.choice(templates).format(
-            product=rng.choice(PRODUCTS), feature=rng.choice(FEATURES), staff=rng.choice(STAFF), city=rng.choice(CITIES)
+            product=rng.choice(domain.products),
+            feature=rng.choice(domain.features),
+            staff=rng.choice(domain.staff),
+            city=rng.choice(domain.cities),
         )
         if text not in exclude:
             out.setdefault(text)
@@ -101,18 +175,20 @@ def main() -> int:
     p.add_argument("--dev", type=int, default=40)
     p.add_argument("--test", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--domain", choices=sorted(DOMAINS), default="telecom", help="which invented company (telecom)")
     args = p.parse_args()
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is required: apt-get install -y espeak-ng")
-    rng = random.Random(args.seed)
-    archive = sentences(args.archive, ARCHIVE_TEMPLATES, rng)
-    held_out = sentences(args.dev + args.test, HELD_OUT_TEMPLATES, rng, exclude=set(archive))
+    rng, domain = random.Random(args.seed), DOMAINS[args.domain]
+    archive = sentences(args.archive, domain.archive_templates, rng, domain=domain)
+    held_out = sentences(args.dev + args.test, domain.held_out_templates, rng, exclude=set(archive), domain=domain)
     out = args.out.resolve()
-    write_jsonl(out / "archive_truth.jsonl", speak(archive, out / "archive", ARCHIVE_VOICES, rng))
-    write_jsonl(out / "dev.jsonl", speak(held_out[: args.dev], out / "dev", HELD_OUT_VOICES, rng))
-    write_jsonl(out / "test.jsonl", speak(held_out[args.dev :], out / "test", HELD_OUT_VOICES, rng))
-    (out / "glossary.txt").write_text("\n".join(glossary()) + "\n", encoding="utf-8")
-    print(f"{out}: archive {len(archive)} clips, dev {args.dev}, test {args.test}, glossary {len(glossary())} terms")
+    write_jsonl(out / "archive_truth.jsonl", speak(archive, out / "archive", domain.archive_voices, rng))
+    write_jsonl(out / "dev.jsonl", speak(held_out[: args.dev], out / "dev", domain.held_out_voices, rng))
+    write_jsonl(out / "test.jsonl", speak(held_out[args.dev :], out / "test", domain.held_out_voices, rng))
+    terms = glossary(domain)
+    (out / "glossary.txt").write_text("\n".join(terms) + "\n", encoding="utf-8")
+    print(f"{out}: {args.domain}, archive {len(archive)} clips, dev {args.dev}, test {args.test}, {len(terms)} terms")
     return 0
 
 

@@ -3,6 +3,7 @@
     python scripts/make_general_dev.py --out /tmp/flywheel-domain
     python scripts/make_general_dev.py --real-out /tmp/general_real.jsonl
     python scripts/make_general_dev.py --train-out /tmp/flywheel-domain
+    python scripts/make_general_dev.py --bundle
 
 `--out` writes OUT/general/*.wav and OUT/general_dev.jsonl: the first five lists of the Harvard sentences
 (IEEE Recommended Practice for Speech Quality Measurements, 1969; phonetically balanced everyday
@@ -27,6 +28,12 @@ everyday English sentences written for this purpose (EVERYDAY), spoken by the do
 espeak-ng voices and speeds: what an enterprise's own non-domain calls would be, the same channel
 with other words. No sentence of an evaluation set (the Harvard sentences above, tests/data/speech,
 the regression and held-out real sets) may be among them: the script refuses to write one.
+
+`--bundle` writes the same 60 clips (same voices and speeds, same seed) into the package as `voxray
+improve`'s default `--general` (pipelines/improve/general_speech/, Ogg Opus 24 kbit/s mono, about
+half a megabyte against 8.0 MB of espeak-ng WAVs) and, beside that folder, general_speech.jsonl: each
+clip's text, voice and speed (for analysis only; the loop never reads it). Needs ffmpeg with
+libopus. The encoding is bit-exact, so a rebuild writes the same bytes.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ import argparse
 import json
 import random
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -164,6 +173,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="write the espeak-ng Harvard dev set here")
     p.add_argument("--real-out", type=Path, help="write the held-out general real-speech manifest here")
     p.add_argument("--train-out", type=Path, help="write the espeak-ng general TRAINING speech here")
+    p.add_argument("--bundle", action="store_true", help=f"write the packaged general speech ({BUNDLE})")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     if args.real_out:
@@ -171,7 +181,7 @@ def main() -> int:
         write_jsonl(args.real_out, rows)
         words = sum(len(r["text"].split()) for r in rows)
         print(f"{args.real_out}: {len(rows)} real utterances, {words} words")
-    if not (args.out or args.train_out):
+    if not (args.out or args.train_out or args.bundle):
         return 0
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is required: apt-get install -y espeak-ng")
@@ -187,7 +197,42 @@ def main() -> int:
         rows = speak(EVERYDAY, out / "general_train", ARCHIVE_VOICES, random.Random(args.seed))
         write_jsonl(out / "general_train_truth.jsonl", rows)
         print(f"{out / 'general_train'}: {len(rows)} clips (spoken text: general_train_truth.jsonl)")
+    if args.bundle:
+        bundle(args.seed)
     return 0
+
+
+# `voxray improve`'s default --general: package data (pyproject's package-data lists it).
+BUNDLE = Path(__file__).resolve().parents[1] / "pipelines" / "improve" / "general_speech"
+
+
+def bundle(seed: int) -> None:
+    """The --train-out clips, compressed into the package; their record beside the folder."""
+    if overlap := {t.lower() for t in EVERYDAY} & evaluation_texts():
+        sys.exit(f"sentences also in an evaluation set: {sorted(overlap)}")
+    if shutil.which("ffmpeg") is None:
+        sys.exit("ffmpeg (with libopus) is required")
+    shutil.rmtree(BUNDLE, ignore_errors=True)
+    BUNDLE.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = speak(EVERYDAY, Path(tmp) / "general", ARCHIVE_VOICES, random.Random(seed))
+        for row in rows:
+            name = Path(row["path"]).with_suffix(".opus").name
+            encode(Path(tmp) / row["path"], BUNDLE / name)
+            row["path"] = f"{BUNDLE.name}/{name}"
+    write_jsonl(BUNDLE.with_suffix(".jsonl"), rows)
+    size = sum(f.stat().st_size for f in BUNDLE.iterdir())
+    print(f"{BUNDLE}: {len(rows)} clips, {size / 1e6:.2f} MB (text, voice, speed: {BUNDLE.name}.jsonl)")
+
+
+def encode(wav: Path, out: Path) -> None:
+    """16 kHz mono Ogg Opus at 24 kbit/s, speech mode; bitexact so a rebuild gives the same bytes."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(wav), "-ac", "1", "-ar", "16000", "-c:a", "libopus",
+         "-b:a", "24k", "-application", "voip", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a",
+         "+bitexact", str(out)],
+        check=True,
+    )  # fmt: skip
 
 
 def real_general() -> list[dict]:

@@ -29,7 +29,7 @@ from models.versions import ModelRegistry, RegistryError
 from pipelines.improve.archive import Archive, open_archive, production_rows
 from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Labelled, Selection, select, with_skipped
 from pipelines.improve.gate import Decision, GateConfig, Scores, choose, decide, pct
-from pipelines.improve.general import general_selection
+from pipelines.improve.general import DEFAULT_GENERAL, general_selection
 from pipelines.improve.passes import archive_pass, corpus_wers, model_config
 from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
 from pipelines.quality.evaluate import Reference, load_references
@@ -61,8 +61,8 @@ class ImproveConfig:
     eval: str | None = None
     regression: str | None = None  # None: DEFAULT_REGRESSION
     # General (non-domain) speech, labelled by the teacher without hotwords and mixed into training
-    # only (pipelines/improve/general.py); empty: the domain archive alone.
-    general: tuple[str, ...] = ()
+    # only (pipelines/improve/general.py); default: the bundled set; empty: the domain archive alone.
+    general: tuple[str, ...] = (str(DEFAULT_GENERAL),)
     work: str | None = None  # local folder for passes, manifests and exports; None: under the cache
     dev_share: float = 0.1
     # WiSE-FT: each candidate is (1 - mix) * current + mix * fine-tuned, in weight space (see
