@@ -18,7 +18,14 @@ from models.languages import check_language
 from models.registry import ModelNotFoundError
 from models.resolved import ResolvedModel
 from pipelines.batch.assemble import split_window
-from pipelines.batch.packing import decode_alone, incomplete_clip, is_packed, kept, unsafe_clips
+from pipelines.batch.packing import (
+    decode_alone,
+    holds_one_whole_clip,
+    incomplete_clip,
+    is_packed,
+    kept,
+    unsafe_clips,
+)
 from pipelines.batch.records import Piece, Placement, Window, pieces_table, windows_of
 from pipelines.config import TranscribeConfig
 
@@ -108,8 +115,7 @@ class TranscribeWindows:
     def _decodes_by_clip(self, window: Window) -> bool:
         if not self.backend.decodes_clips or self.backend.needs_audio:
             return False
-        whole_clip = len(window.placements) == 1 and window.placements[0].n_windows == 1
-        return is_packed(window.placements) or (self.own_passes and whole_clip)
+        return is_packed(window.placements) or (self.own_passes and holds_one_whole_clip(window.placements))
 
     def _decode_by_clip(self, windows: list[Window]) -> list[Piece]:
         """Packed windows: one encoder pass each, then every clip decoded as its own sequence.

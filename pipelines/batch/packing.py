@@ -122,6 +122,11 @@ def plan_clips(
     return windows, outcomes
 
 
+def holds_one_whole_clip(placements: Sequence[Placement]) -> bool:
+    """A window holding one input's only stretch: with own encoder passes, decoded as a clip."""
+    return len(placements) == 1 and placements[0].n_windows == 1
+
+
 def is_packed(placements: Sequence[Placement]) -> bool:
     """A window holding stretches of more than one (file, channel): packed short clips."""
     return len({p.key for p in placements}) > 1

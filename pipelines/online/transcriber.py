@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from models.backend import WindowResult
+from models.backend import ClipSpan, WindowResult
 from models.common.audio import SAMPLE_RATE
 from models.common.config import ModelConfig
 from models.features import LogMel
@@ -26,6 +26,7 @@ from models.languages import UnsupportedLanguageError
 from models.resolved import ResolvedModel, resolve
 from pipelines.batch.assemble import Assembler, split_window
 from pipelines.batch.infer import check_model_language, load_backend
+from pipelines.batch.packing import holds_one_whole_clip, incomplete_clip
 from pipelines.batch.records import FileMeta, Placement, placement
 from pipelines.config import DiarizeConfig, TranscribeConfig
 from pipelines.decode import DecodedAudio, DecodeError, decode_audio
@@ -87,6 +88,7 @@ class OnlineTranscriber:
         self.inputs: Callable[[np.ndarray], np.ndarray] = (
             _as_is if self.backend.needs_audio else LogMel(self.model.n_mels)
         )
+        self.own_passes = self.backend.decodes_clips and config.model.clip_input.splice == "own"
         on_gpu = self.backend.on_gpu
         self.windows_per_call = config.compute.batch_size or (GPU_WINDOWS_PER_CALL if on_gpu else CPU_WINDOWS_PER_CALL)
         self._assembler = Assembler(config.model.model, RUN_ID, config.fingerprint(self.model.identity))
@@ -140,16 +142,35 @@ class OnlineTranscriber:
                 chunk = keys[start : start + self.windows_per_call]
                 began = time.perf_counter()
                 inputs = [requests[i].features[w] for i, w in chunk]
-                out = self._run(inputs, [requests[i].durations[w] for i, w in chunk], decoding)
+                durations = [requests[i].durations[w] for i, w in chunk]
+                out = self._run(inputs, durations, decoding, [requests[i].placements[w] for i, w in chunk])
                 per_window = (time.perf_counter() - began) / len(chunk)
                 for key, result in zip(chunk, out, strict=True):
                     results[key], infer_s[key] = result, per_window
         return [self._row(i, r, results, infer_s) for i, r in enumerate(requests)]
 
-    def _run(self, inputs: list[np.ndarray], durations: list[float], decoding: ModelConfig) -> list[WindowResult]:
+    def _run(
+        self, inputs: list[np.ndarray], durations: list[float], decoding: ModelConfig, placements: list[list[Placement]]
+    ) -> list[WindowResult]:
         if self.backend.needs_audio:
             return self.backend.transcribe_audio(inputs, decoding)
-        return self.backend.transcribe_windows(np.stack(inputs), durations, decoding)
+        features = np.stack(inputs)
+        results: list[WindowResult | None] = [None] * len(inputs)
+        # With own encoder passes a whole short upload is decoded as the batch pipeline decodes it
+        # (pipelines/batch/infer.py), with the same net: a clip that lost words is decoded whole.
+        own = [k for k, p in enumerate(placements) if self.own_passes and holds_one_whole_clip(p)]
+        if own:
+            spans = [ClipSpan(j, placements[k][0].window_offset_s, placements[k][0].end_s) for j, k in enumerate(own)]
+            guard = decoding.compression_ratio_threshold
+            for k, r in zip(own, self.backend.transcribe_clips(features[own], spans, decoding), strict=True):
+                if not (r.failed or incomplete_clip(placements[k][0], r.segments, guard)):
+                    results[k] = r
+        rest = [k for k, r in enumerate(results) if r is None]
+        if rest:
+            whole = self.backend.transcribe_windows(features[rest], [durations[k] for k in rest], decoding)
+            for k, r in zip(rest, whole, strict=True):
+                results[k] = r
+        return [r for r in results if r is not None]
 
     def _row(
         self,
