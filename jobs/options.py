@@ -155,8 +155,8 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
             "--pack",
             action=argparse.BooleanOptionalAction,
             default=None,
-            help="pack several short clips into one 30 s window, about twice as fast on short clips (default: on "
-            "with the ct2 backend and timestamps; --no-pack gives every clip a window of its own)",
+            help="pack several short clips into one 30 s window and encoder pass (default: off, each clip gets an "
+            "encoder pass over its own frames, model.clip_input.splice: own; on with splice: span)",
         ),
     ),
     "speakers": (

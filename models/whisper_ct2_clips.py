@@ -18,6 +18,8 @@ passes are the window's. Measured in docs/performance.md (issue 21).
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import ctranslate2
@@ -78,7 +80,19 @@ def decode_clips(
     """One result per clip (times in its window), each clip decoded as its own sequence."""
     how = cfg.clip_input
     if how.splice == "own":
-        return decode_own(whisper, features, spans, cfg)
+        # Own passes are for a clip alone in its window; clips packed together (`--pack`) share their
+        # window's pass, decoded the "span" way (packed own passes measured worse: docs/performance.md).
+        shared = Counter(s.window for s in spans)
+        alone = [i for i, s in enumerate(spans) if shared[s.window] == 1]
+        packed = [i for i, s in enumerate(spans) if shared[s.window] > 1]
+        by_index: dict[int, WindowResult] = {}
+        if alone:
+            by_index.update(zip(alone, decode_own(whisper, features, [spans[i] for i in alone], cfg), strict=True))
+        if packed:
+            span_cfg = replace(cfg, clip_input=replace(how, splice="span"))
+            decoded = decode_clips(whisper, features, [spans[i] for i in packed], span_cfg)
+            by_index.update(zip(packed, decoded, strict=True))
+        return [by_index[i] for i in range(len(spans))]
     with whisper.times.stage("model:encode"):
         encoded = whisper.model.encode(np.ascontiguousarray(features, dtype=np.float32))
     languages = whisper.languages(encoded, len(features), cfg)

@@ -19,6 +19,9 @@ from pipelines.speakers.settings import DiarizeConfig, SpeakerBackend  # noqa: F
 from pipelines.windows import ChunkingConfig
 
 ChannelMode = Literal["mix", "split"]
+# How short clips were decoded before `model.clip_input` existed (packed, each clip its window's span):
+# a config that sets it keeps the fingerprint its tables were written with.
+LEGACY_CLIP_INPUT = ClipInput(splice="span")
 
 
 class OptionError(ValueError):
@@ -141,7 +144,7 @@ class TranscribeConfig(YamlConfig):
         for key in ("hotwords", "initial_prompt"):
             if relevant["model"].get(key) is None:
                 relevant["model"].pop(key, None)
-        if self.model.clip_input == ClipInput():
+        if self.model.clip_input == LEGACY_CLIP_INPUT:
             del relevant["model"]["clip_input"]
         # The model's content, not only its name: new weights behind the same path or name must
         # not pass for the transcripts of the old ones.

@@ -67,7 +67,6 @@ VARIANTS = {
     "prefix-zero": ClipInput(splice="prefix", silence=0.0),
     "window": ClipInput(splice="window"),
     "window-nostart": ClipInput(splice="window", forced_start=False),
-    "own": ClipInput(splice="own"),
 }
 
 

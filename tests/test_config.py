@@ -44,14 +44,14 @@ def test_fingerprint_ignores_cluster_settings_but_not_model_settings() -> None:
     base = TranscribeConfig()
     assert base.fingerprint() == TranscribeConfig.from_dict({"compute": {"batch_size": 64}}).fingerprint()
     assert base.fingerprint() != TranscribeConfig(model=ModelConfig(beam_size=1)).fingerprint()
-    # How packed clips are decoded changes transcripts; left at its default it is left out, so the
-    # fingerprints of tables written before it was a setting still hold.
+    # How short clips are decoded changes transcripts, so it is in the fingerprint.
     window = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: window}\n")
+    span = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: span}\n")
     assert window.model.clip_input == ClipInput(splice="window")
-    assert base.fingerprint() != window.fingerprint()
-    # Own encoder passes leave nothing to share a window for: no packing unless asked for.
+    assert len({base.fingerprint(), window.fingerprint(), span.fingerprint()}) == 3
+    # Own encoder passes (the default) leave nothing to share a window for: no packing unless asked for.
     own = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: own}\n")
-    assert packs_short_clips(base) and not packs_short_clips(own)
+    assert base == own and not packs_short_clips(base) and packs_short_clips(span)
     assert packs_short_clips(
         TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: own}\nchunking:\n  pack_short_clips: true\n")
     )
@@ -177,7 +177,7 @@ def test_long_recordings_decode_text_only_unless_finer_timing_is_asked_for() -> 
     assert not TranscribeConfig(decode=DecodeConfig(channels="split")).text_only_long_form
     assert not TranscribeConfig(model=ModelConfig(backend="torch")).text_only_long_form
     # Short clips keep the timestamps that packing splits them by.
-    assert packs_short_clips(TranscribeConfig())
+    assert packs_short_clips(TranscribeConfig(model=ModelConfig(clip_input=ClipInput(splice="span"))))
 
 
 def test_timing_flags_reach_the_config_and_exclude_each_other(capsys) -> None:

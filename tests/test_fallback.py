@@ -21,11 +21,13 @@ FALLBACK = sorted((DATA / "fallback").glob("*.flac"))
 NEIGHBOURS = sorted((DATA / "speech").glob("0[1-5]_*.wav"))
 
 pytestmark = pytest.mark.slow
+# Packed clips decoded from their window's encoder pass: the path these fixtures reach the fallback on.
+PACKED = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: span}\n")
 
 
 @pytest.fixture(scope="module")
 def decoder() -> PackedDecoder:
-    return PackedDecoder(TranscribeConfig().validated(), threads=1)
+    return PackedDecoder(PACKED, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +76,7 @@ def test_a_packed_clip_gets_the_same_text_whatever_its_batch(decoder: PackedDeco
 
 
 def test_whispers_sampling_is_still_available(clips: list[Clip]) -> None:
-    config = TranscribeConfig().validated()
-    sampling = PackedDecoder(replace(config, model=replace(config.model, fallback="sample")), threads=1)
+    sampling = PackedDecoder(replace(PACKED, model=replace(PACKED.model, fallback="sample")), threads=1)
     texts = sampling.transcripts(clips[:1], [[0]])
     assert fallback_steps(sampling) > 0
     assert texts[clips[0].path].strip()

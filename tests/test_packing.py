@@ -242,7 +242,7 @@ def test_rerunning_a_packed_job_gives_identical_transcripts(ray_local, tmp_path:
     """The same files, packed in one job, twice: byte-identical texts and segments."""
     paths, _ = _clip_set(tmp_path)
     files = [SourceFile(str(p)) for p in paths[::3]]
-    config = TranscribeConfig().validated()
+    config = TranscribeConfig.from_yaml_text("model:\n  clip_input: {splice: span}\n")
     assert packs_short_clips(config)
 
     def run() -> dict[str, tuple]:

@@ -14,7 +14,7 @@ from faster_whisper import WhisperModel
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from jobs.cli import main
-from models.common.config import ModelConfig, StorageConfig
+from models.common.config import ClipInput, ModelConfig, StorageConfig
 from models.common.schema import TRANSCRIPT_SCHEMA
 from models.registry import resolve_model
 from pipelines.batch.run import iter_transcripts
@@ -133,9 +133,11 @@ def float32_pair(speech_manifest) -> tuple[dict[str, str], dict[str, str]]:
 
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
-    # Unpacked: faster-whisper's per-file transcribe gives every clip a window of its own.
+    # Unpacked, each clip's window encoded whole: faster-whisper's per-file transcribe does that. The
+    # default's own encoder passes are another decoding; test_default_int8_wer_... compares those.
     config = TranscribeConfig(
-        model=ModelConfig(compute_type="float32"), chunking=ChunkingConfig(pack_short_clips=False)
+        model=ModelConfig(compute_type="float32", clip_input=ClipInput(splice="span")),
+        chunking=ChunkingConfig(pack_short_clips=False),
     )
     files = [SourceFile(c["path"]) for c in speech_manifest]
     ours = {r["path"]: r["text"] for r in iter_transcripts(files, config, "t")}

@@ -44,8 +44,12 @@ def test_torch_backend_through_voxray_transcribe(ray_local, imported, speech_man
     assert (
         main(["transcribe", *clips, "-o", str(torch_out), "--backend", "torch", "--model", str(imported), *common]) == 0
     )
-    # --no-pack: the torch backend gives every clip its own window, so the ct2 side does too.
-    assert main(["transcribe", *clips, "-o", str(ct2_out), "--model", "tiny.en", "--no-pack", *common]) == 0
+    # The torch backend encodes every clip's whole window, so the ct2 side does too (not its default
+    # own encoder passes: another decoding).
+    whole = tmp_path / "whole-windows.yaml"
+    whole.write_text("model:\n  clip_input: {splice: span}\n")
+    ct2_cmd = ["transcribe", *clips, "-o", str(ct2_out), "--model", "tiny.en", "--no-pack", "--config", str(whole)]
+    assert main([*ct2_cmd, *common]) == 0
     torch_rows, ct2_rows = _rows(torch_out), _rows(ct2_out)
     assert sorted(r["path"] for r in torch_rows) == sorted(clips)
     for row in torch_rows:

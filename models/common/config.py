@@ -107,8 +107,9 @@ class StorageConfig:
 class ClipInput:
     """How a clip packed with others is put before the decoder (models.whisper_ct2_clips).
 
-    The default is the only one the pipeline was tuned with; the others are kept so that
-    scripts/packing_layouts.py --variants can measure them (docs/performance.md, issue 21).
+    The default, "own", with short clips unpacked (its default), makes a clip's transcript a function
+    of its own audio; "span" is how packed clips were decoded before it, and the others are kept so
+    that scripts/packing_layouts.py --variants can measure them (docs/performance.md, issue 21).
     splice: "span" (its window's encoder output over its span, a silent window's elsewhere),
       "prefix" (its window's up to its end, silent after: what precedes it is context only), or
       "window" (its window's whole encoder output; its segments past its end are dropped), or
@@ -117,7 +118,7 @@ class ClipInput:
     forced_start: its prompt ends with its start timestamp token; else the decoder picks it.
     """
 
-    splice: Literal["span", "prefix", "window", "own"] = "span"
+    splice: Literal["span", "prefix", "window", "own"] = "own"
     silence: float | None = None
     forced_start: bool = True
 
