@@ -13,7 +13,7 @@ SCENARIOS_HELP = (
     "long (model throughput in one process, like for like), stages, timestamps, memory, overhead; "
     "small-job (`make demo`'s six samples as whole processes: defaults, --engine ray and the per-file "
     "loop, alternating for 5 rounds; medians and ratios to the loop); "
-    "short-sets (held-out clip sets: the per-file loop, defaults, --no-pack and --engine ray, per set); "
+    "short-sets (held-out clip sets: the per-file loop, defaults, --pack, whole windows and --engine ray, per set); "
     "distill (`voxray improve`'s teacher, the packaged Whisper base, against its student tiny.en on the "
     "--short-dir clips: RTFx of each through the batch pipeline and the student's speed-up); "
     "also diarize-quality (builds its evaluation set with espeak-ng and ffmpeg into ~/.cache/voxray on "

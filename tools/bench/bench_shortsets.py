@@ -4,13 +4,14 @@ Per set (built by scripts/make_clip_sets.py: sentence sources, voices, speeds, r
 1-15 s, noise and silence, never used for tuning; the `dev` set is skipped), three processes on the
 same files, model, beam and compute type, one after the other:
 - the plain faster-whisper per-file loop (pipelines/quality/anchor.py);
-- `voxray transcribe` with its defaults (short clips packed; in-process for sets of up to 200
-  files, pipelines/batch/local.py), run as a user runs it: without RAY_ADDRESS, unless a `ray
-  start` cluster is recorded on the machine (then RAY_ADDRESS=local, never joining it);
-- `voxray transcribe --no-pack`;
-- `voxray transcribe --engine ray` (the defaults on a local Ray started for the run);
-- `voxray transcribe --no-pack` with `model.clip_input.splice: own` (each clip's encoder pass
-  over its own frames only, the candidate in docs/performance.md).
+- `voxray transcribe` with its defaults (each short clip's encoder pass over its own frames,
+  `model.clip_input.splice: own`; in-process for sets of up to 200 files, pipelines/batch/local.py),
+  run as a user runs it: without RAY_ADDRESS, unless a `ray start` cluster is recorded on the
+  machine (then RAY_ADDRESS=local, never joining it);
+- `voxray transcribe --pack` (several short clips packed into one 30 s window);
+- whole windows: `--no-pack` with `splice: span` (each clip alone in a 30 s window encoded whole,
+  what faster-whisper's per-file transcribe does), the reference for the words-lost counts;
+- `voxray transcribe --engine ray` (the defaults on a local Ray started for the run).
 Each reports wall seconds, RTFx and corpus WER against the set's references; `extra` holds the
 set's name, the speed ratio to the loop, voxray's model CPU seconds (`--profile`), the engine that
 ran, the process's CPU seconds (with its children; a local Ray's daemonised GCS, raylet and
@@ -40,6 +41,8 @@ CLIPS_PER_SET = 60
 REPO = Path(__file__).resolve().parents[2]
 # Issue 21: no single file more than 10 WER points worse than the loop's transcript of it.
 PER_FILE_BOUND = 0.10
+# Rows of `_one_set`'s results, in the order it runs them.
+LOOP, DEFAULTS, PACKED, WHOLE = range(4)
 
 
 def bench_short_sets(cfg: Any, work: Path, measurement: Any) -> list:  # BenchConfig, Measurement
@@ -70,13 +73,13 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
     anchor_s, _, anchor_cpu = _timed([*anchor_cmd, *common, *order])
     anchor = json.loads(texts_path.read_text())
     results = [("faster-whisper per-file loop", anchor_s, [anchor.get(p, "") for p in order], {"cpu_s": anchor_cpu})]
-    own = work / "own-encoder-passes.yaml"
-    own.write_text("model:\n  clip_input:\n    splice: own\n")
+    whole = work / "whole-windows.yaml"
+    whole.write_text("model:\n  clip_input:\n    splice: span\n")
     runs = (
         ("voxray transcribe (defaults)", []),
-        ("voxray transcribe --no-pack", ["--no-pack"]),
+        ("voxray transcribe --pack", ["--pack"]),
+        ("voxray transcribe, whole windows (--no-pack, splice span)", ["--no-pack", "--config", str(whole)]),
         ("voxray transcribe --engine ray", ["--engine", "ray"]),
-        ("voxray transcribe --no-pack, own encoder passes", ["--no-pack", "--config", str(own)]),
     )
     for name, flags in runs:
         dest = work / f"voxray-{folder.name}-{len(results)}"
@@ -102,11 +105,15 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
                 **info,
                 **per_file_vs_loop([refs[p] for p in order], results[0][2], texts),
                 **(
-                    words_lost([refs[p] for p in order], results[2][2], texts)
-                    if name in (results[1][0], results[4][0])
+                    words_lost([refs[p] for p in order], results[WHOLE][2], texts)
+                    if name in (results[DEFAULTS][0], results[PACKED][0])
                     else {}
                 ),
-                **(words_lost([refs[p] for p in order], results[0][2], texts, "loop") if name == results[2][0] else {}),
+                **(
+                    words_lost([refs[p] for p in order], results[LOOP][2], texts, "loop")
+                    if name == results[WHOLE][0]
+                    else {}
+                ),
             },
         )
         for name, wall, texts, info in results
@@ -114,12 +121,13 @@ def _one_set(cfg: Any, work: Path, folder: Path, measurement: Any) -> list:
 
 
 def words_lost(refs: list[str], alone: list[str], packed: list[str], against: str = "no_pack") -> dict[str, Any]:
-    """Issue 21's invariant on a held-out set: reference words that a clip's `--no-pack` transcript
-    (the clip alone in its window) gets right and its packed transcript deletes. Words both miss,
+    """Issue 21's invariant on a held-out set: reference words that a clip's whole-window transcript
+    (the clip alone in its window; the key says `no_pack`, as in earlier result files) gets right
+    and its packed or own-pass transcript deletes. Words both miss,
     words alone made up, and substitutions (which also move between two runs of the loop where the
     fallback samples) are not counted.
 
-    On the `--no-pack` row the same count against the loop (`against="loop"`): the words a clip
+    On the whole-window row the same count against the loop (`against="loop"`): the words a clip
     loses when only its presentation changes (its VAD span at the window's start instead of the
     whole file), the floor that per-clip decoding jitter sets for any such comparison."""
     lost = [
