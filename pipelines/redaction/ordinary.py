@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from pipelines.redaction.spoken import PIECE, digits_of
+
 # The most digits a menu option, a bus, an age or a year has.
 SHORT_DIGITS = 4
 _MENU = r"press|pressed|pressing|dial|dialled|dialed|select|choose|option"
@@ -29,6 +31,8 @@ INTRODUCED = re.compile(rf"\b(?:(?:{_MENU}|{_AGE})\W+|{_TRANSIT}|{_MADE}\W+)(?:n
 # "the number 12 bus", "route 9 train": a vehicle's word after the number names it.
 _VEHICLE_AFTER = re.compile(r"\s*(?:bus|buses|train|tram|coach|shuttle)\b", re.IGNORECASE)
 _NUMBER_BEFORE = re.compile(r"\bnumber\s*$", re.IGNORECASE)
+# "2004 to the centre", "260 to an agent": a preposition the value finders read as a digit.
+_PREPOSITION_END = re.compile(r"[\s,]+(?:to|too|for)\W*$", re.IGNORECASE)
 
 
 def introducer(before: str, after: str, digits: str) -> int | None:
@@ -42,3 +46,10 @@ def introducer(before: str, after: str, digits: str) -> int | None:
         return verb.start()
     label = _NUMBER_BEFORE.search(before)
     return label.start() if label is not None and _VEHICLE_AFTER.match(after) else None
+
+
+def introduced_at(text: str, start: int, end: int) -> int | None:
+    """`introducer` for the number said at text[start:end], a preposition at its end aside."""
+    said = _PREPOSITION_END.sub("", text[start:end])
+    digits = "".join(digits_of(p) or "" for p in PIECE.findall(said))
+    return introducer(text[:start], text[end:], digits)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pipelines.redaction.context import Token
 from pipelines.redaction.digits import PLACE_LABELS, priced
 from pipelines.redaction.numerals import HUNDRED_AND_REST, MAX_MODIFIERS, QUANTITY_NOUNS, counted_phrase, spelled
-from pipelines.redaction.ordinary import introducer
+from pipelines.redaction.ordinary import introduced_at
 from pipelines.redaction.spoken import PIECE, digits_of, runs
 
 
@@ -127,12 +127,7 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
 def _introduced(toks: list[Token], first: int, start: int, end: int) -> bool:
     """The words that introduce the number as an ordinary one hold the cue (they start before
     the token after it, `first`)."""
-    core = toks[start : end + 1]
-    while core and core[-1].lower in ("to", "too", "for"):  # "2004 to the centre": a preposition
-        core = core[:-1]
-    text = _rebuilt(toks)
-    digits = digit_string(" ".join(t.text for t in core))
-    at = introducer(text[: toks[start].start], text[toks[end].end :], digits)
+    at = introduced_at(_rebuilt(toks), toks[start].start, toks[end].end)
     return at is not None and first < len(toks) and at < toks[first].start
 
 
