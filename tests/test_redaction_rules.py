@@ -349,3 +349,54 @@ def test_values_of_the_ninth_round(text: str, gone: str) -> None:
 )
 def test_ordinary_numbers_of_the_ninth_round_are_kept(text: str) -> None:
     assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        # A name with a phrase of where before its verb (tenth round).
+        (" The name on the card is Celia Brookman.", "Brookman"),
+        # "dot" heard as "got", three in a chain.
+        (" My IP is 10, I've got 44, got 18, got 201.", "201"),
+        # A cue before the introducing verb still reaches the value; so does a long number.
+        (" My PIN, press 4 5 2 1.", "4 5 2 1"),
+        (" Dial 0 7 9 1 1 2 3 4 5 6 7.", "0 7 9 1"),
+        (" Press 1 2 3 4 5 6 7 to pay.", "1 2 3 4"),
+        # A round hundred and its rest after its cue is still the value.
+        (" My PIN is 400 6.", "400 6"),
+    ],
+)
+def test_values_of_the_tenth_round(text: str, gone: str) -> None:
+    assert gone not in _redact(text)["text"]
+
+
+def test_a_town_after_an_address_and_a_surname_after_a_name_are_redacted() -> None:
+    from pipelines.redaction.neighbours import widen
+
+    text = " We moved to 18 Kiln Lane in Ashby last May."
+    start = text.index("18")
+    assert text[slice(*widen(text, "ADDRESS", start, text.index(" in Ashby")))] == "18 Kiln Lane in Ashby"
+    text = " Then Celia Brookman rang."
+    start = text.index("Celia")
+    assert text[slice(*widen(text, "NAME", start, start + len("Celia")))] == "Celia Brookman"
+    # A month or "I" after the span is no town and no surname.
+    text = " Deliver to 18 Kiln Lane in March."
+    assert widen(text, "ADDRESS", 12, text.index(" in March")) == (12, text.index(" in March"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " Press 310 to pay a bill.",  # a phone-menu option
+        " Select 212 for the help desk.",
+        " We caught the number 1706 to the market.",  # a bus
+        " My son turned 612 on Friday.",  # an age, garbled
+        " The church was founded in 812.",  # a year of making, garbled
+        " My card was blocked 2.5 times this month.",  # a decimal count after a cue
+        " The routing manual has 300 4 pages.",  # "three hundred and four" as tiny.en writes it
+        " The account has 19 hundred 40 transactions.",
+        " I've got 3 cards, got 2 phones and got 4 laptops.",  # "got" chains that count
+    ],
+)
+def test_ordinary_numbers_of_the_tenth_round_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()

@@ -46,6 +46,9 @@ EXPIRY_CUES = (
 EMAIL_CUES = ("email", "e-mail", "e mail", "send it to", "mail me at", "email address")
 SENT_TO = r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"
 
+# "name on the account is", "name of the account holder was": the phrase of where is short.
+_NAME_WITH_PLACE = r"name\s+(?:on|of|for|under)\s+(?:the\s+|my\s+|this\s+|our\s+)?[a-z']+(?:\s+[a-z']+)?\s+(?:is|was)"
+
 CUES: tuple[Cue, ...] = (
     cue("SSN", number(), "social", "social security", "security number", "ssn", "s s n", "social insurance"),
     cue(
@@ -110,6 +113,9 @@ CUES: tuple[Cue, ...] = (
     cue("IBAN", number(CODE), "iban", "i ban", "international bank account"),
     cue("IP", number(), "ip", "i p", "ip address"),
     cue("NAME", name(lowercase=True), "my name is", "name is", "name's", "surname", "last name", "first name"),
+    # A name with a phrase of where, and its verb ("the name on the card is ...", "name of the
+    # account holder was ..."), as a label's number has one (digits.py).
+    cue("NAME", name(lowercase=False), _NAME_WITH_PLACE),
     cue("NAME", name(lowercase=False), "this is", "i am", "i'm", "speaking with", "talking to", "mister", "miss"),
     cue(
         "ADDRESS",
@@ -243,9 +249,10 @@ def find_chains(text: str) -> list[ContextHit]:
     return [ContextHit("IP", *digits.original_span(s, e)) for s, e in (*chains, *_dotted(digits.text))]
 
 
-# "dot" as tiny.en mishears it in an address of a machine ("not", "point", "dart", "dirt"), with
-# a word of its own between it and the octet at most ("dirt were 191", fresh4).
-_DOT_WORDS = "dot|dots|not|point|dart|dirt"
+# "dot" as tiny.en mishears it in an address of a machine ("not", "got", "point", "dart",
+# "dirt": a consonant or a vowel off), with a word of its own between it and the octet at most
+# ("dirt were 191", fresh4). Three in a chain are needed, so "I've got 3" alone is no octet.
+_DOT_WORDS = "dot|dots|not|got|point|dart|dirt"
 _DOTTED = re.compile(rf"\b(?:{_DOT_WORDS})\s+(?:[a-z]+\s+)?(?P<octet>\d{{1,3}}(?:-\d{{1,3}})*)\b", re.IGNORECASE)
 # How many "dot N" an address of a machine needs in one sentence (it has three), and how many
 # words may stand between two of them: a garbled octet ("not 1-1-1 reason 45, not ...", fresh5).

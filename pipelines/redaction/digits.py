@@ -21,6 +21,7 @@ from typing import Literal
 
 from pipelines.redaction.context import ContextHit
 from pipelines.redaction.numerals import QUANTITY_NOUNS, ROUND_AND, counted_phrase, spelled
+from pipelines.redaction.ordinary import introducer
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -152,6 +153,9 @@ def ordinary(text: str, r: Run) -> bool:
     (A quantity, one number before a unit or a count, is never a run: spoken.runs.)"""
     said = text[r.start : r.end].strip(" ,.")
     before, after = text[: r.start], text[r.end :]
+    # "Press 260", "take the number 2004", "she turned 40", "built in 415" (pipelines/redaction/ordinary.py).
+    if introducer(before, after, r.digits) is not None:
+        return True
     labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
     if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
         return True

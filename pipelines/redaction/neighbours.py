@@ -24,8 +24,24 @@ MAX_WORDS_BETWEEN = 2
 _WORD = re.compile(r"[A-Za-z]+")
 
 
+# The town after an address ("[ADDRESS] in Whitby") and the surname after a first name: a
+# capitalised word (not "I", a month or a day) right after the span, with "in" or "near" before
+# a town.
+_CALENDAR = (
+    "I|January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+)
+_TOWN_AFTER = re.compile(rf",?\s+(?:in|near)\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
+_SURNAME_AFTER = re.compile(rf"\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+")
+
+
 def widen(text: str, kind: str, start: int, end: int) -> tuple[int, int]:
-    """The span of a `kind` value at text[start:end], widened over the digit groups beside it."""
+    """The span of a `kind` value at text[start:end], widened over the digit groups beside it,
+    an address over its town and a name over a capitalised word after it."""
+    after = {"ADDRESS": _TOWN_AFTER, "NAME": _SURNAME_AFTER}.get(kind)
+    if after is not None:
+        more = after.match(text, end)
+        return start, more.end() if more else end
     if kind not in WIDENED or len(digit_string(text[start:end])) < MIN_VALUE_DIGITS:
         return start, end
     groups = [r for r in runs(text) if len(r.digits) >= MIN_GROUP_DIGITS]

@@ -31,6 +31,10 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 
+# How tiny.en writes "four hundred and six" and "nineteen hundred ninety": "400 6", "19 hundred
+# 90": a round hundred and its rest, one number (no code is read out that way).
+HUNDRED_AND_REST = re.compile(r"[1-9]00\s+(?:and\s+)?[1-9]\d?|[1-9]\d?\s+hundred\s+(?:and\s+)?[1-9]\d?", re.IGNORECASE)
+
 # Units and counted things: a number right before one of these is a quantity.
 _QUANTITIES = (
     "year years month months week weeks day days hour hours minute minutes second seconds times "

@@ -34,6 +34,7 @@ from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.numerals import Rewritten
+from pipelines.redaction.ordinary import introduced_at
 from pipelines.redaction.settings import RedactConfig
 from pipelines.redaction.spoken import is_amount, normalize, read_out
 from pipelines.redaction.syntax import counts_noun, number_tokens
@@ -104,7 +105,7 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     norm = normalize(text)
     # One parse for Presidio's recognizers and for the counts the digit policy leaves alone.
     artifacts = analyzer(config.spacy_model).nlp_engine.process_text(norm.text, "en")
-    hits = _presidio_hits(norm, artifacts, config)
+    hits = _presidio_hits(text, norm, artifacts, config)
     numbers = number_tokens(artifacts.tokens, norm.original_span)
     # A code read out in groups without a cue: the length of a PIN.
     hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
@@ -129,7 +130,7 @@ def _counts(hit: ContextHit, numbers: dict[tuple[int, int], bool], policy: str) 
     return policy == "ordinary" and hit.type == DIGITS_ENTITY and counts_noun(hit.start, hit.end, numbers)
 
 
-def _presidio_hits(norm: Rewritten, artifacts: Any, config: RedactConfig) -> list[Hit]:
+def _presidio_hits(text: str, norm: Rewritten, artifacts: Any, config: RedactConfig) -> list[Hit]:
     wanted = {PRESIDIO.get(e, e) for e in config.entities} | {DIGITS_ENTITY}
     if not config.uses_ner:
         wanted -= set(_NEEDS_NER)
@@ -143,6 +144,9 @@ def _presidio_hits(norm: Rewritten, artifacts: Any, config: RedactConfig) -> lis
     hits = []
     for r in results:
         if r.entity_type == DIGITS_ENTITY and is_amount(norm.text, r.start, r.end):
+            continue
+        # "took the number 1706 to": "1706 to" is five digits to the pattern, a bus to a caller.
+        if r.entity_type == DIGITS_ENTITY and introduced_at(text, *norm.original_span(r.start, r.end)) is not None:
             continue
         kind = _digits_type(norm.text[r.start : r.end]) if r.entity_type == DIGITS_ENTITY else r.entity_type
         rank = 2 if r.entity_type == DIGITS_ENTITY or r.entity_type in _NEEDS_NER else 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipelines.redaction.numerals import QUANTITY_NOUNS, Rewritten, rewrite
+from pipelines.redaction.numerals import HUNDRED_AND_REST, QUANTITY_NOUNS, Rewritten, rewrite
 
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -191,6 +191,7 @@ def read_out(text: str) -> list[Run]:
         and not _homophone_end(text, r)
         and not _year_in_pairs(text, r)
         and not _clock(text, r)
+        and HUNDRED_AND_REST.fullmatch(text[r.start : r.end].strip(" ,")) is None
     ]
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pipelines.redaction.context import Token
 from pipelines.redaction.digits import PLACE_LABELS, priced
-from pipelines.redaction.numerals import MAX_MODIFIERS, QUANTITY_NOUNS, counted_phrase, spelled
+from pipelines.redaction.numerals import HUNDRED_AND_REST, MAX_MODIFIERS, QUANTITY_NOUNS, counted_phrase, spelled
+from pipelines.redaction.ordinary import introduced_at
 from pipelines.redaction.spoken import PIECE, digits_of, runs
 
 
@@ -103,6 +104,11 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         # a place's number (the noun before it governs it, not the cue).
         if end is None or (start > 0 and toks[start - 1].lower in PLACE_LABELS | {"since"}):
             return None
+        # "Take the number 2004 to the centre": the cue word is part of words that introduce an
+        # ordinary number (pipelines/redaction/ordinary.py); a cue before such words still
+        # reaches the number ("my PIN, press 4 5 2 1").
+        if _introduced(toks, first, start, end):
+            return None
         # A price a few words after the cue ("my account was charged, then I paid $45.07"), and
         # dollars too few for any value wherever they are ("my account for $18 on it", fresh3).
         if _dollars(toks, start, end) or (not direct and _price(toks, start, end)):
@@ -116,6 +122,13 @@ def number(shape: Shape = NUMBER, min_digits: int = 1):
         return start, end
 
     return find
+
+
+def _introduced(toks: list[Token], first: int, start: int, end: int) -> bool:
+    """The words that introduce the number as an ordinary one hold the cue (they start before
+    the token after it, `first`)."""
+    at = introduced_at(_rebuilt(toks), toks[start].start, toks[end].end)
+    return at is not None and first < len(toks) and at < toks[first].start
 
 
 def _before_quantity(toks: list[Token], start: int, end: int, shape: Shape, direct: bool) -> int | None:
@@ -179,16 +192,17 @@ def _rebuilt(toks: list[Token]) -> str:
     return "".join(chars)
 
 
-# A number with thousands separators is one number ("had 2,025 customers", dev6).
-_WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")
+# A number with thousands separators is one number ("had 2,025 customers", dev6), and so is a
+# decimal ("declined 7.5 times").
+_WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
 
 
 def _one_number(toks: list[Token], start: int, end: int, numbers: list[Token]) -> bool:
-    """One number, in digits or in words ("189", "a hundred and eighty-nine")."""
+    """One number, in digits or in words ("189", "a hundred and eighty-nine", "400 6")."""
     if len(numbers) == 1:
         return True
-    said = spelled(_rebuilt(toks[: end + 1])[toks[start].start :]).text
-    return len(_WHOLE_NUMBER.findall(said)) == 1
+    said = spelled(_rebuilt(toks[: end + 1])[toks[start].start :]).text.strip(" ,")
+    return len(_WHOLE_NUMBER.findall(said)) == 1 or HUNDRED_AND_REST.fullmatch(said) is not None
 
 
 def _direct(toks: list[Token], first: int, start: int) -> bool:

@@ -17,7 +17,8 @@ acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
 (pii_templates.ORDINARY_DEV6), 60 ordinary sentences for tuning the seventh round; `fresh5`
 (pii_templates.FRESH5), the eighth round's acceptance split, with 56 ordinary sentences; `fresh6`
 (pii_templates.FRESH6), the ninth round's acceptance split, with 56 ordinary sentences (prices,
-orders, percentages, phone-menu options among them). Seeded: the
+orders, percentages, phone-menu options among them); `fresh7` (pii_templates.FRESH7), the tenth
+round's acceptance split, with 60 ordinary sentences and values read back by an agent. Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -42,6 +43,7 @@ from tools.bench.pii_templates import (
     FRESH4,
     FRESH5,
     FRESH6,
+    FRESH7,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -53,6 +55,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH4,
     ORDINARY_FRESH5,
     ORDINARY_FRESH6,
+    ORDINARY_FRESH7,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -71,6 +74,7 @@ VOICES = {
     "dev6": ("en-gb+Gene", "en-us+Diogo", "en-029+Hugo", "en-gb-scotland+marcelo"),
     "fresh5": ("en-gb-x-gbcwmd+Adam", "en-us+Auntie", "en-029+Zac", "en-gb-scotland+Henrique"),
     "fresh6": ("en-us+Caleb", "en-gb-x-rp+Quincy", "en-us-nyc+Lee", "en-gb-x-gbclan+Pablo"),
+    "fresh7": ("en-us+Benjamin", "en-gb+Gustave", "en-029+Marco", "en-gb-scotland+Denis"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -82,6 +86,7 @@ SPLIT_SPEEDS = {
     "dev6": (128, 152, 172),
     "fresh5": (122, 148, 178),
     "fresh6": (124, 156, 184),
+    "fresh7": (132, 158, 186),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -211,6 +216,14 @@ POOLS = {
         "Kirkby Ludlow Morpeth Helston Buxton Whitby",
         "mailfence disroot startmail orange",
     ),
+    "fresh7": _pool(
+        "Tamsin Everett Shreya Miroslav Rania Fergus Yoshiko Philippa Anselmo Darya Caradog Obinna",
+        "Ainsworth Boakye Lehmann Okada Caruso Radic Keane Siddiqui Bergstrom Delacroix Hegde Tavares",
+        "Wagtail Meadowsweet Blackcurrant Chalkpit Samphire Fieldfare Ropewalk Dunnock",
+        "Road Lane Street Avenue Close",
+        "Settle Penrith Tiverton Beverley Sedbergh Launceston",
+        "lycos verizon talktalk sky",
+    ),
 }
 
 
@@ -331,6 +344,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (DEV6, ORDINARY_DEV6, ("dev6", "dev6")),
         (FRESH5, ORDINARY_FRESH5, ("fresh5", "fresh5")),
         (FRESH6, ORDINARY_FRESH6, ("fresh6", "fresh6")),
+        (FRESH7, ORDINARY_FRESH7, ("fresh7", "fresh7")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
