@@ -28,7 +28,7 @@ from pathlib import Path
 from models.common.config import StorageConfig
 from models.common.storage import is_s3
 from pipelines.improve.filters import FilterConfig, Labelled, Selection, select
-from pipelines.improve.passes import archive_pass, model_config
+from pipelines.improve.passes import archive_pass, model_config, teacher_config
 from pipelines.quality.evaluate import Reference, path_key
 
 IN_EVALUATION = "in_an_evaluation_set"  # a general clip that the gate also scores
@@ -54,7 +54,7 @@ def general_selection(
 ) -> Selection:  # fmt: skip
     """The teacher (no hotwords) and the current model over the general sources, then the archive's
     filters, then every clip the gate scores removed (counted under IN_EVALUATION)."""
-    labeller = model_config(teacher, storage, language=language)  # no hotwords: see the module's docstring
+    labeller = teacher_config(teacher, storage, language=language)  # no hotwords: see the module's docstring
     teacher_rows = archive_pass(list(sources), labeller, work / "general-teacher")
     production = archive_pass(list(sources), model_config(current, storage), work / "general-production")
     selection = select(teacher_rows, {r["path"]: r for r in production}, cfg)

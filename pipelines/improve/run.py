@@ -30,7 +30,7 @@ from pipelines.improve.archive import Archive, open_archive, production_rows
 from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Labelled, Selection, select, with_skipped
 from pipelines.improve.gate import Decision, GateConfig, Scores, choose, decide, pct
 from pipelines.improve.general import DEFAULT_GENERAL, general_selection
-from pipelines.improve.passes import archive_pass, corpus_wers, model_config
+from pipelines.improve.passes import archive_pass, corpus_wers, model_config, teacher_config
 from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
 from pipelines.quality.evaluate import Reference, load_references
 from pipelines.quality.wer import normalize
@@ -158,7 +158,7 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
         log(f"registry {registry.root}: seeded with {cfg.model} as {seed}")
     current = registry.current()
     log(f"current model: {current}; teacher: {checked.teacher}")
-    teacher_cfg = model_config(checked.teacher, cfg.storage, language=cfg.language, hotwords=cfg.hotwords)
+    teacher_cfg = teacher_config(checked.teacher, cfg.storage, language=cfg.language, hotwords=cfg.hotwords)
     selection = _select(cfg, checked, current, teacher_cfg, phases, log)
     base = _report_base(cfg, checked, current, selection)
     base["phases"] = phases
