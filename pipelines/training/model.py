@@ -27,7 +27,9 @@ def load_model(source: str) -> tuple[torch.nn.Module, str]:
 def batches(shard: Any, cfg: FinetuneConfig, kind: str) -> Any:
     if kind == "whisper":
         return shard.iter_torch_batches(
-            batch_size=cfg.batch_size, dtypes={"features": torch.float32, "labels": torch.long}, prefetch_batches=2
+            batch_size=cfg.batch_size,
+            dtypes={"features": torch.float32, "labels": torch.long, "general": torch.float32},
+            prefetch_batches=2,
         )
     return shard.iter_batches(batch_size=cfg.batch_size, batch_format="numpy", prefetch_batches=2)
 
