@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, help="optimizer steps between checkpoints")
     p.add_argument("--spec-augment", action="store_true", default=None, help="random frequency and time masking")
     p.add_argument("--freeze-encoder", action="store_true", default=None, help="train the Whisper decoder only")
+    p.add_argument(
+        "--distill-general",
+        type=float,
+        help="weight of KL(start model || student) on the manifest's rows marked `general` (default 0: off)",
+    )
+    p.add_argument("--distill-domain", type=float, help="the same term's weight on the other rows (default 0)")
     p.add_argument("--language", help="language of the training audio (multilingual models; default en)")
     p.add_argument("--seed", type=int, help="seeds each epoch's order and the initialisation (default 0)")
     p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0)")

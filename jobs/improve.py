@@ -71,6 +71,21 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=False, help=freeze)
     p.add_argument("--l2sp", type=float, default=0.0, help="L2-SP strength toward the current weights (0: off)")
     p.add_argument(
+        "--distill",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="learning without forgetting: W times KL(current model || fine-tuned) of the decoder's next-token "
+        "distributions on the --general clips, added to the loss (0: off)",
+    )
+    p.add_argument(
+        "--distill-domain",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="the same term's weight on the archive's clips (0: off)",
+    )
+    p.add_argument(
         "--mix",
         type=float,
         nargs="+",
@@ -133,6 +148,8 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         freeze_encoder=args.freeze_encoder,
         freeze_embeddings=args.freeze_embeddings,
         l2sp=args.l2sp,
+        distill_general=args.distill,
+        distill_domain=args.distill_domain,
     )
     cfg = ImproveConfig(
         registry=args.registry,

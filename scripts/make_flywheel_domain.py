@@ -2,10 +2,13 @@
 
     python scripts/make_flywheel_domain.py --out /tmp/flywheel-domain [--archive 240 --dev 40 --test 60]
     python scripts/make_flywheel_domain.py --out /tmp/insurer-domain --domain insurer
+    python scripts/make_flywheel_domain.py --out /tmp/clinic-domain --domain clinic
 
 `--domain telecom` (the default) is the telecom every setting of the loop was chosen on; `--domain
-insurer` is a second industry (new terms, wording and voices) for checking that those settings
-generalise: nothing is tuned on it.
+insurer` is a second industry (new terms, wording and voices), first a check that those settings
+generalise and since 2026-12-07 a tuning domain (the distillation weight was chosen on it);
+`--domain clinic` is a third (a hospital group's appointment line), for a run with every default
+and nothing tuned on it.
 
 Needs espeak-ng (apt-get install -y espeak-ng). Writes, under OUT:
 - `archive/`: the unlabelled archive, `--archive` WAV clips (no text is kept next to them, so
@@ -128,7 +131,56 @@ INSURER = Domain(
     archive_voices=["en-gb-x-gbclan", "en-us-nyc", "en-gb-x-gbcwmd", "en-us+m4", "en-gb+f5", "en-us+klatt2"],
     held_out_voices=["en-gb-scotland+f3", "en-029+m5", "en-gb-x-rp+m6", "en-us+f2"],
 )
-DOMAINS = {"telecom": TELECOM, "insurer": INSURER}
+# A third industry, written after the loop's settings were chosen on the telecom (and the
+# distillation weight on the insurer), for a run with every default and nothing tuned: an invented
+# hospital group's appointment line. Product: a department; feature: a drug or a service. Voices:
+# espeak-ng variants that neither the telecom (whose archive voices the bundled general speech
+# shares) nor the insurer used.
+CLINIC = Domain(
+    products=[
+        "Harrowgate Cardiology",
+        "Pemberley Orthopaedics",
+        "Veskar Dermatology",
+        "Linwood Maternity",
+        "Ostrava Renal",
+        "Calloway Physiotherapy",
+    ],
+    features=["Zolvexin", "Pravamide", "Cortelis", "Dexalon", "Miravocet", "Triloxa", "Sonoscan"],
+    staff=[
+        "Ottilie Achebe",
+        "Ravindra Sorensen",
+        "Genevieve Okonjo",
+        "Florian Castellanos",
+        "Yusuf Lindqvist",
+        "Henrietta Mwangi",
+    ],
+    cities=["Ashcombe Vale", "Brindlemoor", "Fennick Cross", "Holloway Reach", "Quenby", "Strathlowe"],
+    archive_templates=[
+        "Hello, you have reached {staff} at {product}, are you calling to book an appointment?",
+        "I need to renew my prescription for {feature} before the weekend.",
+        "My appointment with {product} in {city} was moved to Thursday.",
+        "{staff} asked me to stop taking {feature} until the blood test.",
+        "Can I have the {feature} appointment at the {city} clinic instead?",
+        "Your referral to {product} has been accepted and {staff} will write to you.",
+        "The {product} waiting room in {city} is closed for cleaning today.",
+        "Should I take {feature} with food or on an empty stomach?",
+        "A nurse from {city} will phone you about the {product} results on Monday.",
+        "The pharmacy gave me {feature} but my letter from {product} says something else.",
+        "Let me transfer you to {staff} on the {city} ward.",
+        "Is there a parking space near {product} for my {feature} visit?",
+    ],
+    held_out_templates=[
+        "Did {staff} get my scan results from {product} in {city}?",
+        "The {feature} dose that {product} suggested makes me dizzy.",
+        "My sister in {city} was seen at {product} for {feature} last year.",
+        "Could {staff} call me about the {feature} side effects?",
+        "I am still waiting for a letter from {product} at the {city} hospital.",
+        "Why did {staff} cancel my {feature} review at {product}?",
+    ],
+    archive_voices=["en-gb-x-gbcwmd+f1", "en-us-nyc+f4", "en-gb-scotland+m7", "en-029+f3", "en-us+Annie", "en-gb+m1"],
+    held_out_voices=["en-gb-x-rp+Alex", "en-us+klatt4", "en-gb-x-gbclan+Andy", "en-us-nyc+m6"],
+)
+DOMAINS = {"telecom": TELECOM, "insurer": INSURER, "clinic": CLINIC}
 SPEEDS = [140, 160, 175, 190]
 
 

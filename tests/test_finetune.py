@@ -243,3 +243,62 @@ def test_l2sp_is_validated_round_trips_yaml_and_anchors_on_the_starting_weights(
     for p, start, reread in zip(trained, fresh, resumed, strict=True):
         torch.testing.assert_close(start, reread)  # both are the starting model's values
         assert not torch.equal(p, start)
+
+
+def test_distillation_is_validated_round_trips_yaml_and_needs_the_general_flag(tmp_path, speech_manifest) -> None:
+    from models.common.config import StorageConfig
+    from pipelines.training.data import manifest_items
+    from pipelines.training.settings import FinetuneConfig
+
+    cfg = FinetuneConfig(distill_general=1.0, distill_domain=0.1, freeze_encoder=True)
+    assert FinetuneConfig.from_yaml_text(cfg.to_yaml()) == cfg
+    for key in ("distill_general", "distill_domain"):
+        with pytest.raises(ValueError, match=key):
+            FinetuneConfig.from_dict({key: -0.5})
+    # The manifest's optional `general` column (JSON true, CSV text) reaches the training rows; absent: false.
+    wavs = [r for r in speech_manifest if r["path"].endswith(".wav")][:3]
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"path": wavs[0]["path"], "text": "a", "general": True}, {"path": wavs[1]["path"], "text": "b"}]
+    rows.append({"path": wavs[2]["path"], "text": "c", "general": "false"})
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    flags = {r["text"]: r["general"] for r in manifest_items(str(manifest), StorageConfig())}
+    assert flags == {"a": True, "b": False, "c": False}
+
+
+def test_distilled_loss_is_the_label_loss_near_the_start_model_and_weights_each_clip(tiny_whisper) -> None:
+    from pipelines.training.data import IGNORE_INDEX
+    from pipelines.training.model import distillation, distilled_loss, load_model, loss
+    from pipelines.training.settings import FinetuneConfig
+
+    student, _ = load_model(str(tiny_whisper))
+    frozen, _ = load_model(str(tiny_whisper))
+    student.model.encoder.requires_grad_(False)
+    torch.manual_seed(1)
+    labels = torch.full((2, 224), IGNORE_INDEX)
+    labels[:, :6] = torch.tensor([50362, 464, 3797, 318, 257, 50256])
+    labels[1, 4:6] = IGNORE_INDEX  # the second clip's label is shorter
+    batch = {"features": torch.randn(2, 80, 3000), "labels": labels, "general": torch.tensor([1.0, 0.0])}
+    cpu = torch.device("cpu")
+    cfg = FinetuneConfig(distill_general=1.0, distill_domain=0.25, freeze_encoder=True)
+    plain = loss(student, batch, "whisper", cpu, None, None, True)
+    # The student is still the start model: the distillation term is 0 and the loss is the label loss.
+    torch.testing.assert_close(distilled_loss(student, frozen, batch, cfg, cpu, None, None), plain)
+    with torch.no_grad():
+        student.model.decoder.layer_norm.weight.mul_(20.0)  # the student has moved: sharper predictions
+    moved = distilled_loss(student, frozen, batch, cfg, cpu, None, None)
+    moved.backward()
+    assert float(moved.detach()) > float(loss(student, batch, "whisper", cpu, None, None, True).detach()) + 0.01
+    assert student.model.decoder.layers[0].fc1.weight.grad is not None
+    assert student.model.encoder.layers[0].fc1.weight.grad is None  # the shared encoder stays frozen
+    # Per clip: weight times the mean over its own label positions; padding positions count nowhere.
+    logits, reference = torch.randn(2, 6, 10), torch.randn(2, 6, 10)
+    cropped = labels[:, :6]
+    one = distillation(logits, reference, cropped, torch.tensor([1.0, 0.0]))
+    other = distillation(logits, reference, cropped, torch.tensor([0.0, 1.0]))
+    both = distillation(logits, reference, cropped, torch.tensor([1.0, 0.25]))
+    torch.testing.assert_close(both, one + 0.25 * other)
+    torch.testing.assert_close(distillation(reference, reference, cropped, torch.ones(2)), torch.tensor(0.0))
+    padded = reference.clone()
+    padded[1, 4:] = 0.0  # a change at the second clip's padding positions changes nothing
+    unweighted = distillation(logits, reference, cropped, torch.ones(2))
+    torch.testing.assert_close(distillation(logits, padded, cropped, torch.ones(2)), unweighted)

@@ -297,6 +297,9 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
         assert "--mix must be above 0 and at most 1" in capsys.readouterr().err
     assert main([*base, "--mix", "1", "0.6", "1"]) == 2
     assert "--mix values must differ" in capsys.readouterr().err
+    for option in ("--distill", "--distill-domain", "--l2sp"):
+        assert main([*base, option, "-0.5"]) == 2
+        assert f"{option} must be at least 0, not -0.5" in capsys.readouterr().err
     assert main([*base, "--general", str(tmp_path / "no-such-folder")]) == 2
     assert "--general: not found" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
@@ -319,5 +322,16 @@ def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: 
     assert run_name(tiny, train, val, TrainSettings(l2sp=0.1), StorageConfig()) != name
     assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=False), StorageConfig()) == name
     assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=True), StorageConfig()) != name
+    for key in ("distill_general", "distill_domain"):
+        assert run_name(tiny, train, val, TrainSettings(**{key: 0.0}), StorageConfig()) == name
+        assert run_name(tiny, train, val, TrainSettings(**{key: 1.0}), StorageConfig()) != name
+    # Clips marked general (only when distilling) are flagged in the manifest; none marked: bytes unchanged.
+    before = train.read_bytes()
+    write_manifest(train, [Labelled("/a.wav", "hello there", 1.0)], frozenset())
+    assert train.read_bytes() == before
+    write_manifest(
+        train, [Labelled("/a.wav", "hello there", 1.0), Labelled("/g.wav", "hi", 1.0)], frozenset({"/g.wav"})
+    )
+    assert [json.loads(line).get("general") for line in train.read_text().splitlines()] == [None, True]
     write_manifest(train, [Labelled("/a.wav", "hello their", 1.0)])
     assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) != name

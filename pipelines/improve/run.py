@@ -31,7 +31,7 @@ from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Label
 from pipelines.improve.gate import Decision, GateConfig, Scores, choose, decide, pct
 from pipelines.improve.general import DEFAULT_GENERAL, general_selection
 from pipelines.improve.passes import archive_pass, corpus_wers, model_config, teacher_config
-from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
+from pipelines.improve.train import TrainSettings, distills, export_candidate, finetune, write_manifest
 from pipelines.quality.evaluate import Reference, load_references
 from pipelines.quality.wer import normalize
 
@@ -91,8 +91,13 @@ def check(cfg: ImproveConfig) -> Checked:
     """ImproveError naming the option when something the loop needs is missing or unwritable."""
     if not cfg.mixes or any(not 0.0 < mix <= 1.0 for mix in cfg.mixes):
         raise ImproveError(f"--mix must be above 0 and at most 1, not {' '.join(map(str, cfg.mixes)) or 'nothing'}")
-    if not cfg.train.l2sp >= 0.0:
-        raise ImproveError(f"--l2sp must be at least 0, not {cfg.train.l2sp}")
+    for option, value in (
+        ("--l2sp", cfg.train.l2sp),
+        ("--distill", cfg.train.distill_general),
+        ("--distill-domain", cfg.train.distill_domain),
+    ):
+        if not value >= 0.0:
+            raise ImproveError(f"{option} must be at least 0, not {value}")
     if len(set(cfg.mixes)) != len(cfg.mixes):
         raise ImproveError(f"--mix values must differ: {' '.join(map(str, cfg.mixes))}")
     teacher = cfg.teacher or _packaged_teacher()
@@ -166,11 +171,13 @@ def run_improve(cfg: ImproveConfig, checked: Checked, log: Any = print) -> dict[
         why = f"only {len(selection.kept)} clips passed the filters (at least {cfg.gate.min_kept_clips} needed)"
         return _finish(cfg, base, None, None, Decision(False, (why,)), None, started, log)
     train_rows, dev_rows = _split(selection.kept, cfg.dev_share, checked.eval)
+    general_paths: frozenset[str] = frozenset()
     if cfg.general:
         general = _general(cfg, checked, current, dev_rows, phases, log)
         base.update(general_seen=general.seen, general_kept=len(general.kept), general_removed=general.removed)
         train_rows = train_rows + list(general.kept)
-    train = write_manifest(work / "train.jsonl", train_rows)
+        general_paths = frozenset(k.path for k in general.kept) if distills(cfg.train) else frozenset()
+    train = write_manifest(work / "train.jsonl", train_rows, general_paths)
     val_refs = checked.eval if checked.eval is not None else [Reference(r.path, r.text) for r in dev_rows]
     val = write_manifest(work / "val.jsonl", [{"path": r.path, "text": r.text} for r in val_refs])
     with _timed(phases, "train", log):

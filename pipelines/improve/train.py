@@ -47,12 +47,24 @@ class TrainSettings:
     seed: int = 0
     # L2-SP strength toward the starting weights (FinetuneConfig.l2sp); 0: off.
     l2sp: float = 0.0
+    # Learning without forgetting (FinetuneConfig.distill_general / distill_domain): the weight of the
+    # KL term toward the frozen current model on the general clips and on the archive's clips; 0: off.
+    distill_general: float = 0.0
+    distill_domain: float = 0.0
     storage: str | None = None  # Ray Train storage (local or s3://); default: WORK/runs
 
 
-def write_manifest(path: Path, rows: list[Labelled] | list[dict]) -> Path:
+def distills(settings: TrainSettings) -> bool:
+    return settings.distill_general > 0 or settings.distill_domain > 0
+
+
+def write_manifest(path: Path, rows: list[Labelled] | list[dict], general: frozenset[str] = frozenset()) -> Path:
+    """A JSONL manifest; rows whose path is in `general` are marked `"general": true` (the
+    distillation weight they get). Without any, the file is as it was before the flag existed, so
+    runs named by its bytes keep their names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     items = [{"path": r.path, "text": r.text} if isinstance(r, Labelled) else r for r in rows]
+    items = [{**i, "general": True} if i["path"] in general else i for i in items]
     path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     return path
 
@@ -67,7 +79,7 @@ def run_name(start_model: str, train: Path, val: Path, settings: TrainSettings, 
 
 # Settings added after runs were named enter a run's name only when set, so the same command
 # still finds (and resumes) a run started before they existed.
-_LATER_SETTINGS = {"l2sp": 0.0, "freeze_embeddings": False}
+_LATER_SETTINGS = {"l2sp": 0.0, "freeze_embeddings": False, "distill_general": 0.0, "distill_domain": 0.0}
 
 
 def _named_settings(settings: TrainSettings) -> dict:
@@ -93,6 +105,8 @@ def finetune(
         freeze_encoder=settings.freeze_encoder,
         freeze_embeddings=settings.freeze_embeddings,
         l2sp=settings.l2sp,
+        distill_general=settings.distill_general,
+        distill_domain=settings.distill_domain,
     )
     spec = RunSpec(
         train=str(train),

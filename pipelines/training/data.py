@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 # batch has one shape; Whisper's decoder holds 448 positions, and a 30 s clip rarely needs 200.
 MAX_LABEL_TOKENS = 224
 IGNORE_INDEX = -100
-# One labelled clip; channel -1 means the mix of all channels.
-ROW_SCHEMA = pa.schema([("path", pa.string()), ("text", pa.string()), ("channel", pa.int64())])
+# One labelled clip; channel -1 means the mix of all channels. `general`: speech outside the domain
+# (a manifest's optional column), whose distillation weight is FinetuneConfig.distill_general.
+ROW_SCHEMA = pa.schema([("path", pa.string()), ("text", pa.string()), ("channel", pa.int64()), ("general", pa.bool_())])
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,28 @@ class PseudoLabelFilter:
 def manifest_dataset(manifest: str, storage: StorageConfig):  # noqa: ANN201 (ray.data.Dataset)
     import ray.data
 
+    return ray.data.from_items(manifest_items(manifest, storage))
+
+
+def manifest_items(manifest: str, storage: StorageConfig) -> list[dict[str, Any]]:
+    """A manifest's labelled rows as ROW_SCHEMA dicts (rows without text dropped)."""
     columns = manifest_rows(manifest, storage, required=("path", "text"))
+    general = [_flag(g) for g in columns.get("general") or [None] * len(columns["path"])]
     rows = [
-        {"path": p, "text": str(t), "channel": -1}
-        for p, t in zip(columns["path"], columns["text"], strict=True)
+        {"path": p, "text": str(t), "channel": -1, "general": g}
+        for p, t, g in zip(columns["path"], columns["text"], general, strict=True)
         if t is not None and str(t).strip()
     ]
     if not rows:
         raise ValueError(f"manifest {manifest} has no rows with text")
-    return ray.data.from_items(rows)
+    return rows
+
+
+def _flag(value: Any) -> bool:
+    """A manifest's boolean cell: JSON true/false, or CSV text such as "true", "1", "" (absent: false)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def pseudo_label_table(transcripts: str, storage: StorageConfig, keep: PseudoLabelFilter) -> pa.Table:
@@ -71,7 +85,7 @@ def pseudo_label_table(transcripts: str, storage: StorageConfig, keep: PseudoLab
     for row in table.to_pylist():
         if _trusted(row, keep):
             channel = row["channel"] if row["channel"] is not None else -1
-            rows.append({"path": row["path"], "text": row["text"].strip(), "channel": channel})
+            rows.append({"path": row["path"], "text": row["text"].strip(), "channel": channel, "general": False})
     return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 
@@ -155,18 +169,21 @@ class WhisperExamples:
         self.keep_text = keep_text  # validation keeps the reference text next to the inputs
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        features, labels, texts = [], [], []
-        for path, text, channel in zip(batch["path"], batch["text"], batch["channel"], strict=True):
+        features, labels, texts, general = [], [], [], []
+        flags = batch["general"] if "general" in batch else np.zeros(len(batch["path"]), bool)
+        for path, text, channel, flag in zip(batch["path"], batch["text"], batch["channel"], flags, strict=True):
             audio = _audio(str(path), int(channel), self.storage)
             if audio is None:
                 continue
             features.append(self.logmel(audio))
             labels.append(self.labels(str(path), str(text), audio.shape[-1] / SAMPLE_RATE))
             texts.append(str(text))
+            general.append(bool(flag))
         n_mels = self.logmel.n_mels
         out = {
             "features": np.stack(features) if features else np.zeros((0, n_mels, 3000), np.float32),
             "labels": np.stack(labels) if labels else np.zeros((0, MAX_LABEL_TOKENS), np.int64),
+            "general": np.array(general, dtype=np.float32),  # 1.0: a general clip (distillation weight)
         }
         return {**out, "text": np.array(texts, dtype=object)} if self.keep_text else out
 

@@ -27,7 +27,9 @@ def load_model(source: str) -> tuple[torch.nn.Module, str]:
 def batches(shard: Any, cfg: FinetuneConfig, kind: str) -> Any:
     if kind == "whisper":
         return shard.iter_torch_batches(
-            batch_size=cfg.batch_size, dtypes={"features": torch.float32, "labels": torch.long}, prefetch_batches=2
+            batch_size=cfg.batch_size,
+            dtypes={"features": torch.float32, "labels": torch.long, "general": torch.float32},
+            prefetch_batches=2,
         )
     return shard.iter_batches(batch_size=cfg.batch_size, batch_format="numpy", prefetch_batches=2)
 
@@ -43,13 +45,55 @@ def loss(
 ) -> torch.Tensor:
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         if kind == "whisper":
-            features = batch["features"].to(device)
-            if augment is not None and training:
-                features = augment(features)
-            labels = _crop(batch["labels"].to(device))
+            features, labels = _whisper_inputs(batch, device, augment if training else None)
             return model(input_features=features, labels=labels).loss
         values, mask, labels = ctc_inputs(batch, device)
         return model(input_values=values, attention_mask=mask, labels=labels).loss
+
+
+def _whisper_inputs(
+    batch: dict[str, Any], device: torch.device, augment: SpecAugment | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    features = batch["features"].to(device)
+    return (augment(features) if augment is not None else features), _crop(batch["labels"].to(device))
+
+
+def distilled_loss(  # noqa: PLR0913 (the label loss's arguments, plus the frozen model and the weights)
+    model: torch.nn.Module, frozen: torch.nn.Module, batch: dict[str, Any], cfg: FinetuneConfig,
+    device: torch.device, amp_dtype: torch.dtype | None, augment: SpecAugment | None,
+) -> torch.Tensor:  # fmt: skip
+    """Whisper's label loss plus the distillation term toward `frozen` (the start model), each clip
+    weighted by cfg.distill_general or cfg.distill_domain as its `general` flag says."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        features, labels = _whisper_inputs(batch, device, augment if model.training else None)
+        general = batch["general"].to(device) > 0
+        weights = torch.where(general, cfg.distill_general, cfg.distill_domain).to(torch.float32)
+        if cfg.freeze_encoder:
+            # Both models share the frozen encoder's weights: encode once, run the two decoders on it.
+            with torch.no_grad():
+                encoded = BaseModelOutput(last_hidden_state=unwrap(model).model.encoder(features).last_hidden_state)
+            inputs: dict[str, Any] = {"encoder_outputs": encoded}
+        else:
+            inputs = {"input_features": features}
+        out = model(**inputs, labels=labels)
+        with torch.no_grad():
+            reference = frozen(**inputs, labels=labels).logits
+        return out.loss + distillation(out.logits, reference, labels, weights)
+
+
+def distillation(
+    logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Mean over the batch of weights[i] * clip i's mean, over its label positions, of
+    KL(reference || student) between the next-token distributions (temperature 1)."""
+    log_student = torch.log_softmax(logits.float(), dim=-1)
+    log_reference = torch.log_softmax(reference.float(), dim=-1)
+    kl = torch.nn.functional.kl_div(log_student, log_reference, log_target=True, reduction="none").sum(-1)
+    mask = (labels != -100).to(kl.dtype)
+    per_clip = (kl * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    return (weights * per_clip).mean()
 
 
 def _crop(labels: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,14 @@ class FinetuneConfig(YamlConfig):
     # tied token embedding that the labels never need drift as far as those they do; the penalty
     # holds back parameters whose task gradient is smaller than l2sp times their drift. 0: off.
     l2sp: NonNegativeFloat = 0.0
+    # Learning without forgetting (Li & Hoiem, 2016): loss + w * KL(frozen start model || student) of the
+    # decoder's next-token distributions at the label positions (teacher-forced on the same label
+    # prefix), averaged over each clip's label tokens. w is `distill_general` on rows the manifest
+    # marks `general` (speech outside the domain, whose behaviour the model should keep) and
+    # `distill_domain` on the others. The start model stays frozen in memory; with a frozen encoder
+    # it costs one more decoder forward per batch. Whisper only; 0 and 0: off.
+    distill_general: NonNegativeFloat = 0.0
+    distill_domain: NonNegativeFloat = 0.0
     timestamp_share: Probability = 0.5
     max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
     val_batch_size: PositiveInt = 8

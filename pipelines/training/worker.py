@@ -32,6 +32,7 @@ from pipelines.training.model import (
     Validator,
     amp_dtype,
     batches,
+    distilled_loss,
     linear_schedule,
     load_model,
     loss,
@@ -104,6 +105,7 @@ class _Worker:
         self.model = ray.train.torch.prepare_model(model)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.anchor = _anchor(self.model, self.model_dir, ckpt_dir is not None) if cfg.l2sp > 0 else None
+        self.frozen = _frozen(self.model_dir, self.kind, self.device) if distills(cfg) else None
         self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
         total_steps = planned_steps(cfg, config["train_rows"], self.world)
         self.scheduler = linear_schedule(self.optimizer, cfg.warmup_steps, total_steps)
@@ -140,7 +142,7 @@ class _Worker:
             state["data_digest"] = _digest(state["data_digest"], batch)
             last_micro = (index + 1) % cfg.grad_accum == 0
             with no_sync(model, not last_micro):
-                value = loss(model, batch, kind, self.device, self.amp_dtype, self.augment, model.training)
+                value = self._loss(batch)
                 self.scaler.scale((value + self._penalty()) / cfg.grad_accum).backward()
             losses.append(float(value.detach()))
             state["batches_in_epoch"] = index + 1
@@ -162,6 +164,11 @@ class _Worker:
         wer = self.validator(unwrap(self.model), self.device)
         state["best_wer"] = wer if state["best_wer"] is None else min(state["best_wer"], wer)
         self._report({"loss": float(np.mean(losses)) if losses else math.nan, "val_wer": wer, "validated": True})
+
+    def _loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        if self.frozen is not None:
+            return distilled_loss(self.model, self.frozen, batch, self.cfg, self.device, self.amp_dtype, self.augment)
+        return loss(self.model, batch, self.kind, self.device, self.amp_dtype, self.augment, self.model.training)
 
     def _penalty(self) -> torch.Tensor | float:
         """L2-SP: l2sp / 2 * the squared distance of the trained parameters from the starting model's."""
@@ -202,6 +209,19 @@ def _anchor(model: torch.nn.Module, model_dir: str, resumed: bool) -> list[torch
     start = load_model(model_dir)[0].to(next(live.parameters()).device) if resumed else live
     start_params = dict(start.named_parameters())
     return [start_params[name].detach().clone() for name, p in live.named_parameters() if p.requires_grad]
+
+
+def distills(cfg: FinetuneConfig) -> bool:
+    return cfg.distill_general > 0 or cfg.distill_domain > 0
+
+
+def _frozen(model_dir: str, kind: str, device: torch.device) -> torch.nn.Module:
+    """The start model, read again from its folder (a resumed run's live model is a checkpoint's),
+    frozen in eval mode: the distillation term's reference."""
+    if kind != "whisper":
+        raise ValueError("distill_general / distill_domain: only Whisper models can be distilled")
+    frozen = load_model(model_dir)[0].to(device).eval()
+    return frozen.requires_grad_(False)
 
 
 def _digest(previous: str, batch: dict[str, Any]) -> str:
