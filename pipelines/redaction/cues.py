@@ -9,6 +9,7 @@ import datetime
 import re
 
 from pipelines.redaction.context import ContextHit, Cue, Token, cue, tokens
+from pipelines.redaction.emails import TLDS, email, email_with_domain
 from pipelines.redaction.numerals import counted_phrase, spelled
 from pipelines.redaction.values import (
     CODE,
@@ -16,12 +17,9 @@ from pipelines.redaction.values import (
     MONTHS,
     NUMBER,
     STREET_WORDS,
-    TLDS,
     address,
     date,
     digit_string,
-    email,
-    email_with_domain,
     house,
     name,
     number,

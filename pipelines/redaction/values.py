@@ -44,7 +44,6 @@ LEAD_WORDS = _words(
 # Words after a number that make it an amount.
 CURRENCY = _words("dollar dollars buck bucks pound pounds euro euros cent cents percent")
 # Top-level domains that end a spoken e-mail address.
-TLDS = frozenset("com net org edu gov io co uk us de info biz me".split())  # noqa: SIM905
 STREET_WORDS = _words(
     "street st avenue ave road rd lane ln drive dr boulevard blvd court ct way place pl terrace circle "
     "parkway highway square crescent close"
@@ -57,7 +56,6 @@ CODE_DIGITS = 4
 MIN_DIGITS_AFTER_GAP = 3
 MAX_NAME_WORDS = 4
 MAX_ADDRESS_WORDS = 12
-MAX_EMAIL_WORDS = 10
 
 
 def weak(t: Token) -> bool:
@@ -288,7 +286,7 @@ def _next_to(toks: list[Token], j: int, shape: Shape) -> bool:
     return False
 
 
-def _skip_lead(toks: list[Token], first: int) -> int | None:
+def skip_lead(toks: list[Token], first: int) -> int | None:
     """The first token after the cue that is not a lead word or punctuation."""
     for i in range(first, min(len(toks), first + MAX_WORDS_BEFORE_VALUE)):
         if toks[i].word and toks[i].lower not in LEAD_WORDS:
@@ -301,7 +299,7 @@ def name(lowercase: bool):
     when the cue says a name follows ("my name is sarah johnson"), not after "I'm" ("I'm calling")."""
 
     def find(toks: list[Token], first: int) -> tuple[int, int] | None:
-        i = _skip_lead(toks, first)
+        i = skip_lead(toks, first)
         if i is None:
             return None
         capital = toks[i].text[0].isupper() and toks[i].text != "I"
@@ -329,7 +327,7 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
     """A street address: up to the end of the sentence, at most twelve words; past the end of a
     sentence that held only a house number (Whisper's full stop: "five hundred and forty. Maple
     Street in ...")."""
-    i = _skip_lead(toks, first)
+    i = skip_lead(toks, first)
     # An address opens with its house number or a name ("my address label printed 41 copies":
     # the cue word describes another noun, dev6).
     if i is None or not (NUMBER.is_strong(toks[i]) or weak(toks[i]) or toks[i].text[0].isupper()):
@@ -349,7 +347,7 @@ def address(toks: list[Token], first: int) -> tuple[int, int] | None:
 
 def house(toks: list[Token], first: int) -> tuple[int, int] | None:
     """An address that starts with its house number, not a count ("to 3 people")."""
-    i = _skip_lead(toks, first)
+    i = skip_lead(toks, first)
     if i is None or not toks[i].text[0].isdigit():
         return None
     # Only a unit makes it a count ("to 3 people"): a street garbled into a plural ("to 34 rows
@@ -361,36 +359,6 @@ def house(toks: list[Token], first: int) -> tuple[int, int] | None:
 
 def _abbrev(t: Token) -> bool:
     return t.lower in STREET_WORDS and len(t.text) <= 4
-
-
-def email(toks: list[Token], first: int) -> tuple[int, int] | None:
-    """Up to the top-level domain ("... gmail dot com", "toutlook.com"), else to the sentence end."""
-    i = _skip_lead(toks, first)
-    if i is None:
-        return None
-    last, count = i, 0
-    for j in range(i, min(len(toks), i + 3 * MAX_EMAIL_WORDS)):
-        t = toks[j]
-        if t.lower in (".", "dot") and j + 1 < len(toks) and toks[j + 1].lower in TLDS:
-            return i, j + 1
-        if t.word:
-            count += 1
-            if count > MAX_EMAIL_WORDS:
-                break
-            if count <= MAX_EMAIL_WORDS // 2:
-                last = j
-        elif t.text in "?!" or (t.text == "." and count > 1):
-            break
-    return i, last
-
-
-def email_with_domain(toks: list[Token], first: int) -> tuple[int, int] | None:
-    """An e-mail address that reaches its top-level domain; nothing otherwise ("send a copy to my
-    husband" names no address)."""
-    span = email(toks, first)
-    if span is None or toks[span[1]].lower not in TLDS:
-        return None
-    return span
 
 
 _any_date = number(DATE, min_digits=0)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pipelines.redaction.context import Cue, Token, cue
 from pipelines.redaction.cues import BIRTH_CUES, EMAIL_CUES, EXPIRY_CUES, SENT_TO
-from pipelines.redaction.values import MONTHS, NUMBER, NUMBER_WORDS, TLDS, counted_after
+from pipelines.redaction.emails import TLDS
+from pipelines.redaction.values import MONTHS, NUMBER, NUMBER_WORDS, counted_after
 
 # How far a window reaches: words after the cue, at most (a date is rarely said in more).
 MAX_WINDOW_WORDS = 8
