@@ -31,9 +31,10 @@ from pipelines.improve.filters import DISAGREE, TABLE_ERROR, FilterConfig, Label
 from pipelines.improve.gate import Decision, GateConfig, Scores, choose, decide, pct
 from pipelines.improve.general import DEFAULT_GENERAL, general_selection
 from pipelines.improve.passes import archive_pass, corpus_wers, model_config, teacher_config
-from pipelines.improve.train import TrainSettings, distills, export_candidate, finetune, write_manifest
+from pipelines.improve.train import TrainSettings, export_candidate, finetune, write_manifest
 from pipelines.quality.evaluate import Reference, load_references
 from pipelines.quality.wer import normalize
+from pipelines.training.settings import distills
 
 # The bundled real-speech utterances with their references: the default regression set.
 DEFAULT_REGRESSION = Path(__file__).resolve().parents[2] / "tests" / "data" / "realspeech" / "refs.jsonl"

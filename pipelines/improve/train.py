@@ -54,10 +54,6 @@ class TrainSettings:
     storage: str | None = None  # Ray Train storage (local or s3://); default: WORK/runs
 
 
-def distills(settings: TrainSettings) -> bool:
-    return settings.distill_general > 0 or settings.distill_domain > 0
-
-
 def write_manifest(path: Path, rows: list[Labelled] | list[dict], general: frozenset[str] = frozenset()) -> Path:
     """A JSONL manifest; rows whose path is in `general` are marked `"general": true` (the
     distillation weight they get). Without any, the file is as it was before the flag existed, so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from models.common.config import (
     NonNegativeFloat,
@@ -70,3 +71,17 @@ class RunSpec:
     num_to_keep: int = 2
     max_failures: int = 0
     min_avg_logprob: float = -0.5
+
+
+class DistillWeights(Protocol):
+    """Anything that carries the two learning-without-forgetting weights (FinetuneConfig, and
+    improve's TrainSettings, which passes them on)."""
+
+    distill_general: float
+    distill_domain: float
+
+
+def distills(weights: DistillWeights) -> bool:
+    """Whether a run distils at all: only then is the frozen start model loaded and the manifests
+    marked with which clips are general speech."""
+    return weights.distill_general > 0 or weights.distill_domain > 0

@@ -39,7 +39,7 @@ from pipelines.training.model import (
     no_sync,
     unwrap,
 )
-from pipelines.training.settings import FinetuneConfig
+from pipelines.training.settings import FinetuneConfig, distills
 
 
 def train_func(config: dict[str, Any]) -> None:
@@ -209,10 +209,6 @@ def _anchor(model: torch.nn.Module, model_dir: str, resumed: bool) -> list[torch
     start = load_model(model_dir)[0].to(next(live.parameters()).device) if resumed else live
     start_params = dict(start.named_parameters())
     return [start_params[name].detach().clone() for name, p in live.named_parameters() if p.requires_grad]
-
-
-def distills(cfg: FinetuneConfig) -> bool:
-    return cfg.distill_general > 0 or cfg.distill_domain > 0
 
 
 def _frozen(model_dir: str, kind: str, device: torch.device) -> torch.nn.Module:
