@@ -73,15 +73,13 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--distill",
         type=float,
-        default=0.0,
         metavar="W",
         help="learning without forgetting: W times KL(current model || fine-tuned) of the decoder's next-token "
-        "distributions on the --general clips, added to the loss (0: off)",
+        "distributions on the --general clips, added to the loss (0: off; default 5)",
     )
     p.add_argument(
         "--distill-domain",
         type=float,
-        default=0.0,
         metavar="W",
         help="the same term's weight on the archive's clips (0: off)",
     )
@@ -148,8 +146,12 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         freeze_encoder=args.freeze_encoder,
         freeze_embeddings=args.freeze_embeddings,
         l2sp=args.l2sp,
-        distill_general=args.distill,
-        distill_domain=args.distill_domain,
+        # Unset options keep TrainSettings' defaults, defined once there.
+        **{
+            k: v
+            for k, v in (("distill_general", args.distill), ("distill_domain", args.distill_domain))
+            if v is not None
+        },
     )
     cfg = ImproveConfig(
         registry=args.registry,

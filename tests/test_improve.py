@@ -6,6 +6,7 @@ the bundled tiny.en and the packaged Whisper base as the teacher.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -309,7 +310,7 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
 def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: Path) -> None:
     """Resume after a crash relies on the run name: same model, labels and settings -> same name."""
     from pipelines.improve.filters import Labelled
-    from pipelines.improve.train import TrainSettings, run_name, write_manifest
+    from pipelines.improve.train import TrainSettings, _named_settings, run_name, write_manifest
 
     tiny = str(bundled_model_path())
     train = write_manifest(tmp_path / "train.jsonl", [Labelled("/a.wav", "hello there", 1.0)])
@@ -322,9 +323,16 @@ def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: 
     assert run_name(tiny, train, val, TrainSettings(l2sp=0.1), StorageConfig()) != name
     assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=False), StorageConfig()) == name
     assert run_name(tiny, train, val, TrainSettings(freeze_embeddings=True), StorageConfig()) != name
+    # Distillation (on by default since it was added) names a run only when on: a run started with
+    # it off, before the flag existed, still resumes with --distill 0.
+    off = TrainSettings(distill_general=0.0, distill_domain=0.0)
+    assert not {"distill_general", "distill_domain"} & set(_named_settings(off))
+    assert TrainSettings().distill_general > 0
+    assert run_name(tiny, train, val, off, StorageConfig()) != name
     for key in ("distill_general", "distill_domain"):
-        assert run_name(tiny, train, val, TrainSettings(**{key: 0.0}), StorageConfig()) == name
-        assert run_name(tiny, train, val, TrainSettings(**{key: 1.0}), StorageConfig()) != name
+        assert run_name(tiny, train, val, dataclasses.replace(off, **{key: 1.0}), StorageConfig()) != run_name(
+            tiny, train, val, off, StorageConfig()
+        )
     # Clips marked general (only when distilling) are flagged in the manifest; none marked: bytes unchanged.
     before = train.read_bytes()
     write_manifest(train, [Labelled("/a.wav", "hello there", 1.0)], frozenset())
