@@ -427,12 +427,20 @@ def test_values_known_by_their_shape(text: str, gone: str) -> None:
         " Room 12 in Madrid was cold.",  # a labelled number
         " In 2004 moved in Leeds.",  # a year
         " I bought 3 good ones in Paris.",  # a function word: no street
+        " Page 40, hold it close to the light.",  # a pronoun: "close" is no street
     ],
 )
 def test_no_shape_in_ordinary_talk(text: str) -> None:
+    from pipelines.redaction.cues import find_streets
     from pipelines.redaction.shapes import find_house_shapes, find_quads
 
-    assert find_quads(text) == [] and find_house_shapes(text) == []
+    assert find_quads(text) == [] and find_house_shapes(text) == [] and find_streets(text) == []
+
+
+def test_an_address_with_a_phrase_of_where_is_a_cue() -> None:
+    assert "18" not in _redact(" The address on the parcel was 18 kilnlane.")["text"]
+    # "close" after a pronoun is no street, and a garbled street keeps its articles.
+    assert "Kiln" not in _redact(" Take it to 18 a kiln close.")["text"]
 
 
 @pytest.mark.parametrize(

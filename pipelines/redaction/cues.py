@@ -191,6 +191,7 @@ def find_dates(text: str) -> list[ContextHit]:
 
 # A house number, up to three words and a street word ("42 elm street"), said without a cue.
 _MAX_STREET_NAME_WORDS = 3
+_NO_STREET = frozenset(("of", "it", "them", "him", "me", "us"))
 
 
 def find_streets(text: str) -> list[ContextHit]:
@@ -214,8 +215,10 @@ def find_streets(text: str) -> list[ContextHit]:
             # A named street without its number ("... Riverside Circle in Easton", the house
             # number garbled, dev3 split): the capitalised words before the street word.
             start = _named(toks, i)
-        # "four of close, seven of hearts" (real speech, playing cards): a number of things.
-        if start is not None and not any(t.lower == "of" for t in toks[start:i]):
+        # "four of close, seven of hearts" (real speech, playing cards): a number of things;
+        # "on the 90, bring it close" (fresh7): a pronoun makes the street word a verb's adverb
+        # (a garbled street keeps its articles: "You're a road in Whitby", fresh6).
+        if start is not None and not any(t.lower in _NO_STREET for t in toks[start:i]):
             end = address(toks, i)
             hits.append(ContextHit("ADDRESS", toks[start].start, toks[end[1] if end else i].end))
     return hits
