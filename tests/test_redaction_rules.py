@@ -400,3 +400,64 @@ def test_a_town_after_an_address_and_a_surname_after_a_name_are_redacted() -> No
 )
 def test_ordinary_numbers_of_the_tenth_round_are_kept(text: str) -> None:
     assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        # An IP whose octets tiny.en wrote as "1 hundred and 20": four numbers of at most 255.
+        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "140"),
+        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "207"),
+        (" Block 31.7.1 hundred and 60.2 hundred and 5 today.", "160"),
+        # A house number, a garbled street and "in"/"near" a town, with no cue and no street word.
+        (" Yes 47 hollow bank near Selby.", "47"),
+        (" Right, 208 Quarrel near Dorking.", "Dorking"),
+    ],
+)
+def test_values_known_by_their_shape(text: str, gone: str) -> None:
+    assert gone not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " Version 1.2.3 hundred is out.",  # no fourth number: no address of a machine
+        " The hall takes 300.400.500.600 chairs.",  # numbers over 255: no octets
+        " We waited 40 minutes in Leeds.",  # a count before "in" a town (the town is NER's)
+        " Room 12 in Madrid was cold.",  # a labelled number
+        " In 2004 moved in Leeds.",  # a year
+        " I bought 3 good ones in Paris.",  # a function word: no street
+        " Page 40, hold it close to the light.",  # a pronoun: "close" is no street
+    ],
+)
+def test_no_shape_in_ordinary_talk(text: str) -> None:
+    from pipelines.redaction.cues import find_streets
+    from pipelines.redaction.shapes import find_house_shapes, find_quads
+
+    assert find_quads(text) == [] and find_house_shapes(text) == [] and find_streets(text) == []
+
+
+def test_an_address_with_a_phrase_of_where_is_a_cue() -> None:
+    assert "18" not in _redact(" The address on the parcel was 18 kilnlane.")["text"]
+    # "close" after a pronoun is no street, and a garbled street keeps its articles.
+    assert "Kiln" not in _redact(" Take it to 18 a kiln close.")["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " My grandmother is 953 this year.",  # an age said of a person
+        " My uncle was 117 when he died.",
+        " My birthday cake cost £19.92.",  # a birthday that names an event, then a price
+        " The birthday party had 312 guests.",
+    ],
+)
+def test_ordinary_numbers_of_the_eleventh_round_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()
+
+
+def test_a_birthday_is_still_a_cue_and_a_person_keeps_no_code() -> None:
+    assert "1984" not in _redact(" My birthday is 12 06 1984.")["text"]
+    assert "1984" not in _redact(" Birthday's March 3, 1984.")["text"]
+    # An age needs a short number: a long one after "she is" is a value all the same.
+    assert "4521" not in _redact(" She is 4 5 2 1 7 8 9 3.")["text"]

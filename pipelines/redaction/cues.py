@@ -25,8 +25,11 @@ from pipelines.redaction.values import (
     number,
 )
 
-# Cue phrases the cue windows (pipelines/redaction/window.py) share.
-BIRTH_CUES = ("born", r"birth\w*", "dob", "d o b")
+# Cue phrases the cue windows (pipelines/redaction/window.py) share. A birthday that names an
+# event ("my birthday cake has 19.92", "my birthday party had 925 guests", fresh7 and fresh4) is
+# no date of birth: a noun after it makes "birthday" a modifier, and what follows is the event's.
+_BIRTHDAY_EVENTS = "cake|cakes|party|parties|present|presents|gift|gifts|card|cards|dinner|candles|celebration|meal"
+BIRTH_CUES = ("born", rf"birth\w*(?!\s+(?:{_BIRTHDAY_EVENTS})\b)", "dob", "d o b")
 EXPIRY_CUES = (
     "expires",
     "expire",
@@ -45,7 +48,11 @@ EMAIL_CUES = ("email", "e-mail", "e mail", "send it to", "mail me at", "email ad
 SENT_TO = r"(?:send|mail|forward|copy)\w*(?:\s+[\w']+){0,3}?\s+to"
 
 # "name on the account is", "name of the account holder was": the phrase of where is short.
-_NAME_WITH_PLACE = r"name\s+(?:on|of|for|under)\s+(?:the\s+|my\s+|this\s+|our\s+)?[a-z']+(?:\s+[a-z']+)?\s+(?:is|was)"
+_WITH_PLACE = r"\s+(?:on|of|for|under)\s+(?:the\s+|my\s+|this\s+|our\s+)?[a-z']+(?:\s+[a-z']+)?\s+(?:is|was)"
+_NAME_WITH_PLACE = rf"name{_WITH_PLACE}"
+# The same for an address ("the address on file is $5.00 and ...", fresh7: the house number
+# written as dollars; the cue's "address is" needs the words together).
+_ADDRESS_WITH_PLACE = rf"(?<!ip\s)(?<!mail\s)address{_WITH_PLACE}"
 
 CUES: tuple[Cue, ...] = (
     cue("SSN", number(), "social", "social security", "security number", "ssn", "s s n", "social insurance"),
@@ -122,6 +129,7 @@ CUES: tuple[Cue, ...] = (
         "i live on",
         "live at",
         r"(?<!ip\s)(?<!mail\s)address is",
+        _ADDRESS_WITH_PLACE,
         "my address",
         "reside at",
         "located at",
@@ -183,6 +191,7 @@ def find_dates(text: str) -> list[ContextHit]:
 
 # A house number, up to three words and a street word ("42 elm street"), said without a cue.
 _MAX_STREET_NAME_WORDS = 3
+_NO_STREET = frozenset(("of", "it", "them", "him", "me", "us"))
 
 
 def find_streets(text: str) -> list[ContextHit]:
@@ -206,8 +215,10 @@ def find_streets(text: str) -> list[ContextHit]:
             # A named street without its number ("... Riverside Circle in Easton", the house
             # number garbled, dev3 split): the capitalised words before the street word.
             start = _named(toks, i)
-        # "four of close, seven of hearts" (real speech, playing cards): a number of things.
-        if start is not None and not any(t.lower == "of" for t in toks[start:i]):
+        # "four of close, seven of hearts" (real speech, playing cards): a number of things;
+        # "on the 90, bring it close" (fresh7): a pronoun makes the street word a verb's adverb
+        # (a garbled street keeps its articles: "You're a road in Whitby", fresh6).
+        if start is not None and not any(t.lower in _NO_STREET for t in toks[start:i]):
             end = address(toks, i)
             hits.append(ContextHit("ADDRESS", toks[start].start, toks[end[1] if end else i].end))
     return hits

@@ -22,11 +22,12 @@ _VALUE = {w: max(0, i - 1) for i, w in enumerate(_UNITS)} | {w: 10 + i for i, w 
 _VALUE |= {w: 20 + 10 * i for i, w in enumerate(_TENS)}
 _DIGIT = "|".join(_UNITS[2:])  # one ... nine
 _BELOW_100 = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]+(?:{_DIGIT}))?|{'|'.join(_TEENS)}|{'|'.join(_UNITS)})"
-# "one hundred and forty-one", "two hundred three", "seventy six", "twelve", "seven", and the
+# "one hundred and forty-one", "two hundred three", "seventy six", "twelve", "seven", the mixed
+# form tiny.en writes for an octet ("1 hundred and 20", fresh7), and the
 # hyphenated forms tiny.en writes ("1-hundred and thirty", "a hundred-and-five"; a hundred whose
 # digit it misheard, "pre-hundred and eighty-nine", is still a hundred and some).
 _NUMBER = re.compile(
-    rf"\b(?:(?:(?P<h>{_DIGIT}|[1-9])[\s-]+)?hundred(?:[\s-]+and)?(?:[\s-]+(?P<rest>{_BELOW_100}))?"
+    rf"\b(?:(?:(?P<h>{_DIGIT}|[1-9])[\s-]+)?hundred(?:[\s-]+and)?(?:[\s-]+(?:(?P<rest>{_BELOW_100})|(?P<rest_d>\d\d?)))?"
     rf"|(?P<small>{_BELOW_100}))\b",
     re.IGNORECASE,
 )
@@ -132,7 +133,8 @@ def _digits(m: re.Match[str]) -> str:
         # A digit word keeps its own digit ("zero seven" is "0 7", not 7).
         return str(_VALUE[value]) if value in _VALUE else str(_below_100(value))
     hundreds = 1 if m["h"] is None else int(m["h"]) if m["h"].isdigit() else _VALUE[m["h"].lower()]
-    return str(hundreds * 100 + (_below_100(m["rest"]) if m["rest"] else 0))
+    rest = _below_100(m["rest"]) if m["rest"] else int(m["rest_d"]) if m["rest_d"] else 0
+    return str(hundreds * 100 + rest)
 
 
 # A round number and the rest, as Whisper writes "five hundred and nineteen" or "two thousand and

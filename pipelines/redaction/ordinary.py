@@ -7,7 +7,9 @@ were not. People introduce ordinary numbers with a few verbs whose object is nev
 - a phone-menu option: "press 2", "dial 0", "select option 3" (a menu has short options);
 - a bus taken: "take the number 12", "catch the number 45" ("number" there names a bus);
 - an age: "she turned 40", "he turns 65", "aged 30";
-- a year of making: "built in 1998", "founded in 1870" (a garbled year is still a year).
+- a year of making: "built in 1998", "founded in 1870" (a garbled year is still a year);
+- an age said of a person: "my grandmother is 95", "my son's 12" (fresh7: "My grandmother is 953
+  this year"); a person is no account, and a PIN or a code is never what somebody "is".
 
 Only short numbers (at most SHORT_DIGITS digits, the homophones "to"/"for" at its ends aside):
 a longer one after "press" or "dial" is a value keyed in ("dial 0 7 9 1 1 2 3 ...").
@@ -27,7 +29,14 @@ _MENU = r"press|pressed|pressing|dial|dialled|dialed|select|choose|option"
 _TRANSIT = r"(?:take|took|taking|catch|caught|get|got|ride|rode)\s+the\s+number\s+"
 _AGE = r"turned|turns|turning|aged"
 _MADE = r"(?:built|founded|established|opened)\s+(?:back\s+)?in"
-INTRODUCED = re.compile(rf"\b(?:(?:{_MENU}|{_AGE})\W+|{_TRANSIT}|{_MADE}\W+)(?:number\s+)?\W*$", re.IGNORECASE)
+_PERSON = (
+    r"(?:grand)?(?:mother|father|mum|mom|dad|ma|pa|son|daughter|child|kid)|grandma|grandpa|granny|nan|nana"
+    r"|brother|sister|wife|husband|partner|uncle|aunt|auntie|niece|nephew|baby|he|she"
+)
+_PERSON_IS = rf"\b(?:{_PERSON})(?:\s+(?:is|was|will\s+be|turns)|'s)(?:\s+(?:now|nearly|almost|about|over|just))?"
+INTRODUCED = re.compile(
+    rf"\b(?:(?:{_MENU}|{_AGE})\W+|{_TRANSIT}|{_MADE}\W+)(?:number\s+)?\W*$|{_PERSON_IS}\s+$", re.IGNORECASE
+)
 # "the number 12 bus", "route 9 train": a vehicle's word after the number names it.
 _VEHICLE_AFTER = re.compile(r"\s*(?:bus|buses|train|tram|coach|shuttle)\b", re.IGNORECASE)
 _NUMBER_BEFORE = re.compile(r"\bnumber\s*$", re.IGNORECASE)

@@ -36,6 +36,7 @@ from pipelines.redaction.neighbours import widen
 from pipelines.redaction.numerals import Rewritten
 from pipelines.redaction.ordinary import introduced_at
 from pipelines.redaction.settings import RedactConfig
+from pipelines.redaction.shapes import find_house_shapes, find_quads
 from pipelines.redaction.spoken import is_amount, normalize, read_out
 from pipelines.redaction.syntax import counts_noun, number_tokens
 from pipelines.redaction.values import digit_string
@@ -117,6 +118,8 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
+    # Values known by their shape alone (pipelines/redaction/shapes.py): a pattern's rank.
+    hits += [Hit(h.type, h.start, h.end) for h in (*find_quads(text), *find_house_shapes(text))]
     # A number the digit policy redacts says least about its type: any other finder's wins. One
     # that the parse makes the count of a noun after it is no value ("five hundred very
     # different staff"); `strict` redacts it all the same.

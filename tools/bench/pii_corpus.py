@@ -18,7 +18,9 @@ acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
 (pii_templates.FRESH5), the eighth round's acceptance split, with 56 ordinary sentences; `fresh6`
 (pii_templates.FRESH6), the ninth round's acceptance split, with 56 ordinary sentences (prices,
 orders, percentages, phone-menu options among them); `fresh7` (pii_templates.FRESH7), the tenth
-round's acceptance split, with 60 ordinary sentences and values read back by an agent. Seeded: the
+round's acceptance split, with 60 ordinary sentences and values read back by an agent; `fresh8`
+(pii_templates.FRESH8), the eleventh round's, with phrasings where only a value's shape says what
+it is ("It's 42 Harlow Road in Ripon"). Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -44,6 +46,7 @@ from tools.bench.pii_templates import (
     FRESH5,
     FRESH6,
     FRESH7,
+    FRESH8,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -56,6 +59,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH5,
     ORDINARY_FRESH6,
     ORDINARY_FRESH7,
+    ORDINARY_FRESH8,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -75,6 +79,7 @@ VOICES = {
     "fresh5": ("en-gb-x-gbcwmd+Adam", "en-us+Auntie", "en-029+Zac", "en-gb-scotland+Henrique"),
     "fresh6": ("en-us+Caleb", "en-gb-x-rp+Quincy", "en-us-nyc+Lee", "en-gb-x-gbclan+Pablo"),
     "fresh7": ("en-us+Benjamin", "en-gb+Gustave", "en-029+Marco", "en-gb-scotland+Denis"),
+    "fresh8": ("en-us+Antonio", "en-gb-x-rp+Rob", "en-029+Miguel", "en-gb-scotland+Jacky"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -87,6 +92,7 @@ SPLIT_SPEEDS = {
     "fresh5": (122, 148, 178),
     "fresh6": (124, 156, 184),
     "fresh7": (132, 158, 186),
+    "fresh8": (127, 151, 181),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -224,6 +230,14 @@ POOLS = {
         "Settle Penrith Tiverton Beverley Sedbergh Launceston",
         "lycos verizon talktalk sky",
     ),
+    "fresh8": _pool(
+        "Harriet Ambrose Nandini Stanislaw Yara Cormac Chiyo Ottoline Benicio Zoya Meirion Chidera",
+        "Pickering Agyeman Seidel Morita Ricci Juric Hennessy Chaudhry Sjoberg Beaumont Kulkarni Mendes",
+        "Harlow Goldcrest Sloeberry Tithebarn Coldharbour Plover Watermint Stonechat",
+        "Road Lane Street Avenue Close",
+        "Kendal Malton Ripon Bodmin Thirsk Hawes",
+        "netzero earthlink juno bellsouth",
+    ),
 }
 
 
@@ -345,6 +359,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (FRESH5, ORDINARY_FRESH5, ("fresh5", "fresh5")),
         (FRESH6, ORDINARY_FRESH6, ("fresh6", "fresh6")),
         (FRESH7, ORDINARY_FRESH7, ("fresh7", "fresh7")),
+        (FRESH8, ORDINARY_FRESH8, ("fresh8", "fresh8")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
