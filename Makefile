@@ -19,11 +19,18 @@ demo: $(STAMP)
 	$(BIN)/voxray transcribe samples --output out/demo --overwrite --show 20
 
 # Lint, the import contract (pyproject's [tool.importlinter]) and the whole test suite, slow
-# end-to-end tests included (CI runs exactly this).
+# end-to-end tests included (CI runs exactly this). The suite runs in two parts, both always: all
+# but the `serial` tests on PYTEST_WORKERS pytest workers (the cores sat idle most of a one-worker
+# run: Ray and subprocess start-ups, waits on timeouts and restarts), a module's tests on one
+# worker so its fixtures are set up once (--dist loadfile); then the `serial` tests alone.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check pipelines models jobs tools tests scripts
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	status=0; \
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not serial" || status=$$?; \
+	$(BIN)/python -m pytest -q -m serial || status=$$?; \
+	exit $$status
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -58,6 +58,7 @@ def _manifest(path: Path, rows: list[dict]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # two Ray Train workers take both cores; it timed out once beside two other trainings
 def test_ddp_two_workers_checkpoint_and_resume_on_exactly_the_seeded_batches(
     ray_local,  # noqa: F811
     tiny_whisper,

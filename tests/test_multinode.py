@@ -26,7 +26,9 @@ from pipelines.listing import list_sources
 from pipelines.store.nightly import NightlyConfig, run_nightly
 from pipelines.store.reader import read_committed
 
-pytestmark = pytest.mark.slow
+# Serial: ray.cluster_utils.Cluster records its address in /tmp/ray/ray_current_cluster, and every
+# `voxray` run beside it whose Ray starts with no address (pipelines/batch/run.py) would join it.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def free_port() -> int:

@@ -104,6 +104,8 @@ def test_a_killed_model_actor_restarts_and_each_input_is_once(ray_local, tmp_pat
     assert max(restarts) >= 1, restarts  # the killed actor came back; its arguments were still there
 
 
+# Serial: its monitor fires at the machine's memory in use + 2 GiB, which a test beside it could reach.
+@pytest.mark.serial
 def test_each_input_once_when_the_memory_monitor_kills_a_preparation_worker(tmp_path: Path):
     # A real `voxray transcribe` on its own Ray with the memory monitor armed; the first preparation
     # of oom.wav allocates until Ray's monitor SIGKILLs its worker (tests/oom.py says why that
