@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,35 +66,21 @@ def test_uploaded_bytes_cannot_make_ffmpeg_open_other_files(tmp_path, speech_man
         decode_audio(io.BytesIO(b"ffconcat version 1.0\nfile secret.wav\n"))
 
 
-_CYCLES_AFTER_STREAMS = """
-import gc, io, json, sys
-from pathlib import Path
-from pipelines.decode import SAMPLE_RATE, AudioStream, DecodeError
-gc.collect()
-gc.disable()
-for path in json.loads(sys.argv[1]):
-    for source in (path, io.BytesIO(Path(path).read_bytes())):
-        try:
-            with AudioStream(source) as stream:
-                list(stream.blocks(7 * SAMPLE_RATE))
-        except DecodeError:
-            pass
-print(gc.collect())
-"""
-
-
 def test_closed_streams_leave_no_garbage_cycles(speech_manifest, bad_dir):
     # AudioStream.close() no longer runs gc.collect() (about 100 ms per file in a worker that has
     # imported torch): that is only safe while PyAV frees its containers and resamplers by
     # reference counting. Opened, decoded, failed and closed streams must leave no cycle behind.
-    # Counted in a fresh interpreter: in the test process, threads that earlier tests left behind
-    # (Ray's, pytest-xdist's) make cyclic garbage of their own while the collector is off.
     inputs = [clip["path"] for clip in speech_manifest[:6]] + sorted(str(p) for p in bad_dir.iterdir())
-    done = subprocess.run(
-        [sys.executable, "-c", _CYCLES_AFTER_STREAMS, json.dumps(inputs)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    assert int(done.stdout.strip().splitlines()[-1]) == 0
+    gc.collect()
+    gc.disable()
+    try:
+        for path in inputs:
+            for source in (path, io.BytesIO(Path(path).read_bytes())):
+                try:
+                    with AudioStream(source) as stream:
+                        list(stream.blocks(7 * SAMPLE_RATE))
+                except DecodeError:
+                    pass
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
