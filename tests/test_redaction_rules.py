@@ -330,9 +330,17 @@ def test_hyphenated_and_bare_hundreds_are_read() -> None:
         (" We live at 2,400 street in Norwood now.", "2,400"),
         # Cues still reach a code said next to "to" in a sentence about a game.
         (" My PIN for the game app is 3 to 7 1.", "7 1"),
+        # Values known by their shape (eleventh round):
+        # An IP whose octets tiny.en wrote as "1 hundred and 20": four numbers of at most 255.
+        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "140"),
+        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "207"),
+        (" Block 31.7.1 hundred and 60.2 hundred and 5 today.", "160"),
+        # A house number, a garbled street and "in"/"near" a town, with no cue and no street word.
+        (" Yes 47 hollow bank near Selby.", "47"),
+        (" Right, 208 Quarrel near Dorking.", "Dorking"),
     ],
 )
-def test_values_of_the_ninth_round(text: str, gone: str) -> None:
+def test_values_of_the_ninth_round_and_by_their_shape(text: str, gone: str) -> None:
     assert gone not in _redact(text)["text"]
 
 
@@ -400,22 +408,6 @@ def test_a_town_after_an_address_and_a_surname_after_a_name_are_redacted() -> No
 )
 def test_ordinary_numbers_of_the_tenth_round_are_kept(text: str) -> None:
     assert _redact(text)["text"] == text.strip()
-
-
-@pytest.mark.parametrize(
-    ("text", "gone"),
-    [
-        # An IP whose octets tiny.en wrote as "1 hundred and 20": four numbers of at most 255.
-        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "140"),
-        (" Allow 99.12.1 hundred and 40.2 hundred and 7 please.", "207"),
-        (" Block 31.7.1 hundred and 60.2 hundred and 5 today.", "160"),
-        # A house number, a garbled street and "in"/"near" a town, with no cue and no street word.
-        (" Yes 47 hollow bank near Selby.", "47"),
-        (" Right, 208 Quarrel near Dorking.", "Dorking"),
-    ],
-)
-def test_values_known_by_their_shape(text: str, gone: str) -> None:
-    assert gone not in _redact(text)["text"]
 
 
 @pytest.mark.parametrize(
