@@ -3,12 +3,14 @@
     python scripts/make_flywheel_domain.py --out /tmp/flywheel-domain [--archive 240 --dev 40 --test 60]
     python scripts/make_flywheel_domain.py --out /tmp/insurer-domain --domain insurer
     python scripts/make_flywheel_domain.py --out /tmp/clinic-domain --domain clinic
+    python scripts/make_flywheel_domain.py --out /tmp/freight-domain --domain freight
 
 `--domain telecom` (the default) is the telecom every setting of the loop was chosen on; `--domain
 insurer` is a second industry (new terms, wording and voices), first a check that those settings
 generalise and since 2026-12-07 a tuning domain (the distillation weight was chosen on it);
 `--domain clinic` is a third (a hospital group's appointment line), for a run with every default
-and nothing tuned on it.
+and nothing tuned on it; `--domain freight` is a fourth (a haulier's dispatch desk), written by
+someone who does not tune the loop, for a run with every default and nothing tuned on it.
 
 Needs espeak-ng (apt-get install -y espeak-ng). Writes, under OUT:
 - `archive/`: the unlabelled archive, `--archive` WAV clips (no text is kept next to them, so
@@ -180,7 +182,64 @@ CLINIC = Domain(
     archive_voices=["en-gb-x-gbcwmd+f1", "en-us-nyc+f4", "en-gb-scotland+m7", "en-029+f3", "en-us+Annie", "en-gb+m1"],
     held_out_voices=["en-gb-x-rp+Alex", "en-us+klatt4", "en-gb-x-gbclan+Andy", "en-us-nyc+m6"],
 )
-DOMAINS = {"telecom": TELECOM, "insurer": INSURER, "clinic": CLINIC}
+# A fourth industry, written on 2026-12-07 by someone who does not tune the loop, after every
+# setting was chosen, for one run with every default and nothing tuned on it: an invented haulier's
+# dispatch desk. Unlike the three service lines it is mostly trade talk (drivers, depots, read-backs
+# of loads). Product: a service line; feature: equipment or an add-on; cities: depots. Voices:
+# espeak-ng variants that none of the three domains used, on accents spread across archive and
+# held-out differently from theirs.
+FREIGHT = Domain(
+    products=[
+        "Skarnveld Express",
+        "Tollivane Overnight",
+        "Durrock Pallet",
+        "Ysmere Chilled",
+        "Brankhof Bulk",
+        "Quellstra Courier",
+    ],
+    features=["Liftrex", "Cargloom", "Thermavik", "Palmetta Strap", "Tracwise", "Hookvelle", "Dockzen"],
+    staff=[
+        "Xiomara Takahashi",
+        "Bartholomew Nwachukwu",
+        "Anneliese Paraskevopoulos",
+        "Kwabena Szczepanski",
+        "Ruairi Bhattacharya",
+        "Thandiwe Eriksdottir",
+    ],
+    cities=["Gorsethwaite", "Vimmerholt", "Cadwell Narrows", "Oxley Sumner", "Treskavel", "Marrowby Junction"],
+    archive_templates=[
+        "Dispatch, this is {staff}, are you calling about a {product} collection?",
+        "Reading that back, one {product} load for the {city} depot with {feature} on the trailer.",
+        "The {product} van is stuck on the ring road outside {city}, about forty minutes late.",
+        "{staff} booked {feature} for this job but the truck turned up without it.",
+        "Can you swap my {product} delivery to the {city} yard tomorrow morning?",
+        "Copy that, {staff} will take the {product} run once the {feature} is fitted.",
+        "Nothing has moved out of {city} all day, so where is my {product} consignment?",
+        "Do I need {feature} for a {product} drop at a house with no loading bay?",
+        "The driver from {city} says the {product} pallets were damaged in transit.",
+        "You billed me for {feature} on a {product} job that never left the depot.",
+        "Hold the line, I am putting you through to {staff} at {city} dispatch.",
+        "Is {feature} still required on {product} loads over two tonnes?",
+    ],
+    held_out_templates=[
+        "Why has {staff} marked my {product} parcel as refused in {city}?",
+        "So that is {feature} on bay four for the {product} pickup, can you confirm?",
+        "Our warehouse in {city} never got the {feature} we paid extra for.",
+        "Tell {staff} the {product} trailer needs {feature} before it leaves.",
+        "The tracking says {product} arrived in {city} but nobody signed for it.",
+        "Has {staff} cleared the {feature} paperwork for the {city} crossing?",
+    ],
+    archive_voices=[
+        "en-029+klatt3",
+        "en-gb-scotland+belinda",
+        "en-us-nyc+edward",
+        "en-gb-x-gbcwmd+m8",
+        "en-gb+quincy",
+        "en-us+steph",
+    ],
+    held_out_voices=["en-gb-x-rp+aunty", "en-gb-x-gbclan+david", "en-us-nyc+linda", "en-029+paul"],
+)
+DOMAINS = {"telecom": TELECOM, "insurer": INSURER, "clinic": CLINIC, "freight": FREIGHT}
 SPEEDS = [140, 160, 175, 190]
 
 
