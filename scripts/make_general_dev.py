@@ -239,8 +239,9 @@ def real_general() -> list[dict]:
     """The held-out general real-speech set, checked disjoint from the gate's regression set."""
     from flywheel_wiseft import VOICE_TEXTS, VOICES
 
-    regression = VOICES.parent / "realspeech" / "refs.jsonl"
-    used = {json.loads(line)["path"] for line in regression.read_text().splitlines() if line.strip()}
+    from pipelines.improve.run import DEFAULT_REGRESSION
+
+    used = {Path(json.loads(line)["source"]).name for line in DEFAULT_REGRESSION.read_text().splitlines() if line}
     rows = [{"path": str(VOICES / name), "text": text, "language": "en"} for name, text in VOICE_TEXTS.items()]
     if overlap := used & set(VOICE_TEXTS):
         raise SystemExit(f"held-out clips also in the regression set: {sorted(overlap)}")
@@ -251,7 +252,9 @@ def evaluation_texts() -> set[str]:
     """Every reference text of the sets the loop and its evaluation score on, lowercased."""
     data = Path(__file__).resolve().parents[1] / "tests" / "data"
     texts = set(HARVARD) | {r["text"] for r in real_general()}
-    for manifest in (data / "realspeech" / "refs.jsonl", data / "speech" / "manifest.jsonl"):
+    from pipelines.improve.run import DEFAULT_REGRESSION
+
+    for manifest in (DEFAULT_REGRESSION, data / "realspeech" / "refs.jsonl", data / "speech" / "manifest.jsonl"):
         if manifest.exists():
             texts |= {json.loads(line).get("text", "") for line in manifest.read_text().splitlines() if line.strip()}
     return {t.strip().lower() for t in texts}

@@ -20,11 +20,15 @@ from make_general_dev import real_general  # noqa: E402
 
 
 def test_the_held_out_set_is_real_speech_the_regression_set_does_not_use() -> None:
+    from pipelines.improve.run import DEFAULT_REGRESSION
+
     rows = real_general()
-    regression = SCRIPTS.parent / "tests" / "data" / "realspeech" / "refs.jsonl"
-    used = {json.loads(line)["path"] for line in regression.read_text().splitlines() if line.strip()}
+    regression = [json.loads(line) for line in DEFAULT_REGRESSION.read_text().splitlines() if line.strip()]
+    used_files = {Path(r["source"]).name for r in regression}
+    used_texts = {r["text"].strip().lower() for r in regression}
     names = {Path(r["path"]).name for r in rows}
-    assert len(rows) == 12 and not names & used
+    assert len(rows) == 12 and not names & used_files
+    assert not {r["text"].strip().lower() for r in rows} & used_texts
     assert all(Path(r["path"]).is_file() and r["text"].strip() for r in rows)
 
 
