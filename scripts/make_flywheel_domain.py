@@ -4,12 +4,15 @@
     python scripts/make_flywheel_domain.py --out /tmp/insurer-domain --domain insurer
     python scripts/make_flywheel_domain.py --out /tmp/clinic-domain --domain clinic
     python scripts/make_flywheel_domain.py --out /tmp/freight-domain --domain freight
+    python scripts/make_flywheel_domain.py --out /tmp/letting-domain --domain letting
 
 `--domain telecom` (the default) is the telecom every setting of the loop was chosen on; `--domain
 insurer` is a second industry (new terms, wording and voices), first a check that those settings
 generalise and since 2026-12-07 a tuning domain (the distillation weight was chosen on it);
 `--domain clinic` is a third (a hospital group's appointment line), for a run with every default
 and nothing tuned on it; `--domain freight` is a fourth (a haulier's dispatch desk), written by
+someone who does not tune the loop, for a run with every default and nothing tuned on it;
+`--domain letting` is a fifth (a property letting agency's tenant and landlord line), written by
 someone who does not tune the loop, for a run with every default and nothing tuned on it.
 
 Needs espeak-ng (apt-get install -y espeak-ng). Writes, under OUT:
@@ -239,7 +242,65 @@ FREIGHT = Domain(
     ],
     held_out_voices=["en-gb-x-rp+aunty", "en-gb-x-gbclan+david", "en-us-nyc+linda", "en-029+paul"],
 )
-DOMAINS = {"telecom": TELECOM, "insurer": INSURER, "clinic": CLINIC, "freight": FREIGHT}
+# A fifth industry, written on 2026-12-07 by someone who does not tune the loop, after every setting
+# was chosen, for one run with every default and nothing tuned on it: an invented letting agency's
+# tenant and landlord line. Unlike the four it is domestic talk (repairs, rent, deposits, viewings,
+# neighbours), in casual wording with contractions and asides. Product: a building the agency lets;
+# feature: a scheme, portal or contractor; cities: towns and districts. Voices: espeak-ng variants
+# that none of the four domains used (callers and agents of both sexes, one elderly caller); the
+# held-out accents RP and New York are heard only in dev and test.
+LETTING = Domain(
+    products=[
+        "Orsolo House",
+        "Tiverne Gardens",
+        "Quinsley Lofts",
+        "Zarabeth Court",
+        "Kelmscarra Mews",
+        "Vantoria Rise",
+    ],
+    features=["Depozio", "Rentaloom", "Boilexa", "Fixlytic", "Latchwyn", "Damplex Guard", "Tenavue Portal"],
+    staff=[
+        "Saoirse Oyelaran",
+        "Tadeusz Harjono",
+        "Mirela Quispe",
+        "Chidubem Halvorsen",
+        "Ngaire Vukovic",
+        "Lakshmi Tuiasosopo",
+    ],
+    cities=["Culverhythe", "Aldrevy Park", "Skelvoe Heights", "Pennicoat", "Drummelin Green", "Ostlebury Strand"],
+    archive_templates=[
+        "Lettings, {staff} speaking, is this about one of the flats at {product}?",
+        "The boiler at {product} has been off since Sunday and the {feature} engineer never came.",
+        "So just reading that back, flat twelve, {product}, {city}, viewing at half past four.",
+        "{staff} promised my deposit would come back through {feature} within ten days.",
+        "I'm a landlord in {city} and I want {feature} set up on all three of my units.",
+        "There's black mould in the bathroom at {product} again, who do I even ring about that?",
+        "Right, I've logged it on {feature} and {staff} will be out to you on Thursday.",
+        "Are pets allowed at {product} in {city} or is that down to the landlord?",
+        "You've taken the rent twice this month through {feature}, can you reverse one of them?",
+        "{staff} looks after everything at {product}, let me see if they're free.",
+        "We've had three tenants in {city} report the same leak since the {feature} inspection.",
+        "Is the two bed at {product} still available, and does it come with {feature}?",
+    ],
+    held_out_templates=[
+        "Hi, I moved into {product} last week and nobody has given me the {feature} login.",
+        "Can I just confirm, that's {staff} meeting me outside {product} at ten, yes?",
+        "Honestly, the noise from the flat above mine in {city} is getting worse, what is {staff} doing about it?",
+        "My tenancy at {product} ends in May, can {feature} hold the deposit until then?",
+        "Why was I charged a cleaning fee by {staff} when I left {product} spotless?",
+        "The letter says {feature} covers the window repair, but the {city} office says it doesn't.",
+    ],
+    archive_voices=[
+        "en-gb+steph2",
+        "en-gb-x-gbclan+john",
+        "en-us+Andrea",
+        "en-gb-x-gbcwmd+grandma",
+        "en-gb-scotland+Denis",
+        "en-029+travis",
+    ],
+    held_out_voices=["en-gb-x-rp+Alicia", "en-us-nyc+victor", "en-gb-x-gbclan+anika", "en-us+benjamin"],
+)
+DOMAINS = {"telecom": TELECOM, "insurer": INSURER, "clinic": CLINIC, "freight": FREIGHT, "letting": LETTING}
 SPEEDS = [140, 160, 175, 190]
 
 
