@@ -22,6 +22,7 @@ from typing import Literal
 from pipelines.redaction.context import ContextHit
 from pipelines.redaction.numerals import QUANTITY_NOUNS, ROUND_AND, counted_phrase, spelled
 from pipelines.redaction.ordinary import introducer
+from pipelines.redaction.ranges import is_range
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -156,12 +157,13 @@ def ordinary(text: str, r: Run) -> bool:
     # "Press 260", "take the number 2004", "she turned 40", "built in 415" (pipelines/redaction/ordinary.py).
     if introducer(before, after, r.digits) is not None:
         return True
-    labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
-    if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
+    if labelled(before):
         return True
     # Any other number called a "number" is an identifier ("the item number is $25.46", dev3).
     if _NUMBER_BEFORE.search(before):
         return False
+    if is_range(text, r.start, r.end, labelled=False):  # "1900 to 1997", "2 to 3 miles"
+        return True
     if _DECIMAL.fullmatch(said):
         return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
@@ -173,6 +175,25 @@ def ordinary(text: str, r: Run) -> bool:
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True
     return is_amount(text, r.start, r.end)
+
+
+def labelled(before: str) -> bool:
+    """Whether a label ("flight", "room", "page") names the number said right after `before`."""
+    labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
+    return any(label is not None and label.group(1).lower() in _LABELS for label in labels)
+
+
+def ranged(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a range of ordinary numbers (pipelines/redaction/ranges.py)."""
+    return is_range(text, start, end, labelled(text[:start]))
+
+
+def said_number(text: str, start: int, end: int) -> Run:
+    """The number said at text[start:end], the homophones at its ends ("to 1500 for") aside: its
+    digits and in how many spoken groups."""
+    core = _core(text, Run(start, end, "", 1))
+    groups = sum(digits_of(p) is not None for p in PIECE.findall(text[core.start : core.end]))
+    return Run(core.start, core.end, core.digits, groups)
 
 
 def _near_numbers(before: str, after: str) -> bool:
