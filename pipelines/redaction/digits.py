@@ -44,7 +44,11 @@ _PLACE_LABEL_WORDS = (
     "highway interstate episode"
 )
 PLACE_LABELS = frozenset(_PLACE_LABEL_WORDS.split())
-_LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status"])
+_LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status", "aisle"])
+# A label heard as the word that sounds the same ("I'll 821 for the printer ink", fresh8: "Aisle
+# 821"): no contraction or noun of these is followed by a number in ordinary speech.
+HEARD_LABELS = {"i'll": "aisle", "isle": "aisle", "gait": "gate", "root": "route"}
+_HEARD_BEFORE = re.compile(r"([A-Za-z']+)\W*$")
 _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was|will\s+be))?\W*$", re.IGNORECASE)
 # A label, its "number", a short phrase of where and its verb ("my room number at the hotel was
 # 168", fresh5).
@@ -85,6 +89,7 @@ _DECIMAL = re.compile(r"\d+\.\d{1,2}")
 # 200, not 156", an IP, fresh4).
 _ROUND = re.compile(r"[1-9]0{2,3}")
 _WORD = re.compile(r"[\w']+|[.?!]")
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def find_numbers(text: str, policy: DigitPolicy) -> list[ContextHit]:
@@ -180,7 +185,10 @@ def ordinary(text: str, r: Run) -> bool:
 def labelled(before: str) -> bool:
     """Whether a label ("flight", "room", "page") names the number said right after `before`."""
     labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
-    return any(label is not None and label.group(1).lower() in _LABELS for label in labels)
+    if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
+        return True
+    heard = _HEARD_BEFORE.search(before)
+    return heard is not None and heard.group(1).lower().replace("\u2019", "'") in HEARD_LABELS
 
 
 def ranged(text: str, start: int, end: int) -> bool:
@@ -192,7 +200,9 @@ def said_number(text: str, start: int, end: int) -> Run:
     """The number said at text[start:end], the homophones at its ends ("to 1500 for") aside: its
     digits and in how many spoken groups."""
     core = _core(text, Run(start, end, "", 1))
-    groups = sum(digits_of(p) is not None for p in PIECE.findall(text[core.start : core.end]))
+    # "8,000" is one group: its comma separates thousands, not groups read out.
+    said = _THOUSANDS_COMMA.sub("", text[core.start : core.end])
+    groups = sum(digits_of(p) is not None for p in PIECE.findall(said))
     return Run(core.start, core.end, core.digits, groups)
 
 
