@@ -479,6 +479,7 @@ def test_ranges_of_ordinary_numbers_are_kept(text: str) -> None:
         (" Then 45 to 67 for the account.", "67"),  # nothing says what it ranges over
         (" It was 1234 to 5678.", "5678"),
         (" I keyed 2012-48 in.", "2012"),  # two years need both said in full
+        (" I'm calling from 555-1234.", "1234"),  # "from" explains a range said in words only
     ],
 )
 def test_values_are_no_ranges(text: str, value: str) -> None:

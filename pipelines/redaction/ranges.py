@@ -50,6 +50,11 @@ def _abbreviated(said: str) -> bool:
     return m is not None and len(m["b"]) < len(m["a"])
 
 
+def _worded(said: str) -> bool:
+    m = _RANGE.fullmatch(said.strip(" ,."))
+    return m is not None and m["word"] is not None
+
+
 def is_range(text: str, start: int, end: int, labelled: bool) -> bool:
     """Whether text[start:end] is a range of ordinary numbers; `labelled`: a label (a page, a
     platform) names the number before it."""
@@ -61,4 +66,7 @@ def is_range(text: str, start: int, end: int, labelled: bool) -> bool:
     # is as likely a code read in two groups (fresh5: "I punch 2011-53", a PIN).
     years = all(_YEAR.fullmatch(str(n)) for n in pair) and not _abbreviated(text[start:end])
     counted = counted_phrase(after) or CURRENCY_AFTER.match(after) is not None
-    return years or labelled or counted or _FROM_BEFORE.search(before) is not None
+    # "from" explains a range said in words ("from 1999 to 2004"), not a hyphen: "calling from
+    # 555-1234" is a phone number.
+    worded_from = _FROM_BEFORE.search(before) is not None and _worded(text[start:end])
+    return years or labelled or counted or worded_from
