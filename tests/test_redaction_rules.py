@@ -453,3 +453,75 @@ def test_a_birthday_is_still_a_cue_and_a_person_keeps_no_code() -> None:
     assert "1984" not in _redact(" Birthday's March 3, 1984.")["text"]
     # An age needs a short number: a long one after "she is" is a value all the same.
     assert "4521" not in _redact(" She is 4 5 2 1 7 8 9 3.")["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " The museum covers 1900 to 1997.",  # two years, in full
+        " Read pages 120-135 before Monday.",  # a label before the range
+        " The collection spans 1850-1920.",
+        " Prices rose from 1999 to 2004.",
+        " He lives 2 to 3 miles away.",  # a unit after it
+        " The building has 1500 to 2000 windows.",  # a count after it
+        " The index is on page 1500-42.",  # an abbreviated end after a label
+    ],
+)
+def test_ranges_of_ordinary_numbers_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" My PIN is 1900 to 1997.", "1997"),  # a cue still wins
+        (" The rest is 4521 to 3345.", "3345"),  # a range goes up
+        (" Then 45 to 67 for the account.", "67"),  # nothing says what it ranges over
+        (" It was 1234 to 5678.", "5678"),
+        (" I keyed 2012-48 in.", "2012"),  # two years need both said in full
+        (" I'm calling from 555-1234.", "1234"),  # "from" explains a range said in words only
+    ],
+)
+def test_values_are_no_ranges(text: str, value: str) -> None:
+    assert value not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " The guide runs to 400 30 pages.",  # homophone and a round hundred with its rest
+        " Platform 2021, one of the busiest.",  # a label's number with a number word glued on
+        " Room 2045, three doors down.",
+        " It was 9,000, 12 years ago.",  # thousands, then a count
+        " I'll 452 for the bread.",  # "Aisle 452", heard as its homophone
+    ],
+)
+def test_the_policy_judges_short_runs_the_pattern_found(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" Okay, 8-0, 7-8-0-9, that's all.", "7-8-0-9"),  # read out in groups: a code
+        (" Charge to five six three four eight eight meal.", "eight eight"),
+        (" Page 4412 907 please.", "907"),  # seven digits: a value whatever labels it
+        (" I'll 4 5 2 1 for the door.", "4 5 2 1"),
+    ],
+)
+def test_codes_and_long_runs_stay_values(text: str, value: str) -> None:
+    assert value not in _redact(text)["text"]
+
+
+def test_apostrophes_between_digits_join_them() -> None:
+    redacted = _redact(" The code on the back is 4'1'7.")["text"]
+    assert "4" not in redacted and "7" not in redacted
+    assert _redact(" He's 5'9\" tall.")["text"] == "He's 5'9\" tall."
+
+
+def test_an_email_takes_the_first_name_a_misheard_dot_glued_on() -> None:
+    assert "Bartholomew" not in _redact(" Send it to Bartholomew got ferris at webmail dot com please.")["text"]
+    # A day or "I'm" is no first name.
+    monday = _redact(" Monday not good, email me at jo dot bloggs at gmail dot com.")["text"]
+    assert monday.startswith("Monday not good")
+    assert _redact(" I'm not sure, email me at jo dot bloggs at gmail dot com.")["text"].startswith("I'm not sure")

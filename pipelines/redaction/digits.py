@@ -22,6 +22,7 @@ from typing import Literal
 from pipelines.redaction.context import ContextHit
 from pipelines.redaction.numerals import QUANTITY_NOUNS, ROUND_AND, counted_phrase, spelled
 from pipelines.redaction.ordinary import introducer
+from pipelines.redaction.ranges import is_range
 from pipelines.redaction.spoken import CURRENCY_AFTER, HOMOPHONES, PIECE, Run, digits_of, is_amount, runs
 
 DigitPolicy = Literal["cues", "ordinary", "strict"]
@@ -43,7 +44,11 @@ _PLACE_LABEL_WORDS = (
     "highway interstate episode"
 )
 PLACE_LABELS = frozenset(_PLACE_LABEL_WORDS.split())
-_LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status"])
+_LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "model", "error", "status", "aisle"])
+# A label heard as the word that sounds the same ("I'll 821 for the printer ink", fresh8: "Aisle
+# 821"): no contraction or noun of these is followed by a number in ordinary speech.
+HEARD_LABELS = {"i'll": "aisle", "isle": "aisle", "gait": "gate", "root": "route"}
+_HEARD_BEFORE = re.compile(r"([A-Za-z']+)\W*$")
 _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was|will\s+be))?\W*$", re.IGNORECASE)
 # A label, its "number", a short phrase of where and its verb ("my room number at the hotel was
 # 168", fresh5).
@@ -84,6 +89,7 @@ _DECIMAL = re.compile(r"\d+\.\d{1,2}")
 # 200, not 156", an IP, fresh4).
 _ROUND = re.compile(r"[1-9]0{2,3}")
 _WORD = re.compile(r"[\w']+|[.?!]")
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def find_numbers(text: str, policy: DigitPolicy) -> list[ContextHit]:
@@ -156,12 +162,13 @@ def ordinary(text: str, r: Run) -> bool:
     # "Press 260", "take the number 2004", "she turned 40", "built in 415" (pipelines/redaction/ordinary.py).
     if introducer(before, after, r.digits) is not None:
         return True
-    labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
-    if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
+    if labelled(before):
         return True
     # Any other number called a "number" is an identifier ("the item number is $25.46", dev3).
     if _NUMBER_BEFORE.search(before):
         return False
+    if is_range(text, r.start, r.end, labelled=False):  # "1900 to 1997", "2 to 3 miles"
+        return True
     if _DECIMAL.fullmatch(said):
         return priced(text, r)
     if r.groups <= 2 and _YEAR.fullmatch(r.digits):  # "2003", "nineteen ninety-five"
@@ -173,6 +180,30 @@ def ordinary(text: str, r: Run) -> bool:
     if (r.groups <= 2 and _clock(before, after, said, r)) or _SINCE_BEFORE.search(before):
         return True
     return is_amount(text, r.start, r.end)
+
+
+def labelled(before: str) -> bool:
+    """Whether a label ("flight", "room", "page") names the number said right after `before`."""
+    labels = (_LABEL_BEFORE.search(before), _LABEL_PHRASE_BEFORE.search(before))
+    if any(label is not None and label.group(1).lower() in _LABELS for label in labels):
+        return True
+    heard = _HEARD_BEFORE.search(before)
+    return heard is not None and heard.group(1).lower().replace("\u2019", "'") in HEARD_LABELS
+
+
+def ranged(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a range of ordinary numbers (pipelines/redaction/ranges.py)."""
+    return is_range(text, start, end, labelled(text[:start]))
+
+
+def said_number(text: str, start: int, end: int) -> Run:
+    """The number said at text[start:end], the homophones at its ends ("to 1500 for") aside: its
+    digits and in how many spoken groups."""
+    core = _core(text, Run(start, end, "", 1))
+    # "8,000" is one group: its comma separates thousands, not groups read out.
+    said = _THOUSANDS_COMMA.sub("", text[core.start : core.end])
+    groups = sum(digits_of(p) is not None for p in PIECE.findall(said))
+    return Run(core.start, core.end, core.digits, groups)
 
 
 def _near_numbers(before: str, after: str) -> bool:

@@ -33,11 +33,24 @@ _CALENDAR = (
 )
 _TOWN_AFTER = re.compile(rf",?\s+(?:in|near)\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
 _SURNAME_AFTER = re.compile(rf"\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+")
+_NOT_NAMES = frozenset((*_CALENDAR.split("|"), "I'm", "I'll", "I'd", "I've"))
+
+
+# An e-mail address's first name before it, joined by a misheard "dot" ("Shoot it over to
+# Stanislaw not to show free at mailhouse.com", fresh8; "Harini not a pirate of a male.com",
+# fresh5): the local part the address finders read starts after the garble, the name stays.
+MAX_LOCAL_WORDS = 4
+_DOT_HEARD = frozenset(("dot", "not", "got", "dat", "dart"))
+_LOCAL_WORD = re.compile(r"[A-Za-z'-]+")
+_SENTENCE_END = re.compile(r"[.?!]\s")
 
 
 def widen(text: str, kind: str, start: int, end: int) -> tuple[int, int]:
     """The span of a `kind` value at text[start:end], widened over the digit groups beside it,
-    an address over its town and a name over a capitalised word after it."""
+    an address over its town, a name over a capitalised word after it and an e-mail address over
+    a first name glued on by a misheard "dot"."""
+    if kind == "EMAIL":
+        return _first_name(text, start), end
     after = {"ADDRESS": _TOWN_AFTER, "NAME": _SURNAME_AFTER}.get(kind)
     if after is not None:
         more = after.match(text, end)
@@ -64,3 +77,15 @@ def _close(text: str, start: int, end: int, between: str) -> bool:
     if is_amount(text, start, end):
         return words == 0
     return words <= MAX_WORDS_BETWEEN
+
+
+def _first_name(text: str, start: int) -> int:
+    """Where the e-mail address at `start` begins once a capitalised word a few words before it
+    is joined to it by a "dot" heard as a word ("Stanislaw not to show ...")."""
+    sentence = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    words = list(_LOCAL_WORD.finditer(text, sentence, start))[-MAX_LOCAL_WORDS:]
+    dots = [i for i, w in enumerate(words) if w.group().lower() in _DOT_HEARD]
+    if not dots:
+        return start
+    names = [w for w in words[: dots[0]] if w.group()[0].isupper() and w.group() not in _NOT_NAMES]
+    return names[-1].start() if names else start

@@ -30,7 +30,7 @@ from pipelines.redaction.cues import (
     find_speakers,
     find_streets,
 )
-from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers
+from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers, ranged, said_number
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.numerals import Rewritten
@@ -44,6 +44,12 @@ from pipelines.redaction.window import WINDOW_CUES
 
 # A run of this many digits is redacted whatever its checksum (see the module docstring).
 MIN_DIGITS = 5
+# ... and whatever the words around it, from this many (a phone number without its area code):
+# a shorter run is judged by the digit policy when that reads it as an ordinary number, if it
+# was said as one number, or one and a word glued on ("600 12", "2020, one"): digits read out in
+# groups or one by one are a code (nobody says a quantity "8-0, 7-8-0-9").
+MIN_VALUE_DIGITS = 7
+MAX_NUMBER_GROUPS = 2
 # Presidio's entity names for voxray's (AWS Transcribe's) types.
 PRESIDIO = {
     "SSN": "US_SSN",
@@ -106,10 +112,14 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     norm = normalize(text)
     # One parse for Presidio's recognizers and for the counts the digit policy leaves alone.
     artifacts = analyzer(config.spacy_model).nlp_engine.process_text(norm.text, "en")
-    hits = _presidio_hits(text, norm, artifacts, config)
     numbers = number_tokens(artifacts.tokens, norm.original_span)
-    # A code read out in groups without a cue: the length of a PIN.
-    hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text)]
+    # A number the digit policy redacts says least about its type: any other finder's wins. One
+    # that the parse makes the count of a noun after it is no value ("five hundred very
+    # different staff"); `strict` redacts it all the same.
+    policy = [h for h in find_numbers(text, config.digits) if not _counts(h, numbers, config.digits)]
+    hits = _presidio_hits(text, norm, artifacts, config, policy)
+    # A code read out in groups without a cue: the length of a PIN ("2 to 3 miles" is a range).
+    hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text) if not ranged(text, r.start, r.end)]
     counting = tuple(span for span, counts in numbers.items() if counts)
     found = (*find_after_cues(text, (*CUES, *WINDOW_CUES), counting), *find_domains(text), *find_dates(text))
     found = (*found, *find_streets(text))
@@ -120,10 +130,6 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
         hits.append(Hit(kind, h.start, h.end, 2 if h.type == DIGITS_ENTITY else 0))
     # Values known by their shape alone (pipelines/redaction/shapes.py): a pattern's rank.
     hits += [Hit(h.type, h.start, h.end) for h in (*find_quads(text), *find_house_shapes(text))]
-    # A number the digit policy redacts says least about its type: any other finder's wins. One
-    # that the parse makes the count of a noun after it is no value ("five hundred very
-    # different staff"); `strict` redacts it all the same.
-    policy = [h for h in find_numbers(text, config.digits) if not _counts(h, numbers, config.digits)]
     hits += [Hit(_digits_type(text[h.start : h.end]), h.start, h.end, 3) for h in policy]
     hits = [Hit(h.type, *widen(text, h.type, h.start, h.end), h.rank) for h in hits]
     return _merge([h for h in hits if h.type in config.entities])
@@ -133,7 +139,9 @@ def _counts(hit: ContextHit, numbers: dict[tuple[int, int], bool], policy: str) 
     return policy == "ordinary" and hit.type == DIGITS_ENTITY and counts_noun(hit.start, hit.end, numbers)
 
 
-def _presidio_hits(text: str, norm: Rewritten, artifacts: Any, config: RedactConfig) -> list[Hit]:
+def _presidio_hits(
+    text: str, norm: Rewritten, artifacts: Any, config: RedactConfig, policy: list[ContextHit]
+) -> list[Hit]:
     wanted = {PRESIDIO.get(e, e) for e in config.entities} | {DIGITS_ENTITY}
     if not config.uses_ner:
         wanted -= set(_NEEDS_NER)
@@ -151,10 +159,27 @@ def _presidio_hits(text: str, norm: Rewritten, artifacts: Any, config: RedactCon
         # "took the number 1706 to": "1706 to" is five digits to the pattern, a bus to a caller.
         if r.entity_type == DIGITS_ENTITY and introduced_at(text, *norm.original_span(r.start, r.end)) is not None:
             continue
+        if _policy_keeps(text, *norm.original_span(r.start, r.end), r.entity_type, config, policy):
+            continue
         kind = _digits_type(norm.text[r.start : r.end]) if r.entity_type == DIGITS_ENTITY else r.entity_type
         rank = 2 if r.entity_type == DIGITS_ENTITY or r.entity_type in _NEEDS_NER else 1
         hits.append(Hit(_FROM_PRESIDIO.get(kind, kind), *norm.original_span(r.start, r.end), rank))
     return hits
+
+
+def _policy_keeps(text: str, start: int, end: int, kind: str, config: RedactConfig, policy: list[ContextHit]) -> bool:
+    """Whether the digit policy's verdict stands for a number a pattern found: a range of any
+    length ("1900 to 1997", laid out as an SSN), or a long run whose length came only from the
+    way it was read (homophones at its ends, a round hundred and its rest, a number word glued
+    on: "runs to 600 12 pages", "Level 2020, one of the car park", "page 1900-97"), that the
+    policy keeps as a labelled number, a count, a year or an amount. A run of MIN_VALUE_DIGITS or
+    more that is no range is a value whatever its words."""
+    if config.digits != "ordinary" or any(h.start < end and start < h.end for h in policy):
+        return False
+    if ranged(text, start, end):
+        return True
+    said = said_number(text, start, end)
+    return kind == DIGITS_ENTITY and len(said.digits) < MIN_VALUE_DIGITS and said.groups <= MAX_NUMBER_GROUPS
 
 
 def _digits_type(value: str) -> str:

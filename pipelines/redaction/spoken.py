@@ -33,8 +33,9 @@ _UNIT = "|".join(w for w in DIGIT_WORDS if w not in ("zero", "oh", "o"))
 # A piece of a spoken number: digits, a tens word with its unit ("forty-four"), or any word
 # (a digit word, a teen, a tens word, a homophone, or something else).
 PIECE = re.compile(rf"\d+|\b(?:{'|'.join(TENS)})[\s-]+(?:{_UNIT})\b|[A-Za-z]+", re.IGNORECASE)
-# What may separate the pieces of one number as Whisper writes it.
-_GLUE = re.compile(r"[\s,\-.]*")
+# What may separate the pieces of one number as Whisper writes it; apostrophes and quotes too
+# ("The little number on the Mac in 6'0'0'", fresh8: a CVV read digit by digit).
+_GLUE = re.compile(r"[\s,\-.'\u2019\"]*")
 # A run needs this many digits to be rewritten (shorter numbers are quantities, times, ...).
 MIN_RUN_DIGITS = 5
 # Four digits read out in two or more groups ("seven nine eight eight", "54, 33", "twenty-three

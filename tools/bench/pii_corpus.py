@@ -20,7 +20,9 @@ acceptance split, with 48 ordinary sentences near cue-like words; `dev6`
 orders, percentages, phone-menu options among them); `fresh7` (pii_templates.FRESH7), the tenth
 round's acceptance split, with 60 ordinary sentences and values read back by an agent; `fresh8`
 (pii_templates.FRESH8), the eleventh round's, with phrasings where only a value's shape says what
-it is ("It's 42 Harlow Road in Ripon"). Seeded: the
+it is ("It's 42 Harlow Road in Ripon"); `fresh9` (pii_templates.FRESH9), the twelfth round's, with 64
+ordinary sentences of many kinds (pages, aisles, flights, scores, model numbers, platforms,
+gates, times). Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -47,6 +49,7 @@ from tools.bench.pii_templates import (
     FRESH6,
     FRESH7,
     FRESH8,
+    FRESH9,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -60,6 +63,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH6,
     ORDINARY_FRESH7,
     ORDINARY_FRESH8,
+    ORDINARY_FRESH9,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -80,6 +84,7 @@ VOICES = {
     "fresh6": ("en-us+Caleb", "en-gb-x-rp+Quincy", "en-us-nyc+Lee", "en-gb-x-gbclan+Pablo"),
     "fresh7": ("en-us+Benjamin", "en-gb+Gustave", "en-029+Marco", "en-gb-scotland+Denis"),
     "fresh8": ("en-us+Antonio", "en-gb-x-rp+Rob", "en-029+Miguel", "en-gb-scotland+Jacky"),
+    "fresh9": ("en-us+Mario", "en-gb-x-gbcwmd+pedro", "en-029+sandro", "en-us-nyc+boris"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -93,6 +98,7 @@ SPLIT_SPEEDS = {
     "fresh6": (124, 156, 184),
     "fresh7": (132, 158, 186),
     "fresh8": (127, 151, 181),
+    "fresh9": (121, 146, 176),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -238,6 +244,14 @@ POOLS = {
         "Kendal Malton Ripon Bodmin Thirsk Hawes",
         "netzero earthlink juno bellsouth",
     ),
+    "fresh9": _pool(
+        "Florence Jasper Aditi Przemek Salma Rory Kaori Henrietta Gonzalo Yelena Dafydd Amarachi",
+        "Fairbairn Quaye Brauer Ishikawa Galli Novotny Sheridan Karimi Wallin Garnier Bhatt Lacerda",
+        "Hollyhock Peregrine Elderberry Cobbler Greylag Mossbank Sheepwash Buttercup",
+        "Road Lane Street Avenue Close",
+        "Skipton Clitheroe Wetherby Helmsley Tadcaster Leyburn",
+        "tiscali ziggo seznam freenet",
+    ),
 }
 
 
@@ -360,6 +374,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (FRESH6, ORDINARY_FRESH6, ("fresh6", "fresh6")),
         (FRESH7, ORDINARY_FRESH7, ("fresh7", "fresh7")),
         (FRESH8, ORDINARY_FRESH8, ("fresh8", "fresh8")),
+        (FRESH9, ORDINARY_FRESH9, ("fresh9", "fresh9")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
