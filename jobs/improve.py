@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.improve.filters import FilterConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
     p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
     p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
+    p.add_argument(
+        "--min-avg-logprob",
+        type=float,
+        help="keep a clip only when the teacher's average log-probability is at least this (default -0.7)",
+    )
+    p.add_argument(
+        "--max-disagreement",
+        type=float,
+        help="keep a clip only when the production transcript's WER against the teacher's is at most this "
+        "(default 0.8)",
+    )
     p.add_argument("--s3-endpoint", help="S3-compatible endpoint URL (or set AWS_ENDPOINT_URL)")
     p.add_argument("--summary", help="write the result as JSON to this file")
     p.add_argument("--verbose", action="store_true", help="also show what Ray Train and its workers print")
@@ -153,6 +168,7 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
             if v is not None
         },
     )
+    filters = _filters(args)
     cfg = ImproveConfig(
         registry=args.registry,
         sources=tuple(args.sources),
@@ -167,10 +183,23 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         dev_share=args.dev_share,
         mixes=DEFAULT_MIXES if args.mix is None else tuple(args.mix),
         gate=replace(GateConfig(), min_kept_clips=args.min_kept),
+        filters=filters,
         train=train,
         storage=storage,
     )
     return cfg, check(cfg)
+
+
+def _filters(args: argparse.Namespace) -> FilterConfig:
+    """The keep criteria, FilterConfig's defaults where an option is unset; out-of-range values refused."""
+    from pipelines.improve.filters import FilterConfig
+
+    if args.min_avg_logprob is not None and not args.min_avg_logprob < 0:
+        raise ValueError(f"--min-avg-logprob must be below 0 (a log-probability), not {args.min_avg_logprob}")
+    if args.max_disagreement is not None and not args.max_disagreement > 0:
+        raise ValueError(f"--max-disagreement must be above 0 (a WER), not {args.max_disagreement}")
+    given = (("min_avg_logprob", args.min_avg_logprob), ("max_disagreement", args.max_disagreement))
+    return FilterConfig(**{k: v for k, v in given if v is not None})
 
 
 def _rollback(root: str, storage) -> int:  # noqa: ANN001

@@ -303,6 +303,14 @@ def test_wrong_options_are_refused_before_any_work(tmp_path: Path, capsys: pytes
         assert f"{option} must be at least 0, not -0.5" in capsys.readouterr().err
     assert main([*base, "--general", str(tmp_path / "no-such-folder")]) == 2
     assert "--general: not found" in capsys.readouterr().err
+    for option, value, why in (
+        ("--min-avg-logprob", "0.2", "below 0"),
+        ("--min-avg-logprob", "nan", "below 0"),
+        ("--max-disagreement", "0", "above 0"),
+        ("--max-disagreement", "nan", "above 0"),
+    ):
+        assert main([*base, option, value]) == 2
+        assert f"{option} must be {why}" in capsys.readouterr().err
     assert not (tmp_path / "reg" / "versions").exists()  # nothing was seeded
     assert main(["improve", "--rollback", str(tmp_path / "reg")]) == 2
 
@@ -343,3 +351,20 @@ def test_a_rerun_finds_the_same_training_run_and_new_labels_a_new_one(tmp_path: 
     assert [json.loads(line).get("general") for line in train.read_text().splitlines()] == [None, True]
     write_manifest(train, [Labelled("/a.wav", "hello their", 1.0)])
     assert run_name(tiny, train, val, TrainSettings(), StorageConfig()) != name
+
+
+def test_filter_options_set_the_keep_criteria_and_unset_ones_keep_the_defaults(tmp_path: Path) -> None:
+    from jobs.cli import build_parser
+    from jobs.improve import _checked
+    from pipelines.improve.filters import FilterConfig
+
+    base = ["improve", str(DATA / "speech" / "01_quick_brown_fox.wav"), "--registry", str(tmp_path / "reg")]
+
+    def filters(*extra: str) -> FilterConfig:
+        cfg, _ = _checked(build_parser().parse_args([*base, *extra]), StorageConfig())
+        return cfg.filters
+
+    assert filters() == FilterConfig()
+    assert filters("--min-avg-logprob", "-0.5") == FilterConfig(min_avg_logprob=-0.5)
+    both = filters("--min-avg-logprob", "-0.4", "--max-disagreement", "0.6")
+    assert (both.min_avg_logprob, both.max_disagreement, both.max_no_speech_prob) == (-0.4, 0.6, 0.6)
