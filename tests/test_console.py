@@ -16,6 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 # ray#53727: the core worker's note on actor constructor arguments in the object store, which Ray
 # Data's actor pool causes in every run (pipelines/batch/console.py keeps it off a quiet console).
 ACTOR_CONSTRUCTOR_NOTE = "ray-project/ray/issues/53727"
+# The raylet's warning that the disk under Ray's temp dir is over 95% full (file_system_monitor.cc,
+# every 10 s while it is). It is about the machine, not the run, and a user needs it (object
+# spilling would fail), so it stays on the console; CI's machine had 10 GB free of 252 GB.
+DISK_FULL_WARNING = "file_system_monitor.cc"
 
 
 def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -30,7 +34,7 @@ def _transcribe(dest: Path, *flags: str) -> subprocess.CompletedProcess:
 def test_a_normal_run_shows_no_ray_internals_and_verbose_does(tmp_path: Path) -> None:
     quiet = _transcribe(tmp_path / "quiet")
     assert "files: 2  rows: 2  ok: 2" in quiet.stdout
-    noise = [line for line in quiet.stderr.splitlines() if line.strip()]
+    noise = [line for line in quiet.stderr.splitlines() if line.strip() and DISK_FULL_WARNING not in line]
     assert noise == []
     loud = _transcribe(tmp_path / "loud", "--verbose")
     assert "Starting execution of Dataset" in loud.stderr
