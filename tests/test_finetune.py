@@ -303,3 +303,43 @@ def test_distilled_loss_is_the_label_loss_near_the_start_model_and_weights_each_
     padded[1, 4:] = 0.0  # a change at the second clip's padding positions changes nothing
     unweighted = distillation(logits, reference, cropped, torch.ones(2))
     torch.testing.assert_close(distillation(logits, padded, cropped, torch.ones(2)), unweighted)
+
+
+def test_the_encoder_cache_encodes_each_clip_once_within_its_budget_and_changes_no_loss(tiny_whisper) -> None:
+    from pipelines.training.data import IGNORE_INDEX
+    from pipelines.training.model import EncoderCache, Validator, distilled_loss, load_model, loss
+    from pipelines.training.settings import FinetuneConfig
+
+    student, _ = load_model(str(tiny_whisper))
+    frozen, _ = load_model(str(tiny_whisper))
+    student.model.encoder.requires_grad_(False)
+    encoder = student.model.encoder
+    calls: list[int] = []
+    encoder.register_forward_hook(lambda _m, _i, out: calls.append(out.last_hidden_state.shape[0]))
+    torch.manual_seed(2)
+    clips = torch.randn(3, 80, 3000)
+    labels = torch.full((2, 224), IGNORE_INDEX)
+    labels[:, :5] = torch.tensor([50362, 464, 3797, 318, 50256])
+    cpu = torch.device("cpu")
+    cfg = FinetuneConfig(distill_general=1.0, distill_domain=0.25, freeze_encoder=True)
+    one_clip = encoder(clips[:1]).last_hidden_state
+    cache = EncoderCache(budget_bytes=2 * one_clip.numel() * one_clip.element_size())  # room for two clips
+    encoded: list[int] = []
+    for rows in ([0, 1], [1, 0], [2, 0], [2, 1]):
+        batch = {"features": clips[rows], "labels": labels, "general": torch.tensor([1.0, 0.0])}
+        calls.clear()
+        cached = distilled_loss(student, frozen, batch, cfg, cpu, None, None, cache=cache)
+        encoded.append(sum(calls))
+        torch.testing.assert_close(cached, distilled_loss(student, frozen, batch, cfg, cpu, None, None))
+        plain = loss(student, batch, "whisper", cpu, None, None, True)
+        torch.testing.assert_close(loss(student, batch, "whisper", cpu, None, None, True, cache=cache), plain)
+    # Clips 0 and 1 were encoded once; clip 2, past the budget, each time it came.
+    assert encoded == [2, 0, 1, 1]
+    assert len(cache) == 2 and cache.used_bytes == cache.budget_bytes
+    # Validation decodes from the cached outputs: the same tokens, no encoding of a cached clip.
+    student.eval()
+    batch = {"features": clips[:2].numpy()}
+    calls.clear()
+    from_cache = Validator(cfg, "whisper", str(tiny_whisper), 0, cache)._transcribe(student, batch, cpu)
+    assert sum(calls) == 0
+    assert from_cache == Validator(cfg, "whisper", str(tiny_whisper), 0)._transcribe(student, batch, cpu)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,22 @@ def finetune(
         val=str(val),
         storage=settings.storage or str(work / "runs"),
         name=run_name(start_model, train, val, settings, storage),
+        threads=trainer_threads(),
     )
     return run_finetune(cfg, spec, storage)
+
+
+def trainer_threads() -> int:
+    """The one trainer's torch threads: every core of the largest node. Nothing else of the loop
+    runs while it trains (the data tasks decode a clip now and then), and on a 2-core machine a step
+    (tiny.en, batch 8) took 3.6 s on two threads against 6.1 s on the one its CPU reservation gives.
+    """
+    import ray
+
+    if not ray.is_initialized():  # the trainer starts a local Ray on this machine
+        return os.cpu_count() or 1
+    cpus = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
+    return max(1, int(max(cpus, default=1.0)))
 
 
 def export_candidate(

@@ -94,6 +94,7 @@ def _trainer(cfg: FinetuneConfig, spec: RunSpec, storage_config: StorageConfig, 
             "train_rows_ref": ray.put(rows),
             "examples": (stage_class, stage_kwargs),
             "data_cpus": spec.data_cpus,
+            "threads": worker_threads(spec),
         },
         scaling_config=ray.train.ScalingConfig(
             num_workers=spec.num_workers,
@@ -104,6 +105,12 @@ def _trainer(cfg: FinetuneConfig, spec: RunSpec, storage_config: StorageConfig, 
         datasets={"val": val},
         dataset_config=ray.train.DataConfig(datasets_to_split=[]),
     )
+
+
+def worker_threads(spec: RunSpec) -> int:
+    """A CPU worker's torch threads: `spec.threads`, else its CPUs rounded up (Ray sets
+    OMP_NUM_THREADS to their floor, 1 thread for 1.5 CPUs)."""
+    return spec.threads or max(1, math.ceil(spec.cpus_per_worker))
 
 
 def _run_config(spec: RunSpec, storage_config: StorageConfig) -> Any:

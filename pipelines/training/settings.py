@@ -49,6 +49,9 @@ class FinetuneConfig(YamlConfig):
     # it costs one more decoder forward per batch. Whisper only; 0 and 0: off.
     distill_general: NonNegativeFloat = 0.0
     distill_domain: NonNegativeFloat = 0.0
+    # Host memory for the frozen encoder's outputs, computed once and reused every epoch (model.py's
+    # EncoderCache; only with freeze_encoder and without spec_augment); 0: encode every step.
+    encoder_cache_mb: NonNegativeInt = 4096
     timestamp_share: Probability = 0.5
     max_steps: PositiveInt | None = None  # stop early (tests, smoke runs)
     val_batch_size: PositiveInt = 8
@@ -68,6 +71,9 @@ class RunSpec:
     use_gpu: bool = False
     cpus_per_worker: float = 1.0
     data_cpus: float = 0.5
+    # A CPU worker's torch threads when more than its reserved CPUs (finetune.worker_threads): a run
+    # that has the machine to itself, such as `voxray improve`'s training phase, uses all its cores.
+    threads: int | None = None
     num_to_keep: int = 2
     max_failures: int = 0
     min_avg_logprob: float = -0.5

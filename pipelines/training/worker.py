@@ -28,6 +28,7 @@ from pipelines.training.checkpoint import (
 )
 from pipelines.training.data import epoch_examples, epoch_indices
 from pipelines.training.model import (
+    EncoderCache,
     SpecAugment,
     Validator,
     amp_dtype,
@@ -44,7 +45,7 @@ from pipelines.training.settings import FinetuneConfig, distills
 
 def train_func(config: dict[str, Any]) -> None:
     """Ray Train loop. config: `finetune` (FinetuneConfig as a dict), `model_dir`, `train_rows`,
-    `train_rows_ref`, `examples` and `data_cpus` (see finetune.run_finetune)."""
+    `train_rows_ref`, `examples`, `data_cpus` and `threads` (see finetune.run_finetune)."""
     import ray.train
 
     cfg = FinetuneConfig(**config["finetune"])
@@ -95,6 +96,8 @@ class _Worker:
         self.rank, self.world = context.get_world_rank(), context.get_world_size()
         torch.manual_seed(cfg.seed + self.rank)
         self.device = ray.train.torch.get_device()
+        if self.device.type == "cpu":
+            torch.set_num_threads(config["threads"])
         self.state = fresh_state()
         self.reported = False
         with maybe_dir(ray.train.get_checkpoint()) as ckpt_dir:
@@ -117,7 +120,8 @@ class _Worker:
             self.scaler.load_state_dict(saved["scaler"])
             self.state.update(saved["state"], resumed_at=saved["state"]["step"])
         self.augment = SpecAugment(cfg) if cfg.spec_augment and self.kind == "whisper" else None
-        self.validator = Validator(cfg, self.kind, self.model_dir, self.rank)
+        self.cache = _encoder_cache(cfg, self.kind, self.augment)
+        self.validator = Validator(cfg, self.kind, self.model_dir, self.rank, self.cache)
 
     def validate_baseline(self) -> None:
         import ray.train
@@ -167,8 +171,10 @@ class _Worker:
 
     def _loss(self, batch: dict[str, Any]) -> torch.Tensor:
         if self.frozen is not None:
-            return distilled_loss(self.model, self.frozen, batch, self.cfg, self.device, self.amp_dtype, self.augment)
-        return loss(self.model, batch, self.kind, self.device, self.amp_dtype, self.augment, self.model.training)
+            args = (self.model, self.frozen, batch, self.cfg, self.device, self.amp_dtype, self.augment)
+            return distilled_loss(*args, cache=self.cache)
+        args = (self.model, batch, self.kind, self.device, self.amp_dtype, self.augment, self.model.training)
+        return loss(*args, cache=self.cache)
 
     def _penalty(self) -> torch.Tensor | float:
         """L2-SP: l2sp / 2 * the squared distance of the trained parameters from the starting model's."""
@@ -200,6 +206,14 @@ def freeze(model: Any, kind: str, cfg: FinetuneConfig) -> None:
     if cfg.freeze_embeddings:  # the token embedding is tied to the output projection: both stay
         model.model.decoder.embed_tokens.requires_grad_(False)
         model.model.decoder.embed_positions.requires_grad_(False)
+
+
+def _encoder_cache(cfg: FinetuneConfig, kind: str, augment: SpecAugment | None) -> EncoderCache | None:
+    """A cache of the frozen encoder's outputs, where they are the same every epoch: a Whisper model
+    with a frozen encoder and no SpecAugment (which changes the encoder's input every time)."""
+    if kind != "whisper" or not cfg.freeze_encoder or augment is not None or cfg.encoder_cache_mb == 0:
+        return None
+    return EncoderCache(cfg.encoder_cache_mb << 20)
 
 
 def _anchor(model: torch.nn.Module, model_dir: str, resumed: bool) -> list[torch.Tensor]:
