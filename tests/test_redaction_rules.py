@@ -584,3 +584,26 @@ def test_consecutive_years_side_by_side_are_years(text: str) -> None:
 )
 def test_years_apart_or_among_groups_stay_values(text: str, value: str) -> None:
     assert value not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "year"),
+    [
+        (" The month and year on the front, fetch 2031.", "2031"),  # the month misheard, no cue
+        (" It's on the front, so, um, pass the 29 I guess.", "29"),
+    ],
+)
+def test_a_year_read_off_the_card_face_is_its_expiry(text: str, year: str) -> None:
+    assert year not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " We sat on the front row in 2027.",  # a point in time
+        " On the front page, 28 people were named.",  # a count
+        " The poster on the front says 2019 was our best year.",  # no year a card carries
+    ],
+)
+def test_other_years_near_the_front_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()

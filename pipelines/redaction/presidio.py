@@ -22,6 +22,7 @@ from typing import Any
 from pipelines.redaction.context import ContextHit, find_after_cues
 from pipelines.redaction.cues import (
     CUES,
+    find_card_face_years,
     find_chains,
     find_dates,
     find_domains,
@@ -125,7 +126,7 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     counting = tuple(span for span, counts in numbers.items() if counts)
     found = (*find_after_cues(text, (*CUES, *WINDOW_CUES), counting), *find_domains(text), *find_dates(text))
     found = (*found, *find_streets(text))
-    found = (*found, *find_expiry(text), *find_speakers(text))
+    found = (*found, *find_expiry(text), *find_card_face_years(text), *find_speakers(text))
     for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
