@@ -568,6 +568,7 @@ def test_a_month_beside_a_redacted_number_joins_it() -> None:
         " The 2021 2022 season was our best.",  # a season: two consecutive years
         " Our 2019/2020 tax year is closed.",
         " For the 2023 2022 release, it crashes.",  # one year heard twice
+        " We've banked here since 2004, 2004 for most of it.",  # "for" beside them is a word
     ],
 )
 def test_consecutive_years_side_by_side_are_years(text: str) -> None:

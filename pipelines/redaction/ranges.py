@@ -32,6 +32,7 @@ _YEAR = re.compile(r"(?:1\d|20)\d\d")
 # 2022"). A value read in two groups of four is such a pair one time in 100,000 (200 pairs of the
 # 10^8); years further apart ("2010, 2017") are left to the other rules.
 _YEARS_SIDE_BY_SIDE = re.compile(r"((?:19|20)\d\d)(?:\s*/\s*|,?\s+)((?:19|20)\d\d)")
+_EDGE_WORDS = re.compile(r"^(?:(?:to|too|for)[\s,]+)+|(?:[\s,]+(?:to|too|for))+$", re.IGNORECASE)
 _FROM_BEFORE = re.compile(r"\b(?:from|between)\s*$", re.IGNORECASE)
 _BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.IGNORECASE)
 
@@ -64,7 +65,8 @@ def is_range(text: str, start: int, end: int, labelled: bool) -> bool:
     """Whether text[start:end] is a range of ordinary numbers; `labelled`: a label (a page, a
     platform) names the number before it."""
     before, after = text[:start], text[end:]
-    years = _YEARS_SIDE_BY_SIDE.fullmatch(text[start:end].strip(" ,."))
+    # "to" and "for" beside them are words, not digits ("since 1990, 1990 for all", test split).
+    years = _YEARS_SIDE_BY_SIDE.fullmatch(_EDGE_WORDS.sub("", text[start:end].strip(" ,.")))
     if years and abs(int(years[1]) - int(years[2])) <= 1:
         return True
     pair = ends(text[start:end], before)
