@@ -588,14 +588,18 @@ def test_years_apart_or_among_groups_stay_values(text: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "year"),
+    ("text", "ahead"),
     [
-        (" The month and year on the front, fetch 2031.", "2031"),  # the month misheard, no cue
-        (" It's on the front, so, um, pass the 29 I guess.", "29"),
+        (" The month and year on the front, fetch {full}.", 5),  # the month misheard, no cue
+        (" It's on the front, so, um, pass the {short} I guess.", 3),
     ],
 )
-def test_a_year_read_off_the_card_face_is_its_expiry(text: str, year: str) -> None:
-    assert year not in _redact(text)["text"]
+def test_a_year_read_off_the_card_face_is_its_expiry(text: str, ahead: int) -> None:
+    import datetime
+
+    year = datetime.date.today().year + ahead  # a year a card carries, whenever this runs
+    said = text.format(full=year, short=year % 100)
+    assert str(year % 100) not in _redact(said)["text"]
 
 
 @pytest.mark.parametrize(
