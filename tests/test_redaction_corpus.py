@@ -68,7 +68,7 @@ def test_fifth_round_is_unchanged() -> None:
         assert hashlib.sha256(json.dumps(mine).encode()).hexdigest() == digest, split
 
 
-# sha256 of the JSON of fresh3's to fresh8's utterances (seed 20): later splits are
+# sha256 of the JSON of fresh3's to fresh9's utterances (seed 20): later splits are
 # drawn after.
 LATER_DIGESTS = {
     "fresh3": "378b8f869989d67f7f57da34fb20894e4cdc02450b1bf5f3518746819b942414",
@@ -77,6 +77,7 @@ LATER_DIGESTS = {
     "fresh6": "15b825a4c8bc18c04ebd8a223013a9de1e76f943b75492075426d286a0e37f4c",
     "fresh7": "36f0f5e3ba3109b53cdef741a52a864a4b266f41380136386eec6e39b6d2da62",
     "fresh8": "3e6f22764f79fe50d4a4ed997a843c77fcf41187052b26262e2454fc451d9d06",
+    "fresh9": "e5b380275b3a8d0261c9e5b5b01a99a87eca300d5433cff588a310c40630e545",
 }
 
 
@@ -96,6 +97,7 @@ def test_later_splits_are_unchanged(split: str, digest: str) -> None:
         ("fresh7", 200, 60),
         ("fresh8", 200, 60),
         ("fresh9", 204, 64),
+        ("fresh10", 212, 72),
     ],
 )
 def test_acceptance_split_has_voices_values_and_ordinary_sentences_of_its_own(

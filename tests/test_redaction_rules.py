@@ -525,3 +525,90 @@ def test_an_email_takes_the_first_name_a_misheard_dot_glued_on() -> None:
     monday = _redact(" Monday not good, email me at jo dot bloggs at gmail dot com.")["text"]
     assert monday.startswith("Monday not good")
     assert _redact(" I'm not sure, email me at jo dot bloggs at gmail dot com.")["text"].startswith("I'm not sure")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " I'm in room twelve oh five.",  # a label's number read out in groups
+        " Flight number twenty one fourteen is delayed.",
+        " We board at gate 14 22.",
+        " Turn to page 1 2 3 tonight.",
+    ],
+)
+def test_a_label_names_a_number_read_out_in_groups(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" The next route is 61 48.", "61 48"),  # a verb between: the label may be a misheard cue
+        (" My PIN for the room is 4 4 2 1.", "4 4 2 1"),  # a cue still wins
+        (" Room code, 61 48.", "61 48"),
+        (" I'll 4 5 2 1 for the door.", "4 5 2 1"),  # a homophone of a label names no code
+    ],
+)
+def test_codes_after_no_label_stay_values(text: str, value: str) -> None:
+    assert value not in _redact(text)["text"]
+
+
+def test_a_month_beside_a_redacted_number_joins_it() -> None:
+    # A date whose cue and year were garbled: the month left beside its redacted day is the date.
+    assert "October" not in _redact(" The date of trees October 2 1, 19 when it rained.")["text"]
+    assert _redact(" We opened in March 2019.")["text"] == "We opened in March 2019."
+    # "may" is a verb; names and addresses keep what they found.
+    assert "may" in _redact(" You may 4 5 2 1 it.")["text"]
+    assert _redact(" It's 14 May Street in Whitby.")["text"] == "It's [ADDRESS]."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " The 2021 2022 season was our best.",  # a season: two consecutive years
+        " Our 2019/2020 tax year is closed.",
+        " For the 2023 2022 release, it crashes.",  # one year heard twice
+        " We've banked here since 2004, 2004 for most of it.",  # "for" beside them is a word
+    ],
+)
+def test_consecutive_years_side_by_side_are_years(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (" My account number is 2021 2022.", "2022"),  # a cue still wins
+        (" It was 2010 2017 I think.", "2017"),  # years apart: eight digits, a value
+        (" Put it on 2019 2020 4521 3390.", "4521"),  # more groups beside them
+    ],
+)
+def test_years_apart_or_among_groups_stay_values(text: str, value: str) -> None:
+    assert value not in _redact(text)["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "ahead"),
+    [
+        (" The month and year on the front, fetch {full}.", 5),  # the month misheard, no cue
+        (" It's on the front, so, um, pass the {short} I guess.", 3),
+    ],
+)
+def test_a_year_read_off_the_card_face_is_its_expiry(text: str, ahead: int) -> None:
+    import datetime
+
+    year = datetime.date.today().year + ahead  # a year a card carries, whenever this runs
+    said = text.format(full=year, short=year % 100)
+    assert str(year % 100) not in _redact(said)["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " We sat on the front row in 2027.",  # a point in time
+        " On the front page, 28 people were named.",  # a count
+        " The poster on the front says 2019 was our best year.",  # no year a card carries
+    ],
+)
+def test_other_years_near_the_front_are_kept(text: str) -> None:
+    assert _redact(text)["text"] == text.strip()

@@ -326,6 +326,35 @@ def find_expiry(text: str, today: datetime.date | None = None) -> list[ContextHi
     return [ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end())) for m in (*slash, *ahead)]
 
 
+# What a caller reads off the card's face when asked for its expiry, cue-free ("The month and
+# year on the front, match 2027", fresh9; "... on the front, it's time to come on down to 29",
+# fresh3: "March" and "October 2029" misheard): a year a card can carry, alone (no digits beside
+# it: a card number's groups are no year), within a few words of the phrase in its sentence.
+_CARD_FACE = re.compile(r"\b(?:on\s+the\s+front|month\s+and\s+year)\b", re.IGNORECASE)
+_LONE_YEAR = re.compile(r"(?<![\d,.-])(?<![\d][\s,.-])\b(?P<year>20\d\d|\d\d)\b(?![\s,.-]*\d)")
+MAX_FACE_WORDS = 8
+# A year after these is a point in time ("sat on the front row in 2025"), not the card's.
+_TIME_BEFORE = re.compile(r"\b(?:in|since|by|from|until|till|of|before|after)\s*$", re.IGNORECASE)
+
+
+def find_card_face_years(text: str, today: datetime.date | None = None) -> list[ContextHit]:
+    year = (today or datetime.date.today()).year
+    digits = spelled(text)
+    hits = []
+    for cue_at in _CARD_FACE.finditer(digits.text):
+        end = re.search(r"[.?!](?:\s|$)", digits.text[cue_at.end() :])
+        stop = cue_at.end() + (end.start() if end else len(digits.text) - cue_at.end())
+        m = _LONE_YEAR.search(digits.text, cue_at.end(), stop)
+        if m is None or len(re.findall(r"[A-Za-z']+", digits.text[cue_at.end() : m.start()])) > MAX_FACE_WORDS:
+            continue
+        # Only the first number after the phrase: a point in time or a count is no card's year.
+        timed = _TIME_BEFORE.search(digits.text, 0, m.start()) or counted_phrase(digits.text[m.end() :])
+        full = _full_year(m["year"], year)
+        if not timed and year - CARD_YEARS_BACK <= full <= year + CARD_YEARS_AHEAD:
+            hits.append(ContextHit("CREDIT_DEBIT_EXPIRY", *digits.original_span(m.start(), m.end())))
+    return hits
+
+
 def _full_year(said: str, this_year: int) -> int:
     return int(said) if len(said) == 4 else this_year // 100 * 100 + int(said)
 

@@ -50,6 +50,7 @@ _LABELS = PLACE_LABELS | frozenset(["version", "channel", "track", "line", "mode
 HEARD_LABELS = {"i'll": "aisle", "isle": "aisle", "gait": "gate", "root": "route"}
 _HEARD_BEFORE = re.compile(r"([A-Za-z']+)\W*$")
 _LABEL_BEFORE = re.compile(r"([A-Za-z]+)(?:\s+(?:numbers?|code))?(?:\s+(?:is|was|will\s+be))?\W*$", re.IGNORECASE)
+_NAMED_BEFORE = re.compile(r"\b([A-Za-z]+)(?:\s+numbers?)?[\s,]*$", re.IGNORECASE)
 # A label, its "number", a short phrase of where and its verb ("my room number at the hotel was
 # 168", fresh5).
 _LABEL_PHRASE_BEFORE = re.compile(
@@ -189,6 +190,14 @@ def labelled(before: str) -> bool:
         return True
     heard = _HEARD_BEFORE.search(before)
     return heard is not None and heard.group(1).lower().replace("\u2019", "'") in HEARD_LABELS
+
+
+def named(before: str) -> bool:
+    """Whether a label is the word right before the number (its "number" aside): "room twelve oh
+    five", "gate 14 22". Not across a verb: "the next route is 043" was a CVV's "the one on the
+    back" misheard (fresh9)."""
+    label = _NAMED_BEFORE.search(before)
+    return label is not None and label.group(1).lower() in _LABELS
 
 
 def ranged(text: str, start: int, end: int) -> bool:

@@ -34,6 +34,10 @@ _CALENDAR = (
 _TOWN_AFTER = re.compile(rf",?\s+(?:in|near)\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
 _SURNAME_AFTER = re.compile(rf"\s+(?!(?:{_CALENDAR})\b)[A-Z][a-z'-]+")
 _NOT_NAMES = frozenset((*_CALENDAR.split("|"), "I'm", "I'll", "I'd", "I've"))
+_MONTHS = "|".join(_CALENDAR.split("|")[1:13])
+_MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\b[\s,]*$")
+# Values that hold no date: a month before them is no part of them.
+_NOT_DATES = frozenset(("NAME", "ADDRESS", "EMAIL", "IP"))
 
 
 # An e-mail address's first name before it, joined by a misheard "dot" ("Shoot it over to
@@ -47,8 +51,10 @@ _SENTENCE_END = re.compile(r"[.?!]\s")
 
 def widen(text: str, kind: str, start: int, end: int) -> tuple[int, int]:
     """The span of a `kind` value at text[start:end], widened over the digit groups beside it,
-    an address over its town, a name over a capitalised word after it and an e-mail address over
-    a first name glued on by a misheard "dot"."""
+    an address over its town, a name over a capitalised word after it, an e-mail address over
+    a first name glued on by a misheard "dot" and a number over the month just before it."""
+    if kind not in _NOT_DATES:
+        start = _month_before(text, start)
     if kind == "EMAIL":
         return _first_name(text, start), end
     after = {"ADDRESS": _TOWN_AFTER, "NAME": _SURNAME_AFTER}.get(kind)
@@ -67,6 +73,15 @@ def widen(text: str, kind: str, start: int, end: int) -> tuple[int, int]:
             elif r.end > end and r.start >= end and _close(text, r.start, r.end, text[end : r.start]):
                 end, grown = r.end, True
     return start, end
+
+
+def _month_before(text: str, start: int) -> int:
+    """Where a redacted number begins once the month said right before it joins it: what is
+    redacted there is a date's day or year, and the month left beside it is part of the date
+    ("The date of voices July [PIN] heard ...", a date of birth whose cue and year were garbled,
+    fresh9). Months only as tiny.en writes them, capitalised: "may" is a verb."""
+    month = _MONTH_BEFORE.search(text, 0, start)
+    return month.start() if month else start
 
 
 def _close(text: str, start: int, end: int, between: str) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 from pipelines.redaction.context import ContextHit, find_after_cues
 from pipelines.redaction.cues import (
     CUES,
+    find_card_face_years,
     find_chains,
     find_dates,
     find_domains,
@@ -30,7 +31,7 @@ from pipelines.redaction.cues import (
     find_speakers,
     find_streets,
 )
-from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers, ranged, said_number
+from pipelines.redaction.digits import DIGITS_ENTITY, find_numbers, named, ranged, said_number
 from pipelines.redaction.entities import PII
 from pipelines.redaction.neighbours import widen
 from pipelines.redaction.numerals import Rewritten
@@ -119,11 +120,13 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     policy = [h for h in find_numbers(text, config.digits) if not _counts(h, numbers, config.digits)]
     hits = _presidio_hits(text, norm, artifacts, config, policy)
     # A code read out in groups without a cue: the length of a PIN ("2 to 3 miles" is a range).
-    hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text) if not ranged(text, r.start, r.end)]
+    # A label before it makes it the label's number, however it was read ("room twelve oh five",
+    # "flight twenty-one fourteen"); a cue still reaches it (the cue rules below).
+    hits += [Hit("PIN", r.start, r.end, 2) for r in read_out(text) if not _label_or_range(text, r.start, r.end)]
     counting = tuple(span for span, counts in numbers.items() if counts)
     found = (*find_after_cues(text, (*CUES, *WINDOW_CUES), counting), *find_domains(text), *find_dates(text))
     found = (*found, *find_streets(text))
-    found = (*found, *find_expiry(text), *find_speakers(text))
+    found = (*found, *find_expiry(text), *find_card_face_years(text), *find_speakers(text))
     for h in (*found, *find_houses(text), *find_chains(text)):
         # A bare "number" cue says nothing of the type: the digit count does.
         kind = _digits_type(text[h.start : h.end]) if h.type == DIGITS_ENTITY else h.type
@@ -133,6 +136,10 @@ def find(text: str, config: RedactConfig) -> list[Hit]:
     hits += [Hit(_digits_type(text[h.start : h.end]), h.start, h.end, 3) for h in policy]
     hits = [Hit(h.type, *widen(text, h.type, h.start, h.end), h.rank) for h in hits]
     return _merge([h for h in hits if h.type in config.entities])
+
+
+def _label_or_range(text: str, start: int, end: int) -> bool:
+    return named(text[:start]) or ranged(text, start, end)
 
 
 def _counts(hit: ContextHit, numbers: dict[tuple[int, int], bool], policy: str) -> bool:

