@@ -5,6 +5,7 @@
     python scripts/make_flywheel_domain.py --out /tmp/clinic-domain --domain clinic
     python scripts/make_flywheel_domain.py --out /tmp/freight-domain --domain freight
     python scripts/make_flywheel_domain.py --out /tmp/letting-domain --domain letting
+    python scripts/make_flywheel_domain.py --out /tmp/energy-domain --domain energy
 
 `--domain telecom` (the default) is the telecom every setting of the loop was chosen on; `--domain
 insurer` is a second industry (new terms, wording and voices), first a check that those settings
@@ -13,6 +14,8 @@ generalise and since 2026-12-07 a tuning domain (the distillation weight was cho
 and nothing tuned on it; `--domain freight` is a fourth (a haulier's dispatch desk), written by
 someone who does not tune the loop, for a run with every default and nothing tuned on it;
 `--domain letting` is a fifth (a property letting agency's tenant and landlord line), written by
+someone who does not tune the loop, for a run with every default and nothing tuned on it;
+`--domain energy` is a sixth (a household energy supplier's billing and metering line), written by
 someone who does not tune the loop, for a run with every default and nothing tuned on it.
 
 Needs espeak-ng (apt-get install -y espeak-ng). Writes, under OUT:
@@ -95,7 +98,7 @@ TELECOM = Domain(
     PRODUCTS, FEATURES, STAFF, CITIES, ARCHIVE_TEMPLATES, HELD_OUT_TEMPLATES, ARCHIVE_VOICES, HELD_OUT_VOICES
 )
 
-# The other four industries are data (flywheel_domains.json, each with an "about" saying when and
+# The other five industries are data (flywheel_domains.json, each with an "about" saying when and
 # by whom it was written and what it is for): the same slots, other names, wording and voices.
 _MORE = json.loads((Path(__file__).resolve().parent / "flywheel_domains.json").read_text(encoding="utf-8"))
 DOMAINS = {
