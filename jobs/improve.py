@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work", help="local work folder (default: ~/.cache/voxray/improve/<registry digest>)")
     p.add_argument("--storage", help="Ray Train checkpoint storage, local or s3:// (default WORK/runs)")
     _training_options(p)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, help="clips per optimizer step (default 8)")
     p.add_argument("--max-steps", type=int, help="stop fine-tuning after this many optimizer steps")
     p.add_argument("--dev-share", type=float, default=0.1, help="kept clips held out as dev without --eval")
     p.add_argument("--min-kept", type=int, default=16, help="fewer kept clips than this: no training")
@@ -74,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _training_options(p: argparse.ArgumentParser) -> None:
     """How the candidate is trained and mixed with the current weights."""
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--epochs", type=int, help="passes over the kept clips (default 4)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 5e-5)")
     p.add_argument(
         "--freeze-encoder",
         action=argparse.BooleanOptionalAction,
@@ -152,21 +152,21 @@ def _checked(args: argparse.Namespace, storage):  # noqa: ANN001, ANN202
         hotwords = ", ".join(terms)
     if not 0 < args.dev_share < 1:
         raise ValueError(f"--dev-share must be between 0 and 1, not {args.dev_share}")
+    given = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "distill_general": args.distill,
+        "distill_domain": args.distill_domain,
+    }
     train = TrainSettings(
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
         max_steps=args.max_steps,
         storage=args.storage,
         freeze_encoder=args.freeze_encoder,
         freeze_embeddings=args.freeze_embeddings,
         l2sp=args.l2sp,
         # Unset options keep TrainSettings' defaults, defined once there.
-        **{
-            k: v
-            for k, v in (("distill_general", args.distill), ("distill_domain", args.distill_domain))
-            if v is not None
-        },
+        **{k: v for k, v in given.items() if v is not None},
     )
     filters = _filters(args)
     cfg = ImproveConfig(

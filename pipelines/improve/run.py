@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +102,11 @@ def check(cfg: ImproveConfig) -> Checked:
     ):
         if not value >= 0.0:
             raise ImproveError(f"{option} must be at least 0, not {value}")
+    for option, value in (("--epochs", cfg.train.epochs), ("--batch-size", cfg.train.batch_size)):
+        if value < 1:
+            raise ImproveError(f"{option} must be at least 1, not {value}")
+    if not 0.0 < cfg.train.lr < math.inf:
+        raise ImproveError(f"--lr must be above 0, not {cfg.train.lr}")
     if len(set(cfg.mixes)) != len(cfg.mixes):
         raise ImproveError(f"--mix values must differ: {' '.join(map(str, cfg.mixes))}")
     teacher = cfg.teacher or _packaged_teacher()
