@@ -82,6 +82,10 @@ def ray_head(s3_server):
         url = f"http://127.0.0.1:{dashboard}"
         try:
             _wait_http(url + "/api/version", head, log_path)
+            # A job goes to the head's dashboard agent, which can come up after the dashboard: under
+            # CI's load the dashboard's 10 s wait for it ran out ("No available agent to submit job").
+            # The agent serves HTTP first and registers itself right after.
+            _wait_http(f"http://127.0.0.1:{agent}/", head, log_path)
             client_env = {k: v for k, v in env.items() if not k.startswith(("RAY_AUTH_", "AWS_"))}
             yield url, client_env, token
         finally:
